@@ -1,4 +1,7 @@
 import { Command } from 'commander';
+import { registerMigrate } from './commands/migrate.js';
+import { registerReceive } from './commands/receive.js';
+import { registerServe } from './commands/serve.js';
 
 const program = new Command('tpcs')
   .description(
@@ -6,11 +9,8 @@ const program = new Command('tpcs')
   )
   .version('0.1.0');
 
-program
-  .command('serve')
-  .description('run the platform service (not yet available)')
-  .action(() => {
-    console.log('tpcs serve: the platform service is not built yet (see the open issues).');
-  });
+registerServe(program);
+registerMigrate(program);
+registerReceive(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,237 @@
+/**
+ * The platform's storage, one interface for every database.
+ *
+ * Glossary
+ * - Partner: an account on the platform, identified by its `customer_id`, holding a bearer token.
+ * - ThirdPartyCustomer: a person a partner brings in, named by the partner's `client_customer_ref`
+ *   (unique within the partner). Starts `PENDING`; a ComplianceDecision makes it APPROVED or REJECTED.
+ * - ComplianceDecision: the operator's verdict. One that changes the status writes the new status,
+ *   the event (the outbox row) and one Delivery per subscribed, enabled Endpoint in ONE transaction.
+ * - StoredEvent: the outbox row: the exact JSON bytes that are signed and sent, never re-serialised.
+ * - Endpoint: a partner's webhook URL subscribed to event types, with one or more signing secrets
+ *   (two during a rotation: the old one stays valid for 24 hours).
+ * - Delivery: one event to one endpoint; `pending` until `delivered` or `failed`. Attempts are its log.
+ *
+ * Every method is async so that SQLite (better-sqlite3, synchronous underneath) and PostgreSQL
+ * (node-postgres) follow the same contract. Each method is one whole operation: a method that writes
+ * several rows does so in one transaction inside the adapter, so no caller ever holds a transaction
+ * open across an `await`. Methods return `undefined` / result objects for ordinary outcomes
+ * (not found, conflict) instead of throwing; they throw only on real failures (I/O, bugs).
+ */
+
+export type ThirdPartyStatus = 'PENDING' | 'APPROVED' | 'REJECTED';
+export type DecisionStatus = 'APPROVED' | 'REJECTED';
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface Reason {
+  code: string;
+  reason: string;
+}
+
+export interface Partner {
+  customerId: string;
+  name: string | null;
+  createdAt: Date;
+}
+
+/** The compliance profile a partner submits; stored as given (already validated by the HTTP layer). */
+export interface ThirdPartyCustomerDetails {
+  clientCustomerDetails: Record<string, unknown>;
+  propertyDetails: Record<string, unknown>[];
+}
+
+export interface ThirdPartyCustomer extends ThirdPartyCustomerDetails {
+  customerId: string;
+  clientCustomerRef: string;
+  status: ThirdPartyStatus;
+  /** Present only when status is REJECTED. */
+  reasons: Reason[] | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface StoredEvent {
+  eventId: string;
+  customerId: string;
+  clientCustomerRef: string;
+  eventType: string;
+  /** The exact JSON text that is signed and delivered. */
+  payload: string;
+  createdAt: Date;
+  /** Monotonic insertion order, used for ordering and cursors. */
+  seq: number;
+}
+
+export interface EndpointSecret {
+  secret: string;
+  createdAt: Date;
+  /** null while current; set to rotation time + 24 h on the previous secret when rotated. */
+  expiresAt: Date | null;
+}
+
+export interface Endpoint {
+  id: string;
+  customerId: string;
+  url: string;
+  description: string | null;
+  eventTypes: string[];
+  enabled: boolean;
+  disabledReason: string | null;
+  /** Newest first. Expired secrets are not returned. */
+  secrets: EndpointSecret[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Attempt {
+  at: Date;
+  durationMs: number;
+  statusCode: number | null;
+  error: string | null;
+  responseExcerpt: string | null;
+}
+
+export interface Delivery {
+  id: string;
+  eventId: string;
+  endpointId: string;
+  status: DeliveryStatus;
+  attemptCount: number;
+  nextAttemptAt: Date | null;
+  createdAt: Date;
+  attempts: Attempt[];
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+}
+
+export interface CursorPage<T> {
+  items: T[];
+  /** Opaque; pass back to get the next (older) page. null when there is none. */
+  nextCursor: string | null;
+}
+
+export interface NewThirdPartyCustomer extends ThirdPartyCustomerDetails {
+  customerId: string;
+  clientCustomerRef: string;
+  createdAt: Date;
+}
+
+export interface ComplianceDecisionInput {
+  customerId: string;
+  clientCustomerRef: string;
+  status: DecisionStatus;
+  reasons: Reason[] | null;
+  decidedAt: Date;
+  /**
+   * Builds the event for this decision. Called inside the transaction only when the status changes,
+   * so that an unchanged decision emits nothing. Returns the event id and its exact JSON text.
+   */
+  buildEvent: () => { eventId: string; eventType: string; payload: string };
+}
+
+export type DecisionResult =
+  | { outcome: 'not_found' }
+  | { outcome: 'unchanged'; thirdParty: ThirdPartyCustomer }
+  | { outcome: 'changed'; thirdParty: ThirdPartyCustomer; event: StoredEvent; deliveryIds: string[] };
+
+export interface NewEndpoint {
+  id: string;
+  customerId: string;
+  url: string;
+  description: string | null;
+  eventTypes: string[];
+  secret: string;
+  createdAt: Date;
+}
+
+export interface EndpointPatch {
+  url?: string;
+  description?: string | null;
+  eventTypes?: string[];
+  enabled?: boolean;
+  /** Set with enabled: false by the system (410, failure window); cleared when re-enabled. */
+  disabledReason?: string | null;
+}
+
+export interface IdempotentResponse {
+  requestHash: string;
+  statusCode: number;
+  body: string;
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+
+  /** Applies the numbered migrations not yet applied; returns the ones it applied. Idempotent. */
+  migrate(): Promise<string[]>;
+  close(): Promise<void>;
+  /** Cheap round trip for /readyz. */
+  ping(): Promise<void>;
+
+  // settings: the operator token hash and other singletons
+  getSetting(key: string): Promise<string | undefined>;
+  /** Sets only if absent; returns true when it was set. */
+  setSettingIfAbsent(key: string, value: string): Promise<boolean>;
+
+  // partners
+  createPartner(p: {
+    customerId: string;
+    name: string | null;
+    tokenHash: string;
+    createdAt: Date;
+  }): Promise<'created' | 'exists'>;
+  findPartnerByTokenHash(tokenHash: string): Promise<Partner | undefined>;
+  getPartner(customerId: string): Promise<Partner | undefined>;
+  listPartners(): Promise<Partner[]>;
+  /** Replaces the partner's token; false when the partner does not exist. */
+  setPartnerToken(customerId: string, tokenHash: string): Promise<boolean>;
+
+  // third-party customers
+  createThirdParty(t: NewThirdPartyCustomer): Promise<'created' | 'exists'>;
+  getThirdParty(customerId: string, clientCustomerRef: string): Promise<ThirdPartyCustomer | undefined>;
+  listThirdParties(
+    customerId: string,
+    q: { status?: ThirdPartyStatus; limit: number; offset: number },
+  ): Promise<Page<ThirdPartyCustomer>>;
+  /** Status change + event + deliveries in one transaction; see ComplianceDecisionInput. */
+  recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult>;
+
+  // events (the outbox)
+  getEvent(customerId: string, eventId: string): Promise<StoredEvent | undefined>;
+  /** Newest first. */
+  listEvents(customerId: string, q: { limit: number; cursor?: string }): Promise<CursorPage<StoredEvent>>;
+
+  // endpoints
+  createEndpoint(e: NewEndpoint): Promise<Endpoint>;
+  getEndpoint(customerId: string, endpointId: string): Promise<Endpoint | undefined>;
+  listEndpoints(customerId: string): Promise<Endpoint[]>;
+  updateEndpoint(
+    customerId: string,
+    endpointId: string,
+    patch: EndpointPatch,
+    at: Date,
+  ): Promise<Endpoint | undefined>;
+  /** Deletes the endpoint, its secrets and its deliveries; false when absent. */
+  deleteEndpoint(customerId: string, endpointId: string): Promise<boolean>;
+  /** Adds a new current secret; the previous current one expires at `oldExpiresAt`. */
+  rotateEndpointSecret(
+    customerId: string,
+    endpointId: string,
+    secret: string,
+    at: Date,
+    oldExpiresAt: Date,
+  ): Promise<Endpoint | undefined>;
+
+  // idempotency keys for partner POSTs
+  getIdempotentResponse(customerId: string, key: string): Promise<IdempotentResponse | undefined>;
+  /** Stores only if absent; returns the stored one (which may be another request's). */
+  saveIdempotentResponse(
+    customerId: string,
+    key: string,
+    r: IdempotentResponse,
+    at: Date,
+  ): Promise<IdempotentResponse>;
+}
