@@ -1,0 +1,171 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Webhook } from 'svix';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { refusedRange } from '../../src/webhooks/dispatcher/address-guard.js';
+import { createSender, USER_AGENT } from '../../src/webhooks/dispatcher/sender.js';
+
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+const OLD_SECRET = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
+const PAYLOAD = '{"event_id":"e1","event_type":"THIRD PARTY CUSTOMER STATUS", "note":"spacing kept"}';
+
+interface Seen {
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  socket: unknown;
+}
+
+let server: http.Server;
+let base: string;
+const seen: Seen[] = [];
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      seen.push({
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        socket: req.socket.remotePort,
+      });
+      const path = req.url ?? '/';
+      if (path === '/ok') return res.writeHead(200).end('thanks');
+      if (path === '/big') return res.writeHead(500).end('x'.repeat(10_000));
+      if (path === '/busy') return res.writeHead(503, { 'retry-after': '7' }).end();
+      if (path === '/redirect') return res.writeHead(302, { location: '/ok' }).end();
+      if (path === '/hang') return; // never answers
+      res.writeHead(404).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+describe('sender', () => {
+  it('POSTs the exact bytes, signed with every secret, verifiable with svix', async () => {
+    const sender = createSender({ allowPrivateEndpoints: true });
+    const result = await sender.send({
+      url: `${base}/ok`,
+      messageId: 'e1',
+      payload: PAYLOAD,
+      secrets: [SECRET, OLD_SECRET],
+    });
+    await sender.close();
+    expect(result).toMatchObject({ statusCode: 200, errorKind: null, responseExcerpt: 'thanks' });
+    const req = seen.at(-1);
+    expect(req?.body).toBe(PAYLOAD);
+    expect(req?.headers['content-type']).toBe('application/json');
+    expect(req?.headers['user-agent']).toBe(USER_AGENT);
+    expect(req?.headers['webhook-id']).toBe('e1');
+    expect(req?.headers['webhook-signature']?.toString().split(' ')).toHaveLength(2);
+    const headers = req?.headers as Record<string, string>;
+    expect(new Webhook(SECRET).verify(PAYLOAD, headers)).toMatchObject({ event_id: 'e1' });
+    expect(new Webhook(OLD_SECRET).verify(PAYLOAD, headers)).toMatchObject({ event_id: 'e1' });
+  });
+
+  it('keeps connections alive between attempts', async () => {
+    const sender = createSender({ allowPrivateEndpoints: true });
+    const before = seen.length;
+    for (let i = 0; i < 10; i++) {
+      await sender.send({ url: `${base}/ok`, messageId: `m${i}`, payload: '{}', secrets: [SECRET] });
+    }
+    await sender.close();
+    const sockets = new Set(seen.slice(before).map((s) => s.socket));
+    expect(sockets.size).toBeLessThanOrEqual(2);
+  });
+
+  it('keeps only the first 4 KiB of a response and reads Retry-After', async () => {
+    const sender = createSender({ allowPrivateEndpoints: true });
+    const big = await sender.send({ url: `${base}/big`, messageId: 'a', payload: '{}', secrets: [SECRET] });
+    const busy = await sender.send({ url: `${base}/busy`, messageId: 'a', payload: '{}', secrets: [SECRET] });
+    await sender.close();
+    expect(big.statusCode).toBe(500);
+    expect(big.responseExcerpt).toHaveLength(4096);
+    expect(busy).toMatchObject({ statusCode: 503, retryAfterMs: 7000 });
+  });
+
+  it('does not follow redirects', async () => {
+    const sender = createSender({ allowPrivateEndpoints: true });
+    const before = seen.length;
+    const result = await sender.send({
+      url: `${base}/redirect`,
+      messageId: 'a',
+      payload: '{}',
+      secrets: [SECRET],
+    });
+    await sender.close();
+    expect(result.statusCode).toBe(302);
+    expect(seen.length).toBe(before + 1);
+  });
+
+  it('times out an attempt that gets no answer', async () => {
+    const sender = createSender({ allowPrivateEndpoints: true, timeoutMs: 300 });
+    const result = await sender.send({
+      url: `${base}/hang`,
+      messageId: 'a',
+      payload: '{}',
+      secrets: [SECRET],
+    });
+    await sender.close();
+    expect(result).toMatchObject({ statusCode: null, errorKind: 'timeout' });
+    expect(result.durationMs).toBeGreaterThanOrEqual(250);
+    expect(result.durationMs).toBeLessThan(2000);
+  });
+
+  it('reports a refused connection', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const sender = createSender({ allowPrivateEndpoints: true });
+    const result = await sender.send({
+      url: `http://127.0.0.1:${port}/`,
+      messageId: 'a',
+      payload: '{}',
+      secrets: [SECRET],
+    });
+    await sender.close();
+    expect(result).toMatchObject({ statusCode: null, errorKind: 'connection' });
+  });
+
+  it('refuses private addresses, by literal and by the name resolved at connect time', async () => {
+    const sender = createSender();
+    const before = seen.length;
+    const literal = await sender.send({
+      url: `${base}/ok`,
+      messageId: 'a',
+      payload: '{}',
+      secrets: [SECRET],
+    });
+    const port = new URL(base).port;
+    const named = await sender.send({
+      url: `http://localhost:${port}/ok`,
+      messageId: 'a',
+      payload: '{}',
+      secrets: [SECRET],
+    });
+    await sender.close();
+    expect(literal).toMatchObject({ statusCode: null, errorKind: 'private_address' });
+    expect(named).toMatchObject({ statusCode: null, errorKind: 'private_address' });
+    expect(seen.length).toBe(before);
+  });
+
+  it('classifies address ranges', () => {
+    expect(refusedRange('8.8.8.8')).toBeNull();
+    expect(refusedRange('2001:4860:4860::8888')).toBeNull();
+    expect(refusedRange('127.0.0.1')).toBe('loopback');
+    expect(refusedRange('10.1.2.3')).toBe('private');
+    expect(refusedRange('169.254.169.254')).toBe('linkLocal');
+    expect(refusedRange('::1')).toBe('loopback');
+    expect(refusedRange('::ffff:192.168.0.1')).toBe('private');
+    expect(refusedRange('fd00::1')).toBe('uniqueLocal');
+    expect(refusedRange('0.0.0.0')).toBe('unspecified');
+    expect(refusedRange('100.64.0.1')).toBe('carrierGradeNat');
+  });
+});
