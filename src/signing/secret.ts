@@ -57,6 +57,9 @@ export function parseSecret(secret: string): Buffer {
     throw new SigningError('invalid_secret', `secret must start with "${SECRET_PREFIX}"`);
   }
   const encoded = secret.slice(SECRET_PREFIX.length);
+  if (encoded.length === 0) {
+    throw new SigningError('invalid_secret', `secret has nothing after "${SECRET_PREFIX}"`);
+  }
   if (!BASE64.test(encoded) || encoded.length % 4 === 1) {
     throw new SigningError(
       'invalid_secret',
