@@ -1,0 +1,234 @@
+import { invalidPayloadBody, parseEvent, type ThirdPartyCustomerStatusEvent } from '../../contract/index.js';
+import { createVerifier, type HeaderSource, type VerifyResult } from '../../signing/index.js';
+import { createSqliteInbox } from '../inbox/sqlite.js';
+import type { InboxStore, PendingEvent, RecordOutcome } from '../inbox/store.js';
+import { isJsonContentType } from './content-type.js';
+import { GroupCommit } from './group-commit.js';
+import { type Handler, type HandlerName, HandlerRegistry } from './handlers.js';
+import { getHeader } from './headers.js';
+import { consoleLogger, type ReceiverLogger } from './logger.js';
+import { errorResponse, jsonResponse, type ReceiverResponse } from './response.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.js';
+import { InboxWorker } from './worker.js';
+
+/**
+ * Reads the body, stopping once it exceeds `limitBytes`: resolves `undefined` in that case, so an
+ * adapter never buffers more than the limit. Rejects if the client goes away mid-upload.
+ */
+export type BodyReader = (limitBytes: number) => Promise<Uint8Array | undefined>;
+
+export interface ReceiverRequest {
+  method: string;
+  headers: HeaderSource;
+  /** The raw bytes, or a reader the core calls only after the cheap checks (method, type, length) pass. */
+  body: Uint8Array | BodyReader;
+}
+
+export interface ReceiverOptions {
+  /**
+   * Signing secrets (`whsec_…`). Several are accepted at once during a rotation. With none, signatures
+   * are NOT checked and anyone who can reach the endpoint can forge events: a warning is logged.
+   */
+  secrets?: string | readonly string[];
+  /** Where events are recorded before the 200: a store, or a SQLite file path. Default `./tpcs-inbox.db`. */
+  inbox?: InboxStore | string;
+  /** Larger bodies are answered 413 without being read further. Default 256 KiB. */
+  maxBodyBytes?: number;
+  /** Accepted clock skew for `webhook-timestamp`, both ways. Default 300 s (Standard Webhooks). */
+  toleranceSeconds?: number;
+  /** Retries for handlers that throw. Default: 10 attempts, 1 s doubling to at most 1 h, jittered. */
+  retry?: Partial<RetryPolicy>;
+  /**
+   * Hand out-of-order (stale) events to handlers too, with `context.stale === true`. Default false:
+   * a stale event is recorded but handlers only ever see the newest status for each third party.
+   */
+  handleStaleEvents?: boolean;
+  /** Start the handler worker now. Default true; false records events and runs handlers only on `drain()`. */
+  startWorker?: boolean;
+  /** Batch concurrent events into one inbox transaction. Default true. */
+  groupCommit?: boolean;
+  /** A pino logger fits. Default: warnings and errors on stderr, nothing else. */
+  logger?: ReceiverLogger;
+}
+
+export interface Receiver {
+  /** Turns one HTTP request into one answer. Never throws; the answer body is always JSON. */
+  handle(request: ReceiverRequest): Promise<ReceiverResponse>;
+  /** Subscribes a handler; returns a function that unsubscribes it. Handlers run after the 200. */
+  on<N extends HandlerName>(name: N, handler: Handler<N>): () => void;
+  /** Runs handlers for every event that is due now; resolves when none is left. */
+  drain(): Promise<void>;
+  /** Stops the worker (unhandled events stay in the inbox) and closes the inbox if the receiver opened it. */
+  close(): Promise<void>;
+  readonly inbox: InboxStore;
+  readonly maxBodyBytes: number;
+  /** Whether signatures are checked. */
+  readonly verifiesSignatures: boolean;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
+export const DEFAULT_INBOX_FILE = './tpcs-inbox.db';
+
+/**
+ * Creates a receiver: verify, validate, record durably, answer, then hand typed events to handlers.
+ *
+ * @example
+ * ```ts
+ * const receiver = createReceiver({ secrets: [process.env.WEBHOOK_SECRET!], inbox: './data/inbox.db' });
+ * receiver.on('REJECTED', (event) => console.log(event.data.client_customer_ref, event.data.reasons));
+ * http.createServer(createNodeHandler(receiver)).listen(3000);
+ * ```
+ */
+export function createReceiver(options: ReceiverOptions = {}): Receiver {
+  const log = options.logger ?? consoleLogger;
+  const secrets = normaliseSecrets(options.secrets);
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const verify =
+    secrets.length > 0
+      ? createVerifier(
+          secrets,
+          options.toleranceSeconds === undefined ? {} : { toleranceSeconds: options.toleranceSeconds },
+        )
+      : undefined;
+  if (!verify) {
+    log.warn(
+      { signature_verification: false },
+      'NO SIGNING SECRET CONFIGURED: webhook signatures are NOT verified and anyone who can reach this ' +
+        'endpoint can forge events. Pass secrets: ["whsec_…"] in production.',
+    );
+  }
+  const ownsInbox = typeof options.inbox !== 'object';
+  const inbox =
+    typeof options.inbox === 'object'
+      ? options.inbox
+      : createSqliteInbox(options.inbox ?? DEFAULT_INBOX_FILE);
+  const recordOptions = { handleStale: options.handleStaleEvents ?? false };
+  const groupCommit = new GroupCommit(inbox, recordOptions);
+  const record =
+    options.groupCommit === false
+      ? async (entry: Parameters<GroupCommit['record']>[0]) => (await inbox.record([entry], recordOptions))[0]
+      : (entry: Parameters<GroupCommit['record']>[0]) => groupCommit.record(entry);
+
+  const handlers = new HandlerRegistry();
+  const worker = new InboxWorker({
+    store: inbox,
+    retry: { ...DEFAULT_RETRY_POLICY, ...options.retry },
+    log,
+    dispatch: (pending: PendingEvent) => {
+      // Validated when received; stored bytes are exactly those bytes, so a plain parse suffices.
+      const event = JSON.parse(Buffer.from(pending.body).toString('utf8')) as ThirdPartyCustomerStatusEvent;
+      return handlers.run(event, {
+        attempt: pending.attempts + 1,
+        stale: pending.stale,
+        receivedAt: new Date(pending.receivedAt),
+      });
+    },
+  });
+  const workerEnabled = options.startWorker ?? true;
+  // Events left unhandled by a previous process (crash after 200) are picked up right away.
+  if (workerEnabled) worker.notify();
+  let closed = false;
+
+  async function accept(request: ReceiverRequest): Promise<ReceiverResponse> {
+    if (request.method.toUpperCase() !== 'POST') {
+      return errorResponse('method_not_allowed', 'Webhooks are delivered with POST', undefined, {
+        allow: 'POST',
+      });
+    }
+    const declaredLength = Number(getHeader(request.headers, 'content-length'));
+    if (declaredLength > maxBodyBytes) return tooLarge(maxBodyBytes);
+    const contentType = getHeader(request.headers, 'content-type');
+    if (!isJsonContentType(contentType)) {
+      return errorResponse(
+        'unsupported_media_type',
+        'Content-Type must be application/json (UTF-8)',
+        contentType === undefined ? undefined : { content_type: contentType.slice(0, 200) },
+      );
+    }
+    let body: Uint8Array | undefined;
+    try {
+      body = typeof request.body === 'function' ? await request.body(maxBodyBytes) : request.body;
+    } catch {
+      return errorResponse('unreadable_body', 'The request body could not be read');
+    }
+    if (body === undefined || body.byteLength > maxBodyBytes) return tooLarge(maxBodyBytes);
+
+    if (verify) {
+      const verified: VerifyResult = verify(request.headers, body);
+      if (!verified.ok) {
+        log.warn({ reason: verified.code }, 'rejected a request: signature');
+        return errorResponse('invalid_signature', verified.message, { reason: verified.code });
+      }
+    }
+    const parsed = parseEvent(body);
+    if (!parsed.ok) {
+      log.warn({ problems: parsed.problems.slice(0, 5) }, 'rejected a request: invalid payload');
+      // The contract's own 400 body, so the answer matches the OpenAPI document byte for byte.
+      return jsonResponse(400, invalidPayloadBody(parsed.problems));
+    }
+    const event = parsed.event;
+    let outcome: RecordOutcome | undefined;
+    try {
+      outcome = await record({ event, body, receivedAt: Date.now() });
+    } catch (error) {
+      log.error({ event_id: event.event_id, err: String(error) }, 'inbox write failed; answered 503');
+      return errorResponse('inbox_unavailable', 'The event could not be recorded; retry later');
+    }
+    if (outcome === undefined) return errorResponse('inbox_unavailable', 'The event could not be recorded');
+    if (outcome !== 'duplicate' && workerEnabled && !closed) worker.notify();
+    log.info(
+      {
+        event_id: event.event_id,
+        customer_id: event.data.customer_id,
+        client_customer_ref: event.data.client_customer_ref,
+        status: event.data.status,
+        event_timestamp: event.event_timestamp,
+        outcome,
+      },
+      'event received',
+    );
+    return jsonResponse(200, { received: true, event_id: event.event_id, outcome });
+  }
+
+  return {
+    inbox,
+    maxBodyBytes,
+    verifiesSignatures: verify !== undefined,
+    async handle(request) {
+      try {
+        return await accept(request);
+      } catch (error) {
+        // Only a bug gets here; the fuzz test asserts that no input does.
+        log.error({ err: error instanceof Error ? error.stack : String(error) }, 'receiver bug');
+        return errorResponse('internal_error', 'Internal error');
+      }
+    },
+    on(name, handler) {
+      return handlers.add(name, handler);
+    },
+    async drain() {
+      await groupCommit.flush();
+      if (!closed) await worker.idle();
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await groupCommit.flush();
+      await worker.stop();
+      if (ownsInbox) await inbox.close();
+    },
+  };
+}
+
+function tooLarge(limit: number): ReceiverResponse {
+  return errorResponse('payload_too_large', `The body exceeds ${limit} bytes`, { limit_bytes: limit });
+}
+
+function normaliseSecrets(secrets: ReceiverOptions['secrets']): string[] {
+  const list = secrets === undefined ? [] : typeof secrets === 'string' ? [secrets] : [...secrets];
+  // `secrets: [process.env.SECRET]` with the variable unset must not silently turn verification off.
+  if (list.some((s) => typeof s !== 'string' || s.trim() === '')) {
+    throw new TypeError('createReceiver: a secret is empty or undefined (is its environment variable set?)');
+  }
+  return list;
+}

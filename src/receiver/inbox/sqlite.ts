@@ -1,0 +1,281 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { isNewer, timestampMs } from './order.js';
+import type {
+  CustomerStatusRecord,
+  HandlerFailure,
+  InboxEntry,
+  InboxEvent,
+  InboxStore,
+  PendingEvent,
+  RecordOptions,
+  RecordOutcome,
+} from './store.js';
+
+export interface SqliteInboxOptions {
+  /**
+   * `FULL` (default): a commit is fsynced before `record` resolves, so a 200 survives power loss
+   * (as far as the disk honours fsync). `NORMAL`: WAL commits are fsynced only at checkpoints, so a 200
+   * survives a process crash but the last commits can be lost on power loss or a kernel crash.
+   * Group commit makes FULL cheap (one fsync per batch), hence the default.
+   */
+  synchronous?: 'FULL' | 'NORMAL';
+}
+
+/** Numbered migrations; `PRAGMA user_version` records how many have run. Append only. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE inbox_events (
+     seq INTEGER PRIMARY KEY,
+     event_id TEXT NOT NULL UNIQUE,
+     customer_id TEXT NOT NULL,
+     client_customer_ref TEXT NOT NULL,
+     status TEXT NOT NULL,
+     event_timestamp TEXT NOT NULL,
+     body BLOB NOT NULL,
+     received_at INTEGER NOT NULL,
+     stale INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER NOT NULL,
+     last_error TEXT,
+     handled_at INTEGER
+   );
+   CREATE INDEX inbox_events_pending ON inbox_events (next_attempt_at) WHERE state = 'pending';
+   CREATE TABLE customer_statuses (
+     customer_id TEXT NOT NULL,
+     client_customer_ref TEXT NOT NULL,
+     status TEXT NOT NULL,
+     reasons TEXT,
+     event_timestamp TEXT NOT NULL,
+     event_ts_ms INTEGER NOT NULL,
+     event_id TEXT NOT NULL,
+     updated_at INTEGER NOT NULL,
+     PRIMARY KEY (customer_id, client_customer_ref)
+   ) WITHOUT ROWID;`,
+];
+
+interface StatusRow {
+  customer_id: string;
+  client_customer_ref: string;
+  status: string;
+  reasons: string | null;
+  event_timestamp: string;
+  event_id: string;
+  updated_at: number;
+}
+
+interface EventRow {
+  seq: number;
+  event_id: string;
+  customer_id: string;
+  client_customer_ref: string;
+  status: string;
+  event_timestamp: string;
+  stale: number;
+  state: string;
+  attempts: number;
+  last_error: string | null;
+  received_at: number;
+  handled_at: number | null;
+}
+
+/**
+ * The default inbox: one SQLite file (WAL mode), created with its folder if missing.
+ *
+ * @example
+ * ```ts
+ * const receiver = createReceiver({ secrets: [secret], inbox: createSqliteInbox('./data/inbox.db') });
+ * ```
+ */
+export function createSqliteInbox(filename: string, options: SqliteInboxOptions = {}): InboxStore {
+  if (filename !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
+  const db = new Database(filename);
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
+  // Another process (a second receiver, a backup) holding the lock briefly should not fail a request.
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+
+  const selectStatusOrder = db.prepare<[string, string], { event_ts_ms: number; event_id: string }>(
+    'SELECT event_ts_ms, event_id FROM customer_statuses WHERE customer_id = ? AND client_customer_ref = ?',
+  );
+  const insertEvent = db.prepare(
+    `INSERT INTO inbox_events (event_id, customer_id, client_customer_ref, status, event_timestamp, body,
+       received_at, stale, state, next_attempt_at)
+     VALUES (@eventId, @customerId, @ref, @status, @eventTimestamp, @body, @receivedAt, @stale, @state, @receivedAt)
+     ON CONFLICT (event_id) DO NOTHING`,
+  );
+  const upsertStatus = db.prepare(
+    `INSERT INTO customer_statuses (customer_id, client_customer_ref, status, reasons, event_timestamp,
+       event_ts_ms, event_id, updated_at)
+     VALUES (@customerId, @ref, @status, @reasons, @eventTimestamp, @tsMs, @eventId, @receivedAt)
+     ON CONFLICT (customer_id, client_customer_ref) DO UPDATE SET status = excluded.status,
+       reasons = excluded.reasons, event_timestamp = excluded.event_timestamp,
+       event_ts_ms = excluded.event_ts_ms, event_id = excluded.event_id, updated_at = excluded.updated_at`,
+  );
+  const selectDue = db.prepare<
+    [number, number],
+    { seq: number; event_id: string; body: Buffer; stale: number; attempts: number; received_at: number }
+  >(
+    `SELECT seq, event_id, body, stale, attempts, received_at FROM inbox_events
+     WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY seq LIMIT ?`,
+  );
+  const selectNextDue = db.prepare<[], { at: number | null }>(
+    `SELECT min(next_attempt_at) AS at FROM inbox_events WHERE state = 'pending'`,
+  );
+  const updateHandled = db.prepare<[number, number]>(
+    `UPDATE inbox_events SET state = 'handled', handled_at = ? WHERE seq = ? AND state = 'pending'`,
+  );
+  const updateFailed = db.prepare<[string, number, number]>(
+    `UPDATE inbox_events SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE seq = ?`,
+  );
+  const updateGaveUp = db.prepare<[string, number]>(
+    `UPDATE inbox_events SET attempts = attempts + 1, last_error = ?, state = 'failed' WHERE seq = ?`,
+  );
+  const selectEvent = db.prepare<[string], EventRow>(
+    `SELECT seq, event_id, customer_id, client_customer_ref, status, event_timestamp, stale, state, attempts,
+       last_error, received_at, handled_at FROM inbox_events WHERE event_id = ?`,
+  );
+  const statusColumns =
+    'customer_id, client_customer_ref, status, reasons, event_timestamp, event_id, updated_at';
+  const selectStatus = db.prepare<[string, string], StatusRow>(
+    `SELECT ${statusColumns} FROM customer_statuses WHERE customer_id = ? AND client_customer_ref = ?`,
+  );
+  const selectStatusesOf = db.prepare<[string, number], StatusRow>(
+    `SELECT ${statusColumns} FROM customer_statuses WHERE customer_id = ? ORDER BY client_customer_ref LIMIT ?`,
+  );
+  const selectAllStatuses = db.prepare<[number], StatusRow>(
+    `SELECT ${statusColumns} FROM customer_statuses ORDER BY customer_id, client_customer_ref LIMIT ?`,
+  );
+
+  const recordBatch = db.transaction((entries: readonly InboxEntry[], options: RecordOptions) => {
+    const outcomes: RecordOutcome[] = [];
+    for (const { event, body, receivedAt } of entries) {
+      const { customer_id: customerId, client_customer_ref: ref, status } = event.data;
+      const tsMs = timestampMs(event.event_timestamp);
+      const current = selectStatusOrder.get(customerId, ref);
+      const stale = !isNewer(
+        { timestampMs: tsMs, eventId: event.event_id },
+        current && { timestampMs: current.event_ts_ms, eventId: current.event_id },
+      );
+      const row = {
+        eventId: event.event_id,
+        customerId,
+        ref,
+        status,
+        eventTimestamp: event.event_timestamp,
+        body: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+        receivedAt,
+        stale: stale ? 1 : 0,
+        state: stale && !options.handleStale ? 'skipped' : 'pending',
+      };
+      if (insertEvent.run(row).changes === 0) {
+        outcomes.push('duplicate');
+        continue;
+      }
+      if (stale) {
+        outcomes.push('stale');
+        continue;
+      }
+      const reasons = event.data.reasons;
+      upsertStatus.run({ ...row, tsMs, reasons: reasons === undefined ? null : JSON.stringify(reasons) });
+      outcomes.push('recorded');
+    }
+    return outcomes;
+  });
+  const markHandledBatch = db.transaction((seqs: readonly number[], at: number) => {
+    for (const seq of seqs) updateHandled.run(at, seq);
+  });
+  const markFailedBatch = db.transaction((failures: readonly HandlerFailure[]) => {
+    for (const { seq, error, retryAt } of failures) {
+      if (retryAt === null) updateGaveUp.run(error, seq);
+      else updateFailed.run(error, retryAt, seq);
+    }
+  });
+
+  let closed = false;
+  return {
+    async record(entries, options) {
+      return entries.length === 0 ? [] : recordBatch(entries, options);
+    },
+    async due(now, limit): Promise<PendingEvent[]> {
+      return selectDue.all(now, limit).map((r) => ({
+        seq: r.seq,
+        eventId: r.event_id,
+        body: r.body,
+        stale: r.stale === 1,
+        attempts: r.attempts,
+        receivedAt: r.received_at,
+      }));
+    },
+    async nextDueAt() {
+      return selectNextDue.get()?.at ?? undefined;
+    },
+    async markHandled(seqs, at) {
+      if (seqs.length > 0) markHandledBatch(seqs, at);
+    },
+    async markFailed(failures) {
+      if (failures.length > 0) markFailedBatch(failures);
+    },
+    async getEvent(eventId) {
+      const row = selectEvent.get(eventId);
+      return row && toInboxEvent(row);
+    },
+    async getStatus(customerId, clientCustomerRef) {
+      const row = selectStatus.get(customerId, clientCustomerRef);
+      return row && toStatusRecord(row);
+    },
+    async listStatuses(query = {}) {
+      const limit = query.limit ?? 1000;
+      const rows =
+        query.customerId === undefined
+          ? selectAllStatuses.all(limit)
+          : selectStatusesOf.all(query.customerId, limit);
+      return rows.map(toStatusRecord);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}
+
+function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    // Read inside the (IMMEDIATE, write-locked) transaction so two processes opening one file race safely.
+    const version = db.pragma('user_version', { simple: true }) as number;
+    for (let i = version; i < MIGRATIONS.length; i++) db.exec(MIGRATIONS[i] as string);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
+}
+
+function toStatusRecord(row: StatusRow): CustomerStatusRecord {
+  return {
+    customerId: row.customer_id,
+    clientCustomerRef: row.client_customer_ref,
+    status: row.status as CustomerStatusRecord['status'],
+    reasons: row.reasons === null ? null : (JSON.parse(row.reasons) as CustomerStatusRecord['reasons']),
+    eventTimestamp: row.event_timestamp,
+    eventId: row.event_id,
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+function toInboxEvent(row: EventRow): InboxEvent {
+  return {
+    seq: row.seq,
+    eventId: row.event_id,
+    customerId: row.customer_id,
+    clientCustomerRef: row.client_customer_ref,
+    status: row.status as InboxEvent['status'],
+    eventTimestamp: row.event_timestamp,
+    stale: row.stale === 1,
+    state: row.state as InboxEvent['state'],
+    attempts: row.attempts,
+    lastError: row.last_error,
+    receivedAt: new Date(row.received_at),
+    handledAt: row.handled_at === null ? null : new Date(row.handled_at),
+  };
+}

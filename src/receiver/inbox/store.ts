@@ -1,0 +1,98 @@
+/**
+ * The receiver's durable inbox, one interface for every database.
+ *
+ * Glossary
+ * - InboxEntry: a verified, valid event about to be recorded, with the exact bytes that were received.
+ * - Outcome: what recording did. `recorded`: new and the newest status for its third-party customer;
+ *   `stale`: new, but older than the status already held (kept for the record, status untouched);
+ *   `duplicate`: this `event_id` is already in the inbox (nothing changes).
+ * - CustomerStatusRecord: the latest status per `(customer_id, client_customer_ref)`, ordered by
+ *   `event_timestamp`, ties broken by `event_id`.
+ * - PendingEvent: an inbox row whose handlers have not succeeded yet. States of a row:
+ *   `pending` → `handled` (handlers succeeded), or `failed` (retries exhausted); a stale row that is not
+ *   handed to handlers is `skipped`.
+ *
+ * Every method is async so PostgreSQL can follow SQLite with the same contract, and each is one
+ * whole operation (its own transaction): no caller holds a transaction open across an `await`.
+ */
+import type { CustomerStatus, Reason, ThirdPartyCustomerStatusEvent } from '../../contract/index.js';
+
+export type RecordOutcome = 'recorded' | 'duplicate' | 'stale';
+export type InboxState = 'pending' | 'handled' | 'skipped' | 'failed';
+
+export interface InboxEntry {
+  event: ThirdPartyCustomerStatusEvent;
+  /** The request body exactly as received and verified; handlers get it parsed again, never re-serialised. */
+  body: Uint8Array;
+  /** Epoch milliseconds. */
+  receivedAt: number;
+}
+
+export interface RecordOptions {
+  /** Whether stale events are handed to handlers (`pending`) or only kept (`skipped`). */
+  handleStale: boolean;
+}
+
+export interface PendingEvent {
+  /** Insertion order; handlers see events in this order. */
+  seq: number;
+  eventId: string;
+  body: Uint8Array;
+  stale: boolean;
+  /** Failed handler attempts so far. */
+  attempts: number;
+  receivedAt: number;
+}
+
+export interface HandlerFailure {
+  seq: number;
+  error: string;
+  /** When to try again (epoch ms), or null to give up and mark the row `failed`. */
+  retryAt: number | null;
+}
+
+export interface InboxEvent {
+  seq: number;
+  eventId: string;
+  customerId: string;
+  clientCustomerRef: string;
+  status: CustomerStatus;
+  eventTimestamp: string;
+  stale: boolean;
+  state: InboxState;
+  attempts: number;
+  lastError: string | null;
+  receivedAt: Date;
+  handledAt: Date | null;
+}
+
+export interface CustomerStatusRecord {
+  customerId: string;
+  clientCustomerRef: string;
+  status: CustomerStatus;
+  reasons: Reason[] | null;
+  eventTimestamp: string;
+  eventId: string;
+  updatedAt: Date;
+}
+
+export interface InboxStore {
+  /**
+   * Records a batch of events in ONE transaction, in order (a later entry sees the earlier ones, so two
+   * copies of an event in one batch give `recorded` then `duplicate`). For each new event the status
+   * table is updated in the same transaction unless the event is stale. Resolves only once the
+   * transaction is durable, which is what lets the receiver answer 200.
+   */
+  record(entries: readonly InboxEntry[], options: RecordOptions): Promise<RecordOutcome[]>;
+  /** Pending events due at `now` (epoch ms), oldest first. */
+  due(now: number, limit: number): Promise<PendingEvent[]>;
+  /** Earliest retry time of any pending event, or undefined when nothing is pending. */
+  nextDueAt(): Promise<number | undefined>;
+  markHandled(seqs: readonly number[], at: number): Promise<void>;
+  markFailed(failures: readonly HandlerFailure[]): Promise<void>;
+  getEvent(eventId: string): Promise<InboxEvent | undefined>;
+  getStatus(customerId: string, clientCustomerRef: string): Promise<CustomerStatusRecord | undefined>;
+  /** Statuses ordered by customer then ref; all customers when `customerId` is omitted. */
+  listStatuses(query?: { customerId?: string; limit?: number }): Promise<CustomerStatusRecord[]>;
+  close(): Promise<void>;
+}

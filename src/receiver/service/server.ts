@@ -1,0 +1,107 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { handleNodeRequest, writeNodeResponse } from '../adapters/node.js';
+import type { Receiver } from '../core/receiver.js';
+import { errorResponse, jsonResponse, type ReceiverResponse } from '../core/response.js';
+import type { CustomerStatusRecord } from '../inbox/store.js';
+
+export const WEBHOOK_PATH = '/webhook';
+
+/**
+ * The ready-made receiver service behind `tpcs receive`: the receiver at `POST /webhook`, plus the
+ * status table it keeps, read-only.
+ *
+ * - `GET /statuses/{customer_id}/{client_customer_ref}`: the current status (404 when unknown)
+ * - `GET /statuses?customer_id=…&limit=…`: `{statuses: [...]}` (all customers when omitted)
+ * - `GET /healthz`: `{status: "ok"}`
+ *
+ * @example
+ * ```ts
+ * const server = createReceiverServer(createReceiver({ secrets, inbox: './data/receiver.db' }));
+ * server.listen(3000, '127.0.0.1');
+ * ```
+ */
+export function createReceiverServer(receiver: Receiver): Server {
+  return createServer((req, res) => {
+    route(receiver, req, res).catch(() => {
+      writeNodeResponse(res, errorResponse('internal_error', 'Internal error'), true);
+    });
+  });
+}
+
+async function route(receiver: Receiver, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://receiver.invalid');
+  } catch {
+    return writeNodeResponse(res, errorResponse('invalid_request', 'Unreadable request target'), true);
+  }
+  const path = url.pathname;
+  if (path === WEBHOOK_PATH) return handleNodeRequest(receiver, req, res);
+
+  let response: ReceiverResponse;
+  if (path === '/healthz') {
+    response = onlyGet(req) ?? jsonResponse(200, { status: 'ok' });
+  } else if (path === '/statuses' || path === '/statuses/') {
+    response = onlyGet(req) ?? (await listStatuses(receiver, url.searchParams));
+  } else if (path.startsWith('/statuses/')) {
+    response = onlyGet(req) ?? (await getStatus(receiver, path.slice('/statuses/'.length)));
+  } else {
+    response = errorResponse('not_found', `No route for ${req.method ?? ''} ${path.slice(0, 200)}`);
+  }
+  // These routes never read a body, so one that was sent is left unread: close rather than drain it.
+  writeNodeResponse(res, response, !req.complete);
+}
+
+function onlyGet(req: IncomingMessage): ReceiverResponse | undefined {
+  if (req.method === 'GET' || req.method === 'HEAD') return undefined;
+  return errorResponse('method_not_allowed', 'Only GET is allowed here', undefined, { allow: 'GET, HEAD' });
+}
+
+async function getStatus(receiver: Receiver, rest: string): Promise<ReceiverResponse> {
+  const segments = rest.split('/');
+  const [customerId, ref] = segments.map(decode);
+  if (segments.length !== 2 || !customerId || !ref) {
+    return errorResponse('not_found', 'Use /statuses/{customer_id}/{client_customer_ref}');
+  }
+  const record = await receiver.inbox.getStatus(customerId, ref);
+  if (!record) {
+    return errorResponse('not_found', 'No status received yet for this third-party customer', {
+      customer_id: customerId,
+      client_customer_ref: ref,
+    });
+  }
+  return jsonResponse(200, toJson(record));
+}
+
+async function listStatuses(receiver: Receiver, query: URLSearchParams): Promise<ReceiverResponse> {
+  const limitText = query.get('limit') ?? '100';
+  const limit = Number(limitText);
+  if (!/^\d+$/.test(limitText) || limit < 1 || limit > 1000) {
+    return errorResponse('invalid_request', 'limit must be an integer from 1 to 1000', { limit: limitText });
+  }
+  const customerId = query.get('customer_id');
+  const records = await receiver.inbox.listStatuses(
+    customerId === null || customerId === '' ? { limit } : { customerId, limit },
+  );
+  return jsonResponse(200, { statuses: records.map(toJson) });
+}
+
+function toJson(record: CustomerStatusRecord) {
+  return {
+    customer_id: record.customerId,
+    client_customer_ref: record.clientCustomerRef,
+    status: record.status,
+    reasons: record.reasons,
+    event_timestamp: record.eventTimestamp,
+    event_id: record.eventId,
+    updated_at: record.updatedAt.toISOString(),
+  };
+}
+
+function decode(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined; // malformed %-escape: no such third party
+  }
+}
