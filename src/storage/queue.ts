@@ -1,0 +1,141 @@
+/**
+ * The delivery queue: what the dispatcher needs from the database, one dialect-neutral interface
+ * implemented by `sqlite/queue.ts` and `postgres/queue.ts`.
+ *
+ * Glossary (see store.ts for the rest)
+ * - Claim: taking due deliveries with a lease (`locked_by` = the worker id, `locked_until` = now +
+ *   lease). A claimed delivery is attempted by that worker only; a lease that expires (the worker
+ *   died) makes it claimable again, so a crash loses nothing (at-least-once).
+ * - Due: `pending`, `next_attempt_at <= now`, lease free, endpoint enabled and not throttled.
+ * - Head: the earliest pending delivery of its ordering key (endpoint + customer_id +
+ *   client_customer_ref, by event seq). Only heads are claimed, so one third-party customer's events
+ *   reach an endpoint in order while different customers never wait for each other.
+ * - In flight: claimed and not yet completed. At most `perEndpoint` per endpoint, so a slow or dead
+ *   endpoint holds a bounded share of the workers' slots.
+ * - Completion: one attempt recorded and the delivery's outcome written in one transaction; the
+ *   failure is written to the row (status, next_attempt_at), never thrown.
+ * - Throttle: after 429/502/503/504 the endpoint is not claimed until `throttled_until`.
+ * - Failing since: the time of the first failed attempt after the endpoint's last success; an
+ *   endpoint failing for longer than the window is disabled, with the reason.
+ */
+import type { CursorPage, Delivery } from './store.js';
+
+/** One claimed delivery, with everything needed to send it. */
+export interface ClaimedDelivery {
+  id: string;
+  eventId: string;
+  eventSeq: number;
+  endpointId: string;
+  customerId: string;
+  clientCustomerRef: string;
+  url: string;
+  /** The event's stored JSON text, sent byte for byte. */
+  payload: string;
+  /** The endpoint's active secrets, newest first. */
+  secrets: string[];
+  /** Attempts made before this one. */
+  attemptCount: number;
+  /** When the delivery was written (the decision's commit), for commit-to-delivery latency. */
+  createdAt: Date;
+}
+
+export interface ClaimOptions {
+  workerId: string;
+  now: Date;
+  leaseMs: number;
+  /** Most deliveries returned. */
+  limit: number;
+  /** Most deliveries in flight per endpoint, across every worker. */
+  perEndpoint: number;
+}
+
+/** What becomes of the delivery after an attempt. */
+export type DeliveryNext =
+  | { status: 'delivered' }
+  | { status: 'failed' }
+  | { status: 'pending'; nextAttemptAt: Date };
+
+/** One attempt to record, with its consequences. */
+export interface Completion {
+  deliveryId: string;
+  endpointId: string;
+  at: Date;
+  durationMs: number;
+  statusCode: number | null;
+  error: string | null;
+  responseExcerpt: string | null;
+  next: DeliveryNext;
+  /** Whether the attempt succeeded, for the endpoint's failing-since clock. */
+  succeeded: boolean;
+  /** Set to throttle the endpoint (429/502/503/504). */
+  throttleUntil?: Date;
+  /** Set to disable the endpoint now (410), with this reason. */
+  disableReason?: string;
+}
+
+export interface CompleteOptions {
+  workerId: string;
+  /** An endpoint failing every attempt for longer than this is disabled. */
+  failureWindowMs: number;
+}
+
+/** Endpoints disabled while completing, so the caller can log and count them. */
+export interface CompleteResult {
+  disabled: { endpointId: string; reason: string }[];
+}
+
+export interface QueueStats {
+  pending: number;
+  oldestPendingAt: Date | null;
+}
+
+export interface DeliveryQueue {
+  /** Claims due heads with a lease, at most `perEndpoint` in flight per endpoint. */
+  claim(o: ClaimOptions): Promise<ClaimedDelivery[]>;
+  /** Records attempts and outcomes, each in one transaction with its delivery's update (batch form). */
+  complete(completions: Completion[], o: CompleteOptions): Promise<CompleteResult>;
+  /** Gives leases back without an attempt (graceful stop). */
+  release(workerId: string, deliveryIds: string[]): Promise<void>;
+  /** The earliest `next_attempt_at` among pending deliveries of enabled endpoints, to sleep until. */
+  nextDueAt(): Promise<Date | null>;
+  stats(now: Date): Promise<QueueStats>;
+
+  // partner operations
+  /** Sends one delivery again now; undefined when it is not this partner's endpoint's delivery. */
+  retry(customerId: string, endpointId: string, deliveryId: string, now: Date): Promise<Delivery | undefined>;
+  /**
+   * Re-queues every failed delivery of the endpoint created since `since`, each with a fresh retry
+   * schedule; returns how many, or undefined when the endpoint is not this partner's.
+   */
+  recover(customerId: string, endpointId: string, since: Date, now: Date): Promise<number | undefined>;
+  /** Newest first, with attempts (oldest first); undefined when the endpoint is not this partner's. */
+  listDeliveries(
+    customerId: string,
+    endpointId: string,
+    q: { limit: number; cursor?: string; status?: Delivery['status'] },
+  ): Promise<CursorPage<Delivery> | undefined>;
+}
+
+/**
+ * Opens the delivery queue on the database a `DATABASE_URL` names (the same forms as `createStore`),
+ * on its own connection (SQLite) or pool (PostgreSQL), so that the dispatcher can run beside the
+ * service or alone in `tpcs worker`. Applies the queue's migration if the store has not yet.
+ *
+ * @example
+ * const queue = await openDeliveryQueue('sqlite:./data/tpcs.db');
+ * await queue.claim({ workerId: 'w1', now: new Date(), leaseMs: 60_000, limit: 100, perEndpoint: 8 });
+ * await queue.close();
+ */
+export async function openDeliveryQueue(
+  databaseUrl: string,
+): Promise<DeliveryQueue & { close(): Promise<void> }> {
+  if (databaseUrl.startsWith('sqlite:')) {
+    const { openSqliteDeliveryQueue } = await import('./sqlite/queue.js');
+    return openSqliteDeliveryQueue(databaseUrl.slice('sqlite:'.length));
+  }
+  if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    const { openPostgresDeliveryQueue } = await import('./postgres/queue.js');
+    return openPostgresDeliveryQueue(databaseUrl);
+  }
+  throw new Error(`Unsupported DATABASE_URL for the delivery queue: expected sqlite:PATH or postgres://…`);
+}

@@ -1,0 +1,324 @@
+/**
+ * The delivery queue on SQLite (see ../queue.ts for the terms). Every operation runs in one
+ * `BEGIN IMMEDIATE` transaction: better-sqlite3 is synchronous, so a claim or a batch of completions
+ * holds the write lock for well under a millisecond per row and never across an await. Several
+ * processes may share one file; the write lock makes each claim atomic.
+ */
+import { resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import type {
+  ClaimedDelivery,
+  ClaimOptions,
+  CompleteOptions,
+  CompleteResult,
+  Completion,
+  DeliveryQueue,
+  QueueStats,
+} from '../queue.js';
+import type { Attempt, Delivery } from '../store.js';
+import * as m002 from './migrations/002_delivery_queue.js';
+import { type Migration, migrate, migrations } from './migrations.js';
+import type { Row } from './tables.js';
+
+type DeliveryRow = Row<'deliveries'>;
+type AttemptRow = Row<'attempts'>;
+
+const toAttempt = (a: AttemptRow): Attempt => ({
+  at: new Date(a.at),
+  durationMs: a.duration_ms,
+  statusCode: a.status_code,
+  error: a.error,
+  responseExcerpt: a.response_excerpt,
+});
+
+/**
+ * Creates the SQLite queue on an open database that has migrations 001 and 002 applied.
+ *
+ * @example
+ * const queue = sqliteDeliveryQueue(db);
+ * const claimed = await queue.claim({ workerId, now: new Date(), leaseMs: 60_000, limit: 100, perEndpoint: 8 });
+ */
+export function sqliteDeliveryQueue(db: Database.Database): DeliveryQueue {
+  const endpointsWithRoom = db.prepare<
+    { now: number; per: number },
+    { id: string; url: string; room: number }
+  >(
+    `SELECT e.id, e.url, @per - (
+         SELECT count(*) FROM deliveries f
+         WHERE f.endpoint_id = e.id AND f.status = 'pending' AND f.locked_until IS NOT NULL
+           AND f.locked_until > @now
+       ) AS room
+     FROM endpoints e
+     WHERE e.enabled = 1 AND (e.throttled_until IS NULL OR e.throttled_until <= @now)
+       AND EXISTS (
+         SELECT 1 FROM deliveries d
+         WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= @now
+       )`,
+  );
+  const dueHeads = db.prepare<{ endpoint_id: string; now: number; room: number }, DeliveryRow>(
+    `SELECT d.* FROM deliveries d
+     WHERE d.endpoint_id = @endpoint_id AND d.status = 'pending' AND d.next_attempt_at <= @now
+       AND (d.locked_until IS NULL OR d.locked_until <= @now)
+       AND NOT EXISTS (
+         SELECT 1 FROM deliveries p
+         WHERE p.endpoint_id = d.endpoint_id AND p.customer_id = d.customer_id
+           AND p.client_customer_ref = d.client_customer_ref AND p.status = 'pending'
+           AND p.event_seq < d.event_seq
+       )
+     ORDER BY d.next_attempt_at, d.event_seq
+     LIMIT @room`,
+  );
+  const lease = db.prepare<{ id: string; worker: string; until: number }>(
+    'UPDATE deliveries SET locked_by = @worker, locked_until = @until WHERE id = @id',
+  );
+  const payloadOf = db.prepare<[string], string>('SELECT payload FROM events WHERE event_id = ?').pluck();
+  const secretsOf = db
+    .prepare<[string, number], string>(
+      `SELECT secret FROM endpoint_secrets
+       WHERE endpoint_id = ? AND (expires_at IS NULL OR expires_at > ?)
+       ORDER BY created_at DESC, id DESC`,
+    )
+    .pluck();
+
+  // Endpoints are visited from a rotating start so that, when the batch limit is smaller than the
+  // room of all endpoints together, no endpoint is always last.
+  let rotation = 0;
+  const claimTx = db.transaction((o: ClaimOptions): ClaimedDelivery[] => {
+    const now = o.now.getTime();
+    const endpoints = endpointsWithRoom.all({ now, per: o.perEndpoint }).filter((e) => e.room > 0);
+    const start = endpoints.length === 0 ? 0 : rotation++ % endpoints.length;
+    const out: ClaimedDelivery[] = [];
+    for (let i = 0; i < endpoints.length && out.length < o.limit; i++) {
+      const e = endpoints[(start + i) % endpoints.length];
+      if (!e) continue;
+      const rows = dueHeads.all({ endpoint_id: e.id, now, room: Math.min(e.room, o.limit - out.length) });
+      if (rows.length === 0) continue;
+      const secrets = secretsOf.all(e.id, now);
+      for (const r of rows) {
+        lease.run({ id: r.id, worker: o.workerId, until: now + o.leaseMs });
+        out.push({
+          id: r.id,
+          eventId: r.event_id,
+          eventSeq: r.event_seq,
+          endpointId: r.endpoint_id,
+          customerId: r.customer_id,
+          clientCustomerRef: r.client_customer_ref,
+          url: e.url,
+          payload: payloadOf.get(r.event_id) ?? '',
+          secrets,
+          attemptCount: r.attempt_count,
+          createdAt: new Date(r.created_at),
+        });
+      }
+    }
+    return out;
+  });
+
+  const insertAttempt = db.prepare<Omit<AttemptRow, 'id'>>(
+    `INSERT INTO attempts (delivery_id, at, duration_ms, status_code, error, response_excerpt)
+     VALUES (@delivery_id, @at, @duration_ms, @status_code, @error, @response_excerpt)`,
+  );
+  // Fenced by the lease: if it expired and another worker took the delivery, that worker decides.
+  const settle = db.prepare<{
+    id: string;
+    worker: string;
+    status: DeliveryRow['status'];
+    next: number | null;
+    at: number;
+  }>(
+    `UPDATE deliveries SET status = @status, attempt_count = attempt_count + 1, next_attempt_at = @next,
+       last_attempt_at = @at, locked_by = NULL, locked_until = NULL, updated_at = @at
+     WHERE id = @id AND locked_by = @worker`,
+  );
+  const succeeded = db.prepare<[string]>('UPDATE endpoints SET failing_since = NULL WHERE id = ?');
+  const failed = db
+    .prepare<{ id: string; at: number }, number>(
+      `UPDATE endpoints SET failing_since = coalesce(failing_since, @at) WHERE id = @id AND enabled = 1
+       RETURNING failing_since`,
+    )
+    .pluck();
+  const throttle = db.prepare<{ id: string; until: number }>(
+    'UPDATE endpoints SET throttled_until = max(coalesce(throttled_until, 0), @until) WHERE id = @id',
+  );
+  const disable = db.prepare<{ id: string; reason: string; at: number }>(
+    `UPDATE endpoints SET enabled = 0, disabled_reason = @reason, failing_since = NULL, updated_at = @at
+     WHERE id = @id AND enabled = 1`,
+  );
+
+  const completeTx = db.transaction((cs: Completion[], o: CompleteOptions): CompleteResult => {
+    const disabled: CompleteResult['disabled'] = [];
+    for (const c of cs) {
+      const at = c.at.getTime();
+      insertAttempt.run({
+        delivery_id: c.deliveryId,
+        at,
+        duration_ms: Math.round(c.durationMs),
+        status_code: c.statusCode,
+        error: c.error,
+        response_excerpt: c.responseExcerpt,
+      });
+      settle.run({
+        id: c.deliveryId,
+        worker: o.workerId,
+        status: c.next.status,
+        next: c.next.status === 'pending' ? c.next.nextAttemptAt.getTime() : null,
+        at,
+      });
+      if (c.succeeded) {
+        succeeded.run(c.endpointId);
+        continue;
+      }
+      if (c.throttleUntil) throttle.run({ id: c.endpointId, until: c.throttleUntil.getTime() });
+      let reason = c.disableReason;
+      if (reason === undefined) {
+        const since = failed.get({ id: c.endpointId, at });
+        if (since !== undefined && at - since >= o.failureWindowMs) {
+          reason = `every delivery attempt has failed since ${new Date(since).toISOString()}`;
+        }
+      }
+      if (reason !== undefined && disable.run({ id: c.endpointId, reason, at }).changes > 0) {
+        disabled.push({ endpointId: c.endpointId, reason });
+      }
+    }
+    return { disabled };
+  });
+
+  const releaseOne = db.prepare<{ id: string; worker: string }>(
+    'UPDATE deliveries SET locked_by = NULL, locked_until = NULL WHERE id = @id AND locked_by = @worker',
+  );
+  const releaseTx = db.transaction((worker: string, ids: string[]) => {
+    for (const id of ids) releaseOne.run({ id, worker });
+  });
+
+  const nextDue = db
+    .prepare<[], number | null>(
+      `SELECT min(d.next_attempt_at) FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+       WHERE d.status = 'pending' AND e.enabled = 1`,
+    )
+    .pluck();
+  const statsQuery = db.prepare<[], { pending: number; oldest: number | null }>(
+    `SELECT count(*) AS pending, min(created_at) AS oldest FROM deliveries WHERE status = 'pending'`,
+  );
+
+  const ownDelivery = db.prepare<{ customer_id: string; endpoint_id: string; id: string }, DeliveryRow>(
+    `SELECT d.* FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+     WHERE d.id = @id AND d.endpoint_id = @endpoint_id AND e.customer_id = @customer_id`,
+  );
+  const requeue = db.prepare<{ id: string; now: number }, DeliveryRow>(
+    `UPDATE deliveries SET status = 'pending', next_attempt_at = @now, locked_by = NULL, locked_until = NULL,
+       updated_at = @now
+     WHERE id = @id RETURNING *`,
+  );
+  const ownEndpoint = db
+    .prepare<{ customer_id: string; endpoint_id: string }, string>(
+      'SELECT id FROM endpoints WHERE id = @endpoint_id AND customer_id = @customer_id',
+    )
+    .pluck();
+  const recoverQuery = db.prepare<{ endpoint_id: string; since: number; now: number }>(
+    `UPDATE deliveries SET status = 'pending', attempt_count = 0, next_attempt_at = @now, updated_at = @now
+     WHERE endpoint_id = @endpoint_id AND status = 'failed' AND created_at >= @since`,
+  );
+  const attemptsOf = db.prepare<[string], AttemptRow>(
+    'SELECT * FROM attempts WHERE delivery_id = ? ORDER BY id',
+  );
+  const page = db.prepare<
+    { endpoint_id: string; before: number; limit: number; status: string | null },
+    DeliveryRow
+  >(
+    `SELECT * FROM deliveries WHERE endpoint_id = @endpoint_id AND seq < @before
+       AND (@status IS NULL OR status = @status)
+     ORDER BY seq DESC LIMIT @limit`,
+  );
+  const toDelivery = (r: DeliveryRow): Delivery => ({
+    id: r.id,
+    eventId: r.event_id,
+    endpointId: r.endpoint_id,
+    status: r.status,
+    attemptCount: r.attempt_count,
+    nextAttemptAt: r.status === 'pending' && r.next_attempt_at !== null ? new Date(r.next_attempt_at) : null,
+    createdAt: new Date(r.created_at),
+    attempts: attemptsOf.all(r.id).map(toAttempt),
+  });
+
+  return {
+    async claim(o) {
+      return claimTx.immediate(o);
+    },
+    async complete(cs, o) {
+      if (cs.length === 0) return { disabled: [] };
+      return completeTx.immediate(cs, o);
+    },
+    async release(workerId, ids) {
+      if (ids.length > 0) releaseTx.immediate(workerId, ids);
+    },
+    async nextDueAt() {
+      const ms = nextDue.get();
+      return ms === null || ms === undefined ? null : new Date(ms);
+    },
+    async stats(): Promise<QueueStats> {
+      const s = statsQuery.get();
+      return { pending: s?.pending ?? 0, oldestPendingAt: s?.oldest == null ? null : new Date(s.oldest) };
+    },
+    async retry(customerId, endpointId, deliveryId, now) {
+      const run = db.transaction(() => {
+        if (!ownDelivery.get({ customer_id: customerId, endpoint_id: endpointId, id: deliveryId }))
+          return undefined;
+        const row = requeue.get({ id: deliveryId, now: now.getTime() });
+        return row && toDelivery(row);
+      });
+      return run.immediate();
+    },
+    async recover(customerId, endpointId, since, now) {
+      const run = db.transaction(() => {
+        if (!ownEndpoint.get({ customer_id: customerId, endpoint_id: endpointId })) return undefined;
+        return recoverQuery.run({ endpoint_id: endpointId, since: since.getTime(), now: now.getTime() })
+          .changes;
+      });
+      return run.immediate();
+    },
+    async listDeliveries(customerId, endpointId, q) {
+      if (!ownEndpoint.get({ customer_id: customerId, endpoint_id: endpointId })) return undefined;
+      const before = q.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(q.cursor);
+      const rows = page.all({
+        endpoint_id: endpointId,
+        before,
+        limit: q.limit + 1,
+        status: q.status ?? null,
+      });
+      const kept = rows.slice(0, q.limit);
+      const last = kept.at(-1);
+      return {
+        items: kept.map(toDelivery),
+        nextCursor: rows.length > q.limit && last ? encodeCursor(last.seq) : null,
+      };
+    },
+  };
+}
+
+/**
+ * Opens a file (`PATH[?synchronous=full]`, as in `sqlite:PATH`) on a connection of its own, with the
+ * store's settings (WAL, busy timeout), and applies the queue migration if needed.
+ */
+export function openSqliteDeliveryQueue(spec: string): DeliveryQueue & { close(): Promise<void> } {
+  const q = spec.indexOf('?');
+  const path = q === -1 ? spec : spec.slice(0, q);
+  const sync = new URLSearchParams(q === -1 ? '' : spec.slice(q + 1)).get('synchronous')?.toUpperCase();
+  if (path === ':memory:') throw new Error('the delivery queue needs a SQLite file shared with the store');
+  const db = new Database(resolve(path.startsWith('file:') ? path.slice('file:'.length) : path));
+  db.pragma('busy_timeout = 5000');
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${sync === 'FULL' ? 'FULL' : 'NORMAL'}`);
+  db.pragma('foreign_keys = ON');
+  migrate(db, [...migrations, ...queueMigrations.filter((m) => !migrations.some((n) => n.name === m.name))]);
+  const queue = sqliteDeliveryQueue(db);
+  return {
+    ...queue,
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}
+
+/** The queue's own migrations, applied after the store's. */
+export const queueMigrations: readonly Migration[] = [{ name: '002_delivery_queue', sql: m002.sql }];

@@ -1,0 +1,163 @@
+/**
+ * Real databases for the dispatcher's tests: a fresh SQLite file or a fresh PostgreSQL schema per call,
+ * opened through the same `createStore` / `openDeliveryQueue` the service uses. PostgreSQL is skipped
+ * with a printed reason when unreachable.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { createStore } from '../../src/storage/index.js';
+import { type DeliveryQueue, openDeliveryQueue } from '../../src/storage/queue.js';
+import type { DecisionStatus, Store } from '../../src/storage/store.js';
+
+export const DIALECTS = ['sqlite', 'postgres'] as const;
+export type Dialect = (typeof DIALECTS)[number];
+export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const EVENT_TYPE = 'THIRD PARTY CUSTOMER STATUS';
+
+async function probePostgres(): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    // the PostgreSQL store may not be built yet in this tree
+    const store = await createStore(PG_URL).catch((e: Error) => e);
+    if (store instanceof Error) return `PostgreSQL store unavailable (${store.message})`;
+    await store.close();
+    return undefined;
+  } catch (err) {
+    return `PostgreSQL at ${PG_URL} unreachable (${(err as Error).message})`;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+let pgSkip: Promise<string | undefined> | undefined;
+/** Why the dialect's tests are skipped, or undefined when they run. */
+export async function skipReason(dialect: Dialect): Promise<string | undefined> {
+  if (dialect === 'sqlite') return undefined;
+  pgSkip ??= probePostgres().then((reason) => {
+    if (reason) console.warn(`skipping PostgreSQL dispatcher tests: ${reason}`);
+    return reason;
+  });
+  return pgSkip;
+}
+
+export interface TestDatabase {
+  url: string;
+  store: Store;
+  queue: DeliveryQueue & { close(): Promise<void> };
+  dispose(): Promise<void>;
+}
+
+/** A fresh, migrated database with the store and the queue open on it. */
+export async function freshDatabase(dialect: Dialect): Promise<TestDatabase> {
+  let url: string;
+  let cleanup: () => Promise<void>;
+  if (dialect === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'tpcs-dispatch-'));
+    url = `sqlite:${join(dir, 'tpcs.db')}`;
+    cleanup = async () => rmSync(dir, { recursive: true, force: true });
+  } else {
+    const schema = `tpcs_dispatch_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+    const u = new URL(PG_URL);
+    u.searchParams.set('schema', schema);
+    url = u.toString();
+    cleanup = async () => {
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await client.end();
+    };
+  }
+  const store = await createStore(url);
+  await store.migrate();
+  const queue = await openDeliveryQueue(url);
+  return {
+    url,
+    store,
+    queue,
+    async dispose() {
+      await queue.close();
+      await store.close();
+      await cleanup();
+    },
+  };
+}
+
+export const newId = (prefix: string): string => `${prefix}${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+
+/** A partner with a random customer_id. */
+export async function newPartner(store: Store): Promise<string> {
+  const customerId = `0201${Math.floor(Math.random() * 1e12)
+    .toString()
+    .padStart(12, '0')}`;
+  await store.createPartner({ customerId, name: 'Acme', tokenHash: newId('h'), createdAt: new Date() });
+  return customerId;
+}
+
+export async function newThirdParty(store: Store, customerId: string, ref = newId('ref_')): Promise<string> {
+  await store.createThirdParty({
+    customerId,
+    clientCustomerRef: ref,
+    clientCustomerDetails: { client_customer_ref: ref },
+    propertyDetails: [],
+    createdAt: new Date(),
+  });
+  return ref;
+}
+
+export async function newEndpoint(
+  store: Store,
+  customerId: string,
+  url: string,
+  secret = SECRET,
+): Promise<string> {
+  const id = newId('ep_');
+  await store.createEndpoint({
+    id,
+    customerId,
+    url,
+    description: null,
+    eventTypes: [EVENT_TYPE],
+    secret,
+    createdAt: new Date(),
+  });
+  return id;
+}
+
+export const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+/** Records a decision; returns the event id (the decision must change the status). */
+export async function decide(
+  store: Store,
+  customerId: string,
+  ref: string,
+  status: DecisionStatus,
+  at = new Date(),
+): Promise<string> {
+  const eventId = randomUUID();
+  const reasons = status === 'REJECTED' ? [{ code: 'COMPLIANCE_CHECK_FAILED', reason: 'test' }] : null;
+  const r = await store.recordDecision({
+    customerId,
+    clientCustomerRef: ref,
+    status,
+    reasons,
+    decidedAt: at,
+    buildEvent: () => ({
+      eventId,
+      eventType: EVENT_TYPE,
+      payload: JSON.stringify({
+        event_id: eventId,
+        event_type: EVENT_TYPE,
+        version: 'v1.0.0',
+        event_timestamp: at.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        data: { customer_id: customerId, client_customer_ref: ref, status, ...(reasons ? { reasons } : {}) },
+      }),
+    }),
+  });
+  if (r.outcome !== 'changed') throw new Error(`decision did not change the status: ${r.outcome}`);
+  return eventId;
+}

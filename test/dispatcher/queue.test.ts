@@ -1,0 +1,252 @@
+/**
+ * The delivery queue's SQL, run against every dialect (kysely-style: the same tests, real databases).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClaimOptions, Completion } from '../../src/storage/queue.js';
+import {
+  DIALECTS,
+  decide,
+  freshDatabase,
+  newEndpoint,
+  newPartner,
+  newThirdParty,
+  SECRET,
+  skipReason,
+  type TestDatabase,
+} from './databases.js';
+
+const WINDOW = { workerId: 'w1', failureWindowMs: 5 * 24 * 3600_000 };
+const later = (ms: number) => new Date(Date.now() + ms);
+const claimOpts = (over: Partial<ClaimOptions> = {}): ClaimOptions => ({
+  workerId: 'w1',
+  now: later(1000),
+  leaseMs: 30_000,
+  limit: 100,
+  perEndpoint: 10,
+  ...over,
+});
+const done = (deliveryId: string, endpointId: string, over: Partial<Completion> = {}): Completion => ({
+  deliveryId,
+  endpointId,
+  at: new Date(),
+  durationMs: 3,
+  statusCode: 200,
+  error: null,
+  responseExcerpt: 'ok',
+  next: { status: 'delivered' },
+  succeeded: true,
+  ...over,
+});
+
+for (const dialect of DIALECTS) {
+  const skip = await skipReason(dialect);
+  describe.skipIf(skip !== undefined)(`delivery queue on ${dialect}`, () => {
+    let db: TestDatabase;
+    beforeAll(async () => {
+      db = await freshDatabase(dialect);
+    });
+    afterAll(async () => {
+      await db?.dispose();
+    });
+
+    it('claims a due delivery with its payload, URL and secrets, under a lease', async () => {
+      const { store, queue } = db;
+      const partner = await newPartner(store);
+      const ep = await newEndpoint(store, partner, 'https://a.example/hook');
+      const ref = await newThirdParty(store, partner);
+      const eventId = await decide(store, partner, ref, 'APPROVED');
+      const claimed = await queue.claim(claimOpts());
+      const mine = claimed.filter((c) => c.endpointId === ep);
+      expect(mine).toHaveLength(1);
+      expect(mine[0]).toMatchObject({
+        eventId,
+        url: 'https://a.example/hook',
+        secrets: [SECRET],
+        attemptCount: 0,
+      });
+      expect(JSON.parse(mine[0]?.payload ?? '{}')).toMatchObject({ event_id: eventId });
+      // leased: nobody else gets it until the lease expires
+      expect(
+        (await queue.claim(claimOpts({ workerId: 'w2' }))).filter((c) => c.endpointId === ep),
+      ).toHaveLength(0);
+      const expired = await queue.claim(claimOpts({ workerId: 'w2', now: later(40_000) }));
+      expect(expired.filter((c) => c.endpointId === ep).map((c) => c.eventId)).toEqual([eventId]);
+      // the first worker lost its lease: its completion is logged as an attempt but does not settle
+      const id = mine[0]?.id ?? '';
+      await queue.complete([done(id, ep)], WINDOW);
+      let list = await queue.listDeliveries(partner, ep, { limit: 10 });
+      expect(list?.items[0]).toMatchObject({ status: 'pending' });
+      expect(list?.items[0]?.attempts).toHaveLength(1);
+      await queue.complete([done(id, ep)], { ...WINDOW, workerId: 'w2' });
+      list = await queue.listDeliveries(partner, ep, { limit: 10 });
+      expect(list?.items[0]).toMatchObject({ status: 'delivered', attemptCount: 1 });
+      expect(list?.items[0]?.attempts).toHaveLength(2);
+      expect(list?.items[0]?.attempts[0]).toMatchObject({ statusCode: 200, responseExcerpt: 'ok' });
+    });
+
+    it('keeps one customer in order per endpoint, and lets other customers pass', async () => {
+      const { store, queue } = db;
+      const partner = await newPartner(store);
+      const ep = await newEndpoint(store, partner, 'https://b.example/hook');
+      const alice = await newThirdParty(store, partner);
+      const bob = await newThirdParty(store, partner);
+      const a1 = await decide(store, partner, alice, 'REJECTED');
+      const a2 = await decide(store, partner, alice, 'APPROVED');
+      const b1 = await decide(store, partner, bob, 'APPROVED');
+      const first = (await queue.claim(claimOpts())).filter((c) => c.endpointId === ep);
+      expect(first.map((c) => c.eventId).sort()).toEqual([a1, b1].sort());
+      const a1d = first.find((c) => c.eventId === a1);
+      // a1 fails and waits for a retry: a2 must keep waiting behind it
+      await queue.complete(
+        [
+          done(a1d?.id ?? '', ep, {
+            statusCode: 500,
+            succeeded: false,
+            next: { status: 'pending', nextAttemptAt: later(5000) },
+          }),
+        ],
+        WINDOW,
+      );
+      expect((await queue.claim(claimOpts())).filter((c) => c.endpointId === ep)).toHaveLength(0);
+      const retried = (await queue.claim(claimOpts({ now: later(6000) }))).filter((c) => c.endpointId === ep);
+      expect(retried.map((c) => [c.eventId, c.attemptCount])).toEqual([[a1, 1]]);
+      await queue.complete([done(retried[0]?.id ?? '', ep)], WINDOW);
+      const next = (await queue.claim(claimOpts({ now: later(6000) }))).filter((c) => c.endpointId === ep);
+      expect(next.map((c) => c.eventId)).toEqual([a2]);
+    });
+
+    it('bounds deliveries in flight per endpoint, so a busy endpoint leaves room for others', async () => {
+      const { store, queue } = db;
+      const partner = await newPartner(store);
+      const slow = await newEndpoint(store, partner, 'https://slow.example/hook');
+      const fast = await newEndpoint(store, partner, 'https://fast.example/hook');
+      for (let i = 0; i < 6; i++)
+        await decide(store, partner, await newThirdParty(store, partner), 'APPROVED');
+      const opts = claimOpts({ perEndpoint: 4, workerId: 'bound' });
+      const first = await queue.claim(opts);
+      expect(first.filter((c) => c.endpointId === slow)).toHaveLength(4);
+      expect(first.filter((c) => c.endpointId === fast)).toHaveLength(4);
+      const second = await queue.claim(opts);
+      expect(second.filter((c) => c.endpointId === slow)).toHaveLength(0);
+      // complete the fast ones: only the fast endpoint gets more
+      await queue.complete(
+        first.filter((c) => c.endpointId === fast).map((c) => done(c.id, fast)),
+        { ...WINDOW, workerId: 'bound' },
+      );
+      const third = await queue.claim(opts);
+      expect(third.filter((c) => c.endpointId === fast)).toHaveLength(2);
+      expect(third.filter((c) => c.endpointId === slow)).toHaveLength(0);
+      await queue.release(
+        'bound',
+        [...first, ...third].filter((c) => c.endpointId === slow).map((c) => c.id),
+      );
+      expect((await queue.claim(opts)).filter((c) => c.endpointId === slow)).toHaveLength(4);
+    });
+
+    it('throttles, disables on 410 and after the failure window, and pauses a disabled endpoint', async () => {
+      const { store, queue } = db;
+      const partner = await newPartner(store);
+      const ep = await newEndpoint(store, partner, 'https://c.example/hook');
+      const refs = [await newThirdParty(store, partner), await newThirdParty(store, partner)];
+      for (const r of refs) await decide(store, partner, r, 'APPROVED');
+      const [c1, c2] = (await queue.claim(claimOpts())).filter((c) => c.endpointId === ep);
+      await queue.complete(
+        [
+          done(c1?.id ?? '', ep, {
+            statusCode: 503,
+            succeeded: false,
+            next: { status: 'pending', nextAttemptAt: later(100) },
+            throttleUntil: later(20_000),
+          }),
+        ],
+        WINDOW,
+      );
+      expect(
+        (await queue.claim(claimOpts({ now: later(10_000) }))).filter((c) => c.endpointId === ep),
+      ).toHaveLength(0);
+      expect(
+        (await queue.claim(claimOpts({ now: later(21_000) }))).filter((c) => c.endpointId === ep),
+      ).toHaveLength(1);
+      const r = await queue.complete(
+        [
+          done(c2?.id ?? '', ep, {
+            statusCode: 410,
+            succeeded: false,
+            next: { status: 'failed' },
+            disableReason: 'HTTP 410',
+          }),
+        ],
+        WINDOW,
+      );
+      expect(r.disabled).toEqual([{ endpointId: ep, reason: 'HTTP 410' }]);
+      expect(await store.getEndpoint(partner, ep)).toMatchObject({
+        enabled: false,
+        disabledReason: 'HTTP 410',
+      });
+      expect(
+        (await queue.claim(claimOpts({ now: later(60_000) }))).filter((c) => c.endpointId === ep),
+      ).toHaveLength(0);
+      await store.updateEndpoint(partner, ep, { enabled: true, disabledReason: null }, new Date());
+      expect(
+        (await queue.claim(claimOpts({ now: later(60_000) }))).filter((c) => c.endpointId === ep),
+      ).toHaveLength(1);
+
+      // failure window: first failure starts the clock, a failure past the window disables
+      const ep2 = await newEndpoint(store, partner, 'https://d.example/hook');
+      await decide(store, partner, await newThirdParty(store, partner), 'APPROVED');
+      const [d] = (await queue.claim(claimOpts({ workerId: 'fw' }))).filter((c) => c.endpointId === ep2);
+      const fail = (at: Date): Completion =>
+        done(d?.id ?? '', ep2, {
+          at,
+          statusCode: 500,
+          succeeded: false,
+          next: { status: 'pending', nextAttemptAt: at },
+        });
+      const opts = { workerId: 'fw', failureWindowMs: 60_000 };
+      expect((await queue.complete([fail(new Date())], opts)).disabled).toEqual([]);
+      await queue.claim(claimOpts({ workerId: 'fw', now: later(61_000) }));
+      const out = await queue.complete([fail(later(61_000))], opts);
+      expect(out.disabled.map((x) => x.endpointId)).toEqual([ep2]);
+      expect(out.disabled[0]?.reason).toMatch(/failed since/);
+    });
+
+    it('retries one delivery and recovers failed ones', async () => {
+      const { store, queue } = db;
+      const partner = await newPartner(store);
+      const other = await newPartner(store);
+      const ep = await newEndpoint(store, partner, 'https://e.example/hook');
+      const since = new Date(Date.now() - 1000);
+      for (let i = 0; i < 3; i++)
+        await decide(store, partner, await newThirdParty(store, partner), 'APPROVED');
+      const claimed = (await queue.claim(claimOpts())).filter((c) => c.endpointId === ep);
+      await queue.complete(
+        claimed.map((c) => done(c.id, ep, { statusCode: 400, succeeded: false, next: { status: 'failed' } })),
+        WINDOW,
+      );
+      const id = claimed[0]?.id ?? '';
+      expect(await queue.retry(other, ep, id, new Date())).toBeUndefined();
+      expect(await queue.retry(partner, ep, id, new Date())).toMatchObject({
+        id,
+        status: 'pending',
+        attemptCount: 1,
+      });
+      expect(await queue.recover(other, ep, since, new Date())).toBeUndefined();
+      expect(await queue.recover(partner, ep, since, new Date())).toBe(2);
+      const again = (await queue.claim(claimOpts())).filter((c) => c.endpointId === ep);
+      expect(again.map((c) => c.attemptCount).sort()).toEqual([0, 0, 1]);
+      expect(await queue.listDeliveries(other, ep, { limit: 10 })).toBeUndefined();
+      const page1 = await queue.listDeliveries(partner, ep, { limit: 2 });
+      expect(page1?.items).toHaveLength(2);
+      const page2 = await queue.listDeliveries(partner, ep, { limit: 2, cursor: page1?.nextCursor ?? '' });
+      expect(page2?.items).toHaveLength(1);
+      expect(page2?.nextCursor).toBeNull();
+    });
+
+    it('reports depth, oldest pending and the next due time', async () => {
+      const stats = await db.queue.stats(new Date());
+      expect(stats.pending).toBeGreaterThan(0);
+      expect(stats.oldestPendingAt).toBeInstanceOf(Date);
+      expect(await db.queue.nextDueAt()).toBeInstanceOf(Date);
+    });
+  });
+}
