@@ -70,7 +70,8 @@ export function createVerifier(secrets: readonly string[], options: VerifyOption
   if (!Array.isArray(secrets) || secrets.length === 0) {
     throw new SigningError('no_secrets', 'at least one secret is needed to verify');
   }
-  // A KeyObject spares createHmac from importing the raw key again on every call.
+  // Measured (bench/signing.ts): a KeyObject and a Buffer key hash equally fast. A KeyObject is
+  // immutable and keeps the key bytes out of reach of code holding the verifier, so we take it.
   const keys: KeyObject[] = secrets.map((secret) => createSecretKey(parseSecret(secret)));
   const tolerance = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
   if (!Number.isFinite(tolerance) || tolerance < 0) {
