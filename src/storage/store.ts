@@ -132,6 +132,17 @@ export interface ComplianceDecisionInput {
   buildEvent: () => { eventId: string; eventType: string; payload: string };
 }
 
+/**
+ * The outcome of {@link Store.recordDecision}.
+ *
+ * - `not_found`: no such third party for that partner; nothing written.
+ * - `unchanged`: the decision equals the current state (same status; for REJECTED also the same set of
+ *   reasons); nothing written, no event.
+ * - `changed`: status, reasons and `updatedAt` written, the event stored and one pending Delivery per
+ *   enabled endpoint of the partner subscribed to the event's type, all in one transaction.
+ *   REJECTED → REJECTED with different reasons is a change (the partner needs the new reasons);
+ *   APPROVED → APPROVED never is. APPROVED stores no reasons.
+ */
 export type DecisionResult =
   | { outcome: 'not_found' }
   | { outcome: 'unchanged'; thirdParty: ThirdPartyCustomer }
@@ -192,6 +203,7 @@ export interface Store {
   // third-party customers
   createThirdParty(t: NewThirdPartyCustomer): Promise<'created' | 'exists'>;
   getThirdParty(customerId: string, clientCustomerRef: string): Promise<ThirdPartyCustomer | undefined>;
+  /** Newest first (`createdAt`, then `clientCustomerRef`); `total` counts every match. */
   listThirdParties(
     customerId: string,
     q: { status?: ThirdPartyStatus; limit: number; offset: number },
@@ -201,7 +213,10 @@ export interface Store {
 
   // events (the outbox)
   getEvent(customerId: string, eventId: string): Promise<StoredEvent | undefined>;
-  /** Newest first. */
+  /**
+   * Newest first (by `seq`). `cursor` is a `nextCursor` from a previous page; a cursor this store did not
+   * make throws `InvalidCursorError` (a 400 for the caller, see `./errors.ts`).
+   */
   listEvents(customerId: string, q: { limit: number; cursor?: string }): Promise<CursorPage<StoredEvent>>;
 
   // endpoints
@@ -214,7 +229,7 @@ export interface Store {
     patch: EndpointPatch,
     at: Date,
   ): Promise<Endpoint | undefined>;
-  /** Deletes the endpoint, its secrets and its deliveries; false when absent. */
+  /** Deletes the endpoint, its secrets and its deliveries (with their attempts); false when absent. */
   deleteEndpoint(customerId: string, endpointId: string): Promise<boolean>;
   /** Adds a new current secret; the previous current one expires at `oldExpiresAt`. */
   rotateEndpointSecret(
@@ -224,6 +239,19 @@ export interface Store {
     at: Date,
     oldExpiresAt: Date,
   ): Promise<Endpoint | undefined>;
+
+  // deliveries (read side; the dispatcher owns the write side)
+  /**
+   * The endpoint's deliveries, newest first, each with its attempts (oldest first). Empty when the
+   * endpoint does not exist or belongs to another partner. Cursor as in {@link Store.listEvents}.
+   */
+  listDeliveries(
+    customerId: string,
+    endpointId: string,
+    q: { limit: number; cursor?: string },
+  ): Promise<CursorPage<Delivery>>;
+  /** One delivery with its attempts, or undefined when it is not that partner's endpoint's. */
+  getDelivery(customerId: string, endpointId: string, deliveryId: string): Promise<Delivery | undefined>;
 
   // idempotency keys for partner POSTs
   getIdempotentResponse(customerId: string, key: string): Promise<IdempotentResponse | undefined>;

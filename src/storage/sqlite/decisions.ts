@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import type { Database } from 'better-sqlite3';
+import { isStatusChange, storedReasons } from '../decision.js';
+import type { ComplianceDecisionInput, DecisionResult } from '../store.js';
+import { toEvent } from './events.js';
+import type { Row } from './tables.js';
+import { toThirdParty } from './third-parties.js';
+
+/**
+ * The outbox write: a compliance decision that changes the status stores the status, the event and one
+ * delivery per enabled subscribed endpoint in one `BEGIN IMMEDIATE` transaction (the write lock is
+ * taken up front, so a concurrent writer in another process waits instead of failing on upgrade).
+ */
+export function decisionQueries(db: Database) {
+  // delivery ids are made per row inside the fan-out INSERT … SELECT
+  db.function('tpcs_uuid', { deterministic: false }, () => randomUUID());
+
+  const current = db.prepare<[string, string], Row<'third_parties'>>(
+    'SELECT * FROM third_parties WHERE customer_id = ? AND client_customer_ref = ?',
+  );
+  const update = db.prepare<
+    Pick<Row<'third_parties'>, 'customer_id' | 'client_customer_ref' | 'status' | 'reasons' | 'updated_at'>,
+    Row<'third_parties'>
+  >(
+    `UPDATE third_parties SET status = @status, reasons = @reasons, updated_at = @updated_at
+     WHERE customer_id = @customer_id AND client_customer_ref = @client_customer_ref
+     RETURNING *`,
+  );
+  const insertEvent = db.prepare<Omit<Row<'events'>, 'seq'>, Row<'events'>>(
+    `INSERT INTO events (event_id, customer_id, client_customer_ref, event_type, payload, created_at)
+     VALUES (@event_id, @customer_id, @client_customer_ref, @event_type, @payload, @created_at)
+     RETURNING *`,
+  );
+  const fanOut = db
+    .prepare<
+      Pick<
+        Row<'events'>,
+        'event_id' | 'customer_id' | 'client_customer_ref' | 'event_type' | 'created_at'
+      > & { event_seq: number },
+      string
+    >(
+      `INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, customer_id, client_customer_ref,
+         next_attempt_at, created_at, updated_at)
+       SELECT tpcs_uuid(), @event_id, @event_seq, e.id, e.customer_id, @client_customer_ref,
+         @created_at, @created_at, @created_at
+       FROM endpoints e
+       WHERE e.customer_id = @customer_id AND e.enabled = 1
+         AND EXISTS (SELECT 1 FROM json_each(e.event_types) WHERE value = @event_type)
+       ORDER BY e.created_at, e.id
+       RETURNING id`,
+    )
+    .pluck();
+
+  const record = db.transaction((d: ComplianceDecisionInput): DecisionResult => {
+    const row = current.get(d.customerId, d.clientCustomerRef);
+    if (!row) return { outcome: 'not_found' };
+    const before = toThirdParty(row);
+    if (!isStatusChange(before, d)) return { outcome: 'unchanged', thirdParty: before };
+
+    const reasons = storedReasons(d.status, d.reasons);
+    const at = d.decidedAt.getTime();
+    const updated = update.get({
+      customer_id: d.customerId,
+      client_customer_ref: d.clientCustomerRef,
+      status: d.status,
+      reasons: reasons === null ? null : JSON.stringify(reasons),
+      updated_at: at,
+    });
+    if (!updated) throw new Error('third party vanished inside its own transaction');
+
+    const built = d.buildEvent();
+    const event = insertEvent.get({
+      event_id: built.eventId,
+      customer_id: d.customerId,
+      client_customer_ref: d.clientCustomerRef,
+      event_type: built.eventType,
+      payload: built.payload,
+      created_at: at,
+    });
+    if (!event) throw new Error('INSERT … RETURNING returned no row');
+
+    const deliveryIds = fanOut.all({
+      event_id: event.event_id,
+      event_seq: event.seq,
+      customer_id: d.customerId,
+      client_customer_ref: d.clientCustomerRef,
+      event_type: event.event_type,
+      created_at: at,
+    });
+    return { outcome: 'changed', thirdParty: toThirdParty(updated), event: toEvent(event), deliveryIds };
+  });
+
+  return { record: (d: ComplianceDecisionInput): DecisionResult => record.immediate(d) };
+}

@@ -1,0 +1,178 @@
+import type { Database } from 'better-sqlite3';
+import type { Endpoint, EndpointPatch, NewEndpoint } from '../store.js';
+import { type Row, toDate, toDateOrNull } from './tables.js';
+
+/** An endpoint row joined with one of its unexpired secrets (secret columns null when it has none). */
+type EndpointSecretRow = Row<'endpoints'> & {
+  secret: string | null;
+  secret_created_at: number | null;
+  secret_expires_at: number | null;
+};
+
+/** Groups joined rows (ordered by endpoint, then secret newest first) into endpoints, keeping order. */
+function toEndpoints(rows: EndpointSecretRow[]): Endpoint[] {
+  const byId = new Map<string, Endpoint>();
+  for (const r of rows) {
+    let e = byId.get(r.id);
+    if (!e) {
+      e = {
+        id: r.id,
+        customerId: r.customer_id,
+        url: r.url,
+        description: r.description,
+        eventTypes: JSON.parse(r.event_types) as string[],
+        enabled: r.enabled === 1,
+        disabledReason: r.disabled_reason,
+        secrets: [],
+        createdAt: toDate(r.created_at),
+        updatedAt: toDate(r.updated_at),
+      };
+      byId.set(r.id, e);
+    }
+    if (r.secret !== null && r.secret_created_at !== null) {
+      e.secrets.push({
+        secret: r.secret,
+        createdAt: toDate(r.secret_created_at),
+        expiresAt: toDateOrNull(r.secret_expires_at),
+      });
+    }
+  }
+  return [...byId.values()];
+}
+
+const SELECT_WITH_SECRETS = `
+  SELECT e.*, s.secret, s.created_at AS secret_created_at, s.expires_at AS secret_expires_at
+  FROM endpoints e
+  LEFT JOIN endpoint_secrets s ON s.endpoint_id = e.id AND (s.expires_at IS NULL OR s.expires_at > @now)`;
+
+type UpdateParams = {
+  customer_id: string;
+  id: string;
+  set_url: 0 | 1;
+  url: string | null;
+  set_description: 0 | 1;
+  description: string | null;
+  set_event_types: 0 | 1;
+  event_types: string | null;
+  set_enabled: 0 | 1;
+  enabled: 0 | 1;
+  set_disabled_reason: 0 | 1;
+  disabled_reason: string | null;
+  updated_at: number;
+};
+
+/** Webhook endpoints with their signing secrets. Reads omit secrets expired at the time of the call. */
+export function endpointQueries(db: Database) {
+  const insert = db.prepare<Omit<Row<'endpoints'>, 'enabled' | 'disabled_reason' | 'failing_since'>>(
+    `INSERT INTO endpoints (id, customer_id, url, description, event_types, created_at, updated_at)
+     VALUES (@id, @customer_id, @url, @description, @event_types, @created_at, @updated_at)`,
+  );
+  const insertSecret = db.prepare<Omit<Row<'endpoint_secrets'>, 'id'>>(
+    `INSERT INTO endpoint_secrets (endpoint_id, secret, created_at, expires_at)
+     VALUES (@endpoint_id, @secret, @created_at, @expires_at)`,
+  );
+  const one = db.prepare<{ customer_id: string; id: string; now: number }, EndpointSecretRow>(
+    `${SELECT_WITH_SECRETS}
+     WHERE e.customer_id = @customer_id AND e.id = @id
+     ORDER BY s.created_at DESC, s.id DESC`,
+  );
+  const all = db.prepare<{ customer_id: string; now: number }, EndpointSecretRow>(
+    `${SELECT_WITH_SECRETS}
+     WHERE e.customer_id = @customer_id
+     ORDER BY e.created_at, e.id, s.created_at DESC, s.id DESC`,
+  );
+  // one statement for every patch shape: each column changes only when its set_ flag is 1
+  const update = db.prepare<UpdateParams>(
+    `UPDATE endpoints SET
+       url = CASE WHEN @set_url THEN @url ELSE url END,
+       description = CASE WHEN @set_description THEN @description ELSE description END,
+       event_types = CASE WHEN @set_event_types THEN @event_types ELSE event_types END,
+       enabled = CASE WHEN @set_enabled THEN @enabled ELSE enabled END,
+       disabled_reason = CASE WHEN @set_disabled_reason THEN @disabled_reason
+                              WHEN @set_enabled THEN NULL ELSE disabled_reason END,
+       failing_since = CASE WHEN @set_enabled AND @enabled THEN NULL ELSE failing_since END,
+       updated_at = @updated_at
+     WHERE customer_id = @customer_id AND id = @id`,
+  );
+  const remove = db.prepare<[string, string]>('DELETE FROM endpoints WHERE customer_id = ? AND id = ?');
+  const exists = db
+    .prepare<[string, string], number>('SELECT 1 FROM endpoints WHERE customer_id = ? AND id = ?')
+    .pluck();
+  const expireCurrent = db.prepare<[number, string]>(
+    'UPDATE endpoint_secrets SET expires_at = ? WHERE endpoint_id = ? AND expires_at IS NULL',
+  );
+  const touch = db.prepare<[number, string]>('UPDATE endpoints SET updated_at = ? WHERE id = ?');
+
+  const get = (customerId: string, id: string): Endpoint | undefined =>
+    toEndpoints(one.all({ customer_id: customerId, id, now: Date.now() }))[0];
+
+  const create = db.transaction((e: NewEndpoint): Endpoint => {
+    const at = e.createdAt.getTime();
+    insert.run({
+      id: e.id,
+      customer_id: e.customerId,
+      url: e.url,
+      description: e.description,
+      event_types: JSON.stringify(e.eventTypes),
+      created_at: at,
+      updated_at: at,
+    });
+    insertSecret.run({ endpoint_id: e.id, secret: e.secret, created_at: at, expires_at: null });
+    return {
+      id: e.id,
+      customerId: e.customerId,
+      url: e.url,
+      description: e.description,
+      eventTypes: [...e.eventTypes],
+      enabled: true,
+      disabledReason: null,
+      secrets: [{ secret: e.secret, createdAt: e.createdAt, expiresAt: null }],
+      createdAt: e.createdAt,
+      updatedAt: e.createdAt,
+    };
+  });
+
+  const patch = db.transaction(
+    (customerId: string, id: string, p: EndpointPatch, at: Date): Endpoint | undefined => {
+      const { changes } = update.run({
+        customer_id: customerId,
+        id,
+        set_url: p.url === undefined ? 0 : 1,
+        url: p.url ?? null,
+        set_description: p.description === undefined ? 0 : 1,
+        description: p.description ?? null,
+        set_event_types: p.eventTypes === undefined ? 0 : 1,
+        event_types: p.eventTypes === undefined ? null : JSON.stringify(p.eventTypes),
+        set_enabled: p.enabled === undefined ? 0 : 1,
+        enabled: p.enabled === false ? 0 : 1,
+        set_disabled_reason: p.disabledReason === undefined ? 0 : 1,
+        disabled_reason: p.disabledReason ?? null,
+        updated_at: at.getTime(),
+      });
+      return changes === 1 ? get(customerId, id) : undefined;
+    },
+  );
+
+  const rotate = db.transaction(
+    (customerId: string, id: string, secret: string, at: Date, oldExpiresAt: Date): Endpoint | undefined => {
+      if (exists.get(customerId, id) === undefined) return undefined;
+      expireCurrent.run(oldExpiresAt.getTime(), id);
+      insertSecret.run({ endpoint_id: id, secret, created_at: at.getTime(), expires_at: null });
+      touch.run(at.getTime(), id);
+      return get(customerId, id);
+    },
+  );
+
+  return {
+    create: (e: NewEndpoint): Endpoint => create.immediate(e),
+    get,
+    list: (customerId: string): Endpoint[] =>
+      toEndpoints(all.all({ customer_id: customerId, now: Date.now() })),
+    update: (customerId: string, id: string, p: EndpointPatch, at: Date): Endpoint | undefined =>
+      patch.immediate(customerId, id, p, at),
+    // secrets, deliveries and their attempts go with it (ON DELETE CASCADE)
+    delete: (customerId: string, id: string): boolean => remove.run(customerId, id).changes === 1,
+    rotateSecret: (customerId: string, id: string, secret: string, at: Date, oldExpiresAt: Date) =>
+      rotate.immediate(customerId, id, secret, at, oldExpiresAt),
+  };
+}

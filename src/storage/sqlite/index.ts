@@ -1,0 +1,221 @@
+import Database from 'better-sqlite3';
+import type {
+  ComplianceDecisionInput,
+  CursorPage,
+  DecisionResult,
+  Delivery,
+  Endpoint,
+  EndpointPatch,
+  IdempotentResponse,
+  NewEndpoint,
+  NewThirdPartyCustomer,
+  Page,
+  Partner,
+  Store,
+  StoredEvent,
+  ThirdPartyCustomer,
+  ThirdPartyStatus,
+} from '../store.js';
+import { decisionQueries } from './decisions.js';
+import { deliveryQueries } from './deliveries.js';
+import { endpointQueries } from './endpoints.js';
+import { eventQueries } from './events.js';
+import { idempotencyQueries } from './idempotency.js';
+import { migrate } from './migrations.js';
+import { partnerQueries } from './partners.js';
+import { settingQueries } from './settings.js';
+import { thirdPartyQueries } from './third-parties.js';
+
+/** Options for {@link openSqliteStore}. */
+export interface SqliteStoreOptions {
+  /**
+   * `NORMAL` (default): in WAL mode a commit is durable against a crash of the process (kill -9), but
+   * the last commits before a power loss or OS crash may be rolled back (the WAL is fsynced at
+   * checkpoints, not at every commit); the file is never corrupted and a transaction is never half
+   * applied. `FULL`: fsync at every commit, durable against power loss too, at a cost per commit.
+   */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** How long a writer waits for another process's write lock before SQLITE_BUSY. Default 5000 ms. */
+  busyTimeoutMs?: number;
+}
+
+function prepareQueries(db: Database.Database) {
+  return {
+    settings: settingQueries(db),
+    partners: partnerQueries(db),
+    thirdParties: thirdPartyQueries(db),
+    decisions: decisionQueries(db),
+    events: eventQueries(db),
+    endpoints: endpointQueries(db),
+    deliveries: deliveryQueries(db),
+    idempotency: idempotencyQueries(db),
+  };
+}
+
+/**
+ * The embedded store: one better-sqlite3 connection, WAL, foreign keys on.
+ *
+ * Methods are async to honour the {@link Store} contract but run synchronously: each is one SQLite
+ * transaction begun and committed within the call, so none is ever held across an `await`.
+ * Statements are prepared once, on first use (after `migrate()` has created the tables).
+ */
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  readonly #db: Database.Database;
+  #queries: ReturnType<typeof prepareQueries> | undefined;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  get #q(): ReturnType<typeof prepareQueries> {
+    this.#queries ??= prepareQueries(this.#db);
+    return this.#queries;
+  }
+
+  async migrate(): Promise<string[]> {
+    return migrate(this.#db);
+  }
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+  async ping(): Promise<void> {
+    this.#db.prepare('SELECT 1').get();
+  }
+
+  async getSetting(key: string): Promise<string | undefined> {
+    return this.#q.settings.get(key);
+  }
+  async setSettingIfAbsent(key: string, value: string): Promise<boolean> {
+    return this.#q.settings.setIfAbsent(key, value);
+  }
+
+  async createPartner(p: {
+    customerId: string;
+    name: string | null;
+    tokenHash: string;
+    createdAt: Date;
+  }): Promise<'created' | 'exists'> {
+    return this.#q.partners.create(p);
+  }
+  async findPartnerByTokenHash(tokenHash: string): Promise<Partner | undefined> {
+    return this.#q.partners.findByTokenHash(tokenHash);
+  }
+  async getPartner(customerId: string): Promise<Partner | undefined> {
+    return this.#q.partners.get(customerId);
+  }
+  async listPartners(): Promise<Partner[]> {
+    return this.#q.partners.list();
+  }
+  async setPartnerToken(customerId: string, tokenHash: string): Promise<boolean> {
+    return this.#q.partners.setToken(customerId, tokenHash);
+  }
+
+  async createThirdParty(t: NewThirdPartyCustomer): Promise<'created' | 'exists'> {
+    return this.#q.thirdParties.create(t);
+  }
+  async getThirdParty(
+    customerId: string,
+    clientCustomerRef: string,
+  ): Promise<ThirdPartyCustomer | undefined> {
+    return this.#q.thirdParties.get(customerId, clientCustomerRef);
+  }
+  async listThirdParties(
+    customerId: string,
+    q: { status?: ThirdPartyStatus; limit: number; offset: number },
+  ): Promise<Page<ThirdPartyCustomer>> {
+    return this.#q.thirdParties.list(customerId, q);
+  }
+  async recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult> {
+    return this.#q.decisions.record(d);
+  }
+
+  async getEvent(customerId: string, eventId: string): Promise<StoredEvent | undefined> {
+    return this.#q.events.get(customerId, eventId);
+  }
+  async listEvents(
+    customerId: string,
+    q: { limit: number; cursor?: string },
+  ): Promise<CursorPage<StoredEvent>> {
+    return this.#q.events.list(customerId, q);
+  }
+
+  async createEndpoint(e: NewEndpoint): Promise<Endpoint> {
+    return this.#q.endpoints.create(e);
+  }
+  async getEndpoint(customerId: string, endpointId: string): Promise<Endpoint | undefined> {
+    return this.#q.endpoints.get(customerId, endpointId);
+  }
+  async listEndpoints(customerId: string): Promise<Endpoint[]> {
+    return this.#q.endpoints.list(customerId);
+  }
+  async updateEndpoint(
+    customerId: string,
+    endpointId: string,
+    patch: EndpointPatch,
+    at: Date,
+  ): Promise<Endpoint | undefined> {
+    return this.#q.endpoints.update(customerId, endpointId, patch, at);
+  }
+  async deleteEndpoint(customerId: string, endpointId: string): Promise<boolean> {
+    return this.#q.endpoints.delete(customerId, endpointId);
+  }
+  async rotateEndpointSecret(
+    customerId: string,
+    endpointId: string,
+    secret: string,
+    at: Date,
+    oldExpiresAt: Date,
+  ): Promise<Endpoint | undefined> {
+    return this.#q.endpoints.rotateSecret(customerId, endpointId, secret, at, oldExpiresAt);
+  }
+
+  async listDeliveries(
+    customerId: string,
+    endpointId: string,
+    q: { limit: number; cursor?: string },
+  ): Promise<CursorPage<Delivery>> {
+    return this.#q.deliveries.list(customerId, endpointId, q);
+  }
+  async getDelivery(
+    customerId: string,
+    endpointId: string,
+    deliveryId: string,
+  ): Promise<Delivery | undefined> {
+    return this.#q.deliveries.get(customerId, endpointId, deliveryId);
+  }
+
+  async getIdempotentResponse(customerId: string, key: string): Promise<IdempotentResponse | undefined> {
+    return this.#q.idempotency.get(customerId, key);
+  }
+  async saveIdempotentResponse(
+    customerId: string,
+    key: string,
+    r: IdempotentResponse,
+    at: Date,
+  ): Promise<IdempotentResponse> {
+    return this.#q.idempotency.save(customerId, key, r, at);
+  }
+}
+
+/**
+ * Opens (creating if needed) a SQLite database file as a {@link Store}. The caller creates the parent
+ * folder (`createStore` does) and calls `migrate()`.
+ *
+ * @example
+ * const store = openSqliteStore('./data/tpcs.db');
+ * await store.migrate();
+ */
+export function openSqliteStore(filename: string, options: SqliteStoreOptions = {}): SqliteStore {
+  const db = new Database(filename);
+  try {
+    db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+    if (filename !== ':memory:') db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('foreign_keys = ON');
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return new SqliteStore(db);
+}

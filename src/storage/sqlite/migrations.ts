@@ -1,0 +1,35 @@
+import type { Database } from 'better-sqlite3';
+import * as m001 from './migrations/001_initial.js';
+
+/** A numbered migration: applied once, in name order, recorded in the `migrations` table. */
+export interface Migration {
+  name: string;
+  sql: string;
+}
+
+/** Every SQLite migration, oldest first. Append only: never edit one that has shipped. */
+export const migrations: readonly Migration[] = [{ name: '001_initial', sql: m001.sql }];
+
+/**
+ * Applies the migrations not yet recorded, in one `BEGIN IMMEDIATE` transaction: a second process
+ * starting at the same time waits on the write lock (busy_timeout), then finds them applied.
+ * Returns the names it applied.
+ */
+export function migrate(db: Database, list: readonly Migration[] = migrations): string[] {
+  const run = db.transaction((): string[] => {
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT',
+    );
+    const done = new Set(db.prepare<[], string>('SELECT name FROM migrations').pluck().all());
+    const record = db.prepare<[string, number]>('INSERT INTO migrations (name, applied_at) VALUES (?, ?)');
+    const applied: string[] = [];
+    for (const m of list) {
+      if (done.has(m.name)) continue;
+      db.exec(m.sql);
+      record.run(m.name, Date.now());
+      applied.push(m.name);
+    }
+    return applied;
+  });
+  return run.immediate();
+}

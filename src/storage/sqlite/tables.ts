@@ -1,0 +1,89 @@
+/**
+ * The SQLite tables, one row type each (see migrations/). Every query's row type is derived from these
+ * with `Pick`, so a column rename is a compile error everywhere it matters.
+ * Times are milliseconds since the Unix epoch; JSON columns are TEXT; booleans are 0/1.
+ */
+export interface Tables {
+  migrations: { name: string; applied_at: number };
+  settings: { key: string; value: string };
+  partners: { customer_id: string; name: string | null; token_hash: string; created_at: number };
+  third_parties: {
+    customer_id: string;
+    client_customer_ref: string;
+    status: 'PENDING' | 'APPROVED' | 'REJECTED';
+    reasons: string | null;
+    client_customer_details: string;
+    property_details: string;
+    created_at: number;
+    updated_at: number;
+  };
+  events: {
+    seq: number;
+    event_id: string;
+    customer_id: string;
+    client_customer_ref: string;
+    event_type: string;
+    payload: string;
+    created_at: number;
+  };
+  endpoints: {
+    id: string;
+    customer_id: string;
+    url: string;
+    description: string | null;
+    event_types: string;
+    enabled: 0 | 1;
+    disabled_reason: string | null;
+    failing_since: number | null;
+    created_at: number;
+    updated_at: number;
+  };
+  endpoint_secrets: {
+    id: number;
+    endpoint_id: string;
+    secret: string;
+    created_at: number;
+    expires_at: number | null;
+  };
+  deliveries: {
+    seq: number;
+    id: string;
+    event_id: string;
+    event_seq: number;
+    endpoint_id: string;
+    customer_id: string;
+    client_customer_ref: string;
+    status: 'pending' | 'delivered' | 'failed';
+    attempt_count: number;
+    next_attempt_at: number | null;
+    locked_by: string | null;
+    locked_until: number | null;
+    last_attempt_at: number | null;
+    created_at: number;
+    updated_at: number;
+  };
+  attempts: {
+    id: number;
+    delivery_id: string;
+    at: number;
+    duration_ms: number;
+    status_code: number | null;
+    error: string | null;
+    response_excerpt: string | null;
+  };
+  idempotency_keys: {
+    customer_id: string;
+    key: string;
+    request_hash: string;
+    status_code: number;
+    body: string;
+    created_at: number;
+  };
+}
+
+export type Row<T extends keyof Tables> = Tables[T];
+
+/** A stored time (ms) as a Date. */
+export const toDate = (ms: number): Date => new Date(ms);
+/** A nullable stored time as a Date or null. */
+export const toDateOrNull = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));

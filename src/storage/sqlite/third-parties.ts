@@ -1,0 +1,75 @@
+import type { Database } from 'better-sqlite3';
+import type { NewThirdPartyCustomer, Page, Reason, ThirdPartyCustomer, ThirdPartyStatus } from '../store.js';
+import { type Row, toDate } from './tables.js';
+
+type ThirdPartyRow = Row<'third_parties'>;
+
+/** Row → domain. JSON columns are parsed; `reasons` stays null unless REJECTED with reasons. */
+export const toThirdParty = (r: ThirdPartyRow): ThirdPartyCustomer => ({
+  customerId: r.customer_id,
+  clientCustomerRef: r.client_customer_ref,
+  status: r.status,
+  reasons: r.reasons === null ? null : (JSON.parse(r.reasons) as Reason[]),
+  clientCustomerDetails: JSON.parse(r.client_customer_details) as Record<string, unknown>,
+  propertyDetails: JSON.parse(r.property_details) as Record<string, unknown>[],
+  createdAt: toDate(r.created_at),
+  updatedAt: toDate(r.updated_at),
+});
+
+/** Third-party customers: create, get, list. Decisions live in decisions.ts. */
+export function thirdPartyQueries(db: Database) {
+  const insert = db.prepare<ThirdPartyRow>(
+    `INSERT INTO third_parties (customer_id, client_customer_ref, status, reasons, client_customer_details,
+       property_details, created_at, updated_at)
+     VALUES (@customer_id, @client_customer_ref, @status, @reasons, @client_customer_details,
+       @property_details, @created_at, @updated_at)
+     ON CONFLICT (customer_id, client_customer_ref) DO NOTHING`,
+  );
+  const get = db.prepare<[string, string], ThirdPartyRow>(
+    'SELECT * FROM third_parties WHERE customer_id = ? AND client_customer_ref = ?',
+  );
+  type ListParams = { customer_id: string; status: ThirdPartyStatus | null; limit: number; offset: number };
+  const list = db.prepare<ListParams, ThirdPartyRow>(
+    `SELECT * FROM third_parties
+     WHERE customer_id = @customer_id AND (@status IS NULL OR status = @status)
+     ORDER BY created_at DESC, client_customer_ref
+     LIMIT @limit OFFSET @offset`,
+  );
+  const count = db
+    .prepare<Omit<ListParams, 'limit' | 'offset'>, number>(
+      'SELECT count(*) FROM third_parties WHERE customer_id = @customer_id AND (@status IS NULL OR status = @status)',
+    )
+    .pluck();
+  // count and page from one snapshot
+  const page = db.transaction((p: ListParams): Page<ThirdPartyCustomer> => {
+    const total = count.get({ customer_id: p.customer_id, status: p.status }) ?? 0;
+    return { items: list.all(p).map(toThirdParty), total };
+  });
+
+  return {
+    create(t: NewThirdPartyCustomer): 'created' | 'exists' {
+      const at = t.createdAt.getTime();
+      const { changes } = insert.run({
+        customer_id: t.customerId,
+        client_customer_ref: t.clientCustomerRef,
+        status: 'PENDING',
+        reasons: null,
+        client_customer_details: JSON.stringify(t.clientCustomerDetails),
+        property_details: JSON.stringify(t.propertyDetails),
+        created_at: at,
+        updated_at: at,
+      });
+      return changes === 1 ? 'created' : 'exists';
+    },
+    get(customerId: string, clientCustomerRef: string): ThirdPartyCustomer | undefined {
+      const row = get.get(customerId, clientCustomerRef);
+      return row && toThirdParty(row);
+    },
+    list(
+      customerId: string,
+      q: { status?: ThirdPartyStatus; limit: number; offset: number },
+    ): Page<ThirdPartyCustomer> {
+      return page({ customer_id: customerId, status: q.status ?? null, limit: q.limit, offset: q.offset });
+    },
+  };
+}

@@ -1,0 +1,307 @@
+import { describe, expect, it } from 'vitest';
+import { DIALECTS, randomId, skipReason, useDatabases } from './dialects.js';
+import { EVENT_TYPE, newEndpoint, newPartner, newThirdParty } from './fixtures.js';
+
+for (const dialect of DIALECTS) {
+  describe.skipIf(skipReason(dialect) !== undefined)(`Store on ${dialect}`, () => {
+    const db = useDatabases(dialect);
+
+    describe('migrate', () => {
+      it('applies every migration once, then nothing', async () => {
+        const store = await db.open(await db.freshUrl());
+        expect((await store.migrate())[0]).toBe('001_initial');
+        expect(await store.migrate()).toEqual([]);
+        await store.ping();
+      });
+
+      it('is safe when two stores migrate the same database at once', async () => {
+        const url = await db.freshUrl();
+        const [a, b] = await Promise.all([db.open(url), db.open(url)]);
+        const applied = await Promise.all([a.migrate(), b.migrate()]);
+        expect(applied.flat().filter((n) => n === '001_initial')).toHaveLength(1);
+        expect(await b.migrate()).toEqual([]);
+        expect(
+          await a.createPartner({ customerId: 'x', name: null, tokenHash: 'h', createdAt: new Date() }),
+        ).toBe('created');
+        expect((await b.getPartner('x'))?.customerId).toBe('x');
+      });
+    });
+
+    describe('settings', () => {
+      it('sets a value only when absent', async () => {
+        const key = randomId('setting_');
+        expect(await db.store.getSetting(key)).toBeUndefined();
+        expect(await db.store.setSettingIfAbsent(key, 'first')).toBe(true);
+        expect(await db.store.setSettingIfAbsent(key, 'second')).toBe(false);
+        expect(await db.store.getSetting(key)).toBe('first');
+      });
+    });
+
+    describe('partners', () => {
+      it('creates, finds by id and token hash, lists, and refuses a duplicate', async () => {
+        const at = new Date('2024-01-02T03:04:05.678Z');
+        const customerId = randomId('cust_');
+        const tokenHash = randomId('hash_');
+        const p = { customerId, name: 'Acme Homes', tokenHash, createdAt: at };
+        expect(await db.store.createPartner(p)).toBe('created');
+        expect(await db.store.createPartner({ ...p, tokenHash: randomId('hash_') })).toBe('exists');
+        const expected = { customerId, name: 'Acme Homes', createdAt: at };
+        expect(await db.store.getPartner(customerId)).toEqual(expected);
+        expect(await db.store.findPartnerByTokenHash(tokenHash)).toEqual(expected);
+        expect(await db.store.listPartners()).toContainEqual(expected);
+        expect(await db.store.getPartner(randomId())).toBeUndefined();
+        expect(await db.store.findPartnerByTokenHash(randomId())).toBeUndefined();
+      });
+
+      it('replaces the token', async () => {
+        const customerId = await newPartner(db.store);
+        const next = randomId('hash_');
+        expect(await db.store.setPartnerToken(customerId, next)).toBe(true);
+        expect((await db.store.findPartnerByTokenHash(next))?.customerId).toBe(customerId);
+        expect(await db.store.setPartnerToken(randomId(), randomId())).toBe(false);
+      });
+    });
+
+    describe('third parties', () => {
+      it('creates PENDING, refuses the same ref, and reads it back as given', async () => {
+        const customerId = await newPartner(db.store);
+        const at = new Date('2024-03-04T05:06:07.089Z');
+        const details = {
+          client_customer_ref: 'ref-1',
+          first_name: 'Zoë',
+          address: { address_line: '1 Main St', city: 'Austin', country: 'USA' },
+          income_range: { currency: 'USD', min_value: 1000, max_value: 2000 },
+        };
+        const property = [{ property_ref: 'P1', property_purchase_amount: { currency: 'USD', value: 1.5 } }];
+        const t = {
+          customerId,
+          clientCustomerRef: 'ref-1',
+          clientCustomerDetails: details,
+          propertyDetails: property,
+          createdAt: at,
+        };
+        expect(await db.store.createThirdParty(t)).toBe('created');
+        expect(await db.store.createThirdParty(t)).toBe('exists');
+        expect(await db.store.getThirdParty(customerId, 'ref-1')).toEqual({
+          customerId,
+          clientCustomerRef: 'ref-1',
+          status: 'PENDING',
+          reasons: null,
+          clientCustomerDetails: details,
+          propertyDetails: property,
+          createdAt: at,
+          updatedAt: at,
+        });
+      });
+
+      it('keeps partners apart: the same ref under another partner is another customer', async () => {
+        const a = await newPartner(db.store);
+        const b = await newPartner(db.store);
+        await newThirdParty(db.store, a, 'shared-ref');
+        expect(await db.store.getThirdParty(b, 'shared-ref')).toBeUndefined();
+        await newThirdParty(db.store, b, 'shared-ref');
+        expect((await db.store.getThirdParty(b, 'shared-ref'))?.customerId).toBe(b);
+      });
+
+      it('lists newest first with total, filter and page', async () => {
+        const customerId = await newPartner(db.store);
+        for (let i = 0; i < 7; i++) {
+          await newThirdParty(db.store, customerId, `ref-${i}`, new Date(Date.UTC(2024, 0, 1, 0, 0, i)));
+        }
+        const first = await db.store.listThirdParties(customerId, { limit: 3, offset: 0 });
+        expect(first.total).toBe(7);
+        expect(first.items.map((t) => t.clientCustomerRef)).toEqual(['ref-6', 'ref-5', 'ref-4']);
+        const last = await db.store.listThirdParties(customerId, { limit: 3, offset: 6 });
+        expect(last.items.map((t) => t.clientCustomerRef)).toEqual(['ref-0']);
+        expect(last.total).toBe(7);
+        const pending = await db.store.listThirdParties(customerId, {
+          status: 'PENDING',
+          limit: 10,
+          offset: 0,
+        });
+        expect(pending.total).toBe(7);
+        const approved = await db.store.listThirdParties(customerId, {
+          status: 'APPROVED',
+          limit: 10,
+          offset: 0,
+        });
+        expect(approved).toEqual({ items: [], total: 0 });
+        const other = await db.store.listThirdParties(await newPartner(db.store), { limit: 10, offset: 0 });
+        expect(other).toEqual({ items: [], total: 0 });
+      });
+    });
+
+    describe('endpoints', () => {
+      it('creates with one current secret and reads it back', async () => {
+        const customerId = await newPartner(db.store);
+        const e = newEndpoint(customerId, { description: 'main' });
+        const created = await db.store.createEndpoint(e);
+        const expected = {
+          id: e.id,
+          customerId,
+          url: e.url,
+          description: 'main',
+          eventTypes: [EVENT_TYPE],
+          enabled: true,
+          disabledReason: null,
+          secrets: [{ secret: e.secret, createdAt: e.createdAt, expiresAt: null }],
+          createdAt: e.createdAt,
+          updatedAt: e.createdAt,
+        };
+        expect(created).toEqual(expected);
+        expect(await db.store.getEndpoint(customerId, e.id)).toEqual(expected);
+        expect(await db.store.getEndpoint(await newPartner(db.store), e.id)).toBeUndefined();
+        expect(await db.store.getEndpoint(customerId, randomId())).toBeUndefined();
+      });
+
+      it('lists a partner’s endpoints oldest first, each with its secrets', async () => {
+        const customerId = await newPartner(db.store);
+        const a = newEndpoint(customerId, { createdAt: new Date('2024-01-01T00:00:00Z') });
+        const b = newEndpoint(customerId, { createdAt: new Date('2024-01-02T00:00:00Z') });
+        await db.store.createEndpoint(b);
+        await db.store.createEndpoint(a);
+        await db.store.createEndpoint(newEndpoint(await newPartner(db.store)));
+        const list = await db.store.listEndpoints(customerId);
+        expect(list.map((e) => e.id)).toEqual([a.id, b.id]);
+        expect(list.map((e) => e.secrets.map((s) => s.secret))).toEqual([[a.secret], [b.secret]]);
+        expect(await db.store.listEndpoints(await newPartner(db.store))).toEqual([]);
+      });
+
+      it('updates only the fields given; disabling keeps a reason, enabling clears it', async () => {
+        const customerId = await newPartner(db.store);
+        const e = await db.store.createEndpoint(newEndpoint(customerId, { description: 'd' }));
+        const t1 = new Date('2024-06-01T00:00:00Z');
+        const moved = await db.store.updateEndpoint(customerId, e.id, { url: 'https://example.org/new' }, t1);
+        expect(moved).toEqual({ ...e, url: 'https://example.org/new', updatedAt: t1 });
+
+        const t2 = new Date('2024-06-02T00:00:00Z');
+        const disabled = await db.store.updateEndpoint(
+          customerId,
+          e.id,
+          { enabled: false, disabledReason: 'endpoint answered 410 Gone' },
+          t2,
+        );
+        expect(disabled).toMatchObject({
+          enabled: false,
+          disabledReason: 'endpoint answered 410 Gone',
+          updatedAt: t2,
+        });
+
+        const t3 = new Date('2024-06-03T00:00:00Z');
+        const patched = await db.store.updateEndpoint(
+          customerId,
+          e.id,
+          { description: null, eventTypes: [EVENT_TYPE, 'OTHER'] },
+          t3,
+        );
+        expect(patched).toMatchObject({
+          enabled: false,
+          disabledReason: 'endpoint answered 410 Gone',
+          description: null,
+          eventTypes: [EVENT_TYPE, 'OTHER'],
+          url: 'https://example.org/new',
+        });
+
+        const enabled = await db.store.updateEndpoint(customerId, e.id, { enabled: true }, t3);
+        expect(enabled).toMatchObject({ enabled: true, disabledReason: null });
+        expect(await db.store.getEndpoint(customerId, e.id)).toEqual(enabled);
+
+        expect(await db.store.updateEndpoint(customerId, randomId(), { enabled: false }, t3)).toBeUndefined();
+        expect(
+          await db.store.updateEndpoint(await newPartner(db.store), e.id, { url: 'https://x.y' }, t3),
+        ).toBe(undefined);
+      });
+
+      it('deletes, once, and only the owner’s', async () => {
+        const customerId = await newPartner(db.store);
+        const e = await db.store.createEndpoint(newEndpoint(customerId));
+        expect(await db.store.deleteEndpoint(await newPartner(db.store), e.id)).toBe(false);
+        expect(await db.store.deleteEndpoint(customerId, e.id)).toBe(true);
+        expect(await db.store.getEndpoint(customerId, e.id)).toBeUndefined();
+        expect(await db.store.deleteEndpoint(customerId, e.id)).toBe(false);
+      });
+
+      it('rotates: the new secret is current and first, the old one lasts until its expiry', async () => {
+        const customerId = await newPartner(db.store);
+        const e = await db.store.createEndpoint(newEndpoint(customerId));
+        const at = new Date();
+        const until = new Date(at.getTime() + 24 * 3600_000);
+        const rotated = await db.store.rotateEndpointSecret(customerId, e.id, 'whsec_new', at, until);
+        expect(rotated?.secrets).toEqual([
+          { secret: 'whsec_new', createdAt: at, expiresAt: null },
+          { secret: e.secrets[0]?.secret, createdAt: e.createdAt, expiresAt: until },
+        ]);
+        expect(rotated?.updatedAt).toEqual(at);
+        expect((await db.store.listEndpoints(customerId))[0]?.secrets).toHaveLength(2);
+
+        // a second rotation whose previous secret expires at once: only the newest is left
+        const later = new Date(at.getTime() + 1000);
+        const again = await db.store.rotateEndpointSecret(
+          customerId,
+          e.id,
+          'whsec_newer',
+          later,
+          new Date(0),
+        );
+        expect(again?.secrets.map((s) => s.secret)).toEqual(['whsec_newer', e.secrets[0]?.secret]);
+        expect((await db.store.getEndpoint(customerId, e.id))?.secrets[0]?.secret).toBe('whsec_newer');
+      });
+
+      it('omits secrets that have expired', async () => {
+        const customerId = await newPartner(db.store);
+        const e = await db.store.createEndpoint(newEndpoint(customerId));
+        const past = new Date(Date.now() - 1000);
+        const rotated = await db.store.rotateEndpointSecret(customerId, e.id, 'whsec_only', new Date(), past);
+        expect(rotated?.secrets.map((s) => s.secret)).toEqual(['whsec_only']);
+        expect((await db.store.listEndpoints(customerId))[0]?.secrets.map((s) => s.secret)).toEqual([
+          'whsec_only',
+        ]);
+      });
+
+      it('does not rotate what is not there', async () => {
+        const customerId = await newPartner(db.store);
+        const e = await db.store.createEndpoint(newEndpoint(customerId));
+        const now = new Date();
+        expect(
+          await db.store.rotateEndpointSecret(customerId, randomId(), 'whsec_x', now, now),
+        ).toBeUndefined();
+        expect(
+          await db.store.rotateEndpointSecret(await newPartner(db.store), e.id, 'whsec_x', now, now),
+        ).toBe(undefined);
+        expect((await db.store.getEndpoint(customerId, e.id))?.secrets).toEqual(e.secrets);
+      });
+    });
+
+    describe('idempotency keys', () => {
+      it('stores the first response per (partner, key) and returns it to later requests', async () => {
+        const a = await newPartner(db.store);
+        const b = await newPartner(db.store);
+        const key = randomId('idem_');
+        const first = { requestHash: 'h1', statusCode: 201, body: '{"client_customer_ref":"r"}' };
+        expect(await db.store.getIdempotentResponse(a, key)).toBeUndefined();
+        expect(await db.store.saveIdempotentResponse(a, key, first, new Date())).toEqual(first);
+        const second = { requestHash: 'h2', statusCode: 409, body: '{}' };
+        expect(await db.store.saveIdempotentResponse(a, key, second, new Date())).toEqual(first);
+        expect(await db.store.getIdempotentResponse(a, key)).toEqual(first);
+        expect(await db.store.getIdempotentResponse(b, key)).toBeUndefined();
+        expect(await db.store.saveIdempotentResponse(b, key, second, new Date())).toEqual(second);
+      });
+
+      it('keeps one answer when the same key is saved concurrently', async () => {
+        const a = await newPartner(db.store);
+        const key = randomId('idem_');
+        const saved = await Promise.all(
+          Array.from({ length: 8 }, (_, i) =>
+            db.store.saveIdempotentResponse(
+              a,
+              key,
+              { requestHash: `h${i}`, statusCode: 201, body: `${i}` },
+              new Date(),
+            ),
+          ),
+        );
+        expect(new Set(saved.map((r) => r.requestHash)).size).toBe(1);
+      });
+    });
+  });
+}
