@@ -1,11 +1,52 @@
 import type { Command } from 'commander';
+import { loadConfig } from '../../config.js';
+import { startServer } from '../../http/server.js';
 
-/** `tpcs serve`: placeholder until its issue lands. */
+/** Gives up on a graceful shutdown after this long (in-flight requests that never end). */
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+/**
+ * `tpcs serve`: the platform service (partner API, operator API, OpenAPI, metrics), configured from
+ * the environment (`PORT`, `HOST`, `DATABASE_URL`, `ADMIN_TOKEN`, `ALLOW_PRIVATE_ENDPOINTS`,
+ * `RETRY_SCHEDULE`, `LOG_LEVEL`). Exits 1 on invalid configuration; 0 after SIGTERM/SIGINT.
+ */
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('serve (not built yet)')
-    .action(() => {
-      console.log('tpcs serve: not built yet (see the open issues).');
+    .description('run the platform service (configured by PORT, DATABASE_URL, ADMIN_TOKEN, …)')
+    .action(async () => {
+      const result = loadConfig(process.env);
+      if (!result.ok) {
+        console.error(
+          `tpcs serve: invalid configuration:\n${result.problems.map((p) => `  - ${p}`).join('\n')}`,
+        );
+        process.exit(1);
+      }
+      let server: Awaited<ReturnType<typeof startServer>>;
+      try {
+        server = await startServer(result.config);
+      } catch (err) {
+        console.error(`tpcs serve: could not start: ${(err as Error).message}`);
+        process.exit(1);
+      }
+      console.log(`tpcs serve: listening on ${server.url} (API reference: ${server.url}/docs)`);
+
+      const shutdown = (signal: NodeJS.Signals) => {
+        server.app.log.info({ signal }, 'shutting down');
+        const force = setTimeout(() => {
+          console.error('tpcs serve: shutdown timed out');
+          process.exit(1);
+        }, SHUTDOWN_TIMEOUT_MS);
+        force.unref();
+        server.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            console.error(`tpcs serve: error while shutting down: ${(err as Error).message}`);
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGTERM', shutdown);
+      process.once('SIGINT', shutdown);
     });
 }

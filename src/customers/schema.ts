@@ -1,0 +1,212 @@
+/**
+ * The request and response shapes of third-party customers, with the compliance rules attached to
+ * each field so that a bad submission answers every problem with its path at once.
+ */
+import { z } from 'zod';
+import {
+  ADULT_AGE,
+  ageOn,
+  currencyDigits,
+  decimalPlaces,
+  isCountryAlpha3,
+  isCurrencyCode,
+  isValidE164Phone,
+  MAX_AGE,
+  parseCalendarDate,
+} from './rules.js';
+
+// Control characters have no place in a name or an address and are a classic log-injection vector.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/** A required line of free text: trimmed, non-empty, at most `max` characters, no control characters. */
+function text(max: number) {
+  return z
+    .string()
+    .trim()
+    .min(1, 'Must not be empty')
+    .max(max, `Must be at most ${max} characters`)
+    .refine((s) => !CONTROL_CHARS.test(s), 'Must not contain control characters');
+}
+
+/** A partner's own name for a third-party customer: letters, digits, `_` and `-`. */
+export const clientCustomerRefSchema = z
+  .string()
+  .min(1, 'Must not be empty')
+  .max(64, 'Must be at most 64 characters')
+  .regex(/^[A-Za-z0-9_-]+$/, 'Use only letters, digits, "_" and "-"')
+  .meta({
+    description: "The partner's reference for this customer, unique within the partner",
+    example: 'CUST_001',
+  });
+
+const countrySchema = z
+  .string()
+  .refine(isCountryAlpha3, 'Must be an ISO 3166-1 alpha-3 country code in upper case, e.g. "USA"')
+  .meta({ description: 'ISO 3166-1 alpha-3', example: 'USA' });
+
+const currencySchema = z
+  .string()
+  .refine(isCurrencyCode, 'Must be an ISO 4217 currency code in upper case, e.g. "USD"')
+  .meta({ description: 'ISO 4217', example: 'USD' });
+
+const MAX_AMOUNT = 1e13;
+const amountSchema = (min: 'positive' | 'nonnegative') =>
+  (min === 'positive'
+    ? z.number().positive('Must be greater than 0')
+    : z.number().nonnegative('Must not be negative')
+  )
+    .max(MAX_AMOUNT, `Must be at most ${MAX_AMOUNT}`)
+    .refine(Number.isFinite, 'Must be a finite number');
+
+const dateOfBirthSchema = z
+  .string()
+  .refine((s) => parseCalendarDate(s) !== undefined, 'Must be a real date written YYYY-MM-DD')
+  .refine((s) => {
+    const born = parseCalendarDate(s);
+    return born === undefined || ageOn(born, new Date()) >= ADULT_AGE;
+  }, `The customer must be at least ${ADULT_AGE} years old`)
+  .refine((s) => {
+    const born = parseCalendarDate(s);
+    return born === undefined || ageOn(born, new Date()) <= MAX_AGE;
+  }, `Must be within the last ${MAX_AGE} years`)
+  .meta({ description: 'YYYY-MM-DD; the customer must be an adult', example: '1985-04-12' });
+
+/** An address; `state` is optional because many countries have none. */
+export const addressSchema = z.strictObject({
+  address_line: text(200),
+  city: text(100),
+  state: text(100).optional(),
+  post_code: z
+    .string()
+    .trim()
+    .min(1, 'Must not be empty')
+    .max(16, 'Must be at most 16 characters')
+    .regex(/^[A-Za-z0-9][A-Za-z0-9 -]*$/, 'Use only letters, digits, spaces and "-"'),
+  country: countrySchema,
+});
+
+/** Yearly income band; `min_value` ≤ `max_value`, in one currency. */
+export const incomeRangeSchema = z
+  .strictObject({
+    currency: currencySchema,
+    min_value: amountSchema('nonnegative'),
+    max_value: amountSchema('positive'),
+  })
+  .refine((r) => r.min_value <= r.max_value, {
+    message: 'min_value must not be greater than max_value',
+    path: ['min_value'],
+  });
+
+/** A money amount with no more decimals than its currency has minor units. */
+export const moneySchema = z
+  .strictObject({ currency: currencySchema, value: amountSchema('positive') })
+  .refine((m) => decimalPlaces(m.value) <= currencyDigits(m.currency), {
+    message: 'Has more decimals than the currency allows',
+    path: ['value'],
+  });
+
+/** Who the third-party customer is: the compliance profile. */
+export const clientCustomerDetailsSchema = z
+  .strictObject({
+    client_customer_ref: clientCustomerRefSchema,
+    first_name: text(100),
+    last_name: text(100),
+    email: z.email('Must be an email address').max(254, 'Must be at most 254 characters'),
+    mobile_phone: z
+      .string()
+      .refine(isValidE164Phone, 'Must be a valid phone number in E.164 format, e.g. "+14155552671"')
+      .meta({ description: 'E.164', example: '+14155552671' }),
+    country: countrySchema,
+    date_of_birth: dateOfBirthSchema,
+    address: addressSchema,
+    currency: currencySchema,
+    occupation: text(100),
+    employer_name: text(200).optional(),
+    income_range: incomeRangeSchema,
+  })
+  .meta({ id: 'ClientCustomerDetails' });
+
+/** One property the customer is paying for. */
+export const propertyDetailSchema = z
+  .strictObject({
+    property_ref: text(64),
+    unit_number: text(32).optional(),
+    building_name: text(200).optional(),
+    project_name: text(200).optional(),
+    property_purchase_amount: moneySchema,
+  })
+  .meta({ id: 'PropertyDetail' });
+
+/** `POST /api/v1/customers/{customer_id}/third-parties`. */
+export const newThirdPartyCustomerSchema = z
+  .strictObject({
+    client_customer_details: clientCustomerDetailsSchema,
+    property_details: z
+      .array(propertyDetailSchema)
+      .min(1, 'Give at least one property')
+      .max(100, 'At most 100 properties')
+      .superRefine((properties, ctx) => {
+        const seen = new Set<string>();
+        properties.forEach((p, i) => {
+          if (seen.has(p.property_ref)) {
+            ctx.addIssue({ code: 'custom', message: 'Duplicate property_ref', path: [i, 'property_ref'] });
+          }
+          seen.add(p.property_ref);
+        });
+      }),
+  })
+  .meta({ id: 'NewThirdPartyCustomer' });
+
+export type NewThirdPartyCustomerRequest = z.output<typeof newThirdPartyCustomerSchema>;
+
+export const thirdPartyStatusSchema = z.enum(['PENDING', 'APPROVED', 'REJECTED']);
+
+/** A compliance reason: machine-readable code and a sentence for humans. */
+export const reasonSchema = z
+  .strictObject({
+    code: z
+      .string()
+      .min(1, 'Must not be empty')
+      .max(64, 'Must be at most 64 characters')
+      .regex(/^[A-Z0-9_]+$/, 'Use upper-case letters, digits and "_"'),
+    reason: text(500),
+  })
+  .meta({ id: 'Reason', example: { code: 'COMPLIANCE_CHECK_FAILED', reason: 'Compliance check failed' } });
+
+/** A third-party customer as the API shows it. */
+export const thirdPartyCustomerViewSchema = z
+  .object({
+    customer_id: z.string(),
+    client_customer_ref: z.string(),
+    status: thirdPartyStatusSchema,
+    reasons: z.array(z.object({ code: z.string(), reason: z.string() })).optional(),
+    client_customer_details: z
+      .record(z.string(), z.unknown())
+      .meta({ description: 'As submitted (see ClientCustomerDetails)' }),
+    property_details: z
+      .array(z.record(z.string(), z.unknown()))
+      .meta({ description: 'As submitted (see PropertyDetail)' }),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'ThirdPartyCustomer' });
+
+export type ThirdPartyCustomerView = z.output<typeof thirdPartyCustomerViewSchema>;
+
+/** Query of `GET …/third-parties`. */
+export const listThirdPartiesQuerySchema = z.strictObject({
+  status: thirdPartyStatusSchema.optional(),
+  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+
+export const thirdPartyListSchema = z.object({
+  third_parties: z.array(thirdPartyCustomerViewSchema),
+  meta: z.object({
+    page: z.number().int(),
+    limit: z.number().int(),
+    total_records: z.number().int(),
+    total_pages: z.number().int(),
+  }),
+});

@@ -1,0 +1,217 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { InvalidCursorError } from '../storage/index.js';
+
+/**
+ * Every error code the service answers with, and its HTTP status. The one place that decides a
+ * status: routes throw `HttpError` with a code, never a bare number.
+ */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  validation_failed: 400,
+  unauthorized: 401,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  idempotency_key_reused: 422,
+  rate_limited: 429,
+  internal: 500,
+  unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** One problem in a request, with where it is (`client_customer_details.address.country`). */
+export interface Problem {
+  path: string;
+  message: string;
+}
+
+/** The body of every error response. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
+}
+
+/** The zod schema of `ErrorBody`, for the OpenAPI document. */
+export const errorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]),
+      message: z.string(),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+  })
+  .meta({ id: 'Error' });
+
+/**
+ * The service's one HTTP error: a code from `ERROR_STATUS`, a message for humans and optional details.
+ *
+ * @example
+ * throw new HttpError('not_found', 'No third party customer CUST_001');
+ */
+export class HttpError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'HttpError';
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.details = details;
+  }
+
+  /** The JSON body this error answers with. */
+  toBody(): ErrorBody {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.details === undefined ? {} : { details: this.details }),
+      },
+    };
+  }
+}
+
+/** Sends `err` as the error shape, adding the headers its code calls for. */
+export function sendHttpError(reply: FastifyReply, err: HttpError): FastifyReply {
+  if (err.code === 'unauthorized') reply.header('www-authenticate', 'Bearer');
+  return reply.code(err.status).type('application/json; charset=utf-8').send(err.toBody());
+}
+
+/** Formats a zod-style path (`['a', 0, 'b']`) as `a[0].b`; the empty path is `$` (the whole value). */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out === '' ? String(key) : `.${String(key)}`;
+  }
+  return out === '' ? '$' : out;
+}
+
+/** zod issue → problems; an unrecognized-keys issue becomes one problem per unknown key. */
+export function problemsFromIssues(issues: ReadonlyArray<z.core.$ZodIssue>): Problem[] {
+  const problems: Problem[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        problems.push({ path: formatPath([...issue.path, key]), message: 'Unknown field' });
+      }
+    } else {
+      problems.push({ path: formatPath(issue.path), message: issue.message });
+    }
+  }
+  return problems;
+}
+
+type ValidationPart = 'body' | 'querystring' | 'params' | 'headers';
+const PART_NAMES: Record<ValidationPart, string> = {
+  body: 'body',
+  querystring: 'query string',
+  params: 'path',
+  headers: 'headers',
+};
+
+/** Reads the problems out of a fastify-type-provider-zod validation error. */
+function problemsFromValidation(err: FastifyError): Problem[] {
+  const problems: Problem[] = [];
+  for (const v of err.validation ?? []) {
+    const params = v.params as Record<string, unknown>;
+    if (v.keyword === 'unrecognized_keys' && Array.isArray(params.keys)) {
+      const base = v.instancePath.split('/').filter(Boolean);
+      for (const key of params.keys) {
+        problems.push({ path: pointerToPath([...base, String(key)]), message: 'Unknown field' });
+      }
+    } else {
+      problems.push({
+        path: pointerToPath(v.instancePath.split('/').filter(Boolean)),
+        message: v.message ?? 'Invalid',
+      });
+    }
+  }
+  return problems;
+}
+
+function pointerToPath(segments: string[]): string {
+  return formatPath(segments.map((s) => (/^\d+$/.test(s) ? Number(s) : s)));
+}
+
+/** Fastify's own client errors (body parsing, content type, size) mapped to our codes. */
+function fromFastifyError(err: FastifyError): HttpError | undefined {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new HttpError('payload_too_large', 'The request body is too large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new HttpError('unsupported_media_type', 'Send the body as application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new HttpError('bad_request', 'The body is empty but the content type says JSON');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new HttpError('bad_request', 'The body is not valid JSON');
+    default:
+      break;
+  }
+  // Malformed JSON surfaces as a SyntaxError (400), prototype poisoning as a plain 400.
+  if (err instanceof SyntaxError || err.name === 'SyntaxError') {
+    return new HttpError('bad_request', 'The body is not valid JSON');
+  }
+  const status = err.statusCode ?? 500;
+  if (status === 413) return new HttpError('payload_too_large', 'The request body is too large');
+  if (status === 415) return new HttpError('unsupported_media_type', 'Send the body as application/json');
+  if (status === 404) return new HttpError('not_found', 'Not found');
+  if (status === 405) return new HttpError('method_not_allowed', 'Method not allowed');
+  if (status === 429) return new HttpError('rate_limited', 'Too many requests');
+  if (status === 503) return new HttpError('unavailable', 'The service is not available right now');
+  // Any other 4xx from Fastify is a malformed request; its message is safe (no internals).
+  if (status >= 400 && status < 500) return new HttpError('bad_request', err.message);
+  return undefined;
+}
+
+/**
+ * Installs the error handler and the not-found handler so that every answer that is not a success
+ * is `{error: {code, message, details?}}`, never a stack trace, and a 500 only for real faults.
+ */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof HttpError) return sendHttpError(reply, err);
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const part = (err.validationContext ?? 'body') as ValidationPart;
+      const problems = problemsFromValidation(err);
+      return sendHttpError(
+        reply,
+        new HttpError('validation_failed', `The request ${PART_NAMES[part] ?? part} is invalid`, {
+          in: part,
+          problems,
+        }),
+      );
+    }
+    const mapped = fromFastifyError(err);
+    if (mapped) return sendHttpError(reply, mapped);
+    request.log.error({ err }, 'request failed');
+    return sendHttpError(reply, new HttpError('internal', 'Something went wrong on our side'));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    sendHttpError(
+      reply,
+      new HttpError(
+        'not_found',
+        `No route ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}`,
+      ),
+    );
+  });
+}
+
+/** Cursors come back from clients: one the store did not make is the client's mistake (400), not ours. */
+export function rethrowInvalidCursor(err: unknown): never {
+  if (err instanceof InvalidCursorError) {
+    throw new HttpError(
+      'bad_request',
+      'The cursor is not one this API gave out; pass next_cursor back unchanged',
+    );
+  }
+  throw err;
+}

@@ -1,0 +1,56 @@
+/** Operator API: compliance decisions on third-party customers. */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { complianceDecisionSchema, recordComplianceDecision } from '../../customers/decisions.js';
+import { clientCustomerRefSchema, thirdPartyCustomerViewSchema } from '../../customers/schema.js';
+import { toThirdPartyCustomerView } from '../../customers/third-parties.js';
+import { toEventView } from '../../webhooks/events.js';
+import { eventViewSchema } from '../../webhooks/schema.js';
+import { HttpError } from '../errors.js';
+import { ADMIN_SECURITY, customerIdSchema, errorResponses, type RouteDeps } from './shared.js';
+
+const decisionResultSchema = z
+  .object({
+    third_party: thirdPartyCustomerViewSchema,
+    event: eventViewSchema
+      .nullable()
+      .meta({ description: 'The event emitted; null when the status did not change' }),
+  })
+  .meta({ id: 'ComplianceDecisionResult' });
+
+/** `POST /api/v1/admin/customers/{customer_id}/third-parties/{client_customer_ref}/decision`. */
+export const decisionRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store, auth }) => {
+  app.addHook('onRequest', auth.requireAdmin);
+
+  app.post(
+    '/api/v1/admin/customers/:customer_id/third-parties/:client_customer_ref/decision',
+    {
+      schema: {
+        summary: 'Record a compliance decision; a status change emits the event in the same transaction',
+        tags: ['operator'],
+        security: ADMIN_SECURITY,
+        params: z.object({ customer_id: customerIdSchema, client_customer_ref: clientCustomerRefSchema }),
+        body: complianceDecisionSchema,
+        response: { 200: decisionResultSchema, ...errorResponses(400, 401, 404, 413, 415) },
+      },
+    },
+    async (request) => {
+      const { customer_id: customerId, client_customer_ref: clientCustomerRef } = request.params;
+      const result = await recordComplianceDecision(store, {
+        customerId,
+        clientCustomerRef,
+        decision: request.body,
+      });
+      if (result.outcome === 'not_found') {
+        throw new HttpError(
+          'not_found',
+          `No third party customer ${clientCustomerRef} for customer ${customerId}`,
+        );
+      }
+      return {
+        third_party: toThirdPartyCustomerView(result.thirdParty),
+        event: result.outcome === 'changed' ? toEventView(result.event) : null,
+      };
+    },
+  );
+};

@@ -1,0 +1,118 @@
+/** Partner API: third-party customers (submit, read, list). */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import {
+  clientCustomerRefSchema,
+  listThirdPartiesQuerySchema,
+  newThirdPartyCustomerSchema,
+  thirdPartyCustomerViewSchema,
+  thirdPartyListSchema,
+} from '../../customers/schema.js';
+import {
+  listThirdPartyCustomers,
+  submitThirdPartyCustomer,
+  toThirdPartyCustomerView,
+} from '../../customers/third-parties.js';
+import { HttpError } from '../errors.js';
+import { REPLAYED_HEADER } from '../idempotency.js';
+import {
+  customerIdSchema,
+  customerParamsSchema,
+  errorResponses,
+  PARTNER_SECURITY,
+  type RouteDeps,
+} from './shared.js';
+
+const BASE = '/api/v1/customers/:customer_id/third-parties';
+const idempotencyHeaders = z.looseObject({
+  'idempotency-key': z
+    .string()
+    .optional()
+    .meta({ description: 'Retry-safe POST: the first answer is replayed' }),
+});
+
+/** The third-party customer routes under `/api/v1/customers/{customer_id}/third-parties`. */
+export const thirdPartyRoutes: FastifyPluginAsyncZod<RouteDeps> = async (
+  app,
+  { store, auth, idempotency },
+) => {
+  app.addHook('onRequest', auth.requirePartner);
+
+  app.post(
+    BASE,
+    {
+      schema: {
+        summary: 'Submit a third-party customer for compliance (starts PENDING)',
+        tags: ['third-party customers'],
+        security: PARTNER_SECURITY,
+        params: customerParamsSchema,
+        headers: idempotencyHeaders,
+        body: newThirdPartyCustomerSchema,
+        response: { 201: thirdPartyCustomerViewSchema, ...errorResponses(400, 401, 404, 409, 413, 415, 422) },
+      },
+    },
+    async (request, reply) => {
+      const customerId = request.params.customer_id;
+      const answer = await idempotency.run(request, customerId, async () => {
+        const result = await submitThirdPartyCustomer(store, customerId, request.body);
+        if (result.outcome === 'exists') {
+          const ref = request.body.client_customer_details.client_customer_ref;
+          throw new HttpError(
+            'conflict',
+            `A third party customer with client_customer_ref ${ref} already exists`,
+          );
+        }
+        return { statusCode: 201, body: toThirdPartyCustomerView(result.thirdParty) };
+      });
+      if (answer.replayed) reply.header(REPLAYED_HEADER, 'true');
+      return reply
+        .code(answer.statusCode as 201)
+        .send(answer.body as z.output<typeof thirdPartyCustomerViewSchema>);
+    },
+  );
+
+  app.get(
+    `${BASE}/:client_customer_ref`,
+    {
+      schema: {
+        summary: 'Get a third-party customer and its status',
+        tags: ['third-party customers'],
+        security: PARTNER_SECURITY,
+        params: z.object({ customer_id: customerIdSchema, client_customer_ref: clientCustomerRefSchema }),
+        response: { 200: thirdPartyCustomerViewSchema, ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const { customer_id: customerId, client_customer_ref: ref } = request.params;
+      const thirdParty = await store.getThirdParty(customerId, ref);
+      if (!thirdParty) throw new HttpError('not_found', `No third party customer ${ref}`);
+      return toThirdPartyCustomerView(thirdParty);
+    },
+  );
+
+  app.get(
+    BASE,
+    {
+      schema: {
+        summary: 'List third-party customers, optionally by status',
+        tags: ['third-party customers'],
+        security: PARTNER_SECURITY,
+        params: customerParamsSchema,
+        querystring: listThirdPartiesQuerySchema,
+        response: { 200: thirdPartyListSchema, ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const { status, page, limit } = request.query;
+      const result = await listThirdPartyCustomers(store, request.params.customer_id, {
+        status,
+        page,
+        limit,
+      });
+      return {
+        third_parties: result.items.map(toThirdPartyCustomerView),
+        meta: { page, limit, total_records: result.total, total_pages: Math.ceil(result.total / limit) },
+      };
+    },
+  );
+};

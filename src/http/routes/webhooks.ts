@@ -1,0 +1,240 @@
+/** Partner API: webhook endpoints (subscribe, read, change, delete, rotate the secret). */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { EndpointPatch } from '../../storage/store.js';
+import { toDeliveryView } from '../../webhooks/deliveries.js';
+import {
+  isEndpointId,
+  rotateEndpointSecret,
+  subscribeEndpoint,
+  toEndpointView,
+} from '../../webhooks/endpoints.js';
+import {
+  deliveryListQuerySchema,
+  deliveryListSchema,
+  endpointListSchema,
+  endpointPatchSchema,
+  endpointViewSchema,
+  endpointWithSecretSchema,
+  newEndpointSchema,
+} from '../../webhooks/schema.js';
+import { checkEndpointUrl } from '../../webhooks/url-policy.js';
+import { HttpError, rethrowInvalidCursor } from '../errors.js';
+import { REPLAYED_HEADER } from '../idempotency.js';
+import {
+  customerIdSchema,
+  customerParamsSchema,
+  errorResponses,
+  PARTNER_SECURITY,
+  type RouteDeps,
+} from './shared.js';
+
+const BASE = '/api/v1/customers/:customer_id/webhooks';
+const endpointParamsSchema = z.object({
+  customer_id: customerIdSchema,
+  webhook_id: z.string().min(1).max(100),
+});
+const idempotencyHeaders = z.looseObject({
+  'idempotency-key': z
+    .string()
+    .optional()
+    .meta({ description: 'Retry-safe POST: the first answer is replayed' }),
+});
+const TAGS = ['webhook endpoints'];
+
+type EndpointWithSecret = z.output<typeof endpointWithSecretSchema>;
+
+/** Disabled by the partner itself (the dispatcher sets its own reasons). */
+const DISABLED_BY_PARTNER = 'Disabled by the partner';
+
+function endpointNotFound(id: string): HttpError {
+  return new HttpError('not_found', `No webhook endpoint ${id.slice(0, 100)}`);
+}
+
+/** The webhook endpoint routes under `/api/v1/customers/{customer_id}/webhooks`. */
+export const webhookRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps) => {
+  const { store, auth, idempotency } = deps;
+  app.addHook('onRequest', auth.requirePartner);
+
+  async function checkedUrl(raw: string): Promise<string> {
+    const check = await checkEndpointUrl(raw, {
+      allowPrivate: deps.allowPrivateEndpoints,
+      ...(deps.resolveHost ? { resolve: deps.resolveHost } : {}),
+    });
+    if (!check.ok) {
+      throw new HttpError('validation_failed', 'The request body is invalid', {
+        in: 'body',
+        problems: [{ path: 'url', message: check.problem }],
+      });
+    }
+    return check.url;
+  }
+
+  app.post(
+    BASE,
+    {
+      schema: {
+        summary: 'Subscribe a webhook endpoint; the answer holds its signing secret, shown only here',
+        tags: TAGS,
+        security: PARTNER_SECURITY,
+        params: customerParamsSchema,
+        headers: idempotencyHeaders,
+        body: newEndpointSchema,
+        response: { 201: endpointWithSecretSchema, ...errorResponses(400, 401, 404, 413, 415, 422) },
+      },
+    },
+    async (request, reply) => {
+      const customerId = request.params.customer_id;
+      const answer = await idempotency.run(request, customerId, async () => {
+        const url = await checkedUrl(request.body.url);
+        const { endpoint, secret } = await subscribeEndpoint(store, customerId, {
+          url,
+          eventTypes: request.body.event_types,
+          description: request.body.description ?? null,
+        });
+        return { statusCode: 201, body: { ...toEndpointView(endpoint), secret } };
+      });
+      if (answer.replayed) reply.header(REPLAYED_HEADER, 'true');
+      return reply.code(answer.statusCode as 201).send(answer.body as EndpointWithSecret);
+    },
+  );
+
+  app.get(
+    BASE,
+    {
+      schema: {
+        summary: 'List webhook endpoints',
+        tags: TAGS,
+        security: PARTNER_SECURITY,
+        params: customerParamsSchema,
+        response: { 200: endpointListSchema, ...errorResponses(401, 404) },
+      },
+    },
+    async (request) => ({
+      webhooks: (await store.listEndpoints(request.params.customer_id)).map(toEndpointView),
+    }),
+  );
+
+  app.get(
+    `${BASE}/:webhook_id`,
+    {
+      schema: {
+        summary: 'Get a webhook endpoint',
+        tags: TAGS,
+        security: PARTNER_SECURITY,
+        params: endpointParamsSchema,
+        response: { 200: endpointViewSchema, ...errorResponses(401, 404) },
+      },
+    },
+    async (request) => {
+      const { customer_id: customerId, webhook_id: id } = request.params;
+      const endpoint = isEndpointId(id) ? await store.getEndpoint(customerId, id) : undefined;
+      if (!endpoint) throw endpointNotFound(id);
+      return toEndpointView(endpoint);
+    },
+  );
+
+  app.patch(
+    `${BASE}/:webhook_id`,
+    {
+      schema: {
+        summary: 'Change a webhook endpoint; `enabled: true` re-enables a disabled one',
+        tags: TAGS,
+        security: PARTNER_SECURITY,
+        params: endpointParamsSchema,
+        body: endpointPatchSchema,
+        response: { 200: endpointViewSchema, ...errorResponses(400, 401, 404, 413, 415) },
+      },
+    },
+    async (request) => {
+      const { customer_id: customerId, webhook_id: id } = request.params;
+      if (!isEndpointId(id)) throw endpointNotFound(id);
+      const body = request.body;
+      const patch: EndpointPatch = {};
+      if (body.url !== undefined) patch.url = await checkedUrl(body.url);
+      if (body.event_types !== undefined) patch.eventTypes = body.event_types;
+      if (body.description !== undefined) patch.description = body.description;
+      if (body.enabled !== undefined) {
+        patch.enabled = body.enabled;
+        patch.disabledReason = body.enabled ? null : DISABLED_BY_PARTNER;
+      }
+      const endpoint = await store.updateEndpoint(customerId, id, patch, new Date());
+      if (!endpoint) throw endpointNotFound(id);
+      return toEndpointView(endpoint);
+    },
+  );
+
+  app.delete(
+    `${BASE}/:webhook_id`,
+    {
+      schema: {
+        summary: 'Delete a webhook endpoint and its pending deliveries',
+        tags: TAGS,
+        security: PARTNER_SECURITY,
+        params: endpointParamsSchema,
+        response: { 204: z.null().meta({ description: 'Deleted' }), ...errorResponses(401, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { customer_id: customerId, webhook_id: id } = request.params;
+      if (!isEndpointId(id) || !(await store.deleteEndpoint(customerId, id))) throw endpointNotFound(id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    `${BASE}/:webhook_id/rotate-secret`,
+    {
+      schema: {
+        summary: 'Rotate the signing secret; the previous one keeps signing for 24 hours',
+        tags: TAGS,
+        security: PARTNER_SECURITY,
+        params: endpointParamsSchema,
+        headers: idempotencyHeaders,
+        body: z.strictObject({}).optional(),
+        response: { 200: endpointWithSecretSchema, ...errorResponses(400, 401, 404, 422) },
+      },
+    },
+    async (request, reply) => {
+      const { customer_id: customerId, webhook_id: id } = request.params;
+      const answer = await idempotency.run(request, customerId, async () => {
+        const rotated = isEndpointId(id) ? await rotateEndpointSecret(store, customerId, id) : undefined;
+        if (!rotated) throw endpointNotFound(id);
+        return {
+          statusCode: 200,
+          body: {
+            ...toEndpointView(rotated.endpoint),
+            secret: rotated.secret,
+            previous_secret_expires_at: rotated.previousExpiresAt.toISOString(),
+          },
+        };
+      });
+      if (answer.replayed) reply.header(REPLAYED_HEADER, 'true');
+      return reply.code(answer.statusCode as 200).send(answer.body as EndpointWithSecret);
+    },
+  );
+
+  app.get(
+    `${BASE}/:webhook_id/deliveries`,
+    {
+      schema: {
+        summary: "The endpoint's deliveries, newest first, each with every attempt",
+        tags: TAGS,
+        security: PARTNER_SECURITY,
+        params: endpointParamsSchema,
+        querystring: deliveryListQuerySchema,
+        response: { 200: deliveryListSchema, ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const { customer_id: customerId, webhook_id: id } = request.params;
+      const endpoint = isEndpointId(id) ? await store.getEndpoint(customerId, id) : undefined;
+      if (!endpoint) throw endpointNotFound(id);
+      const { limit, cursor } = request.query;
+      const page = await store
+        .listDeliveries(customerId, id, { limit, ...(cursor === undefined ? {} : { cursor }) })
+        .catch(rethrowInvalidCursor);
+      return { deliveries: page.items.map(toDeliveryView), next_cursor: page.nextCursor };
+    },
+  );
+};

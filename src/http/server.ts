@@ -1,0 +1,108 @@
+/**
+ * Starting the service for real: open and migrate the store, make sure an operator token exists,
+ * listen, and close in the right order (stop taking requests, finish the ones in flight, then close
+ * the store).
+ */
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import type { Config } from '../config.js';
+import { createStore } from '../storage/index.js';
+import type { Store } from '../storage/store.js';
+import { buildApp } from './app.js';
+import { ADMIN_TOKEN_SETTING, generateToken, hashToken } from './auth.js';
+
+/** A listening service. */
+export interface RunningServer {
+  app: FastifyInstance;
+  store: Store;
+  /** `http://host:port` actually bound (the port is real even when 0 was asked for). */
+  url: string;
+  /** Stops accepting connections, lets in-flight requests finish, then closes the store. */
+  close(): Promise<void>;
+}
+
+/** Where the one-time admin token line goes (stdout by default). */
+export type Print = (line: string) => void;
+
+/**
+ * The hash of the operator token. `ADMIN_TOKEN` wins when set. Otherwise the first start generates a
+ * token, stores only its hash and prints the token once; later starts find the hash and print nothing.
+ *
+ * @example
+ * const adminTokenHash = await ensureAdminToken(store, process.env.ADMIN_TOKEN, console.log);
+ */
+export async function ensureAdminToken(
+  store: Store,
+  adminToken: string | undefined,
+  print: Print,
+): Promise<string> {
+  if (adminToken !== undefined) return hashToken(adminToken);
+  const existing = await store.getSetting(ADMIN_TOKEN_SETTING);
+  if (existing !== undefined) return existing;
+  const token = generateToken('admin');
+  if (await store.setSettingIfAbsent(ADMIN_TOKEN_SETTING, hashToken(token))) {
+    print(`Admin token (shown only this once, store it now): ${token}`);
+    return hashToken(token);
+  }
+  // Another process started at the same moment and won: its token is the one.
+  const winner = await store.getSetting(ADMIN_TOKEN_SETTING);
+  if (winner === undefined) throw new Error('admin token setting vanished');
+  return winner;
+}
+
+/**
+ * Starts the service as configured.
+ *
+ * @example
+ * const server = await startServer(config);
+ * process.once('SIGTERM', () => server.close());
+ */
+export async function startServer(
+  config: Config,
+  print: Print = (line) => console.log(line),
+): Promise<RunningServer> {
+  const logger = pino({ level: config.logLevel, base: { service: 'tpcs' } });
+  const store = await createStore(config.databaseUrl);
+  try {
+    const applied = await store.migrate();
+    logger.info(
+      { applied, dialect: store.dialect },
+      applied.length ? 'migrations applied' : 'schema up to date',
+    );
+    const adminTokenHash = await ensureAdminToken(store, config.adminToken, print);
+    if (config.allowPrivateEndpoints) {
+      logger.warn(
+        'ALLOW_PRIVATE_ENDPOINTS=true: endpoint URLs on private and loopback addresses are accepted',
+      );
+    }
+    const app = buildApp({
+      store,
+      adminTokenHash,
+      logger,
+      allowPrivateEndpoints: config.allowPrivateEndpoints,
+    });
+    await app.listen({ port: config.port, host: config.host });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    let closing: Promise<void> | undefined;
+    return {
+      app,
+      store,
+      url: `http://${host}:${port}`,
+      close() {
+        closing ??= (async () => {
+          try {
+            await app.close();
+          } finally {
+            await store.close();
+          }
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+}

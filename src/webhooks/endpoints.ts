@@ -1,0 +1,69 @@
+/**
+ * Webhook endpoints: a partner's URLs subscribed to event types, each with a signing secret.
+ * Rotation adds a new secret and keeps the previous one signing for 24 hours, so that a partner can
+ * deploy the new secret without missing a delivery.
+ */
+import { randomUUID } from 'node:crypto';
+import { generateSecret } from '../signing/index.js';
+import type { Endpoint, Store } from '../storage/store.js';
+import type { EndpointView } from './schema.js';
+
+/** How long the previous secret keeps signing after a rotation. */
+export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
+
+/** The API view of an endpoint, without its secrets. */
+export function toEndpointView(e: Endpoint): EndpointView {
+  return {
+    id: e.id,
+    url: e.url,
+    description: e.description,
+    event_types: e.eventTypes,
+    enabled: e.enabled,
+    disabled_reason: e.enabled ? null : e.disabledReason,
+    created_at: e.createdAt.toISOString(),
+    updated_at: e.updatedAt.toISOString(),
+  };
+}
+
+/** True when `id` has the shape of an endpoint id (a UUID); anything else cannot exist. */
+export function isEndpointId(id: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+}
+
+/**
+ * Subscribes a new endpoint with a fresh secret; returns it with the secret (shown once).
+ *
+ * @example
+ * const {endpoint, secret} = await subscribeEndpoint(store, '0201001008132685', {url, eventTypes: [EVENT_TYPE], description: null});
+ */
+export async function subscribeEndpoint(
+  store: Store,
+  customerId: string,
+  e: { url: string; eventTypes: string[]; description: string | null },
+  now: Date = new Date(),
+): Promise<{ endpoint: Endpoint; secret: string }> {
+  const secret = generateSecret();
+  const endpoint = await store.createEndpoint({
+    id: randomUUID(),
+    customerId,
+    url: e.url,
+    description: e.description,
+    eventTypes: e.eventTypes,
+    secret,
+    createdAt: now,
+  });
+  return { endpoint, secret };
+}
+
+/** Rotates an endpoint's secret; undefined when the endpoint does not exist. */
+export async function rotateEndpointSecret(
+  store: Store,
+  customerId: string,
+  endpointId: string,
+  now: Date = new Date(),
+): Promise<{ endpoint: Endpoint; secret: string; previousExpiresAt: Date } | undefined> {
+  const secret = generateSecret();
+  const previousExpiresAt = new Date(now.getTime() + ROTATION_OVERLAP_MS);
+  const endpoint = await store.rotateEndpointSecret(customerId, endpointId, secret, now, previousExpiresAt);
+  return endpoint ? { endpoint, secret, previousExpiresAt } : undefined;
+}

@@ -1,0 +1,134 @@
+/** Request and response shapes of webhook endpoints and events. */
+import { z } from 'zod';
+import { EVENT_TYPE } from '../contract/index.js';
+
+/** The event types an endpoint can subscribe to; today only the one the contract defines. */
+export const EVENT_TYPES = [EVENT_TYPE] as const;
+
+const eventTypesSchema = z
+  .array(
+    z.string().refine((t) => (EVENT_TYPES as readonly string[]).includes(t), {
+      message: `Unknown event type; known: ${EVENT_TYPES.map((t) => `"${t}"`).join(', ')}`,
+    }),
+  )
+  .min(1, 'Subscribe to at least one event type')
+  .max(EVENT_TYPES.length, 'Each event type at most once')
+  .refine((types) => new Set(types).size === types.length, 'Each event type at most once')
+  .meta({ example: [EVENT_TYPE] });
+
+const urlSchema = z
+  .string()
+  .min(1, 'Must not be empty')
+  .max(2048, 'Must be at most 2048 characters')
+  .meta({
+    description: 'http(s) URL; must resolve to public addresses unless the operator allows private ones',
+    example: 'https://partner.example/webhooks/tpcs',
+  });
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const descriptionSchema = z
+  .string()
+  .max(500, 'Must be at most 500 characters')
+  .refine((s) => !CONTROL_CHARS.test(s), 'Must not contain control characters');
+
+/** `POST …/webhooks`. */
+export const newEndpointSchema = z
+  .strictObject({
+    url: urlSchema,
+    event_types: eventTypesSchema,
+    description: descriptionSchema.optional(),
+  })
+  .meta({ id: 'NewWebhookEndpoint' });
+
+/** `PATCH …/webhooks/{webhook_id}`: any of the fields; `enabled: true` re-enables a disabled endpoint. */
+export const endpointPatchSchema = z
+  .strictObject({
+    url: urlSchema.optional(),
+    event_types: eventTypesSchema.optional(),
+    description: descriptionSchema.nullable().optional(),
+    enabled: z.boolean().optional(),
+  })
+  .refine((p) => Object.keys(p).length > 0, 'Give at least one field to change')
+  .meta({ id: 'WebhookEndpointPatch' });
+
+/** An endpoint as the API shows it: never its secrets, except right after create and rotation. */
+export const endpointViewSchema = z
+  .object({
+    id: z.string(),
+    url: z.string(),
+    description: z.string().nullable(),
+    event_types: z.array(z.string()),
+    enabled: z.boolean(),
+    disabled_reason: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'WebhookEndpoint' });
+
+export type EndpointView = z.output<typeof endpointViewSchema>;
+
+/** The answer to create and rotate: the endpoint plus its new signing secret, shown only here. */
+export const endpointWithSecretSchema = endpointViewSchema
+  .extend({
+    secret: z.string().meta({ description: 'The signing secret (whsec_…); shown only now' }),
+    previous_secret_expires_at: z
+      .string()
+      .optional()
+      .meta({ description: 'After a rotation: when the previous secret stops signing' }),
+  })
+  .meta({ id: 'WebhookEndpointWithSecret' });
+
+export const endpointListSchema = z.object({ webhooks: z.array(endpointViewSchema) });
+
+/** An event exactly as it is delivered (the contract's envelope). */
+export const eventViewSchema = z
+  .object({
+    event_id: z.string(),
+    event_type: z.string(),
+    version: z.string(),
+    event_timestamp: z.string(),
+    data: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'Event' });
+
+export const eventListQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).max(500).optional(),
+});
+
+export const eventListSchema = z.object({
+  events: z.array(eventViewSchema),
+  next_cursor: z.string().nullable(),
+});
+
+/** One try at delivering an event to an endpoint. */
+export const attemptViewSchema = z
+  .object({
+    at: z.string(),
+    status_code: z.number().int().nullable(),
+    duration_ms: z.number(),
+    error: z.string().optional(),
+    response_excerpt: z.string().optional(),
+  })
+  .meta({ id: 'DeliveryAttempt' });
+
+/** One event to one endpoint, with its attempts (oldest first). */
+export const deliveryViewSchema = z
+  .object({
+    id: z.string(),
+    event_id: z.string(),
+    status: z.enum(['pending', 'delivered', 'failed']),
+    attempt_count: z.number().int(),
+    next_attempt_at: z.string().nullable(),
+    created_at: z.string(),
+    attempts: z.array(attemptViewSchema),
+  })
+  .meta({ id: 'Delivery' });
+
+export const deliveryListQuerySchema = eventListQuerySchema;
+
+export const deliveryListSchema = z.object({
+  deliveries: z.array(deliveryViewSchema),
+  next_cursor: z.string().nullable(),
+});
