@@ -51,7 +51,7 @@ export function signWebhook(input: SignInput): WebhookHeaders {
     throw new SigningError('invalid_body', 'body must be a Uint8Array or a string');
   }
   if (!Array.isArray(secrets) || secrets.length === 0) {
-    throw new SigningError('no_secrets', 'at least one secret is needed to sign');
+    throw new SigningError('no_secrets', 'secrets must be a non-empty array of "whsec_…" strings');
   }
   const timestampText = String(timestamp);
   const signatures = secrets.map(

@@ -26,9 +26,9 @@ export type VerifyResult =
 
 export interface VerifyOptions {
   /** Accepted clock difference in seconds, both ways. Default 300. */
-  toleranceSeconds?: number;
+  toleranceSeconds?: number | undefined;
   /** The current time in unix seconds, for tests; default the system clock at each call. */
-  now?: number;
+  now?: number | undefined;
 }
 
 /** Verifies one message (headers plus the exact raw body bytes) against the secrets it was made with. */
@@ -68,7 +68,7 @@ const DIGITS = /^[0-9]+$/;
  */
 export function createVerifier(secrets: readonly string[], options: VerifyOptions = {}): Verifier {
   if (!Array.isArray(secrets) || secrets.length === 0) {
-    throw new SigningError('no_secrets', 'at least one secret is needed to verify');
+    throw new SigningError('no_secrets', 'secrets must be a non-empty array of "whsec_…" strings');
   }
   // Measured (bench/signing.ts): a KeyObject and a Buffer key hash equally fast. A KeyObject is
   // immutable and keeps the key bytes out of reach of code holding the verifier, so we take it.
@@ -100,9 +100,10 @@ export function createVerifier(secrets: readonly string[], options: VerifyOption
         signatureList === undefined || signatureList === '' ? SIGNATURE_HEADER : undefined,
       ].filter((name) => name !== undefined);
       if (missing.length > 0) return failure('missing_headers', `missing header: ${missing.join(', ')}`);
-      if (id === null) return failure('invalid_id', `several different ${ID_HEADER} values`);
-      if (timestampText === null)
-        return failure('invalid_timestamp', `several different ${TIMESTAMP_HEADER} values`);
+      if (id === null) return failure('invalid_id', `${ID_HEADER} must be one text value, not several`);
+      if (timestampText === null) {
+        return failure('invalid_timestamp', `${TIMESTAMP_HEADER} must be one text value, not several`);
+      }
       return failure('no_valid_signature', `${SIGNATURE_HEADER} is not text`);
     }
 
