@@ -9,6 +9,9 @@ export const MAX_ID_LENGTH = 256;
 /** Unix seconds fit in 15 digits for the next 30 million years and stay exact in a double. */
 export const MAX_TIMESTAMP_DIGITS = 15;
 
+// Visible ASCII (0x21-0x7e) except "." (0x2e), 1 to MAX_ID_LENGTH characters.
+const VALID_ID = new RegExp(`^[!-\\-/-~]{1,${MAX_ID_LENGTH}}$`);
+
 /**
  * Why an id cannot be used, or `undefined` when it can. Shared by signing and verifying so both
  * ends agree on what a message id is.
@@ -18,6 +21,8 @@ export const MAX_TIMESTAMP_DIGITS = 15;
  * is refused because the id travels in an HTTP header.
  */
 export function idProblem(id: string): string | undefined {
+  // The regex is the fast path for the usual good id; the loop below only explains a bad one.
+  if (VALID_ID.test(id)) return undefined;
   if (id.length === 0) return 'webhook-id is empty';
   if (id.length > MAX_ID_LENGTH) return `webhook-id is longer than ${MAX_ID_LENGTH} characters`;
   for (let i = 0; i < id.length; i++) {
@@ -25,7 +30,7 @@ export function idProblem(id: string): string | undefined {
     if (c === 0x2e) return 'webhook-id must not contain "."';
     if (c < 0x21 || c > 0x7e) return 'webhook-id must be visible ASCII characters without spaces';
   }
-  return undefined;
+  return 'webhook-id is not valid'; // unreachable while the regex and the loop agree
 }
 
 /**

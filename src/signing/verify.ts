@@ -192,7 +192,8 @@ export function verifyWebhook(
 /** The `v1` entries of a signature list that have a signature's length; others cannot match. */
 function v1Signatures(list: string): string[] {
   const found: string[] = [];
-  for (const entry of list.split(' ')) {
+  // One entry is the usual case; skip split()'s array for it.
+  for (const entry of list.includes(' ') ? list.split(' ') : [list]) {
     // A Fetch `Headers` joins repeated lines with ", ", leaving a comma after all but the last entry.
     const end = entry.endsWith(',') ? entry.length - 1 : entry.length;
     if (end - V1_PREFIX.length === SIGNATURE_LENGTH && entry.startsWith(V1_PREFIX)) {
