@@ -115,7 +115,7 @@ function measure(item: Case, ms: number): number {
 }
 
 const bodies = [
-  { label: '~300 B body', body: seedEvent(0) },
+  { label: 'seed event', body: seedEvent(0) },
   { label: '16 KiB body', body: seedEvent(16 * 1024) },
 ];
 
