@@ -3,11 +3,11 @@
  * and the OpenAPI document. Built in memory (tests call `app.inject()`); `server.ts` listens.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Store } from '../storage/store.js';
 import type { HostResolver } from '../webhooks/url-policy.js';
 import { createAuth } from './auth.js';
-import { HttpError, installErrorHandling, sendHttpError } from './errors.js';
+import { HttpError, installErrorHandling, sendHttpError, zodValidatorCompiler } from './errors.js';
 import { Idempotency } from './idempotency.js';
 import { installMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
@@ -55,7 +55,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     },
   }).withTypeProvider<ZodTypeProvider>();
 
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(zodValidatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: a text/plain body is refused with 415 instead of reaching a JSON schema as a string.
   app.removeContentTypeParser(['text/plain']);

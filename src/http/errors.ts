@@ -1,5 +1,4 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { InvalidCursorError } from '../storage/index.js';
 
@@ -102,10 +101,16 @@ export function problemsFromIssues(issues: ReadonlyArray<z.core.$ZodIssue>): Pro
         problems.push({ path: formatPath([...issue.path, key]), message: 'Unknown field' });
       }
     } else {
-      problems.push({ path: formatPath(issue.path), message: issue.message });
+      problems.push({ path: formatPath(issue.path), message: readable(issue) });
     }
   }
   return problems;
+}
+
+/** zod's "expected string, received undefined" is, to a client, a missing field. */
+function readable(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && issue.input === undefined) return 'Required';
+  return issue.message;
 }
 
 type ValidationPart = 'body' | 'querystring' | 'params' | 'headers';
@@ -116,29 +121,29 @@ const PART_NAMES: Record<ValidationPart, string> = {
   headers: 'headers',
 };
 
-/** Reads the problems out of a fastify-type-provider-zod validation error. */
-function problemsFromValidation(err: FastifyError): Problem[] {
-  const problems: Problem[] = [];
-  for (const v of err.validation ?? []) {
-    const params = v.params as Record<string, unknown>;
-    if (v.keyword === 'unrecognized_keys' && Array.isArray(params.keys)) {
-      const base = v.instancePath.split('/').filter(Boolean);
-      for (const key of params.keys) {
-        problems.push({ path: pointerToPath([...base, String(key)]), message: 'Unknown field' });
-      }
-    } else {
-      problems.push({
-        path: pointerToPath(v.instancePath.split('/').filter(Boolean)),
-        message: v.message ?? 'Invalid',
-      });
-    }
+/** A request part that failed its zod schema; Fastify adds `validationContext` (which part). */
+export class RequestValidationError extends Error {
+  readonly problems: Problem[];
+  validationContext?: string;
+
+  constructor(problems: Problem[]) {
+    super('The request is invalid');
+    this.name = 'RequestValidationError';
+    this.problems = problems;
   }
-  return problems;
 }
 
-function pointerToPath(segments: string[]): string {
-  return formatPath(segments.map((s) => (/^\d+$/.test(s) ? Number(s) : s)));
-}
+/**
+ * Fastify validator compiler for zod schemas that keeps every issue with its exact path (the
+ * type provider's own compiler flattens paths into JSON pointers, losing keys that contain "/").
+ */
+export const zodValidatorCompiler =
+  ({ schema }: { schema: unknown }) =>
+  (data: unknown): { value: unknown } | { error: Error } => {
+    const result = (schema as z.ZodType).safeParse(data);
+    if (result.success) return { value: result.data };
+    return { error: new RequestValidationError(problemsFromIssues(result.error.issues)) };
+  };
 
 /** Fastify's own client errors (body parsing, content type, size) mapped to our codes. */
 function fromFastifyError(err: FastifyError): HttpError | undefined {
@@ -177,14 +182,13 @@ function fromFastifyError(err: FastifyError): HttpError | undefined {
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof HttpError) return sendHttpError(reply, err);
-    if (hasZodFastifySchemaValidationErrors(err)) {
+    if (err instanceof RequestValidationError) {
       const part = (err.validationContext ?? 'body') as ValidationPart;
-      const problems = problemsFromValidation(err);
       return sendHttpError(
         reply,
         new HttpError('validation_failed', `The request ${PART_NAMES[part] ?? part} is invalid`, {
           in: part,
-          problems,
+          problems: err.problems,
         }),
       );
     }
