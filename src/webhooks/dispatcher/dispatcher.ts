@@ -1,0 +1,260 @@
+/**
+ * The dispatcher: claims due deliveries in batches, sends them concurrently, records every attempt.
+ *
+ * One loop per dispatcher: claim as many deliveries as there are free slots (the queue bounds each
+ * endpoint's share), start their attempts, and claim again when slots free up, when a decision
+ * commits in this process (`notify`), or at the next poll. Completions are written in batches
+ * (group commit): whatever finished while the previous batch was being written goes in the next one.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { ClaimedDelivery, Completion, DeliveryQueue } from '../../storage/queue.js';
+import { planCompletion } from './attempt.js';
+import { type DispatcherMetrics, dispatcherMetrics, reportQueueStats } from './metrics.js';
+import { onDeliveriesQueued } from './notify.js';
+import { createRetryPolicy, type RetryPolicy } from './retry-policy.js';
+import { createSender, DEFAULT_ATTEMPT_TIMEOUT_MS, type Sender } from './sender.js';
+
+export interface DispatcherOptions {
+  queue: DeliveryQueue;
+  policy?: RetryPolicy;
+  /** Defaults to a sender built from `timeoutMs` and `allowPrivateEndpoints`. */
+  sender?: Sender;
+  allowPrivateEndpoints?: boolean;
+  /** Per-attempt timeout. Default 15 s. */
+  timeoutMs?: number;
+  /** Identifies this dispatcher's leases. Default: host, pid and a random suffix. */
+  workerId?: string;
+  /** Attempts in flight in this dispatcher. Default 256. */
+  concurrency?: number;
+  /** Attempts in flight per endpoint, across all dispatchers. Default 8. */
+  perEndpoint?: number;
+  /** Most deliveries per claim. Default 256. */
+  batchSize?: number;
+  /** How long a claim holds a delivery; must exceed the attempt timeout. Default 2 × timeout + 5 s. */
+  leaseMs?: number;
+  /** Polling interval when nothing wakes the loop. Default 500 ms. */
+  pollIntervalMs?: number;
+  /** An endpoint failing every attempt for this long is disabled. Default 5 days. */
+  failureWindowMs?: number;
+  /** Pause of an endpoint after 429/502/503/504 without Retry-After. Default 5 s. */
+  slowDownMs?: number;
+  /** Called with errors the loop survives (database hiccups); default logs to stderr. */
+  onError?: (err: unknown) => void;
+  /** Called when the dispatcher disables an endpoint. */
+  onEndpointDisabled?: (endpointId: string, reason: string) => void;
+  metrics?: DispatcherMetrics;
+}
+
+export interface Dispatcher {
+  readonly workerId: string;
+  start(): void;
+  /** Wakes the loop now: a decision committed deliveries in this process. */
+  notify(): void;
+  /**
+   * Stops claiming, waits up to `graceMs` (default: the attempt timeout) for attempts in flight,
+   * records them, and releases the leases of any still running so another dispatcher takes them.
+   */
+  stop(graceMs?: number): Promise<void>;
+  /** Resolves when nothing is in flight and nothing was due at the last claim (tests, benchmarks). */
+  idle(): Promise<void>;
+}
+
+const DAY = 24 * 3600_000;
+
+/**
+ * Creates a dispatcher on a queue.
+ *
+ * @example
+ * const queue = await openDeliveryQueue(process.env.DATABASE_URL);
+ * const dispatcher = createDispatcher({ queue, policy: createRetryPolicy() });
+ * dispatcher.start();
+ * process.on('SIGTERM', () => dispatcher.stop());
+ */
+export function createDispatcher(options: DispatcherOptions): Dispatcher {
+  const queue = options.queue;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
+  const policy = options.policy ?? createRetryPolicy();
+  const ownSender = options.sender === undefined;
+  const sender =
+    options.sender ??
+    createSender({
+      timeoutMs,
+      allowPrivateEndpoints: options.allowPrivateEndpoints ?? false,
+      connectionsPerOrigin: options.perEndpoint ?? 8,
+    });
+  const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const concurrency = options.concurrency ?? 256;
+  const perEndpoint = options.perEndpoint ?? 8;
+  const batchSize = options.batchSize ?? 256;
+  const leaseMs = options.leaseMs ?? 2 * timeoutMs + 5000;
+  const pollIntervalMs = options.pollIntervalMs ?? 500;
+  const failureWindowMs = options.failureWindowMs ?? 5 * DAY;
+  const slowDownMs = options.slowDownMs ?? 5000;
+  const onError = options.onError ?? ((err: unknown) => console.error('dispatcher:', err));
+  const metrics = options.metrics ?? dispatcherMetrics();
+
+  let running = false;
+  let loopDone: Promise<void> = Promise.resolve();
+  let wake: (() => void) | undefined;
+  let woken = false;
+  const inFlight = new Map<string, Promise<void>>();
+  let pendingCompletions: Completion[] = [];
+  let flushing: Promise<void> | undefined;
+  let lastClaimEmpty = false;
+  let idleWaiters: (() => void)[] = [];
+  let unreport: (() => void) | undefined;
+  let unsubscribe: (() => void) | undefined;
+
+  const signal = () => {
+    woken = true;
+    wake?.();
+  };
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (woken) {
+        woken = false;
+        return resolve();
+      }
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = undefined;
+        woken = false;
+        resolve();
+      }
+      wake = done;
+    });
+
+  function checkIdle() {
+    if (lastClaimEmpty && inFlight.size === 0 && pendingCompletions.length === 0 && !flushing) {
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  function flush(): Promise<void> {
+    if (flushing) return flushing;
+    if (pendingCompletions.length === 0) return Promise.resolve();
+    const batch = pendingCompletions;
+    pendingCompletions = [];
+    flushing = queue
+      .complete(batch, { workerId, failureWindowMs })
+      .then((r) => {
+        for (const d of r.disabled) {
+          metrics.endpointsDisabled.inc();
+          options.onEndpointDisabled?.(d.endpointId, d.reason);
+        }
+      })
+      .catch((err) => {
+        // The leases will expire and the deliveries be attempted again: at-least-once holds.
+        onError(err);
+      })
+      .finally(() => {
+        flushing = undefined;
+        if (pendingCompletions.length > 0) void flush();
+        signal();
+        checkIdle();
+      });
+    return flushing;
+  }
+
+  async function attempt(d: ClaimedDelivery): Promise<void> {
+    const result = await sender.send({
+      url: d.url,
+      messageId: d.eventId,
+      payload: d.payload,
+      secrets: d.secrets,
+    });
+    const { completion, label } = planCompletion(d, result, policy, slowDownMs);
+    metrics.attempts.inc({ outcome: label });
+    metrics.attemptSeconds.observe({ outcome: label }, result.durationMs / 1000);
+    if (label === 'delivered') {
+      metrics.deliveries.inc({ status: 'delivered' });
+      if (d.attemptCount === 0) {
+        metrics.commitToDeliverySeconds.observe((Date.now() - d.createdAt.getTime()) / 1000);
+      }
+    } else {
+      metrics.endpointFailures.inc({ endpoint_id: d.endpointId });
+      if (completion.next.status === 'failed') metrics.deliveries.inc({ status: 'failed' });
+    }
+    pendingCompletions.push(completion);
+  }
+
+  async function loop(): Promise<void> {
+    while (running) {
+      const room = concurrency - inFlight.size;
+      let claimed: ClaimedDelivery[] = [];
+      if (room > 0) {
+        try {
+          claimed = await queue.claim({
+            workerId,
+            now: new Date(),
+            leaseMs,
+            limit: Math.min(batchSize, room),
+            perEndpoint,
+          });
+        } catch (err) {
+          onError(err);
+        }
+      }
+      for (const d of claimed) {
+        const p = attempt(d)
+          .catch(onError)
+          .finally(() => {
+            inFlight.delete(d.id);
+            void flush();
+          });
+        inFlight.set(d.id, p);
+      }
+      lastClaimEmpty = claimed.length === 0;
+      checkIdle();
+      if (!running) break;
+      // A full batch means more may be due right away; otherwise wait for a reason to look again.
+      if (room > 0 && claimed.length === Math.min(batchSize, room)) {
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      await sleep(pollIntervalMs);
+    }
+  }
+
+  return {
+    workerId,
+    start() {
+      if (running) return;
+      running = true;
+      unreport = reportQueueStats((now) => queue.stats(now));
+      unsubscribe = onDeliveriesQueued(signal);
+      loopDone = loop();
+    },
+    notify: signal,
+    async stop(graceMs = timeoutMs) {
+      if (!running) return;
+      running = false;
+      unsubscribe?.();
+      signal();
+      await loopDone;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), graceMs);
+      });
+      await Promise.race([Promise.allSettled([...inFlight.values()]), timedOut]);
+      clearTimeout(timer);
+      const stillRunning = [...inFlight.keys()];
+      await flush();
+      if (pendingCompletions.length > 0) await flush();
+      if (stillRunning.length > 0) await queue.release(workerId, stillRunning).catch(onError);
+      unreport?.();
+      if (ownSender) await sender.close().catch(() => {});
+    },
+    idle() {
+      return new Promise<void>((resolve) => {
+        idleWaiters.push(resolve);
+        checkIdle();
+      });
+    },
+  };
+}

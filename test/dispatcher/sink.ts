@@ -1,0 +1,67 @@
+/** A real HTTP receiver for tests: records every request and answers as each path's handler says. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Received {
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  at: number;
+}
+
+export type Answer = { status: number; headers?: Record<string, string>; body?: string } | 'hang';
+
+export interface Sink {
+  url(path: string): string;
+  received: Received[];
+  on(path: string, answer: (r: Received, count: number) => Answer): void;
+  close(): Promise<void>;
+}
+
+export async function startSink(): Promise<Sink> {
+  const received: Received[] = [];
+  const handlers = new Map<string, (r: Received, count: number) => Answer>();
+  const counts = new Map<string, number>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const path = req.url ?? '/';
+      const r: Received = {
+        path,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        at: Date.now(),
+      };
+      received.push(r);
+      const n = (counts.get(path) ?? 0) + 1;
+      counts.set(path, n);
+      const answer = handlers.get(path)?.(r, n) ?? { status: 200 };
+      if (answer === 'hang') return;
+      res.writeHead(answer.status, answer.headers).end(answer.body ?? '');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: (path) => `http://127.0.0.1:${port}${path}`,
+    received,
+    on: (path, answer) => handlers.set(path, answer),
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'condition',
+) {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
