@@ -31,9 +31,8 @@ async function probePostgres(): Promise<string | undefined> {
   }
 }
 
-// TEMPORARY: the PostgreSQL adapter lands in the next commit
-const pgSkip: string | undefined =
-  process.env.TPCS_TEST_PG === '1' ? await probePostgres() : 'PostgreSQL adapter not built yet';
+const pgSkip = await probePostgres();
+process.env.TPCS_TEST_PG === '1' ? await probePostgres() : 'PostgreSQL adapter not built yet';
 if (pgSkip) console.warn(pgSkip);
 
 /** Why a dialect's half of the suite is skipped, or undefined when it runs. */

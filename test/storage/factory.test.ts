@@ -1,8 +1,10 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createStore, UnsupportedDatabaseUrlError } from '../../src/storage/index.js';
+import { PG_URL, randomId, skipReason } from './dialects.js';
 
 describe('createStore', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tpcs-factory-'));
@@ -40,5 +42,35 @@ describe('createStore', () => {
     await expect(createStore('mysql://user:s3cret@host/db')).rejects.toThrow(
       /^(?!.*s3cret).*user:\*\*\*@host/,
     );
+  });
+});
+
+describe.skipIf(skipReason('postgres') !== undefined)('createStore on postgres', () => {
+  it('honours ?schema=, creating it on migrate, and keeps schemas apart', async () => {
+    const schema = randomId('tpcs_test_');
+    const url = new URL(PG_URL);
+    url.searchParams.set('schema', schema);
+    const store = await createStore(url.toString());
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    try {
+      expect(store.dialect).toBe('postgres');
+      expect((await store.migrate())[0]).toBe('001_initial');
+      expect(await store.setSettingIfAbsent('k', 'v')).toBe(true);
+      const { rows } = await admin.query(`SELECT value FROM ${schema}.settings WHERE key = 'k'`);
+      expect(rows).toEqual([{ value: 'v' }]);
+    } finally {
+      await store.close();
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.end();
+    }
+  });
+
+  it('refuses a schema that is not an identifier', async () => {
+    await expect(createStore(`${PG_URL}?schema=x;drop`)).rejects.toBeInstanceOf(UnsupportedDatabaseUrlError);
+  });
+
+  it('fails at once when the server does not answer', async () => {
+    await expect(createStore('postgres://postgres@127.0.0.1:1/test')).rejects.toThrow();
   });
 });

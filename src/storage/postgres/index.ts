@@ -1,6 +1,232 @@
-import type { Store } from '../store.js';
+import pg from 'pg';
+import { UnsupportedDatabaseUrlError } from '../errors.js';
+import type {
+  ComplianceDecisionInput,
+  CursorPage,
+  DecisionResult,
+  Delivery,
+  Endpoint,
+  EndpointPatch,
+  IdempotentResponse,
+  NewEndpoint,
+  NewThirdPartyCustomer,
+  Page,
+  Partner,
+  Store,
+  StoredEvent,
+  ThirdPartyCustomer,
+  ThirdPartyStatus,
+} from '../store.js';
+import { recordDecision } from './decisions.js';
+import { getDelivery, listDeliveries } from './deliveries.js';
+import {
+  createEndpoint,
+  deleteEndpoint,
+  getEndpoint,
+  listEndpoints,
+  rotateEndpointSecret,
+  updateEndpoint,
+} from './endpoints.js';
+import { getEvent, listEvents } from './events.js';
+import { getIdempotentResponse, saveIdempotentResponse } from './idempotency.js';
+import { migrate, quoteIdent } from './migrations.js';
+import {
+  createPartner,
+  findPartnerByTokenHash,
+  getPartner,
+  listPartners,
+  setPartnerToken,
+} from './partners.js';
+import { getSetting, setSettingIfAbsent } from './settings.js';
+import { createThirdParty, getThirdParty, listThirdParties } from './third-parties.js';
 
-/** Placeholder until the PostgreSQL adapter lands (next commit). */
-export async function createPostgresStore(_url: string): Promise<Store> {
-  throw new Error('The PostgreSQL store is not built yet; use DATABASE_URL=sqlite:PATH');
+/**
+ * A `postgres://` URL as a pool configuration. `?schema=NAME` (ours, not libpq's) becomes the
+ * connection's `search_path`; `?options=` is kept and combined with it. `?max=N` sizes the pool.
+ *
+ * @example
+ * parsePostgresUrl('postgres://app@db/tpcs?schema=tenant_a').schema // 'tenant_a'
+ */
+export function parsePostgresUrl(url: string): { config: pg.PoolConfig; schema: string | undefined } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UnsupportedDatabaseUrlError('DATABASE_URL is not a valid postgres:// URL');
+  }
+  const schema = u.searchParams.get('schema') ?? undefined;
+  const options = u.searchParams.get('options');
+  const max = u.searchParams.get('max');
+  for (const name of ['schema', 'options', 'max']) u.searchParams.delete(name);
+  if (schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
+    throw new UnsupportedDatabaseUrlError(
+      `DATABASE_URL schema=${JSON.stringify(schema)}: expected an identifier`,
+    );
+  }
+  const config: pg.PoolConfig = { connectionString: u.toString() };
+  const combined = [options, schema === undefined ? null : `-c search_path=${schema}`]
+    .filter(Boolean)
+    .join(' ');
+  if (combined) config.options = combined;
+  if (max !== null) config.max = Math.max(1, Number.parseInt(max, 10) || 10);
+  return { config, schema };
+}
+
+/**
+ * The production store: a node-postgres pool, parameterised named statements, and one transaction on
+ * one client for every multi-statement operation. Needs PostgreSQL 13 or later (gen_random_uuid).
+ */
+export class PostgresStore implements Store {
+  readonly dialect = 'postgres' as const;
+  readonly #pool: pg.Pool;
+  readonly #schema: string | undefined;
+
+  constructor(pool: pg.Pool, schema?: string) {
+    this.#pool = pool;
+    this.#schema = schema;
+  }
+
+  /** The pool, for code that shares this store's connections (benchmarks, the dispatcher). */
+  get pool(): pg.Pool {
+    return this.#pool;
+  }
+
+  async migrate(): Promise<string[]> {
+    return migrate(this.#pool, undefined, this.#schema);
+  }
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+  async ping(): Promise<void> {
+    await this.#pool.query('SELECT 1');
+  }
+
+  getSetting(key: string): Promise<string | undefined> {
+    return getSetting(this.#pool, key);
+  }
+  setSettingIfAbsent(key: string, value: string): Promise<boolean> {
+    return setSettingIfAbsent(this.#pool, key, value);
+  }
+
+  createPartner(p: {
+    customerId: string;
+    name: string | null;
+    tokenHash: string;
+    createdAt: Date;
+  }): Promise<'created' | 'exists'> {
+    return createPartner(this.#pool, p);
+  }
+  findPartnerByTokenHash(tokenHash: string): Promise<Partner | undefined> {
+    return findPartnerByTokenHash(this.#pool, tokenHash);
+  }
+  getPartner(customerId: string): Promise<Partner | undefined> {
+    return getPartner(this.#pool, customerId);
+  }
+  listPartners(): Promise<Partner[]> {
+    return listPartners(this.#pool);
+  }
+  setPartnerToken(customerId: string, tokenHash: string): Promise<boolean> {
+    return setPartnerToken(this.#pool, customerId, tokenHash);
+  }
+
+  createThirdParty(t: NewThirdPartyCustomer): Promise<'created' | 'exists'> {
+    return createThirdParty(this.#pool, t);
+  }
+  getThirdParty(customerId: string, clientCustomerRef: string): Promise<ThirdPartyCustomer | undefined> {
+    return getThirdParty(this.#pool, customerId, clientCustomerRef);
+  }
+  listThirdParties(
+    customerId: string,
+    q: { status?: ThirdPartyStatus; limit: number; offset: number },
+  ): Promise<Page<ThirdPartyCustomer>> {
+    return listThirdParties(this.#pool, customerId, q);
+  }
+  recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult> {
+    return recordDecision(this.#pool, d);
+  }
+
+  getEvent(customerId: string, eventId: string): Promise<StoredEvent | undefined> {
+    return getEvent(this.#pool, customerId, eventId);
+  }
+  listEvents(customerId: string, q: { limit: number; cursor?: string }): Promise<CursorPage<StoredEvent>> {
+    return listEvents(this.#pool, customerId, q);
+  }
+
+  createEndpoint(e: NewEndpoint): Promise<Endpoint> {
+    return createEndpoint(this.#pool, e);
+  }
+  getEndpoint(customerId: string, endpointId: string): Promise<Endpoint | undefined> {
+    return getEndpoint(this.#pool, customerId, endpointId);
+  }
+  listEndpoints(customerId: string): Promise<Endpoint[]> {
+    return listEndpoints(this.#pool, customerId);
+  }
+  updateEndpoint(
+    customerId: string,
+    endpointId: string,
+    patch: EndpointPatch,
+    at: Date,
+  ): Promise<Endpoint | undefined> {
+    return updateEndpoint(this.#pool, customerId, endpointId, patch, at);
+  }
+  deleteEndpoint(customerId: string, endpointId: string): Promise<boolean> {
+    return deleteEndpoint(this.#pool, customerId, endpointId);
+  }
+  rotateEndpointSecret(
+    customerId: string,
+    endpointId: string,
+    secret: string,
+    at: Date,
+    oldExpiresAt: Date,
+  ): Promise<Endpoint | undefined> {
+    return rotateEndpointSecret(this.#pool, customerId, endpointId, secret, at, oldExpiresAt);
+  }
+
+  listDeliveries(
+    customerId: string,
+    endpointId: string,
+    q: { limit: number; cursor?: string },
+  ): Promise<CursorPage<Delivery>> {
+    return listDeliveries(this.#pool, customerId, endpointId, q);
+  }
+  getDelivery(customerId: string, endpointId: string, deliveryId: string): Promise<Delivery | undefined> {
+    return getDelivery(this.#pool, customerId, endpointId, deliveryId);
+  }
+
+  getIdempotentResponse(customerId: string, key: string): Promise<IdempotentResponse | undefined> {
+    return getIdempotentResponse(this.#pool, customerId, key);
+  }
+  saveIdempotentResponse(
+    customerId: string,
+    key: string,
+    r: IdempotentResponse,
+    at: Date,
+  ): Promise<IdempotentResponse> {
+    return saveIdempotentResponse(this.#pool, customerId, key, r, at);
+  }
+}
+
+/**
+ * Opens a pool on a `postgres://` URL (see {@link parsePostgresUrl}) and checks the server answers, so
+ * a wrong URL fails at start rather than at the first request. Does not migrate.
+ *
+ * @example
+ * const store = await createPostgresStore('postgres://app@127.0.0.1:5432/tpcs');
+ * await store.migrate();
+ */
+export async function createPostgresStore(url: string): Promise<PostgresStore> {
+  const { config, schema } = parsePostgresUrl(url);
+  if (schema !== undefined) quoteIdent(schema);
+  const pool = new pg.Pool(config);
+  // an idle client's connection dropped (server restart): the pool discards it, and the next query
+  // reports the problem to its caller; without a listener the error would end the process
+  pool.on('error', () => {});
+  const store = new PostgresStore(pool, schema);
+  try {
+    await store.ping();
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err;
+  }
+  return store;
 }

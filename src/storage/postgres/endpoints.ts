@@ -1,0 +1,194 @@
+import type pg from 'pg';
+import type { Endpoint, EndpointPatch, NewEndpoint } from '../store.js';
+import { type Queryable, statement, withTransaction } from './db.js';
+import type { Row } from './tables.js';
+
+type EndpointColumns = Omit<Row<'endpoints'>, 'failing_since'>;
+/** An endpoint row joined with one of its unexpired secrets (secret columns null when it has none). */
+type EndpointSecretRow = EndpointColumns & {
+  secret: string | null;
+  secret_created_at: Date | null;
+  secret_expires_at: Date | null;
+};
+
+const ENDPOINT_COLUMNS =
+  'id, customer_id, url, description, event_types, enabled, disabled_reason, created_at, updated_at';
+const e = (columns: string): string =>
+  columns
+    .split(', ')
+    .map((c) => `e.${c}`)
+    .join(', ');
+
+/** Groups joined rows (ordered by endpoint, then secret newest first) into endpoints, keeping order. */
+function toEndpoints(rows: EndpointSecretRow[]): Endpoint[] {
+  const byId = new Map<string, Endpoint>();
+  for (const r of rows) {
+    let endpoint = byId.get(r.id);
+    if (!endpoint) {
+      endpoint = {
+        id: r.id,
+        customerId: r.customer_id,
+        url: r.url,
+        description: r.description,
+        eventTypes: r.event_types,
+        enabled: r.enabled,
+        disabledReason: r.disabled_reason,
+        secrets: [],
+        createdAt: r.created_at,
+        updatedAt: r.updated_at,
+      };
+      byId.set(r.id, endpoint);
+    }
+    if (r.secret !== null && r.secret_created_at !== null) {
+      endpoint.secrets.push({
+        secret: r.secret,
+        createdAt: r.secret_created_at,
+        expiresAt: r.secret_expires_at,
+      });
+    }
+  }
+  return [...byId.values()];
+}
+
+// $n is the "now" that decides which secrets have expired
+const secretsJoin = (now: string): string => `
+  LEFT JOIN endpoint_secrets s ON s.endpoint_id = e.id AND (s.expires_at IS NULL OR s.expires_at > ${now})`;
+const SECRET_COLUMNS = 's.secret, s.created_at AS secret_created_at, s.expires_at AS secret_expires_at';
+
+const insert = statement(
+  'endpoint_insert',
+  `WITH e AS (
+     INSERT INTO endpoints (id, customer_id, url, description, event_types, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5::text[], $6, $6)
+     RETURNING id
+   )
+   INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) SELECT e.id, $7, $6 FROM e`,
+);
+const one = statement<EndpointSecretRow>(
+  'endpoint_get',
+  `SELECT ${e(ENDPOINT_COLUMNS)}, ${SECRET_COLUMNS}
+   FROM endpoints e ${secretsJoin('$3')}
+   WHERE e.customer_id = $1 AND e.id = $2
+   ORDER BY s.created_at DESC, s.id DESC`,
+);
+const all = statement<EndpointSecretRow>(
+  'endpoint_list',
+  `SELECT ${e(ENDPOINT_COLUMNS)}, ${SECRET_COLUMNS}
+   FROM endpoints e ${secretsJoin('$2')}
+   WHERE e.customer_id = $1
+   ORDER BY e.created_at, e.id, s.created_at DESC, s.id DESC`,
+);
+// one statement for every patch shape: each column changes only when its flag is true; the secrets
+// are read in the same statement (the UPDATE does not touch them, so its snapshot shows them as they are)
+const update = statement<EndpointSecretRow>(
+  'endpoint_update',
+  `WITH e AS (
+     UPDATE endpoints SET
+       url = CASE WHEN $3::boolean THEN $4::text ELSE url END,
+       description = CASE WHEN $5::boolean THEN $6::text ELSE description END,
+       event_types = CASE WHEN $7::boolean THEN $8::text[] ELSE event_types END,
+       enabled = CASE WHEN $9::boolean THEN $10::boolean ELSE enabled END,
+       disabled_reason = CASE WHEN $11::boolean THEN $12::text
+                              WHEN $9::boolean THEN NULL ELSE disabled_reason END,
+       failing_since = CASE WHEN $9::boolean AND $10::boolean THEN NULL ELSE failing_since END,
+       updated_at = $13
+     WHERE customer_id = $1 AND id = $2
+     RETURNING ${ENDPOINT_COLUMNS}
+   )
+   SELECT ${e(ENDPOINT_COLUMNS)}, ${SECRET_COLUMNS}
+   FROM e ${secretsJoin('$14')}
+   ORDER BY s.created_at DESC, s.id DESC`,
+);
+const remove = statement('endpoint_delete', 'DELETE FROM endpoints WHERE customer_id = $1 AND id = $2');
+// locks the endpoint row, so two rotations of one endpoint run one after the other
+const touch = statement<{ id: string }>(
+  'endpoint_touch',
+  'UPDATE endpoints SET updated_at = $3 WHERE customer_id = $1 AND id = $2 RETURNING id',
+);
+const expireCurrent = statement(
+  'endpoint_secret_expire',
+  'UPDATE endpoint_secrets SET expires_at = $2 WHERE endpoint_id = $1 AND expires_at IS NULL',
+);
+const insertSecret = statement(
+  'endpoint_secret_insert',
+  'INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) VALUES ($1, $2, $3)',
+);
+
+/** One statement: the endpoint and its first secret. */
+export async function createEndpoint(db: Queryable, n: NewEndpoint): Promise<Endpoint> {
+  await insert.run(db, [n.id, n.customerId, n.url, n.description, n.eventTypes, n.createdAt, n.secret]);
+  return {
+    id: n.id,
+    customerId: n.customerId,
+    url: n.url,
+    description: n.description,
+    eventTypes: [...n.eventTypes],
+    enabled: true,
+    disabledReason: null,
+    secrets: [{ secret: n.secret, createdAt: n.createdAt, expiresAt: null }],
+    createdAt: n.createdAt,
+    updatedAt: n.createdAt,
+  };
+}
+
+/** The endpoint with its secrets not yet expired (newest first). */
+export async function getEndpoint(
+  db: Queryable,
+  customerId: string,
+  id: string,
+): Promise<Endpoint | undefined> {
+  return toEndpoints((await one.run(db, [customerId, id, new Date()])).rows)[0];
+}
+
+/** The partner's endpoints, oldest first. */
+export async function listEndpoints(db: Queryable, customerId: string): Promise<Endpoint[]> {
+  return toEndpoints((await all.run(db, [customerId, new Date()])).rows);
+}
+
+export async function updateEndpoint(
+  db: Queryable,
+  customerId: string,
+  id: string,
+  p: EndpointPatch,
+  at: Date,
+): Promise<Endpoint | undefined> {
+  const { rows } = await update.run(db, [
+    customerId,
+    id,
+    p.url !== undefined,
+    p.url ?? null,
+    p.description !== undefined,
+    p.description ?? null,
+    p.eventTypes !== undefined,
+    p.eventTypes ?? null,
+    p.enabled !== undefined,
+    p.enabled ?? true,
+    p.disabledReason !== undefined,
+    p.disabledReason ?? null,
+    at,
+    new Date(),
+  ]);
+  return toEndpoints(rows)[0];
+}
+
+/** Secrets, deliveries and their attempts go with it (ON DELETE CASCADE). */
+export async function deleteEndpoint(db: Queryable, customerId: string, id: string): Promise<boolean> {
+  return (await remove.run(db, [customerId, id])).rowCount === 1;
+}
+
+/** In one transaction: the current secret expires at `oldExpiresAt`, the new one becomes current. */
+export async function rotateEndpointSecret(
+  pool: pg.Pool,
+  customerId: string,
+  id: string,
+  secret: string,
+  at: Date,
+  oldExpiresAt: Date,
+): Promise<Endpoint | undefined> {
+  return withTransaction(pool, async (client) => {
+    if ((await touch.run(client, [customerId, id, at])).rowCount !== 1) return undefined;
+    await expireCurrent.run(client, [id, oldExpiresAt]);
+    await insertSecret.run(client, [id, secret, at]);
+    return getEndpoint(client, customerId, id);
+  });
+}

@@ -1,0 +1,58 @@
+import type pg from 'pg';
+import { withTransaction } from './db.js';
+import * as m001 from './migrations/001_initial.js';
+
+/** A numbered migration: applied once, in name order, recorded in the `migrations` table. */
+export interface Migration {
+  name: string;
+  sql: string;
+}
+
+/** Every PostgreSQL migration, oldest first. Append only: never edit one that has shipped. */
+export const migrations: readonly Migration[] = [{ name: '001_initial', sql: m001.sql }];
+
+/** First key of the two-int advisory lock; the second is a hash of the schema name. */
+const MIGRATION_LOCK = 0x7470_6373; // 'tpcs'
+
+/**
+ * Applies the migrations not yet recorded, all in one transaction (PostgreSQL DDL is transactional),
+ * under a transaction-scoped advisory lock per schema: when several processes start at once, one
+ * migrates and the others wait, then find nothing left to do. With `schema`, the schema is created
+ * if missing and used. Returns the names it applied.
+ */
+export async function migrate(
+  pool: pg.Pool,
+  list: readonly Migration[] = migrations,
+  schema?: string,
+): Promise<string[]> {
+  return withTransaction(pool, async (client) => {
+    await client.query("SELECT pg_advisory_xact_lock($1, hashtext(coalesce($2, current_schema(), '')))", [
+      MIGRATION_LOCK,
+      schema ?? null,
+    ]);
+    if (schema !== undefined) {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+      await client.query(`SET LOCAL search_path TO ${quoteIdent(schema)}`);
+    }
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
+    const { rows } = await client.query<{ name: string }>('SELECT name FROM migrations');
+    const done = new Set(rows.map((r) => r.name));
+    const applied: string[] = [];
+    for (const m of list) {
+      if (done.has(m.name)) continue;
+      await client.query(m.sql); // no parameters: the simple protocol runs every statement in it
+      await client.query('INSERT INTO migrations (name) VALUES ($1)', [m.name]);
+      applied.push(m.name);
+    }
+    return applied;
+  });
+}
+
+/** A validated identifier, double-quoted (schema names come from configuration, not from users). */
+export function quoteIdent(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name))
+    throw new Error(`Invalid PostgreSQL identifier ${JSON.stringify(name)}`);
+  return `"${name}"`;
+}
