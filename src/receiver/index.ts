@@ -23,7 +23,7 @@ export type { ReceiverResponse } from './core/response.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './core/retry-policy.js';
 export { type ErrorBody, RECEIVER_ERRORS, type ReceiverErrorCode } from './errors.js';
 export { createMemoryInbox } from './inbox/memory.js';
-export { createSqliteInbox, type SqliteInboxOptions } from './inbox/sqlite.js';
+export { createSqliteInbox, type SqliteInbox, type SqliteInboxOptions } from './inbox/sqlite.js';
 export type {
   CustomerStatusRecord,
   InboxEntry,

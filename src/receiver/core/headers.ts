@@ -5,6 +5,14 @@ import type { HeaderSource } from '../../signing/index.js';
  * but hand-built records may not, hence the case-insensitive fallback. Repeated headers: first value.
  */
 export function getHeader(headers: HeaderSource, name: string): string | undefined {
+  try {
+    return readHeader(headers, name);
+  } catch {
+    return undefined; // hostile header objects (throwing getters, proxies): treated as absent
+  }
+}
+
+function readHeader(headers: HeaderSource, name: string): string | undefined {
   if (typeof (headers as Headers).get === 'function') {
     return (headers as Headers).get(name) ?? undefined;
   }

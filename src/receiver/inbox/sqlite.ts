@@ -23,6 +23,11 @@ export interface SqliteInboxOptions {
   synchronous?: 'FULL' | 'NORMAL';
 }
 
+/** The SQLite inbox; `database` is there for inspection (tests, ad-hoc queries), not for writing. */
+export interface SqliteInbox extends InboxStore {
+  readonly database: Database.Database;
+}
+
 /** Numbered migrations; `PRAGMA user_version` records how many have run. Append only. */
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE inbox_events (
@@ -88,7 +93,7 @@ interface EventRow {
  * const receiver = createReceiver({ secrets: [secret], inbox: createSqliteInbox('./data/inbox.db') });
  * ```
  */
-export function createSqliteInbox(filename: string, options: SqliteInboxOptions = {}): InboxStore {
+export function createSqliteInbox(filename: string, options: SqliteInboxOptions = {}): SqliteInbox {
   if (filename !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
   const db = new Database(filename);
   db.pragma('journal_mode = WAL');
@@ -196,6 +201,7 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
 
   let closed = false;
   return {
+    database: db,
     async record(entries, options) {
       return entries.length === 0 ? [] : recordBatch(entries, options);
     },

@@ -1,0 +1,177 @@
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseEvent, type ThirdPartyCustomerStatusEvent } from '../../src/contract/index.js';
+import { createMemoryInbox, createSqliteInbox, type InboxStore } from '../../src/receiver/index.js';
+import { eventJson, REASONS, tempDir } from './helpers.js';
+
+// The same suite runs against every store (kysely's "no mocks, every dialect").
+const STORES: [string, () => InboxStore][] = [
+  ['memory', () => createMemoryInbox()],
+  ['sqlite', () => createSqliteInbox(path.join(tempDir(), 'inbox.db'))],
+];
+
+function entry(overrides: Parameters<typeof eventJson>[0] = {}, receivedAt = 1_000) {
+  const { json } = eventJson(overrides);
+  const parsed = parseEvent(json);
+  if (!parsed.ok) throw new Error('test event is invalid');
+  return { event: parsed.event as ThirdPartyCustomerStatusEvent, body: Buffer.from(json), receivedAt };
+}
+
+const keep = { handleStale: false };
+
+for (const [name, open] of STORES) {
+  describe(`InboxStore: ${name}`, () => {
+    let store: InboxStore;
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('records a new event, updates the status table, and leaves the event pending', async () => {
+      store = open();
+      const e = entry({ status: 'REJECTED', at: '2025-01-01T00:00:00Z' });
+      expect(await store.record([e], keep)).toEqual(['recorded']);
+      expect(await store.getStatus('0201001008132685', 'CUST_001')).toMatchObject({
+        status: 'REJECTED',
+        reasons: REASONS,
+        eventTimestamp: '2025-01-01T00:00:00Z',
+        eventId: e.event.event_id,
+      });
+      const due = await store.due(2_000, 10);
+      expect(due).toHaveLength(1);
+      expect(Buffer.from(due[0]?.body ?? []).toString()).toBe(e.body.toString());
+      expect(await store.getEvent(e.event.event_id)).toMatchObject({
+        state: 'pending',
+        stale: false,
+        attempts: 0,
+      });
+    });
+
+    it('answers duplicate for a known event_id, also inside one batch, and changes nothing', async () => {
+      store = open();
+      const e = entry();
+      expect(await store.record([e, e], keep)).toEqual(['recorded', 'duplicate']);
+      const changed = { ...e, event: { ...e.event, data: { ...e.event.data, status: 'APPROVED' as const } } };
+      expect(await store.record([changed], keep)).toEqual(['duplicate']);
+      expect((await store.getStatus('0201001008132685', 'CUST_001'))?.status).toBe('REJECTED');
+      expect(await store.due(2_000, 10)).toHaveLength(1);
+    });
+
+    it('keeps the newest status by event_timestamp; an older event is stale and skipped', async () => {
+      store = open();
+      const newer = entry({ status: 'APPROVED', at: '2025-03-01T00:00:00Z' });
+      const older = entry({ status: 'REJECTED', at: '2025-02-01T00:00:00Z' });
+      expect(await store.record([newer, older], keep)).toEqual(['recorded', 'stale']);
+      const status = await store.getStatus('0201001008132685', 'CUST_001');
+      expect(status).toMatchObject({ status: 'APPROVED', reasons: null, eventId: newer.event.event_id });
+      expect(await store.getEvent(older.event.event_id)).toMatchObject({ stale: true, state: 'skipped' });
+      expect((await store.due(2_000, 10)).map((p) => p.eventId)).toEqual([newer.event.event_id]);
+    });
+
+    it('hands stale events to handlers when asked to', async () => {
+      store = open();
+      await store.record([entry({ at: '2025-03-01T00:00:00Z' })], keep);
+      const older = entry({ at: '2025-02-01T00:00:00Z' });
+      expect(await store.record([older], { handleStale: true })).toEqual(['stale']);
+      const due = await store.due(2_000, 10);
+      expect(due.map((p) => [p.eventId, p.stale])).toContainEqual([older.event.event_id, true]);
+    });
+
+    it('breaks timestamp ties by event_id, whatever the arrival order', async () => {
+      store = open();
+      const a = entry({ eventId: 'tie_a', status: 'REJECTED', at: '2025-03-01T00:00:00Z' });
+      const b = entry({ eventId: 'tie_b', status: 'APPROVED', at: '2025-03-01T00:00:00Z' });
+      expect(await store.record([b, a], keep)).toEqual(['recorded', 'stale']);
+      expect((await store.getStatus('0201001008132685', 'CUST_001'))?.eventId).toBe('tie_b');
+    });
+
+    it('keeps one status per (customer_id, client_customer_ref) and lists them', async () => {
+      store = open();
+      await store.record(
+        [
+          entry({ customerId: 'C1', ref: 'B', status: 'APPROVED' }),
+          entry({ customerId: 'C1', ref: 'A' }),
+          entry({ customerId: 'C2', ref: 'A', status: 'APPROVED' }),
+        ],
+        keep,
+      );
+      expect((await store.listStatuses({ customerId: 'C1' })).map((s) => s.clientCustomerRef)).toEqual([
+        'A',
+        'B',
+      ]);
+      expect(await store.listStatuses()).toHaveLength(3);
+      expect(await store.listStatuses({ limit: 1 })).toHaveLength(1);
+      expect(await store.getStatus('C2', 'B')).toBeUndefined();
+    });
+
+    it('marks events handled, reschedules failures and gives up when told', async () => {
+      store = open();
+      const [a, b, c] = [entry(), entry(), entry()];
+      await store.record([a, b, c], keep);
+      const due = await store.due(2_000, 10);
+      const [sa, sb, sc] = due.map((p) => p.seq) as [number, number, number];
+      await store.markHandled([sa], 2_000);
+      await store.markFailed([
+        { seq: sb, error: 'boom', retryAt: 5_000 },
+        { seq: sc, error: 'dead', retryAt: null },
+      ]);
+      expect(await store.getEvent(a.event.event_id)).toMatchObject({
+        state: 'handled',
+        handledAt: new Date(2_000),
+      });
+      expect(await store.getEvent(b.event.event_id)).toMatchObject({
+        state: 'pending',
+        attempts: 1,
+        lastError: 'boom',
+      });
+      expect(await store.getEvent(c.event.event_id)).toMatchObject({ state: 'failed', attempts: 1 });
+      expect(await store.due(4_999, 10)).toEqual([]);
+      expect(await store.nextDueAt()).toBe(5_000);
+      expect((await store.due(5_000, 10)).map((p) => [p.eventId, p.attempts])).toEqual([
+        [b.event.event_id, 1],
+      ]);
+      // Handling twice is harmless: a handled row stays handled with its first time.
+      await store.markHandled([sa], 9_000);
+      expect((await store.getEvent(a.event.event_id))?.handledAt).toEqual(new Date(2_000));
+    });
+
+    it('returns due events oldest first, up to the limit', async () => {
+      store = open();
+      const entries = Array.from({ length: 5 }, () => entry());
+      await store.record(entries, keep);
+      expect((await store.due(2_000, 3)).map((p) => p.eventId)).toEqual(
+        entries.slice(0, 3).map((e) => e.event.event_id),
+      );
+    });
+  });
+}
+
+describe('SQLite inbox on a real file', () => {
+  it('survives a reopen with everything it recorded', async () => {
+    const file = path.join(tempDir(), 'nested', 'inbox.db');
+    const first = createSqliteInbox(file);
+    const e = entry();
+    await first.record([e], keep);
+    await first.close();
+    const second = createSqliteInbox(file);
+    expect(await second.record([e], keep)).toEqual(['duplicate']);
+    expect((await second.due(2_000, 10)).map((p) => p.eventId)).toEqual([e.event.event_id]);
+    await second.close();
+  });
+
+  it('runs in WAL mode with synchronous FULL by default, NORMAL on request', async () => {
+    const dir = tempDir();
+    for (const [synchronous, level] of [
+      [undefined, 2],
+      ['NORMAL', 1],
+    ] as const) {
+      const store = createSqliteInbox(
+        path.join(dir, `${synchronous ?? 'default'}.db`),
+        synchronous ? { synchronous } : {},
+      );
+      expect(store.database.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(store.database.pragma('synchronous', { simple: true })).toBe(level);
+      expect(store.database.pragma('user_version', { simple: true })).toBe(1);
+      await store.close();
+    }
+  });
+});
