@@ -7,6 +7,12 @@ import {
   validThirdParty,
 } from './harness.js';
 
+function firstProperty(body: ReturnType<typeof validThirdParty>) {
+  const [first] = body.property_details;
+  if (!first) throw new Error('no property');
+  return first;
+}
+
 for (const database of TEST_DATABASES) {
   describe.skipIf(database.skip)(`third-party customers (${database.name})`, () => {
     let s: TestService;
@@ -87,8 +93,8 @@ for (const database of TEST_DATABASES) {
       d.nickname = 'Ada';
       d.income_range = { currency: 'XAU', min_value: 500, max_value: 100 };
       (d.address as Record<string, unknown>).country = 'US';
-      body.property_details.push({ ...structuredClone(body.property_details[0]!) });
-      body.property_details[0]!.property_purchase_amount = { currency: 'JPY', value: 100.5 };
+      body.property_details.push({ ...structuredClone(firstProperty(body)) });
+      firstProperty(body).property_purchase_amount = { currency: 'JPY', value: 100.5 };
 
       const res = await s.call('POST', base, { token, body });
       expect(res.statusCode).toBe(400);
@@ -117,7 +123,7 @@ for (const database of TEST_DATABASES) {
     it('checks min <= max and decimals once the fields themselves are valid', async () => {
       const body = validThirdParty('TP_RANGE');
       body.client_customer_details.income_range = { currency: 'USD', min_value: 500, max_value: 100 };
-      body.property_details[0]!.property_purchase_amount = { currency: 'JPY', value: 100.5 };
+      firstProperty(body).property_purchase_amount = { currency: 'JPY', value: 100.5 };
       const res = await s.call('POST', base, { token, body });
       expect(res.statusCode).toBe(400);
       const paths = (expectErrorShape(res).details as { problems: { path: string }[] }).problems.map(

@@ -191,7 +191,8 @@ export const webhookRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps)
         security: PARTNER_SECURITY,
         params: endpointParamsSchema,
         headers: idempotencyHeaders,
-        body: z.strictObject({}).optional(),
+        // No body, or an empty object (Fastify hands a missing body to the validator as null).
+        body: z.strictObject({}).nullish(),
         response: { 200: endpointWithSecretSchema, ...errorResponses(400, 401, 404, 422) },
       },
     },

@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HostResolver } from '../../src/webhooks/url-policy.js';
+import { expectErrorShape, startService, TEST_DATABASES, type TestService } from './harness.js';
+
+const TYPE = 'THIRD PARTY CUSTOMER STATUS';
+
+/** A resolver with fixed answers, so tests never touch real DNS. */
+const resolver: HostResolver = async (host) => {
+  const table: Record<string, string[]> = {
+    'partner.example': ['93.184.216.34'],
+    'mixed.example': ['93.184.216.34', '10.1.2.3'],
+    'metadata.example': ['169.254.169.254'],
+    localhost: ['127.0.0.1', '::1'],
+  };
+  const answer = table[host];
+  if (!answer) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+  return answer;
+};
+
+for (const database of TEST_DATABASES) {
+  describe.skipIf(database.skip)(`webhook endpoints (${database.name})`, () => {
+    let s: TestService;
+    let token: string;
+    const base = '/api/v1/customers/HOOKS/webhooks';
+    beforeAll(async () => {
+      s = await startService({ database, allowPrivateEndpoints: false, resolveHost: resolver });
+      token = await s.partner('HOOKS');
+    });
+    afterAll(() => s.close());
+
+    it('creates, lists, gets, updates and deletes an endpoint; the secret is shown only on create', async () => {
+      const created = await s.call('POST', base, {
+        token,
+        body: { url: 'https://partner.example/hooks', event_types: [TYPE], description: 'main' },
+      });
+      expect(created.statusCode).toBe(201);
+      const ep = created.json();
+      expect(ep).toMatchObject({
+        url: 'https://partner.example/hooks',
+        event_types: [TYPE],
+        description: 'main',
+        enabled: true,
+        disabled_reason: null,
+      });
+      expect(ep.secret).toMatch(/^whsec_/);
+
+      const list = await s.call('GET', base, { token });
+      expect(list.json().webhooks).toHaveLength(1);
+      expect(list.body).not.toContain('whsec_');
+      const got = await s.call('GET', `${base}/${ep.id}`, { token });
+      expect(got.statusCode).toBe(200);
+      expect(got.json()).not.toHaveProperty('secret');
+
+      const patched = await s.call('PATCH', `${base}/${ep.id}`, {
+        token,
+        body: { description: null, enabled: false },
+      });
+      expect(patched.json()).toMatchObject({
+        description: null,
+        enabled: false,
+        disabled_reason: expect.any(String),
+      });
+      const reenabled = await s.call('PATCH', `${base}/${ep.id}`, { token, body: { enabled: true } });
+      expect(reenabled.json()).toMatchObject({ enabled: true, disabled_reason: null });
+
+      expect((await s.call('DELETE', `${base}/${ep.id}`, { token })).statusCode).toBe(204);
+      expect((await s.call('GET', `${base}/${ep.id}`, { token })).statusCode).toBe(404);
+      expect((await s.call('DELETE', `${base}/${ep.id}`, { token })).statusCode).toBe(404);
+    });
+
+    it('rotates the secret, keeping the previous one for 24 hours', async () => {
+      const ep = (
+        await s.call('POST', base, { token, body: { url: 'https://partner.example/r', event_types: [TYPE] } })
+      ).json();
+      const rotated = await s.call('POST', `${base}/${ep.id}/rotate-secret`, { token });
+      expect(rotated.statusCode).toBe(200);
+      const body = rotated.json();
+      expect(body.secret).toMatch(/^whsec_/);
+      expect(body.secret).not.toBe(ep.secret);
+      const expires = Date.parse(body.previous_secret_expires_at) - Date.now();
+      expect(expires).toBeGreaterThan(23.9 * 3600_000);
+      expect(expires).toBeLessThanOrEqual(24 * 3600_000);
+      const stored = await s.store.getEndpoint('HOOKS', ep.id);
+      expect(stored?.secrets.map((x) => x.secret)).toEqual([body.secret, ep.secret]);
+      expect((await s.call('POST', `${base}/not-an-id/rotate-secret`, { token })).statusCode).toBe(404);
+    });
+
+    it('refuses unknown event types, non-http schemes and non-public addresses', async () => {
+      const cases: [unknown, string][] = [
+        [{ url: 'https://partner.example/x', event_types: ['SOMETHING ELSE'] }, 'event_types[0]'],
+        [{ url: 'https://partner.example/x', event_types: [] }, 'event_types'],
+        [{ url: 'ftp://partner.example/x', event_types: [TYPE] }, 'url'],
+        [{ url: 'https://user:pw@partner.example/x', event_types: [TYPE] }, 'url'],
+        [{ url: 'not a url', event_types: [TYPE] }, 'url'],
+        [{ url: 'http://127.0.0.1:8080/x', event_types: [TYPE] }, 'url'],
+        [{ url: 'http://localhost/x', event_types: [TYPE] }, 'url'],
+        [{ url: 'http://10.0.0.5/x', event_types: [TYPE] }, 'url'],
+        [{ url: 'http://[::1]/x', event_types: [TYPE] }, 'url'],
+        [{ url: 'http://[::ffff:192.168.1.1]/x', event_types: [TYPE] }, 'url'],
+        [{ url: 'http://2130706433/x', event_types: [TYPE] }, 'url'],
+        [{ url: 'http://100.64.0.1/x', event_types: [TYPE] }, 'url'],
+        [{ url: 'http://metadata.example/x', event_types: [TYPE] }, 'url'],
+        [{ url: 'http://mixed.example/x', event_types: [TYPE] }, 'url'],
+        [{ url: 'http://nowhere.example/x', event_types: [TYPE] }, 'url'],
+      ];
+      const before = (await s.store.listEndpoints('HOOKS')).length;
+      for (const [body, path] of cases) {
+        const res = await s.call('POST', base, { token, body });
+        expect(res.statusCode, JSON.stringify(body)).toBe(400);
+        const err = expectErrorShape(res);
+        expect((err.details as { problems: { path: string }[] }).problems.map((p) => p.path)).toContain(path);
+      }
+      expect((await s.store.listEndpoints('HOOKS')).length).toBe(before);
+    });
+
+    it('checks the URL on PATCH too', async () => {
+      const ep = (
+        await s.call('POST', base, { token, body: { url: 'https://partner.example/p', event_types: [TYPE] } })
+      ).json();
+      const res = await s.call('PATCH', `${base}/${ep.id}`, {
+        token,
+        body: { url: 'http://169.254.169.254/latest' },
+      });
+      expect(res.statusCode).toBe(400);
+      expect((await s.store.getEndpoint('HOOKS', ep.id))?.url).toBe('https://partner.example/p');
+      expect((await s.call('PATCH', `${base}/${ep.id}`, { token, body: {} })).statusCode).toBe(400);
+    });
+
+    it('replays create with the same Idempotency-Key (same secret, one endpoint)', async () => {
+      const headers = { 'idempotency-key': 'ep-1' };
+      const body = { url: 'https://partner.example/idem', event_types: [TYPE] };
+      const a = await s.call('POST', base, { token, body, headers });
+      const b = await s.call('POST', base, { token, body, headers });
+      expect(b.headers['idempotent-replayed']).toBe('true');
+      expect(b.json()).toEqual(a.json());
+      const urls = (await s.store.listEndpoints('HOOKS')).map((e) => e.url);
+      expect(urls.filter((u) => u === body.url)).toHaveLength(1);
+    });
+  });
+}
+
+describe('webhook endpoints with ALLOW_PRIVATE_ENDPOINTS', () => {
+  it('accepts loopback URLs', async () => {
+    const s = await startService({ allowPrivateEndpoints: true });
+    const token = await s.partner('DEV');
+    const res = await s.call('POST', '/api/v1/customers/DEV/webhooks', {
+      token,
+      body: { url: 'http://127.0.0.1:4000/webhooks', event_types: [TYPE] },
+    });
+    expect(res.statusCode).toBe(201);
+    await s.close();
+  });
+});
