@@ -52,8 +52,10 @@ const CLOSE_BRACE = 0x7d;
 /** One open object or array: its keys so far (objects) or the index being read (arrays). */
 interface Frame {
   isObject: boolean;
-  /** Keys seen in this object; created on the first key. */
-  keys: Set<string> | undefined;
+  /** Keys seen in this object. Searched linearly while few (cheaper than hashing fresh strings). */
+  keys: string[];
+  /** The same keys, once there are too many for a linear search. */
+  keySet: Set<string> | undefined;
   /** The current key (objects) or index (arrays), for paths in problems. */
   segment: string | number;
 }
@@ -107,7 +109,7 @@ function scan(text: string, keyProblems: Problem[]): void {
       if (text.charCodeAt(i) === close) {
         i++;
       } else {
-        const frame: Frame = { isObject, keys: undefined, segment: 0 };
+        const frame: Frame = { isObject, keys: [], keySet: undefined, segment: 0 };
         stack.push(frame);
         if (isObject) i = readKey(text, i, frame, stack, keyProblems);
         continue;
@@ -159,16 +161,13 @@ function readKey(text: string, i: number, frame: Frame, stack: Frame[], keyProbl
   // Escapes are rare in keys; when present, JSON.parse decodes them (the string is already known valid).
   const key = raw.includes('\\') ? (JSON.parse(text.slice(i, end)) as string) : raw;
   frame.segment = key;
-  if (frame.keys === undefined) frame.keys = new Set();
-  if (frame.keys.has(key)) {
+  if (isDuplicate(frame, key)) {
     keyProblems.push(
       problemAt(
         pathOf(stack),
         `appears more than once in the same object (again at ${lineAndColumn(text, i)}); each key may appear only once, since parsers disagree on which copy wins`,
       ),
     );
-  } else {
-    frame.keys.add(key);
   }
   if (key === '__proto__') {
     keyProblems.push(
@@ -178,6 +177,21 @@ function readKey(text: string, i: number, frame: Frame, stack: Frame[], keyProbl
   const colon = skipWhitespace(text, end);
   if (text.charCodeAt(colon) !== COLON) throw new SyntaxProblem(colon, '":" after the property name');
   return skipWhitespace(text, colon + 1);
+}
+
+const LINEAR_SEARCH_LIMIT = 16;
+
+/** Whether `key` was already seen in this object; records it otherwise. */
+function isDuplicate(frame: Frame, key: string): boolean {
+  if (frame.keySet !== undefined) {
+    if (frame.keySet.has(key)) return true;
+    frame.keySet.add(key);
+    return false;
+  }
+  if (frame.keys.includes(key)) return true;
+  frame.keys.push(key);
+  if (frame.keys.length > LINEAR_SEARCH_LIMIT) frame.keySet = new Set(frame.keys);
+  return false;
 }
 
 function pathOf(stack: readonly Frame[]): string {
@@ -192,13 +206,29 @@ function skipWhitespace(text: string, i: number): number {
   }
 }
 
+/** A run of characters that need no attention inside a string: not `"`, `\\` or a control character. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what it must stop at.
+const STRING_RUN = /[^"\\\x00-\x1f]*/y;
+
 /** Skips a string starting at the quote at `i`; returns the index after its closing quote. */
 function skipString(text: string, i: number): number {
   const n = text.length;
   i++;
+  const start = i;
   while (i < n) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) return i + 1;
+    if (c >= SPACE && c !== BACKSLASH) {
+      // Past the first few characters, the regex engine skips ordinary ones several times faster
+      // than this loop; for short strings (most keys) its call overhead is not worth it.
+      if (i - start < 16) i++;
+      else {
+        STRING_RUN.lastIndex = i + 1;
+        STRING_RUN.test(text);
+        i = STRING_RUN.lastIndex;
+      }
+      continue;
+    }
     if (c === BACKSLASH) {
       const e = text.charCodeAt(i + 1);
       if (e === 0x75 /* u */) {
@@ -228,8 +258,8 @@ function skipString(text: string, i: number): number {
         'an escape (\\", \\\\, \\/, \\b, \\f, \\n, \\r, \\t or \\uXXXX) after "\\"',
       );
     }
-    if (c < SPACE) throw new SyntaxProblem(i, 'no raw control character in a string (escape it, e.g. \\n)');
-    i++;
+    // Only a control character (U+0000 to U+001F) is left.
+    throw new SyntaxProblem(i, 'no raw control character in a string (escape it, e.g. \\n)');
   }
   throw new SyntaxProblem(n, 'a closing double quote for the string');
 }

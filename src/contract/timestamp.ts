@@ -49,6 +49,12 @@ function daysInMonth(year: number, month: number): number {
  * eventTimestampProblem('2025-02-30T10:00:00Z'); // 'is not a real instant: February 2025 has 28 days, …'
  */
 export function eventTimestampProblem(value: string): string | undefined {
+  // Fast path for the common case (this runs on every request): the pattern already bounds every
+  // field, and days up to 28 exist in every month.
+  if (EVENT_TIMESTAMP_PATTERN.test(value) && value.charCodeAt(8) <= 0x32 /* "2" */) {
+    const day = (value.charCodeAt(8) - 0x30) * 10 + value.charCodeAt(9) - 0x30;
+    if (day <= 28) return undefined;
+  }
   const shape = LOOSE_SHAPE.exec(value);
   if (shape === null) {
     return `must be a UTC timestamp formatted as YYYY-MM-DDTHH:MM:SSZ (whole seconds, e.g. "2025-01-01T00:00:00Z"), but is ${JSON.stringify(truncate(value))}`;
