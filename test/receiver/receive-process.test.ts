@@ -1,0 +1,136 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { request } from 'undici';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { answer, OTHER_SECRET, SECRET, signedRequest, tempDir } from './helpers.js';
+
+// `tpcs receive` as a real process (built by `npm run build`), on a free port, real signed requests.
+interface Running {
+  child: ChildProcess;
+  url: string;
+  logs: Record<string, unknown>[];
+  exited: Promise<number | null>;
+}
+
+const running: Running[] = [];
+afterEach(() => {
+  for (const r of running.splice(0)) r.child.kill('SIGKILL');
+});
+
+beforeAll(() => {
+  if (!fs.existsSync('dist/receiver/service/server.js')) {
+    throw new Error('dist/ is missing the receiver: run `npm run build` before this test');
+  }
+});
+
+async function startReceive(args: string[], env: Record<string, string> = {}): Promise<Running> {
+  const child = spawn(process.execPath, ['bin/tpcs.js', 'receive', '--port', '0', ...args], {
+    env: { ...process.env, WEBHOOK_SECRET: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no "listening" line; logs: ${JSON.stringify(logs)}`)),
+      15_000,
+    );
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      logs.push(entry);
+      if (entry.msg === 'listening') {
+        clearTimeout(timer);
+        resolve(`http://127.0.0.1:${String(entry.port)}`);
+      }
+    });
+    void exited.then((code) => reject(new Error(`exited with ${code}`)));
+  });
+  const r = { child, url, logs, exited };
+  running.push(r);
+  return r;
+}
+
+async function send(url: string, q: ReturnType<typeof signedRequest>) {
+  const response = await request(`${url}/webhook`, { method: 'POST', headers: q.headers, body: q.body });
+  return { status: response.statusCode, body: answer(await response.body.text()) };
+}
+
+describe('tpcs receive (process)', () => {
+  it('receives signed events with rotation, serves statuses, logs each event, stops on SIGTERM, keeps them', async () => {
+    const db = path.join(tempDir(), 'receiver.db');
+    const r = await startReceive(['--db', db, '--secret', SECRET, '--secret', OTHER_SECRET]);
+    const first = signedRequest({ customerId: 'C1', ref: 'REF_1', status: 'REJECTED' }, [SECRET]);
+    expect(await send(r.url, first)).toMatchObject({ status: 200, body: { outcome: 'recorded' } });
+    expect(await send(r.url, first)).toMatchObject({ status: 200, body: { outcome: 'duplicate' } });
+    const rotated = signedRequest({ customerId: 'C1', ref: 'REF_2', status: 'APPROVED' }, [OTHER_SECRET]);
+    expect((await send(r.url, rotated)).status).toBe(200);
+    const unsigned = { ...first, headers: { 'content-type': 'application/json' } };
+    expect((await send(r.url, unsigned)).status).toBe(401);
+
+    const status = await request(`${r.url}/statuses/C1/REF_1`);
+    expect(status.statusCode).toBe(200);
+    expect(await status.body.json()).toMatchObject({ status: 'REJECTED', event_id: first.eventId });
+    const list = await request(`${r.url}/statuses?customer_id=C1`);
+    expect(((await list.body.json()) as { statuses: unknown[] }).statuses).toHaveLength(2);
+    expect((await request(`${r.url}/healthz`)).statusCode).toBe(200);
+
+    const received = r.logs.filter((l) => l.msg === 'event received');
+    expect(received.map((l) => [l.event_id, l.outcome])).toEqual([
+      [first.eventId, 'recorded'],
+      [first.eventId, 'duplicate'],
+      [rotated.eventId, 'recorded'],
+    ]);
+
+    r.child.kill('SIGTERM');
+    expect(await r.exited).toBe(0);
+    expect(r.logs.at(-1)?.msg).toBe('stopped');
+
+    const again = await startReceive(['--db', db, '--secret', SECRET]);
+    const kept = await request(`${again.url}/statuses/C1/REF_2`);
+    expect(await kept.body.json()).toMatchObject({ status: 'APPROVED', event_id: rotated.eventId });
+  });
+
+  it('takes secrets from WEBHOOK_SECRET, and warns loudly when there is none', async () => {
+    const dir = tempDir();
+    const fromEnv = await startReceive(['--db', path.join(dir, 'a.db')], {
+      WEBHOOK_SECRET: `${OTHER_SECRET},${SECRET}`,
+    });
+    expect(fromEnv.logs.find((l) => l.msg === 'listening')).toMatchObject({
+      signature_verification: true,
+      secrets: 2,
+    });
+    expect((await send(fromEnv.url, signedRequest())).status).toBe(200);
+
+    const open = await startReceive(['--db', path.join(dir, 'b.db')]);
+    expect(open.logs.some((l) => l.level === 40 && String(l.msg).includes('NOT verified'))).toBe(true);
+    const { body, eventId } = signedRequest();
+    const response = await request(`${open.url}/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    expect([response.statusCode, ((await response.body.json()) as { event_id: string }).event_id]).toEqual([
+      200,
+      eventId,
+    ]);
+  });
+
+  it('refuses to start with a malformed secret', async () => {
+    const child = spawn(
+      process.execPath,
+      ['bin/tpcs.js', 'receive', '--port', '0', '--secret', 'nope', '--db', path.join(tempDir(), 'x.db')],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code).toBe(2);
+    expect(out).toMatch(/cannot start/);
+  });
+});
