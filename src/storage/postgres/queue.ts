@@ -1,8 +1,334 @@
-import type { DeliveryQueue } from '../queue.js';
+/**
+ * The delivery queue on PostgreSQL (see ../queue.ts for the terms), graphile-worker style: the claim
+ * is one statement, a CTE that picks each endpoint's due heads `FOR UPDATE SKIP LOCKED` and then
+ * `UPDATE … RETURNING` sets the lease, so several processes claim concurrently without waiting on
+ * each other and never take the same delivery. Completions are written in batches with `unnest`.
+ */
+import pg from 'pg';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import type { ClaimedDelivery, CompleteResult, Completion, DeliveryQueue, QueueStats } from '../queue.js';
+import type { Attempt, Delivery } from '../store.js';
+import { withTransaction } from './db.js';
+import { parsePostgresUrl } from './index.js';
+import * as m002 from './migrations/002_delivery_queue.js';
+import { type Migration, migrate, migrations } from './migrations.js';
 
-/** Placeholder until the PostgreSQL store's tables land. */
+/** The queue's own migrations, applied after the store's. */
+export const queueMigrations: readonly Migration[] = [{ name: '002_delivery_queue', sql: m002.sql }];
+
+const CLAIM = /* sql */ `
+WITH ep AS (
+  SELECT e.id, e.url, $1::int - (
+      SELECT count(*) FROM deliveries f
+      WHERE f.endpoint_id = e.id AND f.status = 'pending' AND f.locked_until > $2
+    )::int AS room
+  FROM endpoints e
+  WHERE e.enabled AND (e.throttled_until IS NULL OR e.throttled_until <= $2)
+    AND EXISTS (
+      SELECT 1 FROM deliveries d
+      WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= $2
+    )
+),
+picked AS (
+  SELECT c.id, c.next_attempt_at FROM ep CROSS JOIN LATERAL (
+    SELECT d.id, d.next_attempt_at, d.event_seq FROM deliveries d
+    WHERE d.endpoint_id = ep.id AND d.status = 'pending' AND d.next_attempt_at <= $2
+      AND (d.locked_until IS NULL OR d.locked_until <= $2)
+      AND NOT EXISTS (
+        SELECT 1 FROM deliveries p
+        WHERE p.endpoint_id = d.endpoint_id AND p.customer_id = d.customer_id
+          AND p.client_customer_ref = d.client_customer_ref AND p.status = 'pending'
+          AND p.event_seq < d.event_seq
+      )
+    ORDER BY d.next_attempt_at, d.event_seq
+    LIMIT greatest(ep.room, 0)
+    FOR UPDATE OF d SKIP LOCKED
+  ) c
+  WHERE ep.room > 0
+  ORDER BY c.next_attempt_at, random()
+  LIMIT $3
+)
+UPDATE deliveries d SET locked_by = $4, locked_until = $2::timestamptz + $5 * interval '1 millisecond'
+FROM picked, events ev, endpoints e
+WHERE d.id = picked.id AND ev.event_id = d.event_id AND e.id = d.endpoint_id
+  AND d.status = 'pending' AND (d.locked_until IS NULL OR d.locked_until <= $2)
+RETURNING d.id, d.event_id, d.event_seq::text AS event_seq, d.endpoint_id, d.customer_id,
+  d.client_customer_ref, d.attempt_count, d.created_at, e.url, ev.payload,
+  (SELECT coalesce(array_agg(s.secret ORDER BY s.created_at DESC, s.id DESC), '{}')
+     FROM endpoint_secrets s
+     WHERE s.endpoint_id = d.endpoint_id AND (s.expires_at IS NULL OR s.expires_at > $2)) AS secrets
+`;
+
+interface ClaimRow {
+  id: string;
+  event_id: string;
+  event_seq: string;
+  endpoint_id: string;
+  customer_id: string;
+  client_customer_ref: string;
+  attempt_count: number;
+  created_at: Date;
+  url: string;
+  payload: string;
+  secrets: string[];
+}
+
+// Attempts are inserted only for deliveries that still exist (the endpoint may have been deleted).
+const COMPLETE = /* sql */ `
+WITH c AS (
+  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::text[], $6::text[],
+    $7::text[], $8::timestamptz[]) AS c(delivery_id, at, duration_ms, status_code, error, excerpt, status, next_at)
+),
+ins AS (
+  INSERT INTO attempts (delivery_id, at, duration_ms, status_code, error, response_excerpt)
+  SELECT c.delivery_id, c.at, c.duration_ms, c.status_code, c.error, c.excerpt FROM c
+  WHERE EXISTS (SELECT 1 FROM deliveries x WHERE x.id = c.delivery_id)
+)
+UPDATE deliveries d SET status = c.status, attempt_count = d.attempt_count + 1, next_attempt_at = c.next_at,
+  last_attempt_at = c.at, locked_by = NULL, locked_until = NULL, updated_at = c.at
+FROM c WHERE d.id = c.delivery_id AND d.locked_by = $9
+`;
+
+/**
+ * Opens the queue on its own pool (`?schema=` and `?max=` as for the store) and applies the queue
+ * migration if needed.
+ */
 export async function openPostgresDeliveryQueue(
-  _url: string,
+  url: string,
 ): Promise<DeliveryQueue & { close(): Promise<void> }> {
-  throw new Error('The PostgreSQL delivery queue is not built yet; use DATABASE_URL=sqlite:PATH');
+  const { config, schema } = parsePostgresUrl(url);
+  const pool = new pg.Pool({ max: 4, ...config });
+  pool.on('error', () => {}); // an idle client's error surfaces on its next query
+  await migrate(
+    pool,
+    [...migrations, ...queueMigrations.filter((m) => !migrations.some((n) => n.name === m.name))],
+    schema,
+  );
+  return { ...postgresDeliveryQueue(pool), close: () => pool.end() };
+}
+
+/** The queue on an existing pool whose search_path holds the migrated tables. */
+export function postgresDeliveryQueue(pool: pg.Pool): DeliveryQueue {
+  // seq of each listed delivery, for the cursor (not part of the Delivery shape)
+  const seqOf = new WeakMap<Delivery, number>();
+
+  const toAttempt = (a: {
+    at: Date;
+    duration_ms: number;
+    status_code: number | null;
+    error: string | null;
+    response_excerpt: string | null;
+  }): Attempt => ({
+    at: a.at,
+    durationMs: a.duration_ms,
+    statusCode: a.status_code,
+    error: a.error,
+    responseExcerpt: a.response_excerpt,
+  });
+
+  return {
+    async claim(o) {
+      const { rows } = await pool.query<ClaimRow>(CLAIM, [
+        o.perEndpoint,
+        o.now,
+        o.limit,
+        o.workerId,
+        o.leaseMs,
+      ]);
+      return rows.map(
+        (r): ClaimedDelivery => ({
+          id: r.id,
+          eventId: r.event_id,
+          eventSeq: Number(r.event_seq),
+          endpointId: r.endpoint_id,
+          customerId: r.customer_id,
+          clientCustomerRef: r.client_customer_ref,
+          url: r.url,
+          payload: r.payload,
+          secrets: r.secrets,
+          attemptCount: r.attempt_count,
+          createdAt: r.created_at,
+        }),
+      );
+    },
+
+    async complete(cs, o): Promise<CompleteResult> {
+      if (cs.length === 0) return { disabled: [] };
+      // The endpoint's clock follows its latest attempt in the batch.
+      const lastByEndpoint = new Map<string, Completion>();
+      const firstFailure = new Map<string, Date>();
+      for (const c of [...cs].sort((a, b) => a.at.getTime() - b.at.getTime())) {
+        lastByEndpoint.set(c.endpointId, c);
+        if (c.succeeded) firstFailure.delete(c.endpointId);
+        else if (!firstFailure.has(c.endpointId)) firstFailure.set(c.endpointId, c.at);
+      }
+      return withTransaction(pool, async (client) => {
+        await client.query(COMPLETE, [
+          cs.map((c) => c.deliveryId),
+          cs.map((c) => c.at),
+          cs.map((c) => Math.round(c.durationMs)),
+          cs.map((c) => c.statusCode),
+          cs.map((c) => c.error),
+          cs.map((c) => c.responseExcerpt),
+          cs.map((c) => c.next.status),
+          cs.map((c) => (c.next.status === 'pending' ? c.next.nextAttemptAt : null)),
+          o.workerId,
+        ]);
+        const ok = [...lastByEndpoint.values()].filter((c) => c.succeeded).map((c) => c.endpointId);
+        if (ok.length > 0) {
+          await client.query(
+            'UPDATE endpoints SET failing_since = NULL WHERE id = ANY($1) AND failing_since IS NOT NULL',
+            [ok],
+          );
+        }
+        const throttles = cs.filter((c) => c.throttleUntil !== undefined);
+        if (throttles.length > 0) {
+          await client.query(
+            `UPDATE endpoints e SET throttled_until = greatest(coalesce(e.throttled_until, t.until), t.until)
+             FROM (SELECT id, max(until) AS until FROM unnest($1::text[], $2::timestamptz[]) AS t(id, until)
+                   GROUP BY id) t
+             WHERE e.id = t.id`,
+            [throttles.map((c) => c.endpointId), throttles.map((c) => c.throttleUntil)],
+          );
+        }
+        const toDisable = new Map<string, string>();
+        for (const c of cs) if (c.disableReason !== undefined) toDisable.set(c.endpointId, c.disableReason);
+        const failing = [...firstFailure.entries()].filter(
+          ([id]) => !toDisable.has(id) && lastByEndpoint.get(id)?.succeeded === false,
+        );
+        if (failing.length > 0) {
+          const { rows } = await client.query<{ id: string; failing_since: Date }>(
+            `UPDATE endpoints e SET failing_since = coalesce(e.failing_since, f.at)
+             FROM unnest($1::text[], $2::timestamptz[]) AS f(id, at)
+             WHERE e.id = f.id AND e.enabled
+             RETURNING e.id, e.failing_since`,
+            [failing.map(([id]) => id), failing.map(([, at]) => at)],
+          );
+          for (const r of rows) {
+            const last = lastByEndpoint.get(r.id);
+            if (last && last.at.getTime() - r.failing_since.getTime() >= o.failureWindowMs) {
+              toDisable.set(r.id, `every delivery attempt has failed since ${r.failing_since.toISOString()}`);
+            }
+          }
+        }
+        const disabled: CompleteResult['disabled'] = [];
+        for (const [endpointId, reason] of toDisable) {
+          const r = await client.query(
+            `UPDATE endpoints SET enabled = false, disabled_reason = $2, failing_since = NULL, updated_at = now()
+             WHERE id = $1 AND enabled`,
+            [endpointId, reason],
+          );
+          if ((r.rowCount ?? 0) > 0) disabled.push({ endpointId, reason });
+        }
+        return { disabled };
+      });
+    },
+
+    async release(workerId, ids) {
+      if (ids.length === 0) return;
+      await pool.query(
+        'UPDATE deliveries SET locked_by = NULL, locked_until = NULL WHERE id = ANY($1) AND locked_by = $2',
+        [ids, workerId],
+      );
+    },
+
+    async nextDueAt() {
+      const { rows } = await pool.query<{ at: Date | null }>(
+        `SELECT min(d.next_attempt_at) AS at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+         WHERE d.status = 'pending' AND e.enabled`,
+      );
+      return rows[0]?.at ?? null;
+    },
+
+    async stats(): Promise<QueueStats> {
+      const { rows } = await pool.query<{ pending: number; oldest: Date | null }>(
+        `SELECT count(*)::int AS pending, min(created_at) AS oldest FROM deliveries WHERE status = 'pending'`,
+      );
+      return { pending: rows[0]?.pending ?? 0, oldestPendingAt: rows[0]?.oldest ?? null };
+    },
+
+    async retry(customerId, endpointId, deliveryId, now) {
+      const { rows } = await pool.query<{ id: string }>(
+        `UPDATE deliveries d SET status = 'pending', next_attempt_at = $4, locked_by = NULL, locked_until = NULL,
+           updated_at = $4
+         FROM endpoints e
+         WHERE d.id = $3 AND d.endpoint_id = $2 AND e.id = d.endpoint_id AND e.customer_id = $1
+         RETURNING d.id`,
+        [customerId, endpointId, deliveryId, now],
+      );
+      if (rows.length === 0) return undefined;
+      return (await listPage(endpointId, { ids: [deliveryId] }))[0];
+    },
+
+    async recover(customerId, endpointId, since, now) {
+      const own = await pool.query('SELECT 1 FROM endpoints WHERE id = $1 AND customer_id = $2', [
+        endpointId,
+        customerId,
+      ]);
+      if (own.rowCount === 0) return undefined;
+      const r = await pool.query(
+        `UPDATE deliveries SET status = 'pending', attempt_count = 0, next_attempt_at = $3, updated_at = $3
+         WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2`,
+        [endpointId, since, now],
+      );
+      return r.rowCount ?? 0;
+    },
+
+    async listDeliveries(customerId, endpointId, q) {
+      const own = await pool.query('SELECT 1 FROM endpoints WHERE id = $1 AND customer_id = $2', [
+        endpointId,
+        customerId,
+      ]);
+      if (own.rowCount === 0) return undefined;
+      const before = q.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(q.cursor);
+      const rows = await listPage(endpointId, { before, limit: q.limit + 1, status: q.status ?? null });
+      const kept = rows.slice(0, q.limit);
+      const last = kept.at(-1);
+      return {
+        items: kept,
+        nextCursor: rows.length > q.limit && last ? encodeCursor(seqOf.get(last) ?? 0) : null,
+      };
+    },
+  };
+
+  async function listPage(
+    endpointId: string,
+    q: { ids: string[] } | { before: number; limit: number; status: string | null },
+  ): Promise<Delivery[]> {
+    const { rows } =
+      'ids' in q
+        ? await pool.query(
+            `SELECT *, seq::text AS seq_text FROM deliveries WHERE endpoint_id = $1 AND id = ANY($2)`,
+            [endpointId, q.ids],
+          )
+        : await pool.query(
+            `SELECT *, seq::text AS seq_text FROM deliveries WHERE endpoint_id = $1 AND seq < $2
+               AND ($3::text IS NULL OR status = $3) ORDER BY deliveries.seq DESC LIMIT $4`,
+            [endpointId, q.before, q.status, q.limit],
+          );
+    const ids = rows.map((r: { id: string }) => r.id);
+    const attempts = await pool.query('SELECT * FROM attempts WHERE delivery_id = ANY($1) ORDER BY id', [
+      ids,
+    ]);
+    const byDelivery = new Map<string, Attempt[]>();
+    for (const a of attempts.rows) {
+      const list = byDelivery.get(a.delivery_id) ?? [];
+      list.push(toAttempt(a));
+      byDelivery.set(a.delivery_id, list);
+    }
+    return rows.map((r) => {
+      const d: Delivery = {
+        id: r.id,
+        eventId: r.event_id,
+        endpointId: r.endpoint_id,
+        status: r.status,
+        attemptCount: r.attempt_count,
+        nextAttemptAt: r.status === 'pending' ? r.next_attempt_at : null,
+        createdAt: r.created_at,
+        attempts: byDelivery.get(r.id) ?? [],
+      };
+      seqOf.set(d, Number(r.seq_text));
+      return d;
+    });
+  }
 }
