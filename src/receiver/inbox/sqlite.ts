@@ -1,6 +1,7 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { isNewer, timestampMs } from './order.js';
 import type {
   CustomerStatusRecord,
@@ -95,7 +96,10 @@ interface EventRow {
  */
 export function createSqliteInbox(filename: string, options: SqliteInboxOptions = {}): SqliteInbox {
   if (filename !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
-  const db = new Database(filename);
+  // Loaded on first use, not at import: the kit (core, fetch adapter, memory inbox) then also loads
+  // on runtimes without native modules, as long as they pass their own InboxStore.
+  const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  const db = new BetterSqlite3(filename);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
   // Another process (a second receiver, a backup) holding the lock briefly should not fail a request.
