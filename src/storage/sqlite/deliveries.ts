@@ -66,5 +66,13 @@ export function deliveryQueries(db: Database) {
     return row && toDelivery(row, withAttempts([row]).get(row.id) ?? []);
   });
 
-  return { list, get };
+  return {
+    list: (
+      customerId: string,
+      endpointId: string,
+      q: { limit: number; cursor?: string },
+    ): CursorPage<Delivery> => list(customerId, endpointId, q),
+    get: (customerId: string, endpointId: string, id: string): Delivery | undefined =>
+      get(customerId, endpointId, id),
+  };
 }
