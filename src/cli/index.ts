@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerMigrate } from './commands/migrate.js';
 import { registerReceive } from './commands/receive.js';
 import { registerServe } from './commands/serve.js';
+import { registerWorker } from './commands/worker.js';
 
 const program = new Command('tpcs')
   .description(
@@ -12,5 +13,6 @@ const program = new Command('tpcs')
 registerServe(program);
 registerMigrate(program);
 registerReceive(program);
+registerWorker(program);
 
 await program.parseAsync(process.argv);

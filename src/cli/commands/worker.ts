@@ -1,0 +1,60 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config.js';
+import { createStore } from '../../storage/index.js';
+import { startDeliveryService, tuningFromEnv } from '../../webhooks/dispatcher/service.js';
+
+/**
+ * `tpcs worker`: dispatchers only, no API. Configured like `serve` (`DATABASE_URL`,
+ * `ALLOW_PRIVATE_ENDPOINTS`, `RETRY_SCHEDULE`) plus the delivery knobs (`DELIVERY_TIMEOUT`,
+ * `DELIVERY_CONCURRENCY`, `DELIVERY_PER_ENDPOINT`, `DELIVERY_LEASE`, `DELIVERY_POLL`,
+ * `ENDPOINT_FAILURE_WINDOW`, `RETRY_JITTER`). Run several, on several machines, against one
+ * PostgreSQL database. SIGTERM/SIGINT stop it gracefully.
+ */
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description('run webhook dispatchers only (configured by DATABASE_URL, RETRY_SCHEDULE, DELIVERY_*, …)')
+    .option('--dispatchers <n>', 'claim loops in this process', '1')
+    .action(async (opts: { dispatchers: string }) => {
+      const result = loadConfig(process.env);
+      if (!result.ok) {
+        console.error(
+          `tpcs worker: invalid configuration:\n${result.problems.map((p) => `  - ${p}`).join('\n')}`,
+        );
+        process.exit(1);
+      }
+      const config = result.config;
+      let tuning: ReturnType<typeof tuningFromEnv>;
+      try {
+        tuning = tuningFromEnv(process.env);
+      } catch (err) {
+        console.error(`tpcs worker: invalid configuration: ${(err as Error).message}`);
+        process.exit(1);
+      }
+      const store = await createStore(config.databaseUrl);
+      await store.migrate();
+      await store.close();
+      const service = await startDeliveryService({
+        databaseUrl: config.databaseUrl,
+        allowPrivateEndpoints: config.allowPrivateEndpoints,
+        retryScheduleMs: config.retryScheduleMs,
+        dispatchers: Math.max(1, Number.parseInt(opts.dispatchers, 10) || 1),
+        tuning,
+        log: (level, msg, extra) =>
+          console[level === 'info' ? 'log' : level](
+            JSON.stringify({ level, msg, ...extra, time: Date.now() }),
+          ),
+      });
+      console.log(
+        `tpcs worker: delivering (${service.dispatchers.map((d) => d.workerId).join(', ')}) on ${store.dialect}`,
+      );
+      const shutdown = () => {
+        service.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGTERM', shutdown);
+      process.once('SIGINT', shutdown);
+    });
+}

@@ -1,0 +1,119 @@
+/**
+ * Running dispatchers in a process: `tpcs worker` runs them alone, `tpcs serve` runs one beside the
+ * API. Tuning comes from the environment (names below) so both commands read it the same way.
+ */
+import { type DeliveryQueue, openDeliveryQueue } from '../../storage/queue.js';
+import { createDispatcher, type Dispatcher } from './dispatcher.js';
+import { createRetryPolicy, type Jitter, parseDuration } from './retry-policy.js';
+
+export interface DeliveryServiceOptions {
+  databaseUrl: string;
+  allowPrivateEndpoints: boolean;
+  retryScheduleMs: readonly number[];
+  /** How many dispatchers (each with its own claim loop). Default 1. */
+  dispatchers?: number;
+  tuning?: DeliveryTuning;
+  log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
+}
+
+/** Knobs, each with an environment variable. */
+export interface DeliveryTuning {
+  /** DELIVERY_TIMEOUT (duration, default 15s) */
+  timeoutMs?: number;
+  /** DELIVERY_CONCURRENCY (default 256): attempts in flight per dispatcher */
+  concurrency?: number;
+  /** DELIVERY_PER_ENDPOINT (default 8): attempts in flight per endpoint, all processes together */
+  perEndpoint?: number;
+  /** DELIVERY_LEASE (duration, default 2 × timeout + 5 s) */
+  leaseMs?: number;
+  /** DELIVERY_POLL (duration, default 500ms) */
+  pollIntervalMs?: number;
+  /** ENDPOINT_FAILURE_WINDOW (duration, default 5d) */
+  failureWindowMs?: number;
+  /** RETRY_JITTER (full | none, default full) */
+  jitter?: Jitter;
+}
+
+/** Reads {@link DeliveryTuning} from the environment; throws on a malformed value. */
+export function tuningFromEnv(env: NodeJS.ProcessEnv): DeliveryTuning {
+  const t: DeliveryTuning = {};
+  const duration = (name: string): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const ms = parseDuration(raw);
+    if (ms === undefined || ms <= 0) throw new Error(`${name} must be a duration such as 15s, not ${raw}`);
+    return ms;
+  };
+  const count = (name: string): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, not ${raw}`);
+    return n;
+  };
+  const set = <K extends keyof DeliveryTuning>(k: K, v: DeliveryTuning[K] | undefined) => {
+    if (v !== undefined) t[k] = v;
+  };
+  set('timeoutMs', duration('DELIVERY_TIMEOUT'));
+  set('concurrency', count('DELIVERY_CONCURRENCY'));
+  set('perEndpoint', count('DELIVERY_PER_ENDPOINT'));
+  set('leaseMs', duration('DELIVERY_LEASE'));
+  set('pollIntervalMs', duration('DELIVERY_POLL'));
+  set('failureWindowMs', duration('ENDPOINT_FAILURE_WINDOW'));
+  const jitter = env.RETRY_JITTER;
+  if (jitter !== undefined && jitter !== '') {
+    if (jitter !== 'full' && jitter !== 'none')
+      throw new Error(`RETRY_JITTER must be full or none, not ${jitter}`);
+    t.jitter = jitter;
+  }
+  return t;
+}
+
+export interface DeliveryService {
+  queue: DeliveryQueue;
+  dispatchers: Dispatcher[];
+  /** Stops the dispatchers gracefully, then closes the queue's connection. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Opens the queue and starts the dispatchers.
+ *
+ * @example
+ * const delivery = await startDeliveryService({ databaseUrl, allowPrivateEndpoints: false, retryScheduleMs });
+ * process.once('SIGTERM', () => delivery.stop());
+ */
+export async function startDeliveryService(o: DeliveryServiceOptions): Promise<DeliveryService> {
+  const queue = await openDeliveryQueue(o.databaseUrl);
+  const t = o.tuning ?? {};
+  const policy = createRetryPolicy({ schedule: o.retryScheduleMs, jitter: t.jitter ?? 'full' });
+  const log = o.log ?? (() => {});
+  const dispatchers = Array.from({ length: o.dispatchers ?? 1 }, () =>
+    createDispatcher({
+      queue,
+      policy,
+      allowPrivateEndpoints: o.allowPrivateEndpoints,
+      ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }),
+      ...(t.concurrency === undefined ? {} : { concurrency: t.concurrency }),
+      ...(t.perEndpoint === undefined ? {} : { perEndpoint: t.perEndpoint }),
+      ...(t.leaseMs === undefined ? {} : { leaseMs: t.leaseMs }),
+      ...(t.pollIntervalMs === undefined ? {} : { pollIntervalMs: t.pollIntervalMs }),
+      ...(t.failureWindowMs === undefined ? {} : { failureWindowMs: t.failureWindowMs }),
+      onError: (err) => log('error', 'dispatcher error', { err: (err as Error).message }),
+      onEndpointDisabled: (endpointId, reason) => log('warn', 'endpoint disabled', { endpointId, reason }),
+    }),
+  );
+  for (const d of dispatchers) d.start();
+  let stopping: Promise<void> | undefined;
+  return {
+    queue,
+    dispatchers,
+    stop(graceMs) {
+      stopping ??= (async () => {
+        await Promise.all(dispatchers.map((d) => d.stop(graceMs)));
+        await queue.close();
+      })();
+      return stopping;
+    },
+  };
+}
