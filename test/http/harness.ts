@@ -18,7 +18,7 @@ export interface TestService {
   close(): Promise<void>;
   /** `app.inject` with a bearer token and a JSON body. */
   call(
-    method: InjectOptions['method'],
+    method: NonNullable<InjectOptions['method']>,
     url: string,
     options?: { token?: string | undefined; body?: unknown; headers?: Record<string, string> },
   ): Promise<LightMyRequestResponse>;
