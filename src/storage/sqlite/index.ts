@@ -62,10 +62,12 @@ function prepareQueries(db: Database.Database) {
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   readonly #db: Database.Database;
+  readonly #ping: Database.Statement<[]>;
   #queries: ReturnType<typeof prepareQueries> | undefined;
 
   constructor(db: Database.Database) {
     this.#db = db;
+    this.#ping = db.prepare<[]>('SELECT 1');
   }
 
   get #q(): ReturnType<typeof prepareQueries> {
@@ -80,7 +82,7 @@ export class SqliteStore implements Store {
     if (this.#db.open) this.#db.close();
   }
   async ping(): Promise<void> {
-    this.#db.prepare('SELECT 1').get();
+    this.#ping.get();
   }
 
   async getSetting(key: string): Promise<string | undefined> {
