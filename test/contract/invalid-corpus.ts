@@ -349,7 +349,7 @@ export const invalidCorpus: InvalidCase[] = [
     body: withChange((e) => {
       e.version = 'v2.1.0';
       e.event_type = 'X';
-      delete e.data;
+      delete (e as Record<string, unknown>).data;
     }),
     path: '$.version',
     message: 'supported major versions: v1',
