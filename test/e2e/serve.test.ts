@@ -1,0 +1,194 @@
+/**
+ * The newcomer's path with a real process and real sockets: `node bin/tpcs.js serve` on a free port
+ * with a temporary SQLite file, the admin token read from its output, curl-like requests with fetch,
+ * then SIGTERM and a clean exit. Needs `npm run build` first (bin/tpcs.js runs dist/).
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validThirdParty } from '../customers/fixtures.js';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || !address) throw new Error('no port');
+  return address.port;
+}
+
+/** Resolves with the first stdout match of `pattern`, failing after `ms`. */
+function waitFor(
+  child: ChildProcessWithoutNullStreams,
+  output: { text: string },
+  pattern: RegExp,
+  ms = 20_000,
+) {
+  return new Promise<RegExpExecArray>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`timed out waiting for ${pattern}; output:\n${output.text}`)),
+      ms,
+    );
+    const check = () => {
+      const match = pattern.exec(output.text);
+      if (match) {
+        clearTimeout(timer);
+        child.stdout.off('data', check);
+        resolve(match);
+      }
+    };
+    child.stdout.on('data', check);
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before ${pattern}:\n${output.text}`)));
+    check();
+  });
+}
+
+describe('tpcs serve (real process)', () => {
+  let dir: string;
+  let child: ChildProcessWithoutNullStreams;
+  const output = { text: '' };
+  let base: string;
+  let adminToken: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tpcs-e2e-'));
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: `sqlite:${join(dir, 'nested', 'tpcs.db')}`,
+      ALLOW_PRIVATE_ENDPOINTS: 'true',
+      LOG_LEVEL: 'info',
+    };
+    delete env.ADMIN_TOKEN;
+    child = spawn(process.execPath, ['bin/tpcs.js', 'serve'], { env });
+    child.stdout.on('data', (chunk: Buffer) => {
+      output.text += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output.text += chunk.toString();
+    });
+    adminToken = (
+      await waitFor(child, output, /Admin token \(shown only this once, store it now\): (tpcs_adm_\S+)/)
+    )[1] as string;
+    await waitFor(child, output, /listening on/);
+  });
+
+  afterAll(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const call = async (method: string, path: string, token: string, body?: unknown) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  it('walks the newcomer path over real HTTP, logging JSON, and exits 0 on SIGTERM', async () => {
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+
+    const partner = await call('POST', '/api/v1/admin/partners', adminToken, {
+      customer_id: '0201001008132685',
+      name: 'Acme Developments',
+    });
+    expect(partner.status).toBe(201);
+    const token = partner.body.token as string;
+
+    const tp = await call(
+      'POST',
+      '/api/v1/customers/0201001008132685/third-parties',
+      token,
+      validThirdParty('CUST_001'),
+    );
+    expect(tp.status).toBe(201);
+    expect(tp.body.status).toBe('PENDING');
+
+    const endpoint = await call('POST', '/api/v1/customers/0201001008132685/webhooks', token, {
+      url: 'http://127.0.0.1:4000/webhooks',
+      event_types: ['THIRD PARTY CUSTOMER STATUS'],
+    });
+    expect(endpoint.status).toBe(201);
+    expect(endpoint.body.secret).toMatch(/^whsec_/);
+
+    const decision = await call(
+      'POST',
+      '/api/v1/admin/customers/0201001008132685/third-parties/CUST_001/decision',
+      adminToken,
+      {
+        status: 'REJECTED',
+        reasons: [{ code: 'COMPLIANCE_CHECK_FAILED', reason: 'Compliance check failed' }],
+      },
+    );
+    expect(decision.status).toBe(200);
+    const event = decision.body.event as { event_id: string };
+
+    const events = await call('GET', '/api/v1/customers/0201001008132685/events', token);
+    expect(events.status).toBe(200);
+    expect(events.body.events).toEqual([
+      expect.objectContaining({
+        event_id: event.event_id,
+        event_type: 'THIRD PARTY CUSTOMER STATUS',
+        data: expect.objectContaining({ client_customer_ref: 'CUST_001', status: 'REJECTED' }),
+      }),
+    ]);
+
+    // Logs are JSON lines from pino (everything but the two plain lines meant for humans).
+    const logLines = output.text.split('\n').filter((l) => l.startsWith('{'));
+    expect(logLines.length).toBeGreaterThan(0);
+    expect(() => logLines.map((l) => JSON.parse(l))).not.toThrow();
+    expect(output.text).not.toContain(token);
+
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
+  it('does not print the token again on the next start', async () => {
+    const port = await freePort();
+    const again = spawn(process.execPath, ['bin/tpcs.js', 'serve'], {
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        DATABASE_URL: `sqlite:${join(dir, 'nested', 'tpcs.db')}`,
+      },
+    });
+    const out = { text: '' };
+    again.stdout.on('data', (c: Buffer) => {
+      out.text += c.toString();
+    });
+    await waitFor(again, out, /listening on/);
+    expect(out.text).not.toContain('Admin token');
+    const exited = new Promise<number | null>((resolve) => again.once('exit', (code) => resolve(code)));
+    again.kill('SIGINT');
+    expect(await exited).toBe(0);
+  });
+
+  it('refuses invalid configuration with a clear message and exit code 1', async () => {
+    const bad = spawn(process.execPath, ['bin/tpcs.js', 'serve'], {
+      env: { ...process.env, PORT: 'eighty', RETRY_SCHEDULE: '1s,soon', DATABASE_URL: 'mysql://x' },
+    });
+    let err = '';
+    bad.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => bad.once('exit', (c) => resolve(c)));
+    expect(code).toBe(1);
+    expect(err).toContain('PORT');
+    expect(err).toContain('RETRY_SCHEDULE');
+    expect(err).toContain('DATABASE_URL');
+  });
+});
