@@ -50,7 +50,11 @@ export function registerWorker(program: Command): void {
       );
       const shutdown = () => {
         service.stop().then(
-          () => process.exit(0),
+          () => {
+            const counts = service.dispatchers.map((d) => ({ worker: d.workerId, ...d.counts() }));
+            console.log(JSON.stringify({ level: 'info', msg: 'stopped', counts }));
+            process.exit(0);
+          },
           () => process.exit(1),
         );
       };

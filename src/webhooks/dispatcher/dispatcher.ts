@@ -56,6 +56,8 @@ export interface Dispatcher {
    * records them, and releases the leases of any still running so another dispatcher takes them.
    */
   stop(graceMs?: number): Promise<void>;
+  /** Counts since start: attempts made and deliveries delivered by this dispatcher. */
+  counts(): { attempts: number; delivered: number };
   /** Resolves when nothing is in flight and nothing was due at the last claim (tests, benchmarks). */
   idle(): Promise<void>;
 }
@@ -105,6 +107,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let idleWaiters: (() => void)[] = [];
   let unreport: (() => void) | undefined;
   let unsubscribe: (() => void) | undefined;
+  const counts = { attempts: 0, delivered: 0 };
 
   const signal = () => {
     woken = true;
@@ -170,6 +173,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     });
     const { completion, label } = planCompletion(d, result, policy, slowDownMs);
     metrics.attempts.inc({ outcome: label });
+    counts.attempts++;
+    if (label === 'delivered') counts.delivered++;
     metrics.attemptSeconds.observe({ outcome: label }, result.durationMs / 1000);
     if (label === 'delivered') {
       metrics.deliveries.inc({ status: 'delivered' });
@@ -250,6 +255,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       unreport?.();
       if (ownSender) await sender.close().catch(() => {});
     },
+    counts: () => ({ ...counts }),
     idle() {
       return new Promise<void>((resolve) => {
         idleWaiters.push(resolve);

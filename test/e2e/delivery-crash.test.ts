@@ -1,0 +1,102 @@
+/**
+ * At-least-once under crashes: 5,000 events to 3 endpoints while the `tpcs worker` process is
+ * SIGKILLed several times and restarted. Every delivery ends delivered, the receiver sees every
+ * event at every endpoint at least once, and each customer's events arrive in order (first
+ * receipts). Duplicates (re-sent after a kill, before the completion was written) are counted.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  DIALECTS,
+  decide,
+  freshDatabase,
+  newEndpoint,
+  newPartner,
+  newThirdParty,
+  skipReason,
+  type TestDatabase,
+} from '../dispatcher/databases.js';
+import { type Sink, startSink, waitFor } from '../dispatcher/sink.js';
+import { spawnWorker, stopWorker, type WorkerProcess } from './delivery-processes.js';
+
+const EVENTS = 5000;
+const CUSTOMERS = 500;
+const KILLS = 4;
+
+for (const dialect of DIALECTS) {
+  const skip = await skipReason(dialect);
+  describe.skipIf(skip !== undefined)(`crash test on ${dialect}`, () => {
+    let db: TestDatabase | undefined;
+    let sink: Sink | undefined;
+    let worker: WorkerProcess | undefined;
+    afterAll(async () => {
+      if (worker) await stopWorker(worker, 'SIGKILL');
+      await sink?.close();
+      await db?.dispose();
+    });
+
+    it(`delivers ${EVENTS} events to 3 endpoints through ${KILLS} SIGKILLs`, {
+      timeout: 150_000,
+    }, async () => {
+      const database = await freshDatabase(dialect);
+      db = database;
+      sink = await startSink();
+      const partner = await newPartner(database.store);
+      const paths = ['/a', '/b', '/c'];
+      for (const p of paths) await newEndpoint(database.store, partner, sink.url(p));
+      const refs: string[] = [];
+      for (let i = 0; i < CUSTOMERS; i++)
+        refs.push(await newThirdParty(database.store, partner, `cust-${i}`));
+
+      worker = spawnWorker(database.url);
+      const emitted = new Map<string, string[]>();
+      const writing = (async () => {
+        // 10 alternating decisions per customer, customers interleaved
+        for (let round = 0; round < EVENTS / CUSTOMERS; round++) {
+          for (const ref of refs) {
+            const id = await decide(database.store, partner, ref, round % 2 ? 'REJECTED' : 'APPROVED');
+            emitted.set(ref, [...(emitted.get(ref) ?? []), id]);
+          }
+        }
+      })();
+
+      let kills = 0;
+      const started = Date.now();
+      while (kills < KILLS) {
+        await new Promise((r) => setTimeout(r, 700 + Math.random() * 800));
+        await stopWorker(worker, 'SIGKILL');
+        kills++;
+        worker = spawnWorker(database.url);
+      }
+      await writing;
+      await waitFor(
+        async () => (await database.queue.stats(new Date())).pending === 0,
+        120_000,
+        'queue drained',
+      );
+      const elapsed = Date.now() - started;
+
+      const seen = new Map<string, number>();
+      const firstOrder = new Map<string, string[]>();
+      for (const r of sink.received) {
+        const body = JSON.parse(r.body) as { event_id: string; data: { client_customer_ref: string } };
+        const key = `${r.path} ${body.event_id}`;
+        const n = seen.get(key) ?? 0;
+        seen.set(key, n + 1);
+        if (n === 0) {
+          const okey = `${r.path} ${body.data.client_customer_ref}`;
+          firstOrder.set(okey, [...(firstOrder.get(okey) ?? []), body.event_id]);
+        }
+      }
+      const expected = EVENTS * paths.length;
+      const duplicates = sink.received.length - seen.size;
+      console.log(
+        `[crash ${dialect}] ${EVENTS} events x ${paths.length} endpoints, ${kills} SIGKILLs, ${elapsed} ms: ` +
+          `${seen.size}/${expected} unique receipts, ${sink.received.length} requests, ${duplicates} duplicates`,
+      );
+      expect(seen.size).toBe(expected);
+      for (const p of paths) {
+        for (const ref of refs) expect(firstOrder.get(`${p} ${ref}`)).toEqual(emitted.get(ref));
+      }
+    });
+  });
+}
