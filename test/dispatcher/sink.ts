@@ -9,11 +9,15 @@ export interface Received {
   at: number;
 }
 
-export type Answer = { status: number; headers?: Record<string, string>; body?: string } | 'hang';
+export type Answer =
+  | { status: number; headers?: Record<string, string>; body?: string; delayMs?: number }
+  | 'hang';
 
 export interface Sink {
   url(path: string): string;
   received: Received[];
+  /** Most requests with the same webhook-id in flight at once (2+ means a concurrent double send). */
+  maxConcurrentPerId(): number;
   on(path: string, answer: (r: Received, count: number) => Answer): void;
   close(): Promise<void>;
 }
@@ -22,6 +26,8 @@ export async function startSink(): Promise<Sink> {
   const received: Received[] = [];
   const handlers = new Map<string, (r: Received, count: number) => Answer>();
   const counts = new Map<string, number>();
+  const inFlight = new Map<string, number>();
+  let maxPerId = 0;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -38,7 +44,16 @@ export async function startSink(): Promise<Sink> {
       counts.set(path, n);
       const answer = handlers.get(path)?.(r, n) ?? { status: 200 };
       if (answer === 'hang') return;
-      res.writeHead(answer.status, answer.headers).end(answer.body ?? '');
+      const id = String(req.headers['webhook-id']);
+      const now = (inFlight.get(id) ?? 0) + 1;
+      inFlight.set(id, now);
+      maxPerId = Math.max(maxPerId, now);
+      const reply = () => {
+        inFlight.set(id, (inFlight.get(id) ?? 1) - 1);
+        res.writeHead(answer.status, answer.headers).end(answer.body ?? '');
+      };
+      if (answer.delayMs) setTimeout(reply, answer.delayMs);
+      else reply();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -46,6 +61,7 @@ export async function startSink(): Promise<Sink> {
   return {
     url: (path) => `http://127.0.0.1:${port}${path}`,
     received,
+    maxConcurrentPerId: () => maxPerId,
     on: (path, answer) => handlers.set(path, answer),
     async close() {
       server.closeAllConnections();
