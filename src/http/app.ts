@@ -12,6 +12,7 @@ import { Idempotency } from './idempotency.js';
 import { installMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
 import { decisionRoutes } from './routes/decisions.js';
+import { deliveryRoutes } from './routes/deliveries.js';
 import { eventRoutes } from './routes/events.js';
 import { opsRoutes } from './routes/ops.js';
 import { partnerRoutes } from './routes/partners.js';
@@ -75,6 +76,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.register(decisionRoutes, deps);
   app.register(thirdPartyRoutes, deps);
   app.register(webhookRoutes, deps);
+  app.register(deliveryRoutes, deps);
   app.register(eventRoutes, deps);
   return app;
 }

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import type { Config } from '../config.js';
 import { createStore } from '../storage/index.js';
 import type { Store } from '../storage/store.js';
+import { withDeliveryNotify } from '../webhooks/dispatcher/notify.js';
 import { buildApp } from './app.js';
 import { ADMIN_TOKEN_SETTING, generateToken, hashToken } from './auth.js';
 
@@ -76,7 +77,8 @@ export async function startServer(
       );
     }
     const app = buildApp({
-      store,
+      // decisions wake the in-process dispatcher at once instead of at its next poll
+      store: withDeliveryNotify(store),
       adminTokenHash,
       logger,
       allowPrivateEndpoints: config.allowPrivateEndpoints,

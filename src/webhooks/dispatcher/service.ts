@@ -5,6 +5,7 @@
 import { type DeliveryQueue, openDeliveryQueue } from '../../storage/queue.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
 import { createRetryPolicy, type Jitter, parseDuration } from './retry-policy.js';
+import { createSender, type Sender } from './sender.js';
 
 export interface DeliveryServiceOptions {
   databaseUrl: string;
@@ -69,9 +70,21 @@ export function tuningFromEnv(env: NodeJS.ProcessEnv): DeliveryTuning {
   return t;
 }
 
+let active: DeliveryService | undefined;
+
+/**
+ * The delivery service started in this process, if any: the partner routes (retry, recover, test)
+ * use its queue, so the HTTP app needs no extra wiring.
+ */
+export function activeDeliveryService(): DeliveryService | undefined {
+  return active;
+}
+
 export interface DeliveryService {
   queue: DeliveryQueue;
   dispatchers: Dispatcher[];
+  /** Sends one signed message now, outside the queue (the endpoint's test event). */
+  sender: Sender;
   /** Stops the dispatchers gracefully, then closes the queue's connection. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -104,16 +117,25 @@ export async function startDeliveryService(o: DeliveryServiceOptions): Promise<D
     }),
   );
   for (const d of dispatchers) d.start();
+  const sender = createSender({
+    allowPrivateEndpoints: o.allowPrivateEndpoints,
+    ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }),
+  });
   let stopping: Promise<void> | undefined;
-  return {
+  const service: DeliveryService = {
     queue,
     dispatchers,
+    sender,
     stop(graceMs) {
       stopping ??= (async () => {
+        if (active === service) active = undefined;
         await Promise.all(dispatchers.map((d) => d.stop(graceMs)));
+        await sender.close();
         await queue.close();
       })();
       return stopping;
     },
   };
+  active = service;
+  return service;
 }
