@@ -8,6 +8,11 @@ import { pino } from 'pino';
 import type { Config } from '../config.js';
 import { createStore } from '../storage/index.js';
 import type { Store } from '../storage/store.js';
+import {
+  type DeliveryService,
+  type DeliveryTuning,
+  startDeliveryService,
+} from '../webhooks/dispatcher/service.js';
 import { withDeliveryNotify } from '../webhooks/dispatcher/notify.js';
 import { buildApp } from './app.js';
 import { ADMIN_TOKEN_SETTING, generateToken, hashToken } from './auth.js';
@@ -18,7 +23,9 @@ export interface RunningServer {
   store: Store;
   /** `http://host:port` actually bound (the port is real even when 0 was asked for). */
   url: string;
-  /** Stops accepting connections, lets in-flight requests finish, then closes the store. */
+  /** The dispatcher delivering events beside the API (the `tpcs worker` code, one dispatcher). */
+  delivery: DeliveryService;
+  /** Stops accepting connections, lets in-flight requests finish, stops delivering, then closes the store. */
   close(): Promise<void>;
 }
 
@@ -61,6 +68,7 @@ export async function ensureAdminToken(
 export async function startServer(
   config: Config,
   print: Print = (line) => console.log(line),
+  tuning: DeliveryTuning = {},
 ): Promise<RunningServer> {
   const logger = pino({ level: config.logLevel, base: { service: 'tpcs' } });
   const store = await createStore(config.databaseUrl);
@@ -84,6 +92,17 @@ export async function startServer(
       allowPrivateEndpoints: config.allowPrivateEndpoints,
     });
     await app.listen({ port: config.port, host: config.host });
+    // One dispatcher beside the API, so that `npm start` alone delivers; `tpcs worker` adds more.
+    const delivery = await startDeliveryService({
+      databaseUrl: config.databaseUrl,
+      allowPrivateEndpoints: config.allowPrivateEndpoints,
+      retryScheduleMs: config.retryScheduleMs,
+      tuning,
+      log: (level, msg, extra) => logger[level](extra ?? {}, msg),
+    }).catch(async (err: unknown) => {
+      await app.close();
+      throw err;
+    });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -91,11 +110,13 @@ export async function startServer(
     return {
       app,
       store,
+      delivery,
       url: `http://${host}:${port}`,
       close() {
         closing ??= (async () => {
           try {
             await app.close();
+            await delivery.stop();
           } finally {
             await store.close();
           }

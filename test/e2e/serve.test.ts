@@ -5,6 +5,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,7 +97,23 @@ describe('tpcs serve (real process)', () => {
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
 
-  it('walks the newcomer path over real HTTP, logging JSON, and exits 0 on SIGTERM', async () => {
+  it('walks the newcomer path over real HTTP, delivers the event, logs JSON, and exits 0 on SIGTERM', async () => {
+    // The partner's receiver: answers 200 and remembers what it got.
+    const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+    const receiver = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const receiverAddress = receiver.address();
+    const receiverPort = typeof receiverAddress === 'object' && receiverAddress ? receiverAddress.port : 0;
+
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
 
@@ -117,7 +134,7 @@ describe('tpcs serve (real process)', () => {
     expect(tp.body.status).toBe('PENDING');
 
     const endpoint = await call('POST', '/api/v1/customers/0201001008132685/webhooks', token, {
-      url: 'http://127.0.0.1:4000/webhooks',
+      url: `http://127.0.0.1:${receiverPort}/webhooks`,
       event_types: ['THIRD PARTY CUSTOMER STATUS'],
     });
     expect(endpoint.status).toBe(201);
@@ -144,6 +161,14 @@ describe('tpcs serve (real process)', () => {
         data: expect.objectContaining({ client_customer_ref: 'CUST_001', status: 'REJECTED' }),
       }),
     ]);
+
+    // The dispatcher running beside the API delivers it, signed.
+    for (let i = 0; i < 100 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(received).toHaveLength(1);
+    expect(JSON.parse(received[0]?.body ?? '{}').event_id).toBe(event.event_id);
+    expect(received[0]?.headers['webhook-id']).toBe(event.event_id);
+    expect(received[0]?.headers['webhook-signature']).toMatch(/^v1,/);
+    receiver.close();
 
     // Logs are JSON lines from pino (everything but the two plain lines meant for humans).
     const logLines = output.text.split('\n').filter((l) => l.startsWith('{'));
