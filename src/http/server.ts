@@ -8,12 +8,12 @@ import { pino } from 'pino';
 import type { Config } from '../config.js';
 import { createStore } from '../storage/index.js';
 import type { Store } from '../storage/store.js';
+import { withDeliveryNotify } from '../webhooks/dispatcher/notify.js';
 import {
   type DeliveryService,
   type DeliveryTuning,
   startDeliveryService,
 } from '../webhooks/dispatcher/service.js';
-import { withDeliveryNotify } from '../webhooks/dispatcher/notify.js';
 import { buildApp } from './app.js';
 import { ADMIN_TOKEN_SETTING, generateToken, hashToken } from './auth.js';
 

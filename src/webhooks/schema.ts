@@ -16,14 +16,10 @@ const eventTypesSchema = z
   .refine((types) => new Set(types).size === types.length, 'Each event type at most once')
   .meta({ example: [EVENT_TYPE] });
 
-const urlSchema = z
-  .string()
-  .min(1, 'Must not be empty')
-  .max(2048, 'Must be at most 2048 characters')
-  .meta({
-    description: 'http(s) URL; must resolve to public addresses unless the operator allows private ones',
-    example: 'https://partner.example/webhooks/tpcs',
-  });
+const urlSchema = z.string().min(1, 'Must not be empty').max(2048, 'Must be at most 2048 characters').meta({
+  description: 'http(s) URL; must resolve to public addresses unless the operator allows private ones',
+  example: 'https://partner.example/webhooks/tpcs',
+});
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
