@@ -17,7 +17,7 @@ function entry(overrides: Parameters<typeof eventJson>[0] = {}, receivedAt = 1_0
   return { event: parsed.event as ThirdPartyCustomerStatusEvent, body: Buffer.from(json), receivedAt };
 }
 
-const keep = { handleStale: false };
+const keep = { handleStale: false, handlers: true };
 
 for (const [name, open] of STORES) {
   describe(`InboxStore: ${name}`, () => {
@@ -71,9 +71,22 @@ for (const [name, open] of STORES) {
       store = open();
       await store.record([entry({ at: '2025-03-01T00:00:00Z' })], keep);
       const older = entry({ at: '2025-02-01T00:00:00Z' });
-      expect(await store.record([older], { handleStale: true })).toEqual(['stale']);
+      expect(await store.record([older], { handleStale: true, handlers: true })).toEqual(['stale']);
       const due = await store.due(2_000, 10);
       expect(due.map((p) => [p.eventId, p.stale])).toContainEqual([older.event.event_id, true]);
+    });
+
+    it('records events as handled on arrival when no handler is subscribed', async () => {
+      store = open();
+      const e = entry({ status: 'APPROVED' }, 1_500);
+      expect(await store.record([e], { handleStale: false, handlers: false })).toEqual(['recorded']);
+      expect(await store.getEvent(e.event.event_id)).toMatchObject({
+        state: 'handled',
+        handledAt: new Date(1_500),
+      });
+      expect((await store.getStatus('0201001008132685', 'CUST_001'))?.status).toBe('APPROVED');
+      expect(await store.due(2_000, 10)).toEqual([]);
+      expect(await store.nextDueAt()).toBeUndefined();
     });
 
     it('breaks timestamp ties by event_id, whatever the arrival order', async () => {

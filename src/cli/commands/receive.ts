@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { createReceiver } from '../../receiver/index.js';
+import { createReceiver, createSqliteInbox, type InboxStore } from '../../receiver/index.js';
 import { createReceiverServer, WEBHOOK_PATH } from '../../receiver/service/server.js';
 
 interface ReceiveOptions {
@@ -11,6 +11,7 @@ interface ReceiveOptions {
   secret: string[];
   db: string;
   maxBodyBytes: string;
+  synchronous: string;
 }
 
 /**
@@ -43,6 +44,11 @@ export function registerReceive(program: Command): void {
       process.env.RECEIVER_DB ?? './data/receiver.db',
     )
     .option('--max-body-bytes <bytes>', 'larger bodies are answered 413', String(256 * 1024))
+    .option(
+      '--synchronous <mode>',
+      'full: fsync before every 200 (survives power loss); normal: survives a crash of this process only',
+      'full',
+    )
     .action(async (options: ReceiveOptions) => {
       await runReceiveService(options);
     });
@@ -71,10 +77,14 @@ async function runReceiveService(options: ReceiveOptions): Promise<void> {
     fail(`--port must be 0-65535, got ${options.port}`);
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1)
     fail('--max-body-bytes must be a positive integer');
+  const synchronous = options.synchronous.toUpperCase();
+  if (synchronous !== 'FULL' && synchronous !== 'NORMAL') fail('--synchronous must be full or normal');
 
   let receiver: ReturnType<typeof createReceiver>;
+  let inbox: InboxStore;
   try {
-    receiver = createReceiver({ secrets, inbox: options.db, maxBodyBytes, logger: log });
+    inbox = createSqliteInbox(options.db, { synchronous: synchronous as 'FULL' | 'NORMAL' });
+    receiver = createReceiver({ secrets, inbox, maxBodyBytes, logger: log });
   } catch (error) {
     return fail(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
   }
@@ -88,6 +98,7 @@ async function runReceiveService(options: ReceiveOptions): Promise<void> {
       port: address.port,
       url: `http://${host}:${address.port}${WEBHOOK_PATH}`,
       db: options.db,
+      synchronous,
       signature_verification: receiver.verifiesSignatures,
       secrets: secrets.length,
     },
@@ -108,6 +119,7 @@ async function runReceiveService(options: ReceiveOptions): Promise<void> {
     clearTimeout(force);
     // Handlers still pending stay in the inbox and run at the next start.
     await receiver.close();
+    await inbox.close();
     log.info('stopped');
     destination.flushSync();
   };

@@ -13,13 +13,13 @@ interface Waiting {
  */
 export class GroupCommit {
   readonly #store: InboxStore;
-  readonly #options: RecordOptions;
+  readonly #options: () => RecordOptions;
   readonly #maxBatch: number;
   #queue: Waiting[] = [];
   #scheduled = false;
   #writing: Promise<void> | undefined;
 
-  constructor(store: InboxStore, options: RecordOptions, maxBatch = 512) {
+  constructor(store: InboxStore, options: () => RecordOptions, maxBatch = 512) {
     this.#store = store;
     this.#options = options;
     this.#maxBatch = maxBatch;
@@ -55,7 +55,7 @@ export class GroupCommit {
       try {
         const outcomes = await this.#store.record(
           batch.map((w) => w.entry),
-          this.#options,
+          this.#options(),
         );
         batch.forEach((w, i) => {
           const outcome = outcomes[i];

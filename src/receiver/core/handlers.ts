@@ -39,6 +39,12 @@ export class HandlerRegistry {
     };
   }
 
+  get size(): number {
+    let count = 0;
+    for (const list of this.#handlers.values()) count += list.length;
+    return count;
+  }
+
   /** Runs every matching handler in turn; the first one that throws fails the whole event (and it is retried). */
   async run(event: ThirdPartyCustomerStatusEvent, context: HandlerContext): Promise<void> {
     for (const name of [event.data.status, '*'] as const) {

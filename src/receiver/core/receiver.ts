@@ -54,7 +54,11 @@ export interface ReceiverOptions {
 export interface Receiver {
   /** Turns one HTTP request into one answer. Never throws; the answer body is always JSON. */
   handle(request: ReceiverRequest): Promise<ReceiverResponse>;
-  /** Subscribes a handler; returns a function that unsubscribes it. Handlers run after the 200. */
+  /**
+   * Subscribes a handler; returns a function that unsubscribes it. Handlers run after the 200, from the
+   * inbox. Subscribe before serving: an event that arrives while nothing is subscribed is recorded as
+   * handled (the status table is still kept), and so is a recovered one met with nothing subscribed.
+   */
   on<N extends HandlerName>(name: N, handler: Handler<N>): () => void;
   /** Runs handlers for every event that is due now; resolves when none is left. */
   drain(): Promise<void>;
@@ -102,19 +106,22 @@ export function createReceiver(options: ReceiverOptions = {}): Receiver {
     typeof options.inbox === 'object'
       ? options.inbox
       : createSqliteInbox(options.inbox ?? DEFAULT_INBOX_FILE);
-  const recordOptions = { handleStale: options.handleStaleEvents ?? false };
+  const handlers = new HandlerRegistry();
+  const handleStale = options.handleStaleEvents ?? false;
+  const recordOptions = () => ({ handleStale, handlers: handlers.size > 0 });
   const groupCommit = new GroupCommit(inbox, recordOptions);
   const record =
     options.groupCommit === false
-      ? async (entry: Parameters<GroupCommit['record']>[0]) => (await inbox.record([entry], recordOptions))[0]
+      ? async (entry: Parameters<GroupCommit['record']>[0]) =>
+          (await inbox.record([entry], recordOptions()))[0]
       : (entry: Parameters<GroupCommit['record']>[0]) => groupCommit.record(entry);
 
-  const handlers = new HandlerRegistry();
   const worker = new InboxWorker({
     store: inbox,
     retry: { ...DEFAULT_RETRY_POLICY, ...options.retry },
     log,
-    dispatch: (pending: PendingEvent) => {
+    dispatch: async (pending: PendingEvent) => {
+      if (handlers.size === 0) return; // nothing subscribed (e.g. `tpcs receive`): just mark it handled
       // Validated when received; stored bytes are exactly those bytes, so a plain parse suffices.
       const event = JSON.parse(Buffer.from(pending.body).toString('utf8')) as ThirdPartyCustomerStatusEvent;
       return handlers.run(event, {
@@ -125,8 +132,9 @@ export function createReceiver(options: ReceiverOptions = {}): Receiver {
     },
   });
   const workerEnabled = options.startWorker ?? true;
-  // Events left unhandled by a previous process (crash after 200) are picked up right away.
-  if (workerEnabled) worker.notify();
+  // Events left unhandled by a previous process (crash after 200) are picked up on the next turn of the
+  // event loop, once the caller has subscribed its handlers (`on` right after `createReceiver`).
+  if (workerEnabled) setImmediate(() => worker.notify());
   let closed = false;
 
   async function accept(request: ReceiverRequest): Promise<ReceiverResponse> {
@@ -175,7 +183,7 @@ export function createReceiver(options: ReceiverOptions = {}): Receiver {
       return errorResponse('inbox_unavailable', 'The event could not be recorded; retry later');
     }
     if (outcome === undefined) return errorResponse('inbox_unavailable', 'The event could not be recorded');
-    if (outcome !== 'duplicate' && workerEnabled && !closed) worker.notify();
+    if (outcome !== 'duplicate' && workerEnabled && !closed && handlers.size > 0) worker.nudge();
     log.info(
       {
         event_id: event.event_id,

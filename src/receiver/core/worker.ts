@@ -11,6 +11,8 @@ export interface InboxWorkerOptions {
   batchSize?: number;
 }
 
+const NUDGE_DELAY_MS = 5;
+
 /**
  * Runs handlers from the inbox, after the HTTP answer, in insertion order. The inbox row is the only
  * state: a crash between "handlers done" and "marked handled" re-runs that event after a restart
@@ -23,6 +25,7 @@ export class InboxWorker {
   #wakeAgain = false;
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
+  #nudge: NodeJS.Timeout | undefined;
 
   constructor(options: InboxWorkerOptions) {
     this.#options = options;
@@ -47,6 +50,22 @@ export class InboxWorker {
     });
   }
 
+  /**
+   * A new event was recorded: run soon. Coalesced over a few milliseconds so that under load the
+   * worker takes events in large batches (one query, one commit) instead of one cycle per request.
+   */
+  nudge(): void {
+    if (this.#stopped || this.#nudge) return;
+    if (this.#running) {
+      this.#wakeAgain = true;
+      return;
+    }
+    this.#nudge = setTimeout(() => {
+      this.#nudge = undefined;
+      this.notify();
+    }, NUDGE_DELAY_MS);
+  }
+
   /** Resolves when nothing is due right now (events waiting for a later retry do not count). */
   async idle(): Promise<void> {
     this.notify();
@@ -56,6 +75,8 @@ export class InboxWorker {
   /** Stops after the event being handled; rows not yet handled stay pending for the next start. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#nudge) clearTimeout(this.#nudge);
+    this.#nudge = undefined;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.#running;

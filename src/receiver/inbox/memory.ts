@@ -14,6 +14,8 @@ export function createMemoryInbox(): InboxStore {
   let nextSeq = 1;
   const events = new Map<string, InboxEvent & { body: Uint8Array; nextAttemptAt: number; tsMs: number }>();
   const bySeq = new Map<number, string>();
+  // Pending event ids in seq order, so `due` does not walk every event ever received.
+  const pending = new Set<string>();
   const statuses = new Map<string, CustomerStatusRecord & { tsMs: number }>();
   const key = (customerId: string, ref: string) => JSON.stringify([customerId, ref]);
 
@@ -29,6 +31,7 @@ export function createMemoryInbox(): InboxStore {
           current && { timestampMs: current.tsMs, eventId: current.eventId },
         );
         const seq = nextSeq++;
+        const state = stale && !options.handleStale ? 'skipped' : options.handlers ? 'pending' : 'handled';
         events.set(event.event_id, {
           seq,
           eventId: event.event_id,
@@ -37,16 +40,17 @@ export function createMemoryInbox(): InboxStore {
           status,
           eventTimestamp: event.event_timestamp,
           stale,
-          state: stale && !options.handleStale ? 'skipped' : 'pending',
+          state,
           attempts: 0,
           lastError: null,
           receivedAt: new Date(receivedAt),
-          handledAt: null,
+          handledAt: state === 'handled' ? new Date(receivedAt) : null,
           body: body.slice(),
           nextAttemptAt: receivedAt,
           tsMs,
         });
         bySeq.set(seq, event.event_id);
+        if (state === 'pending') pending.add(event.event_id);
         if (stale) return 'stale';
         statuses.set(key(customerId, ref), {
           customerId,
@@ -63,9 +67,10 @@ export function createMemoryInbox(): InboxStore {
     },
     async due(now, limit) {
       const due: PendingEvent[] = [];
-      for (const e of events.values()) {
+      for (const id of pending) {
         if (due.length >= limit) break;
-        if (e.state !== 'pending' || e.nextAttemptAt > now) continue;
+        const e = events.get(id);
+        if (e?.state !== 'pending' || e.nextAttemptAt > now) continue;
         due.push({
           seq: e.seq,
           eventId: e.eventId,
@@ -75,12 +80,13 @@ export function createMemoryInbox(): InboxStore {
           receivedAt: e.receivedAt.getTime(),
         });
       }
-      return due; // Map iteration is insertion order, i.e. seq order.
+      return due; // Set iteration is insertion order, i.e. seq order.
     },
     async nextDueAt() {
       let next: number | undefined;
-      for (const e of events.values()) {
-        if (e.state === 'pending' && (next === undefined || e.nextAttemptAt < next)) next = e.nextAttemptAt;
+      for (const id of pending) {
+        const e = events.get(id);
+        if (e && (next === undefined || e.nextAttemptAt < next)) next = e.nextAttemptAt;
       }
       return next;
     },
@@ -90,6 +96,7 @@ export function createMemoryInbox(): InboxStore {
         if (e?.state !== 'pending') continue;
         e.state = 'handled';
         e.handledAt = new Date(at);
+        pending.delete(e.eventId);
       }
     },
     async markFailed(failures) {
@@ -98,8 +105,10 @@ export function createMemoryInbox(): InboxStore {
         if (!e) continue;
         e.attempts++;
         e.lastError = error;
-        if (retryAt === null) e.state = 'failed';
-        else e.nextAttemptAt = retryAt;
+        if (retryAt === null) {
+          e.state = 'failed';
+          pending.delete(e.eventId);
+        } else e.nextAttemptAt = retryAt;
       }
     },
     async getEvent(eventId) {

@@ -29,6 +29,11 @@ export interface InboxEntry {
 }
 
 export interface RecordOptions {
+  /**
+   * Whether any handler is subscribed. If not, there is nothing to run: new events are recorded as
+   * `handled` on arrival (the status table is updated all the same) and the worker never sees them.
+   */
+  handlers: boolean;
   /** Whether stale events are handed to handlers (`pending`) or only kept (`skipped`). */
   handleStale: boolean;
 }
