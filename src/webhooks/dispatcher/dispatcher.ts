@@ -131,7 +131,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     });
 
   function checkIdle() {
-    if (lastClaimEmpty && inFlight.size === 0 && pendingCompletions.length === 0 && !flushing) {
+    if (
+      lastClaimEmpty &&
+      inFlight.size === 0 &&
+      pendingCompletions.length === 0 &&
+      !flushing &&
+      !flushTimer
+    ) {
       const waiters = idleWaiters;
       idleWaiters = [];
       for (const w of waiters) w();
@@ -162,6 +168,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         checkIdle();
       });
     return flushing;
+  }
+
+  // Completions that finish within a millisecond of each other share one transaction.
+  let flushTimer: NodeJS.Timeout | undefined;
+  function scheduleFlush() {
+    if (flushTimer) return;
+    flushTimer = setTimeout(() => {
+      flushTimer = undefined;
+      void flush();
+    }, 1);
   }
 
   async function attempt(d: ClaimedDelivery): Promise<void> {
@@ -210,7 +226,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           .catch(onError)
           .finally(() => {
             inFlight.delete(d.id);
-            void flush();
+            scheduleFlush();
           });
         inFlight.set(d.id, p);
       }
@@ -249,6 +265,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       await Promise.race([Promise.allSettled([...inFlight.values()]), timedOut]);
       clearTimeout(timer);
       const stillRunning = [...inFlight.keys()];
+      clearTimeout(flushTimer);
+      flushTimer = undefined;
       await flush();
       if (pendingCompletions.length > 0) await flush();
       if (stillRunning.length > 0) await queue.release(workerId, stillRunning).catch(onError);

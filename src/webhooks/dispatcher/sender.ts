@@ -3,7 +3,7 @@
  * connection pool per endpoint origin, with a timeout, no redirects, and the private-address rule
  * checked on the address actually connected.
  */
-import { Agent, buildConnector, errors as undiciErrors } from 'undici';
+import { buildConnector, Pool, errors as undiciErrors } from 'undici';
 import { signWebhook } from '../../signing/sign.js';
 import { checkLiteralHost, guardedLookup, PrivateAddressError } from './address-guard.js';
 import { type AttemptErrorKind, type AttemptResult, parseRetryAfter } from './outcome.js';
@@ -35,6 +35,11 @@ export interface SendRequest {
   payload: string;
   /** Every active secret of the endpoint, newest first; one signature each. */
   secrets: readonly string[];
+  /**
+   * Which connection pool to use (the endpoint id). Two endpoints on one origin get separate pools,
+   * so one that never answers cannot hold the connections the other needs. Default: the origin.
+   */
+  poolKey?: string;
 }
 
 export interface Sender {
@@ -43,7 +48,7 @@ export interface Sender {
 }
 
 /**
- * Creates a sender owning one undici `Agent` (which keeps one `Pool` per origin).
+ * Creates a sender owning one undici `Pool` (kept-alive connections) per endpoint and origin.
  *
  * @example
  * const sender = createSender({ allowPrivateEndpoints: true });
@@ -57,18 +62,28 @@ export function createSender(options: SenderOptions = {}): Sender {
     timeout: timeoutMs,
     ...(allowPrivate ? {} : { lookup: guardedLookup }),
   });
-  const agent = new Agent({
-    connections: options.connectionsPerOrigin ?? 16,
-    keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    connect: (opts, callback) => {
-      // net.connect skips `lookup` for literal IPs, so those are checked here.
-      const refused = allowPrivate ? null : checkLiteralHost(opts.hostname);
-      if (refused) return callback(refused, null);
-      baseConnect(opts, callback);
-    },
-  });
+  const connect: buildConnector.connector = (opts, callback) => {
+    // net.connect skips `lookup` for literal IPs, so those are checked here.
+    const refused = allowPrivate ? null : checkLiteralHost(opts.hostname);
+    if (refused) return callback(refused, null);
+    baseConnect(opts, callback);
+  };
+  const pools = new Map<string, Pool>();
+  const poolFor = (key: string, origin: string): Pool => {
+    const id = `${key} ${origin}`;
+    let pool = pools.get(id);
+    if (!pool) {
+      pool = new Pool(origin, {
+        connections: options.connectionsPerOrigin ?? 16,
+        keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        connect,
+      });
+      pools.set(id, pool);
+    }
+    return pool;
+  };
 
   async function send(request: SendRequest): Promise<AttemptResult> {
     const startedAt = new Date();
@@ -102,8 +117,7 @@ export function createSender(options: SenderOptions = {}): Sender {
       'user-agent': USER_AGENT,
     };
     try {
-      const response = await agent.request({
-        origin: url.origin,
+      const response = await poolFor(request.poolKey ?? url.origin, url.origin).request({
         path: `${url.pathname}${url.search}`,
         method: 'POST',
         headers,
@@ -126,7 +140,13 @@ export function createSender(options: SenderOptions = {}): Sender {
     }
   }
 
-  return { send, close: () => agent.close() };
+  return {
+    send,
+    async close() {
+      await Promise.all([...pools.values()].map((p) => p.close()));
+      pools.clear();
+    },
+  };
 }
 
 async function readExcerpt(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string | null> {
