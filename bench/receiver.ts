@@ -6,11 +6,12 @@
  *
  * Both servers run as child processes; autocannon drives them over loopback from this process with
  * signed, seed-shaped events, each with its own event_id (a pre-generated pool, so signing costs the
- * load generator nothing). Phases: warm-up, maximum throughput, then a fixed 2,000 events/s.
+ * load generator nothing). Phases: warm-up, maximum throughput in interleaved rounds (medians), then
+ * a fixed 2,000 events/s.
  * Targets (issue 2 §5): receiver ≥ 40% of the bare server's events/s; p99 < 10 ms at 2,000/s.
  * The receiver runs twice, with SQLite synchronous=FULL (the default: fsync before every 200) and
  * NORMAL, and the fsync cost of the disk is measured in the same run, since it bounds FULL.
- * Total run time about 60 s (BENCH_SECONDS scales the measured phases, default 8).
+ * Total run time about 60 s (BENCH_SCALE multiplies every phase, default 1).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,8 +24,11 @@ import { parseEvent } from '../src/contract/index.js';
 import { generateSecret, signWebhook } from '../src/signing/index.js';
 import { describeMachine, formatInteger, markdownTable, median } from './table.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const WARMUP_SECONDS = 3;
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const WARMUP_SECONDS = 2 * SCALE;
+const ROUNDS = 3;
+const SLICE_SECONDS = 4 * SCALE;
+const FIXED_SECONDS = 6 * SCALE;
 const CONNECTIONS = 10;
 const FIXED_RATE = 2000;
 const POOL_SIZE = 250_000;
@@ -158,44 +162,48 @@ function commitLatencyMs(dir: string): number {
   return median(times);
 }
 
-interface ReceiverResult {
-  mode: 'full' | 'normal';
-  max: Run;
-  fixed: Run;
-  rows: number;
-  sent: number;
+interface Server {
+  name: string;
+  child: ChildProcess;
+  port: number;
+  /** Next pool index: each receiver gets every event_id once, so every 200 is a new durable row. */
+  cursor: { next: number };
+  db?: string;
+  rounds: Run[];
+  fixed?: Run;
 }
 
-async function benchReceiver(
-  mode: 'full' | 'normal',
-  secret: string,
-  pool: Signed[],
-  dir: string,
-): Promise<ReceiverResult> {
-  const db = path.join(dir, `receiver-${mode}.db`);
-  const args = [
-    'bin/tpcs.js',
-    'receive',
-    '--port',
-    '0',
-    '--db',
-    db,
-    '--secret',
-    secret,
-    '--synchronous',
-    mode,
+async function startServers(secret: string, dir: string): Promise<Server[]> {
+  const bare = await startChild(['-e', BARE_SERVER], 'bare server');
+  const servers: Server[] = [
+    { name: 'bare node:http, 200 without work', ...bare, cursor: { next: 0 }, rounds: [] },
   ];
-  const receiver = await startChild(args, `tpcs receive (${mode})`);
-  const cursor = { next: 0 }; // unique event_ids: every 200 is a new durable row
-  await load(receiver.port, pool, cursor, WARMUP_SECONDS);
-  const max = await load(receiver.port, pool, cursor, SECONDS);
-  const fixed = await load(receiver.port, pool, cursor, SECONDS, FIXED_RATE);
-  await stop(receiver.child);
-  // Every 200 must be a row in the inbox after the receiver stopped.
+  for (const mode of ['full', 'normal'] as const) {
+    const db = path.join(dir, `receiver-${mode}.db`);
+    const args = [
+      'bin/tpcs.js',
+      'receive',
+      '--port',
+      '0',
+      '--db',
+      db,
+      '--secret',
+      secret,
+      '--synchronous',
+      mode,
+    ];
+    const name =
+      mode === 'full' ? 'tpcs receive, synchronous=FULL (default)' : 'tpcs receive, synchronous=NORMAL';
+    servers.push({ name, ...(await startChild(args, name)), cursor: { next: 0 }, db, rounds: [] });
+  }
+  return servers;
+}
+
+function inboxRows(db: string): number {
   const check = new Database(db, { readonly: true });
   const rows = (check.prepare('SELECT count(*) AS n FROM inbox_events').get() as { n: number }).n;
   check.close();
-  return { mode, max, fixed, rows, sent: cursor.next };
+  return rows;
 }
 
 async function main(): Promise<void> {
@@ -208,32 +216,33 @@ async function main(): Promise<void> {
   console.error(`signed ${formatInteger(pool.length)} events in ${Date.now() - generated} ms`);
   const fsyncBefore = commitLatencyMs(dir);
 
-  const bare = await startChild(['-e', BARE_SERVER], 'bare server');
-  const bareCursor = { next: 0 };
-  await load(bare.port, pool, bareCursor, WARMUP_SECONDS);
-  const bareMax = await load(bare.port, pool, bareCursor, SECONDS);
-  const bareFixed = await load(bare.port, pool, bareCursor, SECONDS / 2, FIXED_RATE);
-  await stop(bare.child);
-
-  const full = await benchReceiver('full', secret, pool, dir);
-  const normal = await benchReceiver('normal', secret, pool, dir);
+  // All three run at once (idle when not driven); rounds interleave them so that a noisy neighbour
+  // on this shared machine hurts each alike, and each figure is the median over the rounds.
+  const servers = await startServers(secret, dir);
+  for (const server of servers) await load(server.port, pool, server.cursor, WARMUP_SECONDS);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const server of servers)
+      server.rounds.push(await load(server.port, pool, server.cursor, SLICE_SECONDS));
+  }
+  for (const server of servers) {
+    const seconds = server.db ? FIXED_SECONDS : FIXED_SECONDS / 2;
+    server.fixed = await load(server.port, pool, server.cursor, seconds, FIXED_RATE);
+  }
+  for (const server of servers) await stop(server.child);
   const fsyncAfter = commitLatencyMs(dir);
-  fs.rmSync(dir, { recursive: true, force: true });
 
   const ms = (v: number) => v.toFixed(2);
-  const pct = (r: Run) => `${((r.eventsPerSecond / bareMax.eventsPerSecond) * 100).toFixed(0)}%`;
-  const row = (name: string, r: Run, ratio: string) => [
-    name,
-    formatInteger(r.eventsPerSecond),
-    ratio,
-    ms(r.p50),
-    ms(r.p99),
-    String(r.non2xx + r.errors),
-  ];
+  const summary = (runs: Run[]) => ({
+    eventsPerSecond: median(runs.map((r) => r.eventsPerSecond)),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    failures: runs.reduce((sum, r) => sum + r.non2xx + r.errors, 0),
+  });
+  const [bare, ...receivers] = servers as [Server, ...Server[]];
+  const bareSummary = summary(bare.rounds);
   const header = ['server', 'accepted events/s', 'vs bare', 'p50 ms', 'p99 ms', 'non-2xx + errors'];
   const align = ['left', 'right', 'right', 'right', 'right', 'right'] as const;
-  const FULL_NAME = 'tpcs receive, synchronous=FULL (fsync before 200)';
-  const NORMAL_NAME = 'tpcs receive, synchronous=NORMAL';
+
   console.log(
     `\nMachine: ${describeMachine()}; load average ${os
       .loadavg()
@@ -241,42 +250,62 @@ async function main(): Promise<void> {
       .join(' ')}`,
   );
   console.log(
-    `SQLite one-row FULL commit (one fsync) on this disk: median ${ms(fsyncBefore)} ms before, ${ms(fsyncAfter)} ms after the run`,
+    `SQLite one-row FULL commit (one fsync) on this disk: median ${ms(fsyncBefore)} ms before, ${ms(fsyncAfter)} ms after`,
   );
-  console.log(`\n### Maximum throughput (${CONNECTIONS} connections, ${SECONDS} s each, loopback)\n`);
+  console.log(
+    `\n### Maximum throughput (${CONNECTIONS} connections, loopback; median of ${ROUNDS} interleaved ${SLICE_SECONDS} s rounds)\n`,
+  );
   console.log(
     markdownTable(
       header,
-      [
-        row('bare node:http, 200 without work', bareMax, '100%'),
-        row(FULL_NAME, full.max, pct(full.max)),
-        row(NORMAL_NAME, normal.max, pct(normal.max)),
-      ],
+      servers.map((server) => {
+        const s = summary(server.rounds);
+        const ratio = `${((s.eventsPerSecond / bareSummary.eventsPerSecond) * 100).toFixed(0)}%`;
+        return [
+          server.name,
+          formatInteger(s.eventsPerSecond),
+          ratio,
+          ms(s.p50),
+          ms(s.p99),
+          String(s.failures),
+        ];
+      }),
       [...align],
     ),
   );
   console.log(`\n### Fixed rate ${formatInteger(FIXED_RATE)} events/s (20 connections)\n`);
   console.log(
     markdownTable(
-      header,
-      [
-        row(`bare node:http (${SECONDS / 2} s)`, bareFixed, ''),
-        row(`${FULL_NAME} (${SECONDS} s)`, full.fixed, ''),
-        row(`${NORMAL_NAME} (${SECONDS} s)`, normal.fixed, ''),
-      ],
-      [...align],
+      ['server', 'accepted events/s', 'p50 ms', 'p99 ms', 'non-2xx + errors'],
+      servers.map((server) => {
+        const r = server.fixed as Run;
+        const seconds = server.db ? FIXED_SECONDS : FIXED_SECONDS / 2;
+        return [
+          `${server.name} (${seconds} s)`,
+          formatInteger(r.eventsPerSecond),
+          ms(r.p50),
+          ms(r.p99),
+          String(r.non2xx + r.errors),
+        ];
+      }),
+      ['left', 'right', 'right', 'right', 'right'],
     ),
   );
   console.log('');
-  for (const r of [full, normal]) {
-    const ratio = r.max.eventsPerSecond / bareMax.eventsPerSecond;
+  for (const server of receivers) {
+    const s = summary(server.rounds);
+    const fixed = server.fixed as Run;
+    const ratio = s.eventsPerSecond / bareSummary.eventsPerSecond;
+    const accepted = server.rounds.reduce((sum, r) => sum + r.accepted, 0) + fixed.accepted;
+    const rows = inboxRows(server.db as string);
     console.log(
-      `${r.mode.toUpperCase()}: throughput ≥ 40% of bare: ${ratio >= 0.4 ? 'met' : 'MISSED'} (${(ratio * 100).toFixed(0)}%); ` +
-        `p99 < 10 ms at ${formatInteger(FIXED_RATE)}/s: ${r.fixed.p99 < 10 ? 'met' : 'MISSED'} (${ms(r.fixed.p99)} ms); ` +
-        `inbox rows after shutdown ${formatInteger(r.rows)} for ${formatInteger(r.max.accepted + r.fixed.accepted)} measured 200s ` +
-        `(${formatInteger(r.sent)} requests incl. warm-up${r.sent > pool.length ? '; POOL WRAPPED: some were duplicates' : ', all event_ids unique'}).`,
+      `${server.name}: ≥ 40% of bare ${ratio >= 0.4 ? 'met' : 'MISSED'} (${(ratio * 100).toFixed(0)}%); ` +
+        `p99 < 10 ms at ${formatInteger(FIXED_RATE)}/s ${fixed.p99 < 10 ? 'met' : 'MISSED'} (${ms(fixed.p99)} ms); ` +
+        `inbox rows after shutdown ${formatInteger(rows)} ≥ measured 200s ${formatInteger(accepted)}: ${rows >= accepted ? 'yes' : 'NO'}` +
+        `${server.cursor.next > pool.length ? ' (POOL WRAPPED: some requests were duplicates)' : ''}.`,
     );
   }
+  fs.rmSync(dir, { recursive: true, force: true });
 }
 
 await main();

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { request } from 'undici';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { answer, OTHER_SECRET, SECRET, signedRequest, tempDir } from './helpers.js';
+import { answer, OTHER_SECRET, SECRET, signedRequest, tempDir, waitFor } from './helpers.js';
 
 // `tpcs receive` as a real process (built by `npm run build`), on a free port, real signed requests.
 interface Running {
@@ -76,6 +76,8 @@ describe('tpcs receive (process)', () => {
     expect(((await list.body.json()) as { statuses: unknown[] }).statuses).toHaveLength(2);
     expect((await request(`${r.url}/healthz`)).statusCode).toBe(200);
 
+    // Logs are buffered (4 KiB or 200 ms): wait for the lines rather than racing them.
+    await waitFor(() => r.logs.filter((l) => l.msg === 'event received').length >= 3);
     const received = r.logs.filter((l) => l.msg === 'event received');
     expect(received.map((l) => [l.event_id, l.outcome])).toEqual([
       [first.eventId, 'recorded'],
@@ -104,6 +106,7 @@ describe('tpcs receive (process)', () => {
     expect((await send(fromEnv.url, signedRequest())).status).toBe(200);
 
     const open = await startReceive(['--db', path.join(dir, 'b.db')]);
+    await waitFor(() => open.logs.some((l) => l.level === 40));
     expect(open.logs.some((l) => l.level === 40 && String(l.msg).includes('NOT verified'))).toBe(true);
     const { body, eventId } = signedRequest();
     const response = await request(`${open.url}/webhook`, {

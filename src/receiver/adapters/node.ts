@@ -49,9 +49,12 @@ export function writeNodeResponse(
   closeConnection = false,
 ): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(
-    response.status,
-    closeConnection ? { ...response.headers, connection: 'close' } : response.headers,
-  );
+  // An explicit length: writeHead before end would otherwise mean chunked framing (more writes).
+  const headers: Record<string, string | number> = {
+    ...response.headers,
+    'content-length': Buffer.byteLength(response.body),
+  };
+  if (closeConnection) headers.connection = 'close';
+  res.writeHead(response.status, headers);
   res.end(response.body);
 }
