@@ -1,5 +1,6 @@
 import http from 'node:http';
 import express from 'express';
+import fc from 'fast-check';
 import Fastify from 'fastify';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -232,4 +233,43 @@ describe('fastify wiring', () => {
     expect(response.statusCode).toBe(200);
     await app.close();
   });
+});
+
+describe('fuzz over a real socket: no 500 from any adapter', () => {
+  const method = fc.constantFrom('POST', 'GET', 'PUT', 'PATCH', 'DELETE', 'OPTIONS');
+  const contentType = fc.option(
+    fc.oneof(
+      fc.constantFrom(
+        'application/json',
+        'text/plain',
+        'application/json; charset=latin1',
+        'application/x+json',
+      ),
+      fc.stringMatching(/^[\x21-\x7e]{0,30}$/),
+    ),
+    { nil: undefined },
+  );
+  const body = fc.oneof(
+    fc.uint8Array({ maxLength: LIMIT + 100 }),
+    fc.json().map((s) => Buffer.from(s)),
+  );
+  for (const [name, adapter] of ADAPTERS) {
+    it(name, async () => {
+      const { url } = await start(adapter);
+      await fc.assert(
+        fc.asyncProperty(method, contentType, body, async (m, type, b) => {
+          const hasBody = m !== 'GET';
+          const response = await request(url, {
+            method: m as 'POST',
+            headers: type === undefined ? {} : { 'content-type': type },
+            ...(hasBody ? { body: b } : {}),
+          });
+          const text = await response.body.text();
+          expect([200, 400, 401, 405, 413, 415]).toContain(response.statusCode);
+          expect(() => JSON.parse(text)).not.toThrow();
+        }),
+        { numRuns: 40 },
+      );
+    });
+  }
 });

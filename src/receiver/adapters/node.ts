@@ -15,7 +15,8 @@ import { readNodeBody } from './read-node-body.js';
  */
 export function createNodeHandler(receiver: Receiver): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    void handleNodeRequest(receiver, req, res);
+    // `handle` never rejects; this only guards the socket write itself, so no rejection goes unhandled.
+    handleNodeRequest(receiver, req, res).catch(() => res.destroy());
   };
 }
 
