@@ -43,11 +43,13 @@ const SINK = `
 import http from 'node:http';
 const first = new Map();
 let requests = 0;
+let last = 0;
 const server = http.createServer((req, res) => {
   req.resume();
   req.on('end', () => {
     if (req.url === '/hang') return;
     requests++;
+    last = performance.timeOrigin + performance.now();
     const id = req.headers['webhook-id'];
     if (!first.has(id)) first.set(id, performance.timeOrigin + performance.now());
     res.writeHead(200).end();
@@ -56,14 +58,14 @@ const server = http.createServer((req, res) => {
 server.keepAliveTimeout = 60000;
 server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
 process.on('message', (m) => {
-  if (m === 'dump') process.send({ requests, first: [...first] });
+  if (m === 'dump') process.send({ requests, last, first: [...first] });
   if (m === 'reset') { first.clear(); requests = 0; process.send({ reset: true }); }
 });
 `;
 
 interface SinkHandle {
   url: string;
-  dump(): Promise<{ requests: number; first: Map<string, number> }>;
+  dump(): Promise<{ requests: number; last: number; first: Map<string, number> }>;
   reset(): Promise<void>;
   close(): void;
 }
@@ -83,8 +85,8 @@ async function startSink(dir: string): Promise<SinkHandle> {
   return {
     url: `http://127.0.0.1:${port}`,
     async dump() {
-      const m = await ask<{ requests: number; first: [string, number][] }>('dump');
-      return { requests: m.requests, first: new Map(m.first) };
+      const m = await ask<{ requests: number; last: number; first: [string, number][] }>('dump');
+      return { requests: m.requests, last: m.last, first: new Map(m.first) };
     },
     async reset() {
       await ask('reset');
@@ -254,7 +256,7 @@ async function scenario(
     if (seen >= expected) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  const lastAt = Math.max(...dump.first.values());
+  const lastAt = dump.last;
   const latencies = [...committed]
     .map(([id, at]) => (dump.first.get(id) ?? Number.NaN) - at)
     .filter((x) => !Number.isNaN(x));

@@ -178,6 +178,26 @@ for (const dialect of DIALECTS) {
       for (const ref of refs) expect(delivered.get(ref)).toEqual(emitted.get(ref));
     });
 
+    it('never lets a dead endpoint on the same origin delay another endpoint', async () => {
+      const partner = await newPartner(db.store);
+      sink.on('/dead', () => 'hang');
+      await newEndpoint(db.store, partner, sink.url('/dead'));
+      await newEndpoint(db.store, partner, sink.url('/alive'));
+      const lags: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        const t = Date.now();
+        const id = await decide(db.store, partner, await newThirdParty(db.store, partner), 'APPROVED');
+        dispatcher.notify();
+        await waitFor(
+          () => sink.received.some((r) => r.path === '/alive' && r.headers['webhook-id'] === id),
+          5000,
+        );
+        lags.push(Date.now() - t);
+      }
+      // the dead endpoint holds its 8 slots for the 500 ms timeout; the live one never waits for them
+      expect(Math.max(...lags)).toBeLessThan(250);
+    });
+
     it('stops gracefully, finishing attempts in flight', async () => {
       const partner = await newPartner(db.store);
       sink.on('/slow', () => ({ status: 200 }));

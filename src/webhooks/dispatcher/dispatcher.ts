@@ -186,6 +186,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       messageId: d.eventId,
       payload: d.payload,
       secrets: d.secrets,
+      poolKey: d.endpointId,
     });
     const { completion, label } = planCompletion(d, result, policy, slowDownMs);
     metrics.attempts.inc({ outcome: label });
