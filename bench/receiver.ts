@@ -11,7 +11,9 @@
  * Targets (issue 2 §5): receiver ≥ 40% of the bare server's events/s; p99 < 10 ms at 2,000/s.
  * The receiver runs twice, with SQLite synchronous=FULL (the default: fsync before every 200) and
  * NORMAL, and the fsync cost of the disk is measured in the same run, since it bounds FULL.
- * Total run time about 60 s (BENCH_SCALE multiplies every phase, default 1).
+ * Total run time about 60 s (BENCH_SCALE multiplies every phase, default 1). BENCH_CONNECTIONS sets the
+ * concurrency of the maximum-throughput phase (default 10, autocannon's own default): more connections
+ * mean larger group commits for the receiver.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -29,7 +31,7 @@ const WARMUP_SECONDS = 2 * SCALE;
 const ROUNDS = 3;
 const SLICE_SECONDS = 4 * SCALE;
 const FIXED_SECONDS = 6 * SCALE;
-const CONNECTIONS = 10;
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const FIXED_RATE = 2000;
 const POOL_SIZE = 250_000;
 
