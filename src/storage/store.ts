@@ -173,6 +173,41 @@ export interface IdempotentResponse {
   body: string;
 }
 
+/** A dashboard search over third-party customers; across every partner when `customerId` is absent. */
+export interface ThirdPartySearch {
+  customerId?: string;
+  status?: ThirdPartyStatus;
+  /** Case-insensitive substring of `client_customer_ref`. */
+  refContains?: string;
+  limit: number;
+  offset: number;
+}
+
+/** One event of a third-party customer with its deliveries (each with its attempts): a timeline row. */
+export interface EventDeliveries {
+  event: StoredEvent;
+  deliveries: Delivery[];
+}
+
+/** How an endpoint has been doing since a time: attempt counts and its latest failed attempt. */
+export interface EndpointHealth {
+  endpointId: string;
+  attempts: number;
+  /** Attempts answered 2xx. */
+  succeeded: number;
+  lastAttemptAt: Date | null;
+  /** The latest attempt that was not a 2xx, at any time. */
+  lastError: (Attempt & { deliveryId: string }) | null;
+}
+
+/** Attempts in one minute by outcome: 2xx, permanent refusal (400, 410), anything else. */
+export interface MinuteOutcomes {
+  minute: Date;
+  delivered: number;
+  rejected: number;
+  failed: number;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
 
@@ -252,6 +287,23 @@ export interface Store {
   ): Promise<CursorPage<Delivery>>;
   /** One delivery with its attempts, or undefined when it is not that partner's endpoint's. */
   getDelivery(customerId: string, endpointId: string, deliveryId: string): Promise<Delivery | undefined>;
+
+  // dashboard reads (sqlite/dashboard.ts, postgres/dashboard.ts)
+  /** Newest first, as {@link Store.listThirdParties}; `total` counts every match. */
+  searchThirdParties(q: ThirdPartySearch): Promise<Page<ThirdPartyCustomer>>;
+  /** The third party's events, oldest first (at most `limit`), each with its deliveries and attempts. */
+  listThirdPartyEvents(
+    customerId: string,
+    clientCustomerRef: string,
+    limit: number,
+  ): Promise<EventDeliveries[]>;
+  /** Health of every endpoint of the partner: counts over attempts since `since`, latest error ever. */
+  endpointHealth(customerId: string, since: Date): Promise<EndpointHealth[]>;
+  /**
+   * Attempts per minute since `since` (one partner's or all), oldest first, minutes without attempts
+   * omitted. Bounded to the most recent attempts (see the adapters) so a poll stays cheap.
+   */
+  attemptsPerMinute(q: { customerId?: string; since: Date }): Promise<MinuteOutcomes[]>;
 
   // idempotency keys for partner POSTs
   getIdempotentResponse(customerId: string, key: string): Promise<IdempotentResponse | undefined>;

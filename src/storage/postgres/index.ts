@@ -6,8 +6,11 @@ import type {
   DecisionResult,
   Delivery,
   Endpoint,
+  EndpointHealth,
   EndpointPatch,
+  EventDeliveries,
   IdempotentResponse,
+  MinuteOutcomes,
   NewEndpoint,
   NewThirdPartyCustomer,
   Page,
@@ -15,8 +18,10 @@ import type {
   Store,
   StoredEvent,
   ThirdPartyCustomer,
+  ThirdPartySearch,
   ThirdPartyStatus,
 } from '../store.js';
+import { attemptsPerMinute, endpointHealth, listThirdPartyEvents, searchThirdParties } from './dashboard.js';
 import { recordDecision } from './decisions.js';
 import { getDelivery, listDeliveries } from './deliveries.js';
 import {
@@ -191,6 +196,23 @@ export class PostgresStore implements Store {
   }
   getDelivery(customerId: string, endpointId: string, deliveryId: string): Promise<Delivery | undefined> {
     return getDelivery(this.#pool, customerId, endpointId, deliveryId);
+  }
+
+  searchThirdParties(q: ThirdPartySearch): Promise<Page<ThirdPartyCustomer>> {
+    return searchThirdParties(this.#pool, q);
+  }
+  listThirdPartyEvents(
+    customerId: string,
+    clientCustomerRef: string,
+    limit: number,
+  ): Promise<EventDeliveries[]> {
+    return listThirdPartyEvents(this.#pool, customerId, clientCustomerRef, limit);
+  }
+  endpointHealth(customerId: string, since: Date): Promise<EndpointHealth[]> {
+    return endpointHealth(this.#pool, customerId, since);
+  }
+  attemptsPerMinute(q: { customerId?: string; since: Date }): Promise<MinuteOutcomes[]> {
+    return attemptsPerMinute(this.#pool, q);
   }
 
   getIdempotentResponse(customerId: string, key: string): Promise<IdempotentResponse | undefined> {

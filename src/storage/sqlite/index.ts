@@ -5,8 +5,11 @@ import type {
   DecisionResult,
   Delivery,
   Endpoint,
+  EndpointHealth,
   EndpointPatch,
+  EventDeliveries,
   IdempotentResponse,
+  MinuteOutcomes,
   NewEndpoint,
   NewThirdPartyCustomer,
   Page,
@@ -14,8 +17,10 @@ import type {
   Store,
   StoredEvent,
   ThirdPartyCustomer,
+  ThirdPartySearch,
   ThirdPartyStatus,
 } from '../store.js';
+import { dashboardQueries } from './dashboard.js';
 import { decisionQueries } from './decisions.js';
 import { deliveryQueries } from './deliveries.js';
 import { endpointQueries } from './endpoints.js';
@@ -49,6 +54,7 @@ function prepareQueries(db: Database.Database) {
     endpoints: endpointQueries(db),
     deliveries: deliveryQueries(db),
     idempotency: idempotencyQueries(db),
+    dashboard: dashboardQueries(db),
   };
 }
 
@@ -185,6 +191,23 @@ export class SqliteStore implements Store {
     deliveryId: string,
   ): Promise<Delivery | undefined> {
     return this.#q.deliveries.get(customerId, endpointId, deliveryId);
+  }
+
+  async searchThirdParties(q: ThirdPartySearch): Promise<Page<ThirdPartyCustomer>> {
+    return this.#q.dashboard.search(q);
+  }
+  async listThirdPartyEvents(
+    customerId: string,
+    clientCustomerRef: string,
+    limit: number,
+  ): Promise<EventDeliveries[]> {
+    return this.#q.dashboard.timeline(customerId, clientCustomerRef, limit);
+  }
+  async endpointHealth(customerId: string, since: Date): Promise<EndpointHealth[]> {
+    return this.#q.dashboard.health(customerId, since);
+  }
+  async attemptsPerMinute(q: { customerId?: string; since: Date }): Promise<MinuteOutcomes[]> {
+    return this.#q.dashboard.perMinute(q);
   }
 
   async getIdempotentResponse(customerId: string, key: string): Promise<IdempotentResponse | undefined> {

@@ -1,0 +1,150 @@
+import type { Database } from 'better-sqlite3';
+import type {
+  Attempt,
+  Delivery,
+  EndpointHealth,
+  EventDeliveries,
+  MinuteOutcomes,
+  Page,
+  ThirdPartyCustomer,
+  ThirdPartySearch,
+} from '../store.js';
+import { toEvent } from './events.js';
+import { type Row, toDate, toDateOrNull } from './tables.js';
+import { toThirdParty } from './third-parties.js';
+
+/**
+ * The chart reads at most this many of the newest attempts (a primary-key range), so a poll every few
+ * seconds never scans the whole attempts table, which has no index on `at`.
+ */
+export const CHART_ATTEMPT_WINDOW = 100_000;
+
+type AttemptRow = Row<'attempts'>;
+type DeliveryRow = Row<'deliveries'>;
+
+const toAttempt = (r: AttemptRow): Attempt => ({
+  at: toDate(r.at),
+  durationMs: r.duration_ms,
+  statusCode: r.status_code,
+  error: r.error,
+  responseExcerpt: r.response_excerpt,
+});
+
+/** The dashboard's reads: search, a third party's timeline, endpoint health, attempts per minute. */
+export function dashboardQueries(db: Database) {
+  type SearchParams = { customer_id: string | null; status: string | null; ref: string | null };
+  // instr() rather than LIKE: a search for "_" or "%" means those characters, with nothing to escape
+  const where = `(@customer_id IS NULL OR customer_id = @customer_id)
+     AND (@status IS NULL OR status = @status)
+     AND (@ref IS NULL OR instr(lower(client_customer_ref), lower(@ref)) > 0)`;
+  const search = db.prepare<SearchParams & { limit: number; offset: number }, Row<'third_parties'>>(
+    `SELECT * FROM third_parties WHERE ${where}
+     ORDER BY created_at DESC, customer_id, client_customer_ref LIMIT @limit OFFSET @offset`,
+  );
+  const count = db.prepare<SearchParams, number>(`SELECT count(*) FROM third_parties WHERE ${where}`).pluck();
+  const searchPage = db.transaction((q: ThirdPartySearch): Page<ThirdPartyCustomer> => {
+    const p: SearchParams = {
+      customer_id: q.customerId ?? null,
+      status: q.status ?? null,
+      ref: q.refContains === undefined || q.refContains === '' ? null : q.refContains,
+    };
+    const total = count.get(p) ?? 0;
+    return { items: search.all({ ...p, limit: q.limit, offset: q.offset }).map(toThirdParty), total };
+  });
+
+  const events = db.prepare<[string, string, number], Row<'events'>>(
+    `SELECT * FROM events WHERE customer_id = ? AND client_customer_ref = ? ORDER BY seq LIMIT ?`,
+  );
+  const deliveriesOf = db.prepare<[string], DeliveryRow>(
+    'SELECT * FROM deliveries WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY seq',
+  );
+  const attemptsOf = db.prepare<[string], AttemptRow>(
+    'SELECT * FROM attempts WHERE delivery_id IN (SELECT value FROM json_each(?)) ORDER BY id',
+  );
+  const timeline = db.transaction((customerId: string, ref: string, limit: number): EventDeliveries[] => {
+    const eventRows = events.all(customerId, ref, limit);
+    const deliveryRows =
+      eventRows.length === 0 ? [] : deliveriesOf.all(JSON.stringify(eventRows.map((e) => e.event_id)));
+    const attempts = new Map<string, Attempt[]>(deliveryRows.map((d) => [d.id, []]));
+    if (deliveryRows.length > 0) {
+      for (const a of attemptsOf.all(JSON.stringify(deliveryRows.map((d) => d.id)))) {
+        attempts.get(a.delivery_id)?.push(toAttempt(a));
+      }
+    }
+    const byEvent = new Map<string, Delivery[]>(eventRows.map((e) => [e.event_id, []]));
+    for (const d of deliveryRows) {
+      byEvent.get(d.event_id)?.push({
+        id: d.id,
+        eventId: d.event_id,
+        endpointId: d.endpoint_id,
+        status: d.status,
+        attemptCount: d.attempt_count,
+        nextAttemptAt: toDateOrNull(d.next_attempt_at),
+        createdAt: toDate(d.created_at),
+        attempts: attempts.get(d.id) ?? [],
+      });
+    }
+    return eventRows.map((e) => ({ event: toEvent(e), deliveries: byEvent.get(e.event_id) ?? [] }));
+  });
+
+  const healthCounts = db.prepare<
+    [number, string],
+    { endpoint_id: string; attempts: number; succeeded: number; last_at: number | null }
+  >(
+    `SELECT e.id AS endpoint_id, count(a.id) AS attempts,
+       count(a.id) FILTER (WHERE a.status_code BETWEEN 200 AND 299) AS succeeded, max(a.at) AS last_at
+     FROM endpoints e
+     LEFT JOIN deliveries d ON d.endpoint_id = e.id
+     LEFT JOIN attempts a ON a.delivery_id = d.id AND a.at >= ?
+     WHERE e.customer_id = ?
+     GROUP BY e.id`,
+  );
+  const lastError = db.prepare<[string], AttemptRow>(
+    `SELECT a.* FROM deliveries d JOIN attempts a ON a.delivery_id = d.id
+     WHERE d.endpoint_id = ? AND (a.status_code IS NULL OR a.status_code NOT BETWEEN 200 AND 299)
+     ORDER BY a.id DESC LIMIT 1`,
+  );
+  const health = db.transaction((customerId: string, since: Date): EndpointHealth[] =>
+    healthCounts.all(since.getTime(), customerId).map((r) => {
+      const err = lastError.get(r.endpoint_id);
+      return {
+        endpointId: r.endpoint_id,
+        attempts: r.attempts,
+        succeeded: r.succeeded,
+        lastAttemptAt: toDateOrNull(r.last_at),
+        lastError: err ? { ...toAttempt(err), deliveryId: err.delivery_id } : null,
+      };
+    }),
+  );
+
+  const perMinute = db.prepare<
+    { since: number; customer_id: string | null; window: number },
+    { minute: number; delivered: number; rejected: number; failed: number }
+  >(
+    `SELECT (a.at / 60000) * 60000 AS minute,
+       count(*) FILTER (WHERE a.status_code BETWEEN 200 AND 299) AS delivered,
+       count(*) FILTER (WHERE a.status_code IN (400, 410)) AS rejected,
+       count(*) FILTER (WHERE a.status_code IS NULL OR a.status_code NOT BETWEEN 200 AND 299
+         AND a.status_code NOT IN (400, 410)) AS failed
+     FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
+     WHERE a.id > (SELECT coalesce(max(id), 0) FROM attempts) - @window AND a.at >= @since
+       AND (@customer_id IS NULL OR d.customer_id = @customer_id)
+     GROUP BY minute ORDER BY minute`,
+  );
+
+  return {
+    search: (q: ThirdPartySearch): Page<ThirdPartyCustomer> => searchPage(q),
+    timeline: (customerId: string, ref: string, limit: number): EventDeliveries[] =>
+      timeline(customerId, ref, limit),
+    health: (customerId: string, since: Date): EndpointHealth[] => health(customerId, since),
+    perMinute: (q: { customerId?: string; since: Date }): MinuteOutcomes[] =>
+      perMinute
+        .all({ since: q.since.getTime(), customer_id: q.customerId ?? null, window: CHART_ATTEMPT_WINDOW })
+        .map((r) => ({
+          minute: toDate(r.minute),
+          delivered: r.delivered,
+          rejected: r.rejected,
+          failed: r.failed,
+        })),
+  };
+}
