@@ -2,6 +2,27 @@
  * The partner's receiver kit for "Third Party Customer Status Updated Event" webhooks: a pure core
  * (`createReceiver`) that verifies, validates and durably records each event before answering, then
  * hands typed events to your handlers; and thin adapters for node:http, Express, Fastify and Fetch.
+ *
+ * What it guarantees
+ * - 200 only once the event is committed to the inbox (SQLite: WAL, `synchronous=FULL` by default, so
+ *   the commit is fsynced; `NORMAL` survives a process crash but not a power cut). Concurrent events
+ *   share one transaction (group commit).
+ * - One `event_id` is recorded and handled once; a redelivery is answered 200 (`outcome: duplicate`).
+ * - Per `(customer_id, client_customer_ref)` the status table holds the newest event by
+ *   `event_timestamp` (ties: the greater `event_id`). An older event is kept as `stale`, does not
+ *   change the status and does not reach handlers unless `handleStaleEvents: true`.
+ * - Handlers run after the answer, from the inbox, in arrival order; one that throws is retried with
+ *   backoff, and events left by a crash run at the next start. A crash between a handler finishing and
+ *   the row being marked handled runs that handler again (at-least-once), so make handlers idempotent.
+ * - Answers are JSON: 400 invalid payload (with every problem), 401 signature, 405 method, 413 body
+ *   over `maxBodyBytes` (adapters stop reading at the limit), 415 content type, 503 inbox failure.
+ *
+ * @example
+ * ```ts
+ * const receiver = createReceiver({ secrets: [process.env.WEBHOOK_SECRET ?? ''] });
+ * receiver.on('REJECTED', (event) => console.log(event.data.client_customer_ref, event.data.reasons));
+ * createServer(createNodeHandler(receiver)).listen(3000);
+ * ```
  */
 export { createExpressMiddleware } from './adapters/express.js';
 export { type FastifyReceiverOptions, fastifyReceiver } from './adapters/fastify.js';
