@@ -18,6 +18,9 @@ import { waitFor } from '../dispatcher/sink.js';
 
 const ADMIN = 'admin-token-for-delivery-e2e';
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON answers, checked by the assertions
+type Json = any;
+
 async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -52,7 +55,7 @@ describe('delivery end to end (tpcs serve → tpcs receive and a svix receiver)'
     path: string,
     body?: unknown,
     token?: string,
-  ) => Promise<{ status: number; body: any }>;
+  ) => Promise<{ status: number; body: Json }>;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tpcs-delivery-e2e-'));
