@@ -1,18 +1,41 @@
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { registerConformance } from './commands/conformance.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerReceive } from './commands/receive.js';
 import { registerServe } from './commands/serve.js';
+import { registerTrigger } from './commands/trigger.js';
+import { registerVerify } from './commands/verify.js';
 import { registerWorker } from './commands/worker.js';
+import { EXIT, EXIT_CODES_HELP } from './options.js';
 
 const program = new Command('tpcs')
   .description(
     'Third Party Customer Status webhooks: the platform service, the receiver kit and the tools between them',
   )
-  .version('0.1.0');
+  .version('0.1.0')
+  // Before the commands are added, so that every command inherits it: commander's own usage errors
+  // (unknown option, missing or invalid value) then exit 2 instead of its default 1.
+  .exitOverride()
+  .addHelpText(
+    'after',
+    `
+Settings come from flags, then environment variables, then defaults; each command's --help lists
+all three. Run \`tpcs <command> --help\` for examples.
+${EXIT_CODES_HELP}`,
+  );
 
 registerServe(program);
 registerMigrate(program);
 registerReceive(program);
 registerWorker(program);
+registerTrigger(program);
+registerVerify(program);
+registerConformance(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (!(error instanceof CommanderError)) throw error;
+  // --help and --version exit 0; commander has already printed any error message.
+  process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+}

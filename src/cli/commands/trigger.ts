@@ -1,0 +1,152 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { buildEvent, ContractError, CUSTOMER_STATUSES, type Reason } from '../../contract/index.js';
+import { postRaw } from '../../conformance/post.js';
+import { signWebhook } from '../../signing/index.js';
+import {
+  EXIT,
+  EXIT_CODES_HELP,
+  httpUrl,
+  integer,
+  oneOf,
+  runAction,
+  secret,
+  setting,
+  UsageError,
+} from '../options.js';
+
+interface TriggerOptions {
+  url: string;
+  secret: string;
+  status: 'APPROVED' | 'REJECTED';
+  customerId: string;
+  ref: string;
+  reason?: Reason[];
+  eventId?: string;
+  timeout: number;
+  json?: boolean;
+}
+
+/** The reason sent on a REJECTED event when none is given. */
+const DEFAULT_REASON: Reason = {
+  code: 'COMPLIANCE_CHECK_FAILED',
+  reason: 'Compliance check failed due to validation or regulatory issues',
+};
+
+/** `CODE:text` → a reason. */
+function parseReason(raw: string, previous: Reason[] | undefined): Reason[] {
+  const at = raw.indexOf(':');
+  if (at <= 0 || at === raw.length - 1) {
+    throw new InvalidArgumentError('expected CODE:text, e.g. COMPLIANCE_CHECK_FAILED:"Sanctions list match".');
+  }
+  return [...(previous ?? []), { code: raw.slice(0, at).trim(), reason: raw.slice(at + 1).trim() }];
+}
+
+/**
+ * `tpcs trigger`: builds one event with the contract's builder, signs it the Standard Webhooks way,
+ * POSTs those exact bytes to a URL and prints the answer. Exit 0 on a 2xx, 1 otherwise.
+ */
+export function registerTrigger(program: Command): void {
+  program
+    .command('trigger')
+    .description('send one signed sample event to a URL and print the response')
+    .addOption(setting({ flags: '--url <url>', description: "the receiver's URL", parse: httpUrl, required: true }))
+    .addOption(
+      setting({
+        flags: '--secret <whsec>',
+        description: "the endpoint's signing secret",
+        env: 'WEBHOOK_SECRET',
+        parse: secret,
+        required: true,
+      }),
+    )
+    .addOption(
+      setting({
+        flags: '--status <status>',
+        description: 'the decision the event reports',
+        default: 'APPROVED' as const,
+        parse: oneOf(CUSTOMER_STATUSES),
+      }),
+    )
+    .addOption(
+      setting({ flags: '--customer-id <id>', description: "the partner's customer_id", default: '0201001008132685' }),
+    )
+    .addOption(setting({ flags: '--ref <client_customer_ref>', description: 'the third party', default: 'CUST_001' }))
+    .addOption(
+      new Option('--reason <CODE:text>', `a rejection reason, repeatable (REJECTED only; default ${DEFAULT_REASON.code})`).argParser(
+        parseReason,
+      ),
+    )
+    .addOption(setting({ flags: '--event-id <id>', description: 'the event_id (default: a new UUID)' }))
+    .addOption(
+      setting({ flags: '--timeout <ms>', description: 'how long to wait for the answer', default: 10_000, parse: integer(1) }),
+    )
+    .option('--json', 'print one JSON object (event, request headers, response) instead of text')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tpcs trigger --url http://127.0.0.1:3000/webhook --secret whsec_…
+  $ tpcs trigger --url http://127.0.0.1:3000/webhook --status REJECTED \\
+      --reason COMPLIANCE_CHECK_FAILED:"Sanctions list match" --ref CUST_042
+  $ WEBHOOK_SECRET=whsec_… tpcs trigger --url https://partner.example/webhook --json | jq .response.status
+${EXIT_CODES_HELP}`,
+    )
+    .action(runAction('trigger', trigger));
+}
+
+async function trigger(options: TriggerOptions): Promise<void> {
+  if (options.status === 'APPROVED' && options.reason !== undefined) {
+    throw new UsageError('--reason is only for --status REJECTED (an APPROVED event never has reasons)');
+  }
+  const reasons = options.status === 'REJECTED' ? (options.reason ?? [DEFAULT_REASON]) : undefined;
+  let built: ReturnType<typeof buildEvent>;
+  try {
+    built = buildEvent({
+      ...(options.eventId === undefined ? {} : { eventId: options.eventId }),
+      customerId: options.customerId,
+      clientCustomerRef: options.ref,
+      status: options.status,
+      ...(reasons === undefined ? {} : { reasons }),
+    });
+  } catch (error) {
+    if (error instanceof ContractError) {
+      throw new UsageError(`these flags cannot make a valid event:\n${error.problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
+    }
+    throw error;
+  }
+  const { event, json } = built;
+  const signed = signWebhook({
+    id: event.event_id,
+    timestamp: Math.floor(Date.now() / 1000),
+    body: json,
+    secrets: [options.secret],
+  });
+  const headers = { ...signed, 'content-type': 'application/json' };
+  const outcome = await postRaw(options.url, headers, json, options.timeout);
+  const delivered = outcome.ok && outcome.status >= 200 && outcome.status < 300;
+
+  if (options.json) {
+    console.log(
+      JSON.stringify({
+        event,
+        request: { url: options.url, headers, body: json },
+        response: outcome.ok
+          ? { status: outcome.status, body: outcome.body, duration_ms: outcome.durationMs }
+          : null,
+        error: outcome.ok ? null : outcome.error,
+        delivered,
+      }),
+    );
+  } else {
+    console.log(`→ POST ${options.url}`);
+    console.log(`  event ${event.event_id} ${event.data.status} ${event.data.customer_id}/${event.data.client_customer_ref}`);
+    if (outcome.ok) {
+      console.log(`← ${outcome.status} in ${outcome.durationMs} ms`);
+      if (outcome.body !== '') console.log(outcome.body);
+    } else {
+      console.log(`✗ no answer after ${outcome.durationMs} ms: ${outcome.error}`);
+    }
+  }
+  process.exitCode = delivered ? EXIT.ok : EXIT.failed;
+}
