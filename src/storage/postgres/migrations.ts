@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { withTransaction } from './db.js';
 import * as m001 from './migrations/001_initial.js';
+import * as m002 from './migrations/002_delivery_queue.js';
 
 /** A numbered migration: applied once, in name order, recorded in the `migrations` table. */
 export interface Migration {
@@ -9,7 +10,10 @@ export interface Migration {
 }
 
 /** Every PostgreSQL migration, oldest first. Append only: never edit one that has shipped. */
-export const migrations: readonly Migration[] = [{ name: '001_initial', sql: m001.sql }];
+export const migrations: readonly Migration[] = [
+  { name: '001_initial', sql: m001.sql },
+  { name: '002_delivery_queue', sql: m002.sql },
+];
 
 /** First key of the two-int advisory lock; the second is a hash of the schema name. */
 const MIGRATION_LOCK = 0x7470_6373; // 'tpcs'

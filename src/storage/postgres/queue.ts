@@ -10,11 +10,7 @@ import type { ClaimedDelivery, CompleteResult, Completion, DeliveryQueue, QueueS
 import type { Attempt, Delivery } from '../store.js';
 import { withTransaction } from './db.js';
 import { parsePostgresUrl } from './index.js';
-import * as m002 from './migrations/002_delivery_queue.js';
-import { type Migration, migrate, migrations } from './migrations.js';
-
-/** The queue's own migrations, applied after the store's. */
-export const queueMigrations: readonly Migration[] = [{ name: '002_delivery_queue', sql: m002.sql }];
+import { migrate, migrations } from './migrations.js';
 
 const CLAIM = /* sql */ `
 WITH ep AS (
@@ -90,8 +86,8 @@ FROM c WHERE d.id = c.delivery_id AND d.locked_by = $9
 `;
 
 /**
- * Opens the queue on its own pool (`?schema=` and `?max=` as for the store) and applies the queue
- * migration if needed.
+ * Opens the queue on its own pool (`?schema=` and `?max=` as for the store) and applies the migrations
+ * not yet applied.
  */
 export async function openPostgresDeliveryQueue(
   url: string,
@@ -99,11 +95,7 @@ export async function openPostgresDeliveryQueue(
   const { config, schema } = parsePostgresUrl(url);
   const pool = new pg.Pool({ max: 4, ...config });
   pool.on('error', () => {}); // an idle client's error surfaces on its next query
-  await migrate(
-    pool,
-    [...migrations, ...queueMigrations.filter((m) => !migrations.some((n) => n.name === m.name))],
-    schema,
-  );
+  await migrate(pool, migrations, schema);
   return { ...postgresDeliveryQueue(pool), close: () => pool.end() };
 }
 

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import * as m001 from './migrations/001_initial.js';
+import * as m002 from './migrations/002_delivery_queue.js';
 
 /** A numbered migration: applied once, in name order, recorded in the `migrations` table. */
 export interface Migration {
@@ -8,7 +9,10 @@ export interface Migration {
 }
 
 /** Every SQLite migration, oldest first. Append only: never edit one that has shipped. */
-export const migrations: readonly Migration[] = [{ name: '001_initial', sql: m001.sql }];
+export const migrations: readonly Migration[] = [
+  { name: '001_initial', sql: m001.sql },
+  { name: '002_delivery_queue', sql: m002.sql },
+];
 
 /**
  * Applies the migrations not yet recorded, in one `BEGIN IMMEDIATE` transaction: a second process

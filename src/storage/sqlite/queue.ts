@@ -17,8 +17,7 @@ import type {
   QueueStats,
 } from '../queue.js';
 import type { Attempt, Delivery } from '../store.js';
-import * as m002 from './migrations/002_delivery_queue.js';
-import { type Migration, migrate, migrations } from './migrations.js';
+import { migrate } from './migrations.js';
 import type { Row } from './tables.js';
 
 type DeliveryRow = Row<'deliveries'>;
@@ -298,7 +297,7 @@ export function sqliteDeliveryQueue(db: Database.Database): DeliveryQueue {
 
 /**
  * Opens a file (`PATH[?synchronous=full]`, as in `sqlite:PATH`) on a connection of its own, with the
- * store's settings (WAL, busy timeout), and applies the queue migration if needed.
+ * store's settings (WAL, busy timeout), and applies the migrations not yet applied.
  */
 export function openSqliteDeliveryQueue(spec: string): DeliveryQueue & { close(): Promise<void> } {
   const q = spec.indexOf('?');
@@ -310,7 +309,7 @@ export function openSqliteDeliveryQueue(spec: string): DeliveryQueue & { close()
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${sync === 'FULL' ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = ON');
-  migrate(db, [...migrations, ...queueMigrations.filter((m) => !migrations.some((n) => n.name === m.name))]);
+  migrate(db);
   const queue = sqliteDeliveryQueue(db);
   return {
     ...queue,
@@ -319,6 +318,3 @@ export function openSqliteDeliveryQueue(spec: string): DeliveryQueue & { close()
     },
   };
 }
-
-/** The queue's own migrations, applied after the store's. */
-export const queueMigrations: readonly Migration[] = [{ name: '002_delivery_queue', sql: m002.sql }];
