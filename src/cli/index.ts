@@ -1,8 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { registerConformance } from './commands/conformance.js';
+import { registerListen } from './commands/listen.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerPartners } from './commands/partners.js';
 import { registerReceive } from './commands/receive.js';
+import { registerRecover } from './commands/recover.js';
+import { registerReplay } from './commands/replay.js';
 import { registerServe } from './commands/serve.js';
+import { registerTokens } from './commands/tokens.js';
 import { registerTrigger } from './commands/trigger.js';
 import { registerVerify } from './commands/verify.js';
 import { registerWorker } from './commands/worker.js';
@@ -31,6 +36,11 @@ registerWorker(program);
 registerTrigger(program);
 registerVerify(program);
 registerConformance(program);
+registerListen(program);
+registerReplay(program);
+registerRecover(program);
+registerPartners(program);
+registerTokens(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -62,7 +62,7 @@ const ref = (ctx: CheckContext) => `CONF_${ctx.runId}_${++counter}`;
 
 /** A valid event for this run, as an object to mutate and as the builder's exact JSON. */
 function validEvent(ctx: CheckContext, status: 'APPROVED' | 'REJECTED' = 'APPROVED') {
-  const { event, json } = buildEvent({
+  const { json } = buildEvent({
     customerId: ctx.customerId,
     clientCustomerRef: ref(ctx),
     status,
@@ -236,7 +236,11 @@ export const CHECKS: readonly Check[] = [
   invalid('duplicate-keys', 'duplicate key ("status" twice)', (ctx) =>
     validEvent(ctx).json.replace('"status":"APPROVED"', '"status":"REJECTED","status":"APPROVED"'),
   ),
-  invalid('trailing-garbage', 'trailing data after the JSON object', (ctx) => `${validEvent(ctx).json} {"x":1}`),
+  invalid(
+    'trailing-garbage',
+    'trailing data after the JSON object',
+    (ctx) => `${validEvent(ctx).json} {"x":1}`,
+  ),
   invalid('not-json', 'a body that is not JSON', () => 'event_id=1&status=APPROVED'),
   invalid('array', 'a JSON array instead of an object', (ctx) => `[${validEvent(ctx).json}]`),
   {
@@ -254,7 +258,9 @@ export const CHECKS: readonly Check[] = [
     requests: (ctx) => {
       const { event, json } = validEvent(ctx, 'REJECTED');
       const request = signed(ctx, json, { id: String(event.event_id) });
-      const approved = json.replace('"status":"REJECTED"', '"status":"APPROVED"').replace(/,"reasons":\[.*?\]/, '');
+      const approved = json
+        .replace('"status":"REJECTED"', '"status":"APPROVED"')
+        .replace(/,"reasons":\[.*?\]/, '');
       return [{ ...request, body: approved }];
     },
   },

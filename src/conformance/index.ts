@@ -7,7 +7,14 @@
  * const results = await runConformance({ url: 'http://127.0.0.1:3000/webhook', secret: 'whsec_…' });
  * console.log(formatReport(results));
  */
-export { CHECKS, type Check, type CheckContext, type CheckRequest, type Expectation, tooLargeCheck } from './checks.js';
+export {
+  CHECKS,
+  type Check,
+  type CheckContext,
+  type CheckRequest,
+  type Expectation,
+  tooLargeCheck,
+} from './checks.js';
 export { type Judgement, judge, type Verdict } from './judge.js';
 export { type PostOutcome, postRaw } from './post.js';
 export { formatReport } from './report.js';

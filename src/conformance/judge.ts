@@ -25,30 +25,41 @@ export function judge(expect: Expectation, outcome: PostOutcome): Judgement {
   switch (expect) {
     case 'accepted':
       if (s === 200) return { verdict: 'pass', note: '' };
-      if (is2xx(s)) return { verdict: 'warn', note: `${s}: the contract says 200 (any 2xx counts as delivered)` };
+      if (is2xx(s))
+        return { verdict: 'warn', note: `${s}: the contract says 200 (any 2xx counts as delivered)` };
       return { verdict: 'fail', note: 'a valid event must be answered 200' };
     case 'invalid':
       if (s === 400) return { verdict: 'pass', note: '' };
       if (is2xx(s)) return { verdict: 'fail', note: 'accepted an invalid payload: it must be answered 400' };
       if (s === 401 || s === 403) {
-        return { verdict: 'fail', note: 'the signature is valid here: an invalid payload must be answered 400' };
+        return {
+          verdict: 'fail',
+          note: 'the signature is valid here: an invalid payload must be answered 400',
+        };
       }
-      if (s >= 500) return { verdict: 'fail', note: 'a 5xx makes the sender retry bytes that cannot succeed: answer 400' };
+      if (s >= 500)
+        return {
+          verdict: 'fail',
+          note: 'a 5xx makes the sender retry bytes that cannot succeed: answer 400',
+        };
       return { verdict: 'fail', note: 'an invalid payload must be answered 400' };
     case 'refused':
       if (s === 401 || s === 403) return { verdict: 'pass', note: '' };
-      if (is2xx(s)) return { verdict: 'fail', note: 'accepted a message without a valid signature (forgeable)' };
+      if (is2xx(s))
+        return { verdict: 'fail', note: 'accepted a message without a valid signature (forgeable)' };
       if (s === 400) {
         return {
           verdict: 'fail',
           note: '400 means "invalid payload" (permanent): after a secret mismatch real events would be lost; answer 401',
         };
       }
-      if (s >= 400 && s < 500) return { verdict: 'warn', note: `refused with ${s}; 401 is what senders expect` };
+      if (s >= 400 && s < 500)
+        return { verdict: 'warn', note: `refused with ${s}; 401 is what senders expect` };
       return { verdict: 'fail', note: 'a bad signature must be refused with 401' };
     case 'too_large':
       if (s === 413) return { verdict: 'pass', note: '' };
-      if (is2xx(s)) return { verdict: 'warn', note: 'accepted: consider a body limit (413); real events are < 2 KiB' };
+      if (is2xx(s))
+        return { verdict: 'warn', note: 'accepted: consider a body limit (413); real events are < 2 KiB' };
       if (s >= 400 && s < 500) return { verdict: 'warn', note: `refused with ${s}; 413 is the usual answer` };
       return { verdict: 'fail', note: 'a large body must be refused (413), not crash the receiver' };
   }

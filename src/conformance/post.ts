@@ -33,7 +33,12 @@ export async function postRaw(
       bodyTimeout: timeoutMs,
     });
     const text = await response.body.text();
-    return { ok: true, status: response.statusCode, body: text.slice(0, MAX_RESPONSE_CHARS), durationMs: elapsed() };
+    return {
+      ok: true,
+      status: response.statusCode,
+      body: text.slice(0, MAX_RESPONSE_CHARS),
+      durationMs: elapsed(),
+    };
   } catch (error) {
     const e = error as Error & { code?: string };
     return { ok: false, error: e.code ? `${e.code}: ${e.message}` : e.message, durationMs: elapsed() };

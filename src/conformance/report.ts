@@ -27,7 +27,9 @@ export function formatReport(results: readonly CheckResult[]): string {
     }
     const got = r.status === null ? '---' : String(r.status);
     const note = r.note ? `  ${r.note}` : '';
-    lines.push(`${r.check.title.padEnd(titleWidth)}  ${EXPECTED[r.check.expect].padEnd(6)}  ${got.padEnd(4)}  ${MARK[r.verdict]}${note}`);
+    lines.push(
+      `${r.check.title.padEnd(titleWidth)}  ${EXPECTED[r.check.expect].padEnd(6)}  ${got.padEnd(4)}  ${MARK[r.verdict]}${note}`,
+    );
   }
   const count = (v: CheckResult['verdict']) => results.filter((r) => r.verdict === v).length;
   lines.push(

@@ -4,6 +4,7 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { dashboardRoutes } from '../dashboard/plugin.js';
 import type { Store } from '../storage/store.js';
 import type { HostResolver } from '../webhooks/url-policy.js';
 import { createAuth } from './auth.js';
@@ -13,6 +14,7 @@ import { installMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
 import { decisionRoutes } from './routes/decisions.js';
 import { deliveryRoutes } from './routes/deliveries.js';
+import { eventStreamRoutes } from './routes/event-stream.js';
 import { eventRoutes } from './routes/events.js';
 import { opsRoutes } from './routes/ops.js';
 import { partnerRoutes } from './routes/partners.js';
@@ -78,5 +80,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.register(webhookRoutes, deps);
   app.register(deliveryRoutes, deps);
   app.register(eventRoutes, deps);
+  app.register(eventStreamRoutes, deps);
+  app.register(dashboardRoutes, { ...deps, adminTokenHash: options.adminTokenHash });
   return app;
 }

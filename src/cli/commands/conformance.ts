@@ -1,7 +1,16 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { formatReport, runConformance, selectChecks } from '../../conformance/index.js';
-import { EXIT, EXIT_CODES_HELP, httpUrl, integer, runAction, secret, setting, UsageError } from '../options.js';
+import {
+  EXIT,
+  EXIT_CODES_HELP,
+  httpUrl,
+  integer,
+  runAction,
+  secret,
+  setting,
+  UsageError,
+} from '../options.js';
 import { startProgress } from '../progress.js';
 
 interface ConformanceOptions {
@@ -21,8 +30,12 @@ interface ConformanceOptions {
 export function registerConformance(program: Command): void {
   program
     .command('conformance')
-    .description("test a receiver URL against the contract: 200 for valid events, 400 for invalid ones, 401 for bad signatures")
-    .addOption(setting({ flags: '--url <url>', description: "the receiver's URL", parse: httpUrl, required: true }))
+    .description(
+      'test a receiver URL against the contract: 200 for valid events, 400 for invalid ones, 401 for bad signatures',
+    )
+    .addOption(
+      setting({ flags: '--url <url>', description: "the receiver's URL", parse: httpUrl, required: true }),
+    )
     .addOption(
       setting({
         flags: '--secret <whsec>',
@@ -39,7 +52,9 @@ export function registerConformance(program: Command): void {
         default: '0201001008132685',
       }),
     )
-    .addOption(setting({ flags: '--timeout <ms>', description: 'per request', default: 10_000, parse: integer(1) }))
+    .addOption(
+      setting({ flags: '--timeout <ms>', description: 'per request', default: 10_000, parse: integer(1) }),
+    )
     .addOption(
       setting({
         flags: '--large-body <bytes>',
@@ -74,9 +89,13 @@ ${EXIT_CODES_HELP}`,
 async function conformance(options: ConformanceOptions): Promise<void> {
   const known = selectChecks({ largeBodyBytes: options.largeBody }).map((c) => c.id);
   const unknown = (options.only ?? []).filter((id) => !known.includes(id));
-  if (unknown.length > 0) throw new UsageError(`unknown check id(s): ${unknown.join(', ')}; known: ${known.join(', ')}`);
+  if (unknown.length > 0)
+    throw new UsageError(`unknown check id(s): ${unknown.join(', ')}; known: ${known.join(', ')}`);
 
-  const total = selectChecks({ largeBodyBytes: options.largeBody, ...(options.only ? { only: options.only } : {}) }).length;
+  const total = selectChecks({
+    largeBodyBytes: options.largeBody,
+    ...(options.only ? { only: options.only } : {}),
+  }).length;
   const progress = startProgress('conformance', total);
   const results = await runConformance({
     url: options.url,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import { buildEvent, ContractError, CUSTOMER_STATUSES, type Reason } from '../../contract/index.js';
 import { postRaw } from '../../conformance/post.js';
+import { buildEvent, ContractError, CUSTOMER_STATUSES, type Reason } from '../../contract/index.js';
 import { signWebhook } from '../../signing/index.js';
 import {
   EXIT,
@@ -37,7 +37,9 @@ const DEFAULT_REASON: Reason = {
 function parseReason(raw: string, previous: Reason[] | undefined): Reason[] {
   const at = raw.indexOf(':');
   if (at <= 0 || at === raw.length - 1) {
-    throw new InvalidArgumentError('expected CODE:text, e.g. COMPLIANCE_CHECK_FAILED:"Sanctions list match".');
+    throw new InvalidArgumentError(
+      'expected CODE:text, e.g. COMPLIANCE_CHECK_FAILED:"Sanctions list match".',
+    );
   }
   return [...(previous ?? []), { code: raw.slice(0, at).trim(), reason: raw.slice(at + 1).trim() }];
 }
@@ -50,7 +52,9 @@ export function registerTrigger(program: Command): void {
   program
     .command('trigger')
     .description('send one signed sample event to a URL and print the response')
-    .addOption(setting({ flags: '--url <url>', description: "the receiver's URL", parse: httpUrl, required: true }))
+    .addOption(
+      setting({ flags: '--url <url>', description: "the receiver's URL", parse: httpUrl, required: true }),
+    )
     .addOption(
       setting({
         flags: '--secret <whsec>',
@@ -69,17 +73,29 @@ export function registerTrigger(program: Command): void {
       }),
     )
     .addOption(
-      setting({ flags: '--customer-id <id>', description: "the partner's customer_id", default: '0201001008132685' }),
+      setting({
+        flags: '--customer-id <id>',
+        description: "the partner's customer_id",
+        default: '0201001008132685',
+      }),
     )
-    .addOption(setting({ flags: '--ref <client_customer_ref>', description: 'the third party', default: 'CUST_001' }))
     .addOption(
-      new Option('--reason <CODE:text>', `a rejection reason, repeatable (REJECTED only; default ${DEFAULT_REASON.code})`).argParser(
-        parseReason,
-      ),
+      setting({ flags: '--ref <client_customer_ref>', description: 'the third party', default: 'CUST_001' }),
+    )
+    .addOption(
+      new Option(
+        '--reason <CODE:text>',
+        `a rejection reason, repeatable (REJECTED only; default ${DEFAULT_REASON.code})`,
+      ).argParser(parseReason),
     )
     .addOption(setting({ flags: '--event-id <id>', description: 'the event_id (default: a new UUID)' }))
     .addOption(
-      setting({ flags: '--timeout <ms>', description: 'how long to wait for the answer', default: 10_000, parse: integer(1) }),
+      setting({
+        flags: '--timeout <ms>',
+        description: 'how long to wait for the answer',
+        default: 10_000,
+        parse: integer(1),
+      }),
     )
     .option('--json', 'print one JSON object (event, request headers, response) instead of text')
     .addHelpText(
@@ -111,7 +127,9 @@ async function trigger(options: TriggerOptions): Promise<void> {
     });
   } catch (error) {
     if (error instanceof ContractError) {
-      throw new UsageError(`these flags cannot make a valid event:\n${error.problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
+      throw new UsageError(
+        `these flags cannot make a valid event:\n${error.problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`,
+      );
     }
     throw error;
   }
@@ -140,7 +158,9 @@ async function trigger(options: TriggerOptions): Promise<void> {
     );
   } else {
     console.log(`→ POST ${options.url}`);
-    console.log(`  event ${event.event_id} ${event.data.status} ${event.data.customer_id}/${event.data.client_customer_ref}`);
+    console.log(
+      `  event ${event.event_id} ${event.data.status} ${event.data.customer_id}/${event.data.client_customer_ref}`,
+    );
     if (outcome.ok) {
       console.log(`← ${outcome.status} in ${outcome.durationMs} ms`);
       if (outcome.body !== '') console.log(outcome.body);

@@ -4,7 +4,15 @@ import { Option } from 'commander';
 import { type Problem, parseEvent } from '../../contract/index.js';
 import { createVerifier, type VerifyResult } from '../../signing/index.js';
 import { type CapturedRequest, parseHeadersFile, parseRawRequest } from '../capture.js';
-import { EXIT, EXIT_CODES_HELP, pointInTime, runAction, secretList, setting, UsageError } from '../options.js';
+import {
+  EXIT,
+  EXIT_CODES_HELP,
+  pointInTime,
+  runAction,
+  secretList,
+  setting,
+  UsageError,
+} from '../options.js';
 
 interface VerifyOptions {
   secret: string[];
@@ -29,12 +37,18 @@ export function registerVerify(program: Command): void {
         .argParser(secretList)
         .makeOptionMandatory(),
     )
-    .addOption(setting({ flags: '--headers <file>', description: 'the headers: "Name: value" lines or a JSON object' }))
+    .addOption(
+      setting({
+        flags: '--headers <file>',
+        description: 'the headers: "Name: value" lines or a JSON object',
+      }),
+    )
     .addOption(setting({ flags: '--body <file>', description: 'the raw body, byte for byte' }))
     .addOption(
       setting({
         flags: '--now <time>',
-        description: 'check the timestamp as of this time (ISO 8601, unix seconds, or 2h ago), for old captures',
+        description:
+          'check the timestamp as of this time (ISO 8601, unix seconds, or 2h ago), for old captures',
         parse: pointInTime,
       }),
     )
@@ -69,12 +83,16 @@ async function verify(options: VerifyOptions): Promise<void> {
         signature: signature.ok
           ? { valid: true, webhook_id: signature.id, timestamp: signature.timestamp }
           : { valid: false, code: signature.code, message: signature.message },
-        payload: payload.ok ? { conforms: true, event: payload.event } : { conforms: false, problems: payload.problems },
+        payload: payload.ok
+          ? { conforms: true, event: payload.event }
+          : { conforms: false, problems: payload.problems },
       }),
     );
   } else {
     console.log(describeSignature(signature, options.now !== undefined));
-    console.log(payload.ok ? `payload:   conforms (${summary(payload.event)})` : describeProblems(payload.problems));
+    console.log(
+      payload.ok ? `payload:   conforms (${summary(payload.event)})` : describeProblems(payload.problems),
+    );
   }
   process.exitCode = ok ? EXIT.ok : EXIT.failed;
 }
@@ -99,7 +117,9 @@ async function readCapture(options: VerifyOptions): Promise<CapturedRequest> {
     }
   }
   if (process.stdin.isTTY) {
-    throw new UsageError('give --headers and --body, or pipe a raw HTTP request on stdin (tpcs verify --help)');
+    throw new UsageError(
+      'give --headers and --body, or pipe a raw HTTP request on stdin (tpcs verify --help)',
+    );
   }
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -116,11 +136,17 @@ function describeSignature(result: VerifyResult, nowGiven: boolean): string {
     return `signature: valid (webhook-id ${result.id}, signed at ${at})`;
   }
   const hint =
-    result.code === 'timestamp_too_old' && !nowGiven ? ' (for an old capture, pass --now with the time it was sent)' : '';
+    result.code === 'timestamp_too_old' && !nowGiven
+      ? ' (for an old capture, pass --now with the time it was sent)'
+      : '';
   return `signature: INVALID (${result.code}) ${result.message}${hint}`;
 }
 
-function summary(event: { event_type: string; version: string; data: { customer_id: string; client_customer_ref: string; status: string } }): string {
+function summary(event: {
+  event_type: string;
+  version: string;
+  data: { customer_id: string; client_customer_ref: string; status: string };
+}): string {
   const { data } = event;
   return `${event.event_type} ${event.version}, ${data.customer_id}/${data.client_customer_ref} ${data.status}`;
 }

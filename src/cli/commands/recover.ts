@@ -1,0 +1,133 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
+import { type ApiClient, createApiClient, seg } from '../api-client.js';
+import {
+  apiOption,
+  customerIdOption,
+  EXIT,
+  EXIT_CODES_HELP,
+  integer,
+  pointInTime,
+  runAction,
+  setting,
+  tokenOption,
+} from '../options.js';
+import { startProgress } from '../progress.js';
+import { report } from './replay.js';
+
+interface RecoverOptions {
+  webhook: string;
+  since: Date;
+  api: string;
+  token: string;
+  customerId: string;
+  wait?: number;
+  json?: boolean;
+}
+
+/**
+ * `tpcs recover`: re-queues every failed delivery of an endpoint created since a time (`POST
+ * …/webhooks/{id}/recover`), each with a fresh retry schedule. With `--wait`, follows them until
+ * none is pending (progress on a terminal) and exits 1 if any failed again.
+ */
+export function registerRecover(program: Command): void {
+  program
+    .command('recover')
+    .description('re-queue every failed delivery of an endpoint since a time')
+    .addOption(
+      setting<string>({ flags: '--webhook <id>', description: 'the webhook endpoint id', required: true }),
+    )
+    .addOption(
+      setting({
+        flags: '--since <time>',
+        description: 'failed deliveries created since: ISO 8601, unix seconds, or ago (2h, 3d)',
+        parse: pointInTime,
+        required: true,
+      }),
+    )
+    .addOption(tokenOption())
+    .addOption(customerIdOption())
+    .addOption(apiOption())
+    .addOption(
+      setting({
+        flags: '--wait <seconds>',
+        description: 'then wait up to this long for the re-queued deliveries to finish',
+        parse: integer(1),
+      }),
+    )
+    .option('--json', "print the service's answer as JSON")
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tpcs recover --webhook wh_… --since 2025-01-31T00:00:00Z --customer-id 0201001008132685 --token tpcs_pk_…
+  $ tpcs recover --webhook wh_… --since 3d --wait 120
+${EXIT_CODES_HELP}`,
+    )
+    .action(runAction('recover', recover));
+}
+
+async function recover(options: RecoverOptions): Promise<void> {
+  const api = createApiClient(options.api, options.token);
+  const base = `/api/v1/customers/${seg(options.customerId)}/webhooks/${seg(options.webhook)}`;
+  const answer = await api.call('POST', `${base}/recover`, { since: options.since.toISOString() });
+  const requeued = (answer.body as { requeued?: number } | null)?.requeued ?? 0;
+  const ok = report('recover', answer, options.json, () =>
+    requeued === 0
+      ? `No failed deliveries since ${options.since.toISOString()}`
+      : `Re-queued ${requeued} failed deliver${requeued === 1 ? 'y' : 'ies'} since ${options.since.toISOString()}`,
+  );
+  if (!ok || options.wait === undefined || requeued === 0) return;
+  const failed = await waitForDeliveries(api, base, options.since, requeued, options.wait * 1000);
+  if (failed === undefined) {
+    console.error(`tpcs recover: deliveries still pending after ${options.wait} s`);
+    process.exitCode = EXIT.failed;
+  } else {
+    if (!options.json) console.log(failed === 0 ? 'All delivered' : `${failed} failed again`);
+    process.exitCode = failed === 0 ? EXIT.ok : EXIT.failed;
+  }
+}
+
+/** Polls the endpoint's deliveries since `since` until none is pending: the failed count, or undefined on timeout. */
+async function waitForDeliveries(
+  api: ApiClient,
+  base: string,
+  since: Date,
+  total: number,
+  timeoutMs: number,
+): Promise<number | undefined> {
+  const progress = startProgress('recover', total);
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (Date.now() < deadline) {
+      const deliveries = await recentDeliveries(api, base, since);
+      const pending = deliveries.filter((d) => d.status === 'pending').length;
+      progress.tick(`${pending} pending`, Math.max(0, total - pending));
+      if (pending === 0) return deliveries.filter((d) => d.status === 'failed').length;
+      await sleep(500);
+    }
+    return undefined;
+  } finally {
+    progress.stop();
+  }
+}
+
+async function recentDeliveries(api: ApiClient, base: string, since: Date): Promise<{ status: string }[]> {
+  const found: { status: string; created_at?: string }[] = [];
+  let cursor: string | null = null;
+  do {
+    const answer = await api.call(
+      'GET',
+      `${base}/deliveries?limit=100${cursor ? `&cursor=${seg(cursor)}` : ''}`,
+    );
+    const body = answer.body as {
+      deliveries?: { status: string; created_at?: string }[];
+      next_cursor?: string | null;
+    };
+    const page = body.deliveries ?? [];
+    const recent = page.filter((d) => d.created_at === undefined || new Date(d.created_at) >= since);
+    found.push(...recent);
+    cursor = recent.length === page.length ? (body.next_cursor ?? null) : null;
+  } while (cursor !== null);
+  return found;
+}

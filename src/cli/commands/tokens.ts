@@ -1,0 +1,66 @@
+import type { Command } from 'commander';
+import { createApiClient, seg } from '../api-client.js';
+import { adminTokenOption, apiOption, EXIT_CODES_HELP, runAction, setting } from '../options.js';
+import { report } from './replay.js';
+
+interface ResetOptions {
+  customerId: string;
+  api: string;
+  adminToken: string;
+  json?: boolean;
+}
+
+/** How the operator's token works, for `tpcs tokens admin`. */
+const ADMIN_TOKEN_EXPLAINED = `The operator (admin) token guards /api/v1/admin/* and works on every partner route too.
+
+- Set ADMIN_TOKEN (16+ characters, no spaces) in the service's environment to choose it; the
+  service then uses exactly that token, on every start.
+- Without ADMIN_TOKEN, the first start generates one (tpcs_adm_…), stores only its SHA-256 hash in
+  the database and prints it once ("Admin token (shown only this once, store it now): …").
+  Later starts print nothing.
+- Lost it? Start the service with ADMIN_TOKEN set: that token takes over.
+- The CLI reads it from --admin-token or ADMIN_TOKEN.
+
+Partner tokens (tpcs_pk_…) are bound to one customer_id; create them with \`tpcs partners create\`
+and replace a leaked one with \`tpcs tokens reset --customer-id …\` (the old one stops at once).`;
+
+/** `tpcs tokens`: operator conveniences for bearer tokens. */
+export function registerTokens(program: Command): void {
+  const tokens = program.command('tokens').description('operator: partner and admin tokens');
+  tokens
+    .command('reset')
+    .description("replace a partner's bearer token; the old one stops working at once")
+    .addOption(
+      setting<string>({
+        flags: '--customer-id <id>',
+        description: "the partner's customer_id",
+        required: true,
+      }),
+    )
+    .addOption(adminTokenOption())
+    .addOption(apiOption())
+    .option('--json', "print the service's answer as JSON")
+    .addHelpText(
+      'after',
+      `
+Example:
+  $ tpcs tokens reset --customer-id 0201001008132685 --admin-token tpcs_adm_…
+${EXIT_CODES_HELP}`,
+    )
+    .action(
+      runAction('tokens reset', async (options: ResetOptions) => {
+        const api = createApiClient(options.api, options.adminToken);
+        const answer = await api.call('POST', `/api/v1/admin/partners/${seg(options.customerId)}/token`);
+        report('tokens reset', answer, options.json, (body) => {
+          const { token } = body as { token: string };
+          return `New token for partner ${options.customerId} (shown only now; the old one no longer works): ${token}`;
+        });
+      }),
+    );
+  tokens
+    .command('admin')
+    .description('explain how the operator (admin) token is set, printed and replaced')
+    .action(() => {
+      console.log(ADMIN_TOKEN_EXPLAINED);
+    });
+}
