@@ -1,0 +1,50 @@
+/** One delivery with every attempt (status code, duration, error, response excerpt) and its retry button. */
+import type { Delivery } from '../../storage/store.js';
+import { href, html, type SafeHtml } from '../html.js';
+import { badge, time, type Viewer } from '../layout.js';
+
+function attemptRows(d: Delivery): SafeHtml {
+  if (d.attempts.length === 0) return html`<p class="muted">No attempt yet.</p>`;
+  return html`<ol class="attempts">${d.attempts.map(
+    (a) => html`<li>
+      ${time(a.at)} · <span class="code ${a.statusCode !== null && a.statusCode < 300 ? 'ok' : 'bad'}">${a.statusCode === null ? 'no response' : `HTTP ${a.statusCode}`}</span>
+      · ${a.durationMs} ms
+      ${a.error ? html`<div class="err">${a.error}</div>` : ''}
+      ${a.responseExcerpt ? html`<pre class="excerpt">${a.responseExcerpt}</pre>` : ''}
+    </li>`,
+  )}</ol>`;
+}
+
+/**
+ * A delivery card. With `retry`, a POST form (CSRF-protected) that sends it again now.
+ *
+ * @example
+ * deliveryCard(viewer, customerId, delivery, { retry: true, endpointLink: false });
+ */
+export function deliveryCard(
+  viewer: Viewer,
+  customerId: string,
+  d: Delivery,
+  o: { retry: boolean; endpointLink: boolean; back?: string },
+): SafeHtml {
+  const endpointUrl = href(['dashboard', 'endpoints', customerId, d.endpointId]);
+  return html`<article class="delivery" id="delivery-${d.id}" data-status="${d.status}">
+    <header>
+      ${badge(d.status)}
+      <span>Delivery <code>${d.id}</code></span>
+      ${o.endpointLink ? html`<span>to <a href="${endpointUrl}">endpoint ${d.endpointId.slice(0, 8)}</a></span>` : ''}
+      <span class="muted">${d.attemptCount} attempt${d.attemptCount === 1 ? '' : 's'}</span>
+      ${d.status === 'pending' && d.nextAttemptAt ? html`<span class="muted">next ${time(d.nextAttemptAt)}</span>` : ''}
+    </header>
+    ${attemptRows(d)}
+    ${
+      o.retry
+        ? html`<form method="post" action="${href(['dashboard', 'endpoints', customerId, d.endpointId, 'deliveries', d.id, 'retry'])}">
+        <input type="hidden" name="csrf" value="${viewer.csrf}">
+        ${o.back ? html`<input type="hidden" name="back" value="${o.back}">` : ''}
+        <button type="submit">Retry now</button>
+      </form>`
+        : ''
+    }
+  </article>`;
+}
