@@ -1,0 +1,174 @@
+/**
+ * The commands that drive a running service, as real processes against `tpcs serve` (temporary
+ * SQLite, RETRY_SCHEDULE=1s): partners create, tokens reset, listen (forwarded byte for byte, signed
+ * with the printed secret), recover --wait and replay. Needs `npm run build`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createVerifier } from '../../src/signing/index.js';
+import { validThirdParty } from '../customers/fixtures.js';
+import { api, localServer, start, startServe, tpcs } from './processes.js';
+
+const CUSTOMER = '0201001008132685';
+
+async function until(predicate: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('tpcs against a running service', () => {
+  let serve: Awaited<ReturnType<typeof startServe>>;
+  let env: NodeJS.ProcessEnv;
+  beforeAll(async () => {
+    serve = await startServe();
+    env = { TPCS_API: serve.base, ADMIN_TOKEN: serve.adminToken };
+  });
+  afterAll(() => {
+    serve?.child.kill('SIGKILL');
+  });
+
+  it('creates a partner, resets its token, listens, recovers and replays', async () => {
+    // partners create: the token once; a second create is refused (exit 1).
+    const created = await tpcs(
+      ['partners', 'create', '--customer-id', CUSTOMER, '--name', 'Acme', '--json'],
+      { env },
+    );
+    expect(created.code).toBe(0);
+    const firstToken = JSON.parse(created.stdout).body.token as string;
+    expect(firstToken).toMatch(/^tpcs_pk_/);
+    const again = await tpcs(['partners', 'create', '--customer-id', CUSTOMER], { env });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('409');
+
+    // tokens reset: a new token, the old one refused from now on.
+    const reset = await tpcs(['tokens', 'reset', '--customer-id', CUSTOMER, '--api', serve.base], {
+      env: { ADMIN_TOKEN: serve.adminToken },
+    });
+    expect(reset.code).toBe(0);
+    const token = /: (tpcs_pk_\S+)$/m.exec(reset.stdout)?.[1] as string;
+    expect((await api(serve.base, 'GET', `/api/v1/customers/${CUSTOMER}/webhooks`, firstToken)).status).toBe(
+      401,
+    );
+    expect((await tpcs(['tokens', 'reset', '--customer-id', 'NOBODY'], { env })).code).toBe(1);
+    const partnerEnv = { TPCS_API: serve.base, TPCS_TOKEN: token, TPCS_CUSTOMER_ID: CUSTOMER };
+
+    // A subscribed endpoint that fails at first (500), and the developer's local app behind listen.
+    let endpointStatus = 500;
+    const endpoint = await localServer(() => ({ status: endpointStatus }));
+    const app = await localServer(() => ({ status: 200 }));
+    const webhook = await api(serve.base, 'POST', `/api/v1/customers/${CUSTOMER}/webhooks`, token, {
+      url: `${endpoint.url}/hook`,
+      event_types: ['THIRD PARTY CUSTOMER STATUS'],
+    });
+    expect(webhook.status).toBe(201);
+    const webhookId = webhook.body.id as string;
+
+    const listen = start(['listen', '--forward-to', `${app.url}/webhook`], partnerEnv);
+    try {
+      const secret = (await listen.waitFor(/signing secret is (whsec_\S+)/))[1] as string;
+      expect(
+        (
+          await api(
+            serve.base,
+            'POST',
+            `/api/v1/customers/${CUSTOMER}/third-parties`,
+            token,
+            validThirdParty('CUST_7'),
+          )
+        ).status,
+      ).toBe(201);
+      const decision = await api(
+        serve.base,
+        'POST',
+        `/api/v1/admin/customers/${CUSTOMER}/third-parties/CUST_7/decision`,
+        serve.adminToken,
+        {
+          status: 'REJECTED',
+          reasons: [{ code: 'COMPLIANCE_CHECK_FAILED', reason: 'Sanctions list match' }],
+        },
+      );
+      expect(decision.status).toBe(200);
+
+      await until(() => app.received.length >= 1 && endpoint.received.length >= 1);
+      const forwarded = app.received[0];
+      const delivered = endpoint.received[0];
+      // Byte for byte what the dispatcher delivers; signed with the session secret listen printed.
+      expect(forwarded?.body.equals(delivered?.body ?? Buffer.alloc(0))).toBe(true);
+      expect(createVerifier([secret])(forwarded?.headers ?? {}, forwarded?.body ?? '')).toMatchObject({
+        ok: true,
+      });
+      const eventId = forwarded?.headers['webhook-id'] as string;
+      expect(JSON.parse(String(forwarded?.body)).event_id).toBe(eventId);
+      await listen.waitFor(new RegExp(`${eventId}\\s+REJECTED\\s+${CUSTOMER}/CUST_7\\s+→ 200`));
+    } finally {
+      listen.child.kill('SIGINT');
+    }
+    expect(await listen.exited).toBe(0);
+    expect(listen.output.stderr).toBe('');
+
+    // With RETRY_SCHEDULE=1s the delivery fails after two attempts; the endpoint is then fixed.
+    const deliveriesPath = `/api/v1/customers/${CUSTOMER}/webhooks/${webhookId}/deliveries`;
+    let deliveries: { id: string; status: string }[] = [];
+    const deadline = Date.now() + 15_000;
+    while (deliveries[0]?.status !== 'failed' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      deliveries = (await api(serve.base, 'GET', deliveriesPath, token)).body.deliveries as typeof deliveries;
+    }
+    expect(deliveries[0]?.status).toBe('failed');
+    endpointStatus = 200;
+    const before = endpoint.received.length;
+
+    const recover = await tpcs(['recover', '--webhook', webhookId, '--since', '1h', '--wait', '20'], {
+      env: partnerEnv,
+    });
+    expect(recover.stdout).toContain('Re-queued 1 failed delivery');
+    expect(recover.stdout).toContain('All delivered');
+    expect(recover.stderr).toBe(''); // piped: no progress line
+    expect(recover.code).toBe(0);
+    expect(endpoint.received.length).toBe(before + 1);
+
+    const replay = await tpcs(['replay', '--webhook', webhookId, '--delivery', deliveries[0]?.id as string], {
+      env: partnerEnv,
+    });
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toContain('to be sent again now');
+    await until(() => endpoint.received.length === before + 2);
+    const unknown = await tpcs(['replay', '--webhook', webhookId, '--delivery', 'nope'], { env: partnerEnv });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('404');
+
+    await Promise.all([endpoint.close(), app.close()]);
+  });
+
+  it('listen exits 1 when the service refuses the token', async () => {
+    const run = await tpcs(
+      ['listen', '--forward-to', 'http://127.0.0.1:1/webhook', '--customer-id', CUSTOMER],
+      {
+        env: { TPCS_API: serve.base, TPCS_TOKEN: 'tpcs_pk_wrong' },
+      },
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('401');
+  });
+
+  it('serve shuts down promptly with a listen stream open (last: stops the service)', async () => {
+    const created = await tpcs(['partners', 'create', '--customer-id', 'P2', '--json'], { env });
+    const token = JSON.parse(created.stdout).body.token as string;
+    const listen = start(['listen', '--forward-to', 'http://127.0.0.1:1/webhook', '--customer-id', 'P2'], {
+      TPCS_API: serve.base,
+      TPCS_TOKEN: token,
+    });
+    try {
+      await listen.waitFor(/Ready!/);
+      const started = Date.now();
+      serve.child.kill('SIGTERM');
+      expect(await serve.exited).toBe(0);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      listen.child.kill('SIGINT');
+    }
+    expect(await listen.exited).toBe(0);
+  });
+});
