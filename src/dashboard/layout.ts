@@ -83,6 +83,7 @@ export function layout(o: {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${o.title} · TPCS dashboard</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${CSS_URL}">
 <script src="${JS_URL}" defer></script>
 </head>

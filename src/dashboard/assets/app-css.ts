@@ -62,7 +62,8 @@ fieldset { border: 1px solid var(--line); border-radius: 6px; display: flex; gap
 .excerpt { background: #f1f3f5; padding: .3rem .5rem; border-radius: 4px; white-space: pre-wrap; word-break: break-all;
   max-height: 8rem; overflow: auto; margin: .2rem 0; }
 .facts, .profile dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
-.facts dt, .profile dt { font-weight: 600; text-transform: capitalize; }
+.facts dt, .profile dt { font-weight: 600; }
+.profile dt { text-transform: capitalize; }
 .facts dd, .profile dd { margin: 0; word-break: break-word; }
 .chart-svg { width: 100%; height: 10rem; display: block; }
 .chart-svg .axis { stroke: var(--line); }

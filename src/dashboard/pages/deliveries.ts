@@ -9,7 +9,7 @@ function attemptRows(d: Delivery): SafeHtml {
     (a) => html`<li>
       ${time(a.at)} · <span class="code ${a.statusCode !== null && a.statusCode < 300 ? 'ok' : 'bad'}">${a.statusCode === null ? 'no response' : `HTTP ${a.statusCode}`}</span>
       · ${a.durationMs} ms
-      ${a.error ? html`<div class="err">${a.error}</div>` : ''}
+      ${a.error && a.error !== `HTTP ${a.statusCode}` ? html`<div class="err">${a.error}</div>` : ''}
       ${a.responseExcerpt ? html`<pre class="excerpt">${a.responseExcerpt}</pre>` : ''}
     </li>`,
   )}</ol>`;

@@ -36,7 +36,7 @@ export function chartSvg(minutes: MinuteOutcomes[], now: Date): SafeHtml {
       );
     }
   });
-  return html`<svg class="chart-svg" viewBox="0 0 ${CHART_W} ${CHART_H}" role="img" aria-label="Delivery attempts per minute, last ${CHART_MINUTES} minutes">
+  return html`<svg class="chart-svg" preserveAspectRatio="none" viewBox="0 0 ${CHART_W} ${CHART_H}" role="img" aria-label="Delivery attempts per minute, last ${CHART_MINUTES} minutes">
     <line class="axis" x1="0" y1="${CHART_H - 0.5}" x2="${CHART_W}" y2="${CHART_H - 0.5}"></line>${bars}</svg>`;
 }
 
@@ -59,13 +59,16 @@ export function chart(viewer: Viewer, minutes: MinuteOutcomes[], now: Date): Saf
 
 function successRate(h: EndpointHealth | undefined): string {
   if (!h || h.attempts === 0) return 'no attempts';
-  return `${((h.succeeded / h.attempts) * 100).toFixed(h.succeeded === h.attempts ? 0 : 1)}% of ${h.attempts}`;
+  return `${Math.round((h.succeeded / h.attempts) * 1000) / 10}% of ${h.attempts}`;
 }
 
 function lastError(h: EndpointHealth | undefined): SafeHtml {
   const e = h?.lastError;
   if (!e) return html`<span class="muted">none</span>`;
-  return html`${time(e.at)}: ${e.statusCode === null ? '' : `HTTP ${e.statusCode}`}${e.error ? ` ${e.error}` : ''}`;
+  const code = e.statusCode === null ? '' : `HTTP ${e.statusCode}`;
+  // the dispatcher's error often just repeats the status ("HTTP 500"): say it once
+  const detail = e.error && e.error !== code ? ` ${e.error}` : '';
+  return html`${time(e.at)}: ${code}${detail}`;
 }
 
 function state(e: Endpoint): SafeHtml {

@@ -23,7 +23,7 @@ export function reviewPage(
   const back = href(['dashboard', 'review'], { ...scopeQuery(viewer), page });
   const cards = result.items.map((t, i) => {
     const id = `d${i}`;
-    return html`<li class="card review">
+    return html`<li class="card review" data-ref="${t.clientCustomerRef}">
       <h2><a href="${href(['dashboard', 'customers', t.customerId, t.clientCustomerRef])}">${displayName(t)}</a>
         <span class="muted">${t.clientCustomerRef} · partner ${t.customerId}</span></h2>
       <p class="muted">${detail(t, 'email')} · ${detail(t, 'country')} · submitted ${time(t.createdAt)}</p>
