@@ -36,6 +36,51 @@ export const DEFAULTS = {
   logLevel: 'info' as LogLevel,
 };
 
+/**
+ * The settings the CLI mirrors as flags (`tpcs serve --port 9090` sets `PORT`), in the order `--help`
+ * lists them. A flag wins over its environment variable, which wins over the default; the values are
+ * then checked together by {@link loadConfig}, so every problem is still reported at once.
+ */
+export const CONFIG_SETTINGS = [
+  {
+    env: 'PORT',
+    flags: '--port <n>',
+    description: 'port to listen on, 0 for any free port',
+    default: '8080',
+  },
+  { env: 'HOST', flags: '--host <address>', description: 'address to listen on', default: DEFAULTS.host },
+  {
+    env: 'DATABASE_URL',
+    flags: '--database-url <url>',
+    description: 'sqlite:PATH, sqlite::memory: or postgres://user@host:5432/db',
+    default: DEFAULTS.databaseUrl,
+  },
+  {
+    env: 'ADMIN_TOKEN',
+    flags: '--admin-token <token>',
+    description: 'the operator token (16+ characters)',
+    default: 'generated on first start and printed once',
+  },
+  {
+    env: 'ALLOW_PRIVATE_ENDPOINTS',
+    flags: '--allow-private-endpoints [bool]',
+    description: 'accept endpoint URLs on loopback/private addresses (development, tests)',
+    default: 'false',
+  },
+  {
+    env: 'RETRY_SCHEDULE',
+    flags: '--retry-schedule <list>',
+    description: 'delays before each retry, e.g. 1s,2s,5m,1h',
+    default: 'about three days in 12 attempts',
+  },
+  {
+    env: 'LOG_LEVEL',
+    flags: '--log-level <level>',
+    description: LOG_LEVELS.join(', '),
+    default: DEFAULTS.logLevel,
+  },
+] as const;
+
 /** The shortest `ADMIN_TOKEN` accepted: shorter ones are guessable. */
 export const MIN_ADMIN_TOKEN_LENGTH = 16;
 /** A single retry delay above this is a typo (7 days). */

@@ -3,7 +3,7 @@
  * all three shown by `--help` (commander prints `(default: 8080, env: PORT)` after each option).
  * Invalid values are usage errors: a clear message on stderr and exit code 2.
  */
-import { InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { parseSecret } from '../signing/index.js';
 
 /**
@@ -227,4 +227,46 @@ export function runAction<A extends unknown[]>(
       process.exitCode = usage ? EXIT.usage : EXIT.failed;
     }
   };
+}
+
+/** A setting whose value is checked elsewhere (the service's `loadConfig`): only mirrored as a flag. */
+export interface EnvMirror {
+  env: string;
+  flags: string;
+  description: string;
+  default: string;
+}
+
+/**
+ * Adds one flag per environment variable, described as `… (env PORT, default 8080)`. The values are
+ * not parsed here: {@link envWithFlags} hands them to the configuration loader, which reports every
+ * problem at once.
+ *
+ * @example
+ * addEnvMirrors(command, CONFIG_SETTINGS);
+ */
+export function addEnvMirrors(command: Command, mirrors: readonly EnvMirror[]): Command {
+  for (const m of mirrors) {
+    command.addOption(new Option(m.flags, `${m.description} (env ${m.env}, default ${m.default})`));
+  }
+  return command;
+}
+
+/**
+ * The environment with the flags given on the command line laid over it: flag > env > default.
+ *
+ * @example
+ * const result = loadConfig(envWithFlags(process.env, command.opts(), CONFIG_SETTINGS));
+ */
+export function envWithFlags(
+  env: NodeJS.ProcessEnv,
+  options: Record<string, unknown>,
+  mirrors: readonly EnvMirror[],
+): NodeJS.ProcessEnv {
+  const merged = { ...env };
+  for (const m of mirrors) {
+    const value = options[new Option(m.flags).attributeName()];
+    if (value !== undefined) merged[m.env] = value === true ? 'true' : String(value);
+  }
+  return merged;
 }

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config.js';
+import { CONFIG_SETTINGS, loadConfig } from '../../config.js';
 import { startServer } from '../../http/server.js';
 import { type DeliveryTuning, tuningFromEnv } from '../../webhooks/dispatcher/service.js';
+import { addEnvMirrors, envWithFlags } from '../options.js';
 
 /** Gives up on a graceful shutdown after this long (in-flight requests that never end). */
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -13,11 +14,16 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
  * beside the API. Exits 1 on invalid configuration; 0 after SIGTERM/SIGINT.
  */
 export function registerServe(program: Command): void {
-  program
+  const command = program
     .command('serve')
-    .description('run the platform service (configured by PORT, DATABASE_URL, ADMIN_TOKEN, …)')
-    .action(async () => {
-      const result = loadConfig(process.env);
+    .description('run the platform service (configured by flags or PORT, DATABASE_URL, ADMIN_TOKEN, …)');
+  addEnvMirrors(command, CONFIG_SETTINGS)
+    .addHelpText(
+      'after',
+      '\nThe dispatcher is tuned by DELIVERY_* environment variables (see tpcs worker --help).',
+    )
+    .action(async (options: Record<string, unknown>) => {
+      const result = loadConfig(envWithFlags(process.env, options, CONFIG_SETTINGS));
       if (!result.ok) {
         console.error(
           `tpcs serve: invalid configuration:\n${result.problems.map((p) => `  - ${p}`).join('\n')}`,

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config.js';
+import { CONFIG_SETTINGS, loadConfig } from '../../config.js';
 import { createStore } from '../../storage/index.js';
 import { startDeliveryService, tuningFromEnv } from '../../webhooks/dispatcher/service.js';
+import { addEnvMirrors, envWithFlags } from '../options.js';
 
 /**
  * `tpcs worker`: dispatchers only, no API. Configured like `serve` (`DATABASE_URL`,
@@ -11,12 +12,23 @@ import { startDeliveryService, tuningFromEnv } from '../../webhooks/dispatcher/s
  * PostgreSQL database. SIGTERM/SIGINT stop it gracefully.
  */
 export function registerWorker(program: Command): void {
-  program
+  // The worker listens on nothing, so the service's port and host flags do not apply.
+  const settings = CONFIG_SETTINGS.filter(
+    (s) => s.env !== 'PORT' && s.env !== 'HOST' && s.env !== 'ADMIN_TOKEN',
+  );
+  const command = program
     .command('worker')
-    .description('run webhook dispatchers only (configured by DATABASE_URL, RETRY_SCHEDULE, DELIVERY_*, …)')
-    .option('--dispatchers <n>', 'claim loops in this process', '1')
-    .action(async (opts: { dispatchers: string }) => {
-      const result = loadConfig(process.env);
+    .description(
+      'run webhook dispatchers only (configured by flags or DATABASE_URL, RETRY_SCHEDULE, DELIVERY_*, …)',
+    )
+    .option('--dispatchers <n>', 'claim loops in this process', '1');
+  addEnvMirrors(command, settings)
+    .addHelpText(
+      'after',
+      '\nDelivery tuning (environment only): DELIVERY_TIMEOUT, DELIVERY_CONCURRENCY, DELIVERY_PER_ENDPOINT,\nDELIVERY_LEASE, DELIVERY_POLL, ENDPOINT_FAILURE_WINDOW, RETRY_JITTER.',
+    )
+    .action(async (opts: { dispatchers: string } & Record<string, unknown>) => {
+      const result = loadConfig(envWithFlags(process.env, opts, settings));
       if (!result.ok) {
         console.error(
           `tpcs worker: invalid configuration:\n${result.problems.map((p) => `  - ${p}`).join('\n')}`,
