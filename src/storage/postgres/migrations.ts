@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { withTransaction } from './db.js';
 import * as m001 from './migrations/001_initial.js';
 import * as m002 from './migrations/002_delivery_queue.js';
+import * as m003 from './migrations/003_claim_heads.js';
 
 /** A numbered migration: applied once, in name order, recorded in the `migrations` table. */
 export interface Migration {
@@ -13,6 +14,7 @@ export interface Migration {
 export const migrations: readonly Migration[] = [
   { name: '001_initial', sql: m001.sql },
   { name: '002_delivery_queue', sql: m002.sql },
+  { name: '003_claim_heads', sql: m003.sql },
 ];
 
 /** First key of the two-int advisory lock; the second is a hash of the schema name. */

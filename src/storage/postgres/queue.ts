@@ -8,52 +8,14 @@ import pg from 'pg';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import type { ClaimedDelivery, CompleteResult, Completion, DeliveryQueue, QueueStats } from '../queue.js';
 import type { Attempt, Delivery } from '../store.js';
-import { withTransaction } from './db.js';
+import { statement, withTransaction } from './db.js';
 import { parsePostgresUrl } from './index.js';
 import { migrate, migrations } from './migrations.js';
 
-const CLAIM = /* sql */ `
-WITH ep AS (
-  SELECT e.id, e.url, $1::int - (
-      SELECT count(*) FROM deliveries f
-      WHERE f.endpoint_id = e.id AND f.status = 'pending' AND f.locked_until > $2
-    )::int AS room
-  FROM endpoints e
-  WHERE e.enabled AND (e.throttled_until IS NULL OR e.throttled_until <= $2)
-    AND EXISTS (
-      SELECT 1 FROM deliveries d
-      WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= $2
-    )
-),
-picked AS (
-  SELECT c.id, c.next_attempt_at FROM ep CROSS JOIN LATERAL (
-    SELECT d.id, d.next_attempt_at, d.event_seq FROM deliveries d
-    WHERE d.endpoint_id = ep.id AND d.status = 'pending' AND d.next_attempt_at <= $2
-      AND (d.locked_until IS NULL OR d.locked_until <= $2)
-      AND NOT EXISTS (
-        SELECT 1 FROM deliveries p
-        WHERE p.endpoint_id = d.endpoint_id AND p.customer_id = d.customer_id
-          AND p.client_customer_ref = d.client_customer_ref AND p.status = 'pending'
-          AND p.event_seq < d.event_seq
-      )
-    ORDER BY d.next_attempt_at, d.event_seq
-    LIMIT greatest(ep.room, 0)
-    FOR UPDATE OF d SKIP LOCKED
-  ) c
-  WHERE ep.room > 0
-  ORDER BY c.next_attempt_at, random()
-  LIMIT $3
-)
-UPDATE deliveries d SET locked_by = $4, locked_until = $2::timestamptz + $5 * interval '1 millisecond'
-FROM picked, events ev, endpoints e
-WHERE d.id = picked.id AND ev.event_id = d.event_id AND e.id = d.endpoint_id
-  AND d.status = 'pending' AND (d.locked_until IS NULL OR d.locked_until <= $2)
-RETURNING d.id, d.event_id, d.event_seq::text AS event_seq, d.endpoint_id, d.customer_id,
-  d.client_customer_ref, d.attempt_count, d.created_at, e.url, ev.payload,
-  (SELECT coalesce(array_agg(s.secret ORDER BY s.created_at DESC, s.id DESC), '{}')
-     FROM endpoint_secrets s
-     WHERE s.endpoint_id = d.endpoint_id AND (s.expires_at IS NULL OR s.expires_at > $2)) AS secrets
-`;
+// The claim is the function `tpcs_claim` of migration 003: per-endpoint advisory try-lock, then the
+// due heads (deliveries.head, kept by triggers) of each locked endpoint up to its room, FOR UPDATE SKIP
+// LOCKED, leased and returned with the payload and secrets, in one round trip.
+const CLAIM = /* sql */ `SELECT * FROM tpcs_claim($1::int, $2::timestamptz, $3::int, $4::text, $5::int)`;
 
 interface ClaimRow {
   id: string;
@@ -79,11 +41,16 @@ ins AS (
   INSERT INTO attempts (delivery_id, at, duration_ms, status_code, error, response_excerpt)
   SELECT c.delivery_id, c.at, c.duration_ms, c.status_code, c.error, c.excerpt FROM c
   WHERE EXISTS (SELECT 1 FROM deliveries x WHERE x.id = c.delivery_id)
+),
+ok AS (
+  UPDATE endpoints SET failing_since = NULL WHERE id = ANY($10::text[]) AND failing_since IS NOT NULL
 )
 UPDATE deliveries d SET status = c.status, attempt_count = d.attempt_count + 1, next_attempt_at = c.next_at,
   last_attempt_at = c.at, locked_by = NULL, locked_until = NULL, updated_at = c.at
 FROM c WHERE d.id = c.delivery_id AND d.locked_by = $9
 `;
+
+const completeStatement = statement('queue_complete', COMPLETE);
 
 /**
  * Opens the queue on its own pool (`?schema=` and `?max=` as for the store) and applies the migrations
@@ -120,13 +87,11 @@ export function postgresDeliveryQueue(pool: pg.Pool): DeliveryQueue {
 
   return {
     async claim(o) {
-      const { rows } = await pool.query<ClaimRow>(CLAIM, [
-        o.perEndpoint,
-        o.now,
-        o.limit,
-        o.workerId,
-        o.leaseMs,
-      ]);
+      const { rows } = await pool.query<ClaimRow>({
+        name: 'tpcs_queue_claim',
+        text: CLAIM,
+        values: [o.perEndpoint, o.now, o.limit, o.workerId, o.leaseMs],
+      });
       return rows.map(
         (r): ClaimedDelivery => ({
           id: r.id,
@@ -154,25 +119,30 @@ export function postgresDeliveryQueue(pool: pg.Pool): DeliveryQueue {
         if (c.succeeded) firstFailure.delete(c.endpointId);
         else if (!firstFailure.has(c.endpointId)) firstFailure.set(c.endpointId, c.at);
       }
+      const ok = [...lastByEndpoint.values()].filter((c) => c.succeeded).map((c) => c.endpointId);
+      const params = [
+        cs.map((c) => c.deliveryId),
+        cs.map((c) => c.at),
+        cs.map((c) => Math.round(c.durationMs)),
+        cs.map((c) => c.statusCode),
+        cs.map((c) => c.error),
+        cs.map((c) => c.responseExcerpt),
+        cs.map((c) => c.next.status),
+        cs.map((c) => (c.next.status === 'pending' ? c.next.nextAttemptAt : null)),
+        o.workerId,
+        ok,
+      ];
+      // A batch of successes (the common case) is one statement, atomic on its own: one round trip
+      // instead of BEGIN, statements, COMMIT.
+      const simple = cs.every(
+        (c) => c.succeeded && c.throttleUntil === undefined && c.disableReason === undefined,
+      );
+      if (simple) {
+        await completeStatement.run(pool, params);
+        return { disabled: [] };
+      }
       return withTransaction(pool, async (client) => {
-        await client.query(COMPLETE, [
-          cs.map((c) => c.deliveryId),
-          cs.map((c) => c.at),
-          cs.map((c) => Math.round(c.durationMs)),
-          cs.map((c) => c.statusCode),
-          cs.map((c) => c.error),
-          cs.map((c) => c.responseExcerpt),
-          cs.map((c) => c.next.status),
-          cs.map((c) => (c.next.status === 'pending' ? c.next.nextAttemptAt : null)),
-          o.workerId,
-        ]);
-        const ok = [...lastByEndpoint.values()].filter((c) => c.succeeded).map((c) => c.endpointId);
-        if (ok.length > 0) {
-          await client.query(
-            'UPDATE endpoints SET failing_since = NULL WHERE id = ANY($1) AND failing_since IS NOT NULL',
-            [ok],
-          );
-        }
+        await completeStatement.run(client, params);
         const throttles = cs.filter((c) => c.throttleUntil !== undefined);
         if (throttles.length > 0) {
           await client.query(
@@ -258,12 +228,19 @@ export function postgresDeliveryQueue(pool: pg.Pool): DeliveryQueue {
         customerId,
       ]);
       if (own.rowCount === 0) return undefined;
-      const r = await pool.query(
-        `UPDATE deliveries SET status = 'pending', attempt_count = 0, next_attempt_at = $3, updated_at = $3
-         WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2`,
-        [endpointId, since, now],
-      );
-      return r.rowCount ?? 0;
+      return withTransaction(pool, async (client) => {
+        await client.query(
+          `SELECT tpcs_lock_delivery_keys(ARRAY(
+             SELECT id FROM deliveries WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2))`,
+          [endpointId, since],
+        );
+        const r = await client.query(
+          `UPDATE deliveries SET status = 'pending', attempt_count = 0, next_attempt_at = $3, updated_at = $3
+           WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2`,
+          [endpointId, since, now],
+        );
+        return r.rowCount ?? 0;
+      });
     },
 
     async listDeliveries(customerId, endpointId, q) {
