@@ -2,8 +2,11 @@
  * bench/delivery: how fast the dispatcher delivers, against a bare undici loop in the same run.
  *
  * A sink in its own process answers 200 at once (or never, on /hang) and notes when each webhook-id
- * first arrived. Decisions are committed with `store.recordDecision` (the outbox write the API does),
- * the dispatcher runs in this process with the in-process wake-up, exactly as inside `tpcs serve`.
+ * first arrived. Decisions come in through the API: the Fastify app (`buildApp`, as `tpcs serve` runs
+ * it, with the in-process wake-up) listens on a loopback port and the bench POSTs each decision with
+ * undici; the dispatcher runs beside it in the same process, as inside `tpcs serve`. Latency runs from
+ * sending the decision POST (an upper bound on the commit time: the 200 can arrive after the sink
+ * already has the webhook) to the sink first seeing the webhook-id.
  *
  * - backlog: N events already committed, dispatcher started, time to drain → deliveries/s
  * - 100 endpoints: the same with 100 endpoints per partner (fan-out)
@@ -20,20 +23,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Pool } from 'undici';
+import { buildApp } from '../src/http/app.js';
+import { hashToken } from '../src/http/auth.js';
 import { signWebhook } from '../src/signing/sign.js';
 import { createStore } from '../src/storage/index.js';
 import { openDeliveryQueue } from '../src/storage/queue.js';
 import type { Store } from '../src/storage/store.js';
 import { createDispatcher } from '../src/webhooks/dispatcher/dispatcher.js';
-import { notifyDeliveriesQueued } from '../src/webhooks/dispatcher/notify.js';
+import { withDeliveryNotify } from '../src/webhooks/dispatcher/notify.js';
 import { createRetryPolicy } from '../src/webhooks/dispatcher/retry-policy.js';
 import { describeMachine, markdownTable } from './table.js';
 
 const QUICK = process.argv.includes('--quick');
-const BACKLOG = QUICK ? 2000 : 6000;
+const BACKLOG = QUICK ? 2000 : 5000;
 const FANOUT_EVENTS = QUICK ? 30 : 100;
 const PACED_RATE = 500;
 const PACED_SECONDS = QUICK ? 2 : 4;
+const ADMIN_TOKEN = 'bench-admin-token';
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const TYPE = 'THIRD PARTY CUSTOMER STATUS';
 const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -127,8 +133,8 @@ async function baseline(sinkUrl: string, n: number): Promise<number> {
   return rate;
 }
 
-// ---- the platform side ----
-async function setup(store: Store, endpoints: string[]) {
+// ---- the platform side: partner, endpoints and customers set up in the store, decisions by the API ----
+async function setup(store: Store, endpoints: string[], api: Pool) {
   const customerId = `0201${Math.floor(Math.random() * 1e12)
     .toString()
     .padStart(12, '0')}`;
@@ -148,9 +154,10 @@ async function setup(store: Store, endpoints: string[]) {
   const flips = new Map<string, number>();
   return {
     customerId,
-    /** One decision on a customer (a new one every `perCustomer` events); returns the event id. */
-    async decide(ref = `c${refs++}`): Promise<{ eventId: string; committedAt: number }> {
+    /** One decision POSTed to the API; returns the event id and when the POST was sent. */
+    async decide(ref = `c${refs++}`): Promise<{ eventId: string; postedAt: number }> {
       if (!flips.has(ref)) {
+        flips.set(ref, 0);
         await store.createThirdParty({
           customerId,
           clientCustomerRef: ref,
@@ -161,30 +168,24 @@ async function setup(store: Store, endpoints: string[]) {
       }
       const n = flips.get(ref) ?? 0;
       flips.set(ref, n + 1);
-      const eventId = randomUUID();
       const status = n % 2 ? 'REJECTED' : 'APPROVED';
-      const at = new Date();
-      await store.recordDecision({
-        customerId,
-        clientCustomerRef: ref,
-        status,
-        reasons: status === 'REJECTED' ? [{ code: 'X', reason: 'x' }] : null,
-        decidedAt: at,
-        buildEvent: () => ({
-          eventId,
-          eventType: TYPE,
-          payload: JSON.stringify({
-            event_id: eventId,
-            event_type: TYPE,
-            version: 'v1.0.0',
-            event_timestamp: at.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-            data: { customer_id: customerId, client_customer_ref: ref, status },
-          }),
-        }),
+      const body = JSON.stringify(
+        status === 'REJECTED'
+          ? { status, reasons: [{ code: 'COMPLIANCE_CHECK_FAILED', reason: 'bench' }] }
+          : { status },
+      );
+      const postedAt = now();
+      const r = await api.request({
+        method: 'POST',
+        path: `/api/v1/admin/customers/${customerId}/third-parties/${ref}/decision`,
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body,
       });
-      const committedAt = now();
-      notifyDeliveriesQueued();
-      return { eventId, committedAt };
+      const text = await r.body.text();
+      if (r.statusCode !== 200) throw new Error(`decision: ${r.statusCode} ${text}`);
+      const eventId = (JSON.parse(text) as { event: { event_id: string } | null }).event?.event_id;
+      if (!eventId) throw new Error('decision emitted no event');
+      return { eventId, postedAt };
     },
   };
 }
@@ -204,6 +205,16 @@ async function freshUrl(dialect: 'sqlite' | 'postgres', dir: string): Promise<st
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/** n decisions by 8 concurrent API clients (each on its own customers). */
+async function writeConcurrently(n: number, one: () => Promise<unknown>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next++ < n) await one();
+    }),
+  );
 }
 
 interface Row {
@@ -230,6 +241,13 @@ async function scenario(
   if (!url) return undefined;
   const store = await createStore(url);
   await store.migrate();
+  const app = buildApp({
+    store: withDeliveryNotify(store),
+    adminTokenHash: hashToken(ADMIN_TOKEN),
+    allowPrivateEndpoints: true,
+  });
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  const api = new Pool(address, { connections: 16 });
   const queue = await openDeliveryQueue(url);
   const dispatcher = createDispatcher({
     queue,
@@ -240,7 +258,7 @@ async function scenario(
     onError: () => {},
   });
   await sink.reset();
-  const ctx = await setup(store, endpoints);
+  const ctx = await setup(store, endpoints, api);
   let t0 = 0;
   const { committed, expected } = await run(ctx, () => {
     t0 = now();
@@ -261,6 +279,8 @@ async function scenario(
     .map(([id, at]) => (dump.first.get(id) ?? Number.NaN) - at)
     .filter((x) => !Number.isNaN(x));
   await dispatcher.stop(100);
+  await api.close();
+  await app.close();
   await queue.close();
   await store.close();
   return {
@@ -294,7 +314,7 @@ async function main() {
         dir,
         sink,
         async (ctx, start) => {
-          for (let i = 0; i < BACKLOG; i++) await ctx.decide();
+          await writeConcurrently(BACKLOG, () => ctx.decide());
           start();
           return { committed: new Map(), expected: BACKLOG };
         },
@@ -311,7 +331,7 @@ async function main() {
         dir,
         sink,
         async (ctx, start) => {
-          for (let i = 0; i < FANOUT_EVENTS; i++) await ctx.decide();
+          await writeConcurrently(FANOUT_EVENTS, () => ctx.decide());
           start();
           return { committed: new Map(), expected: FANOUT_EVENTS * 100 };
         },
@@ -329,13 +349,19 @@ async function main() {
             const committed = new Map<string, number>();
             const total = PACED_RATE * PACED_SECONDS;
             const t0 = now();
+            // decisions are sent on schedule, not one after the other, so a slow answer does not lower the rate
+            const sent: Promise<void>[] = [];
             for (let i = 0; i < total; i++) {
               const due = t0 + (i * 1000) / PACED_RATE;
               const wait = due - now();
               if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-              const { eventId, committedAt } = await ctx.decide(`p${i % 200}`);
-              committed.set(eventId, committedAt);
+              sent.push(
+                ctx.decide(`p${i % 200}`).then(({ eventId, postedAt }) => {
+                  committed.set(eventId, postedAt);
+                }),
+              );
             }
+            await Promise.all(sent);
             return { committed, expected: total };
           },
           dead ? [`${sink.url}/paced`, `${sink.url}/hang`] : [`${sink.url}/paced`],
@@ -357,8 +383,8 @@ async function main() {
     ),
   );
   console.log(
-    '\nDecisions are committed with store.recordDecision in the bench process; the dispatcher runs in the same process ' +
-      '(per-endpoint bound 32); latency is from commit to the sink first seeing the webhook-id. ' +
+    '\nDecisions are POSTed to the API (Fastify app on a loopback port, as in tpcs serve); the dispatcher runs in the ' +
+      'same process (per-endpoint bound 32); latency is from sending the decision POST (so it includes the API call and the commit) to the sink first seeing the webhook-id. ' +
       'For "paced" rows deliveries/s is the offered rate, not a maximum.',
   );
   process.exit(0);
