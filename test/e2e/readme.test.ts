@@ -1,0 +1,110 @@
+/**
+ * The README's commands, run as a newcomer would run them: every block marked
+ * `<!-- readme-test: NAME -->` is checked here. Only ports and the data folder are swapped for
+ * free ones, so the test never touches ./data or port 8080.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+/** The code block that follows `<!-- readme-test: name -->`. */
+function block(name: string): string {
+  const match = new RegExp(`<!-- readme-test: ${name} -->\\s*\`\`\`\\w*\\n([\\s\\S]*?)\`\`\``).exec(README);
+  if (!match?.[1]) throw new Error(`README has no block marked readme-test: ${name}`);
+  return match[1];
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+async function waitFor(url: string, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {}
+    if (Date.now() > until) throw new Error(`${url} did not answer within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('README', () => {
+  it('opens with the two commands a newcomer runs', () => {
+    const firstScreen = README.split('\n').slice(0, 25).join('\n');
+    expect(block('start')).toContain('npm ci && npm start');
+    expect(firstScreen).toContain('npm test');
+  });
+
+  it('shows the quickstart receiver exactly as examples/quickstart.ts has it (run by test/examples)', () => {
+    const example = readFileSync(new URL('../../examples/quickstart.ts', import.meta.url), 'utf8');
+    const asPublished = example.replace(
+      "from '../src/receiver/index.js'; // in your app: 'tpcs/receiver'",
+      "from 'tpcs/receiver';",
+    );
+    expect(block('quickstart').trim()).toBe(asPublished.trim());
+    expect(block('quickstart').split('\n').length).toBeLessThanOrEqual(10);
+  });
+
+  describe('the whole path in one terminal session', () => {
+    let dir: string;
+    let apiPort: number;
+    let service: ChildProcess;
+
+    beforeAll(async () => {
+      execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
+      dir = mkdtempSync(join(tmpdir(), 'tpcs-readme-'));
+      apiPort = await freePort();
+      // `npm start` as written, in its own process group so npm and node stop together.
+      service = spawn('bash', ['-c', block('serve')], {
+        env: { ...process.env, PORT: String(apiPort), DATABASE_URL: `sqlite:${join(dir, 'tpcs.db')}` },
+        stdio: 'ignore',
+        detached: true,
+      });
+      await waitFor(`http://127.0.0.1:${apiPort}/healthz`, 20_000);
+    }, 60_000);
+
+    afterAll(() => {
+      if (service.pid) process.kill(-service.pid, 'SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('creates a partner, an endpoint and a customer, decides, and the receiver holds the status', async () => {
+      const receiverPort = await freePort();
+      const script = block('walkthrough')
+        .replaceAll('localhost:8080', `localhost:${apiPort}`)
+        .replaceAll('127.0.0.1:4000', `127.0.0.1:${receiverPort}`)
+        .replaceAll('--port 4000', `--port ${receiverPort}`)
+        .replaceAll('./data/', `${dir}/`);
+      const output = execFileSync('bash', ['-e', '-o', 'pipefail', '-c', script], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, PATH: process.env.PATH ?? '' },
+      });
+      const lines = output.trim().split('\n');
+      expect(lines).toContain('PENDING');
+      expect(
+        lines.some((l) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(l)),
+      ).toBe(true);
+      expect(lines).toContain('REJECTED');
+      const status = JSON.parse(lines.at(-1) ?? '{}') as Record<string, unknown>;
+      expect(status).toMatchObject({
+        customer_id: '0201001008132685',
+        client_customer_ref: 'CUST_001',
+        status: 'REJECTED',
+      });
+    }, 90_000);
+  });
+});
