@@ -4,7 +4,7 @@
  * free ones, so the test never touches ./data or port 8080.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,19 +81,36 @@ describe('README', () => {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    it('creates a partner, an endpoint and a customer, decides, and the receiver holds the status', async () => {
-      const receiverPort = await freePort();
-      const script = block('walkthrough')
+    it('creates a partner, an endpoint and a customer, decides, and the receiver holds the status; then the daily tools', async () => {
+      const [receiverPort, playPort] = [await freePort(), await freePort()];
+      const script = `${block('walkthrough')}\necho '--- tools'\n${block('tools')}`
         .replaceAll('localhost:8080', `localhost:${apiPort}`)
         .replaceAll('127.0.0.1:4000', `127.0.0.1:${receiverPort}`)
         .replaceAll('--port 4000', `--port ${receiverPort}`)
+        .replaceAll('127.0.0.1:3000', `127.0.0.1:${playPort}`)
+        .replaceAll('--port 3000', `--port ${playPort}`)
         .replaceAll('./data/', `${dir}/`);
-      const output = execFileSync('bash', ['-e', '-o', 'pipefail', '-c', script], {
-        encoding: 'utf8',
-        timeout: 60_000,
-        env: { ...process.env, PATH: process.env.PATH ?? '' },
-      });
-      const lines = output.trim().split('\n');
+      // Output goes to a file, not a pipe: the script's background processes must not hold the test up.
+      const outFile = join(dir, 'session.out');
+      const out = openSync(outFile, 'w');
+      // From a file, not `bash -c`: the README's `pkill -f` patterns must not match this shell's own command line.
+      const scriptFile = join(dir, 'session.sh');
+      writeFileSync(scriptFile, script);
+      try {
+        execFileSync('bash', ['-e', '-o', 'pipefail', scriptFile], {
+          stdio: ['ignore', out, out],
+          timeout: 120_000,
+        });
+      } catch (e) {
+        throw new Error(
+          `the README session failed: ${(e as Error).message}\n${readFileSync(outFile, 'utf8')}`,
+        );
+      } finally {
+        closeSync(out);
+      }
+      const output = readFileSync(outFile, 'utf8');
+      const [walkthrough = '', tools = ''] = output.split('--- tools\n');
+      const lines = walkthrough.trim().split('\n');
       expect(lines).toContain('PENDING');
       expect(
         lines.some((l) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(l)),
@@ -105,6 +122,11 @@ describe('README', () => {
         client_customer_ref: 'CUST_001',
         status: 'REJECTED',
       });
-    }, 90_000);
+      // trigger got a 200, conformance passed everything, listen forwarded the APPROVED event
+      expect(tools).toMatch(/← 200/);
+      expect(tools).toMatch(/\b(\d+) passed, 0 warnings, 0 failed of \1 checks/);
+      expect(tools).toMatch(/Ready!/);
+      expect(tools).toMatch(/APPROVED\s+0201001008132685\/CUST_001\s+→ 200/);
+    }, 180_000);
   });
 });
