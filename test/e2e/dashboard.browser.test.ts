@@ -4,7 +4,8 @@
  * 500 until told to answer 200. The operator logs in, records a decision in the review queue, watches
  * the delivery fail with 500s, fixes the receiver, presses Retry and sees it delivered; then a partner
  * logs in (by keyboard) and sees only its own data, also at phone width. Screenshots of the main pages
- * go to docs/screenshots/. Needs `npm run build` first (bin/tpcs.js runs dist/).
+ * go to a temporary folder, or to docs/screenshots/ with UPDATE_SCREENSHOTS=1 (so that a test run never
+ * changes committed files). Needs `npm run build` first (bin/tpcs.js runs dist/).
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +19,10 @@ import { generateToken } from '../../src/http/auth.js';
 import { validThirdParty } from '../customers/fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = join(process.cwd(), 'docs', 'screenshots');
+const SHOTS =
+  process.env.UPDATE_SCREENSHOTS === '1'
+    ? join(process.cwd(), 'docs', 'screenshots')
+    : mkdtempSync(join(tmpdir(), 'tpcs-screenshots-'));
 const skipReason = existsSync(CHROMIUM)
   ? existsSync('dist/cli/index.js')
     ? undefined
