@@ -97,6 +97,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const metrics = options.metrics ?? dispatcherMetrics();
 
   let running = false;
+  // Set once stop() has released the leases of attempts still running: their late results are dropped
+  // (another dispatcher owns those deliveries now) and nothing more is written on the queue.
+  let released = false;
   let loopDone: Promise<void> = Promise.resolve();
   let wake: (() => void) | undefined;
   let woken = false;
@@ -173,7 +176,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // Completions that finish within a millisecond of each other share one transaction.
   let flushTimer: NodeJS.Timeout | undefined;
   function scheduleFlush() {
-    if (flushTimer) return;
+    if (flushTimer || released) return;
     flushTimer = setTimeout(() => {
       flushTimer = undefined;
       void flush();
@@ -188,6 +191,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       secrets: d.secrets,
       poolKey: d.endpointId,
     });
+    if (released) return;
     const { completion, label } = planCompletion(d, result, policy, slowDownMs);
     metrics.attempts.inc({ outcome: label });
     counts.attempts++;
@@ -248,6 +252,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     start() {
       if (running) return;
       running = true;
+      released = false;
       unreport = reportQueueStats((now) => queue.stats(now));
       unsubscribe = onDeliveriesQueued(signal);
       loopDone = loop();
@@ -270,8 +275,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       flushTimer = undefined;
       await flush();
       if (pendingCompletions.length > 0) await flush();
+      released = true;
       if (stillRunning.length > 0) await queue.release(workerId, stillRunning).catch(onError);
       unreport?.();
+      // close() aborts what is still running (a never-answering endpoint would otherwise hold stop()
+      // for the whole attempt timeout); those deliveries were released above.
       if (ownSender) await sender.close().catch(() => {});
     },
     counts: () => ({ ...counts }),

@@ -44,6 +44,7 @@ export interface SendRequest {
 
 export interface Sender {
   send(request: SendRequest): Promise<AttemptResult>;
+  /** Closes every pool now; attempts still in flight end with an error. */
   close(): Promise<void>;
 }
 
@@ -143,7 +144,8 @@ export function createSender(options: SenderOptions = {}): Sender {
   return {
     send,
     async close() {
-      await Promise.all([...pools.values()].map((p) => p.close()));
+      // destroy, not close: close() would wait for requests still in flight, up to the attempt timeout
+      await Promise.all([...pools.values()].map((p) => p.destroy()));
       pools.clear();
     },
   };
