@@ -13,7 +13,9 @@
  * NORMAL, and the fsync cost of the disk is measured in the same run, since it bounds FULL.
  * Total run time about 60 s (BENCH_SCALE multiplies every phase, default 1). BENCH_CONNECTIONS sets the
  * concurrency of the maximum-throughput phase (default 10, autocannon's own default): more connections
- * mean larger group commits for the receiver.
+ * mean larger group commits for the receiver. BENCH_ROUNDS sets the number of rounds (default 3).
+ * BENCH_COMPARE=<path to another build's bin/tpcs.js> adds that build's receiver (FULL and NORMAL) to
+ * the same interleaved rounds, for before/after comparisons on a machine whose load keeps changing.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,7 +30,7 @@ import { describeMachine, formatInteger, markdownTable, median } from './table.j
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const WARMUP_SECONDS = 2 * SCALE;
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SLICE_SECONDS = 4 * SCALE;
 const FIXED_SECONDS = 6 * SCALE;
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -180,23 +182,17 @@ async function startServers(secret: string, dir: string): Promise<Server[]> {
   const servers: Server[] = [
     { name: 'bare node:http, 200 without work', ...bare, cursor: { next: 0 }, rounds: [] },
   ];
-  for (const mode of ['full', 'normal'] as const) {
-    const db = path.join(dir, `receiver-${mode}.db`);
-    const args = [
-      'bin/tpcs.js',
-      'receive',
-      '--port',
-      '0',
-      '--db',
-      db,
-      '--secret',
-      secret,
-      '--synchronous',
-      mode,
-    ];
-    const name =
-      mode === 'full' ? 'tpcs receive, synchronous=FULL (default)' : 'tpcs receive, synchronous=NORMAL';
-    servers.push({ name, ...(await startChild(args, name)), cursor: { next: 0 }, db, rounds: [] });
+  const builds: [string, string][] = [['bin/tpcs.js', '']];
+  if (process.env.BENCH_COMPARE) builds.push([process.env.BENCH_COMPARE, ' [BENCH_COMPARE build]']);
+  for (const [bin, suffix] of builds) {
+    for (const mode of ['full', 'normal'] as const) {
+      const db = path.join(dir, `receiver-${mode}${suffix ? '-compare' : ''}.db`);
+      const args = [bin, 'receive', '--port', '0', '--db', db, '--secret', secret, '--synchronous', mode];
+      const name =
+        (mode === 'full' ? 'tpcs receive, synchronous=FULL (default)' : 'tpcs receive, synchronous=NORMAL') +
+        suffix;
+      servers.push({ name, ...(await startChild(args, name)), cursor: { next: 0 }, db, rounds: [] });
+    }
   }
   return servers;
 }

@@ -6,7 +6,8 @@
  * What it guarantees
  * - 200 only once the event is committed to the inbox (SQLite: WAL, `synchronous=FULL` by default, so
  *   the commit is fsynced; `NORMAL` survives a process crash but not a power cut). Concurrent events
- *   share one transaction (group commit).
+ *   share one transaction (group commit), written on a worker thread so the fsync never blocks the
+ *   event loop.
  * - One `event_id` is recorded and handled once; a redelivery is answered 200 (`outcome: duplicate`).
  * - Per `(customer_id, client_customer_ref)` the status table holds the newest event by
  *   `event_timestamp` (ties: the greater `event_id`). An older event is kept as `stale`, does not
@@ -45,6 +46,7 @@ export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './core/retry-policy.js';
 export { type ErrorBody, RECEIVER_ERRORS, type ReceiverErrorCode } from './errors.js';
 export { createMemoryInbox } from './inbox/memory.js';
 export { createSqliteInbox, type SqliteInbox, type SqliteInboxOptions } from './inbox/sqlite.js';
+export { createSqliteWorkerInbox } from './inbox/sqlite-worker.js';
 export type {
   CustomerStatusRecord,
   InboxEntry,

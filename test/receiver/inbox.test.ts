@@ -1,13 +1,22 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseEvent, type ThirdPartyCustomerStatusEvent } from '../../src/contract/index.js';
-import { createMemoryInbox, createSqliteInbox, type InboxStore } from '../../src/receiver/index.js';
+import {
+  createMemoryInbox,
+  createSqliteInbox,
+  createSqliteWorkerInbox,
+  type InboxStore,
+} from '../../src/receiver/index.js';
 import { eventJson, REASONS, tempDir } from './helpers.js';
 
 // The same suite runs against every store (kysely's "no mocks, every dialect").
 const STORES: [string, () => InboxStore][] = [
   ['memory', () => createMemoryInbox()],
   ['sqlite', () => createSqliteInbox(path.join(tempDir(), 'inbox.db'))],
+  ['sqlite, writes on a worker thread', () => createSqliteWorkerInbox(path.join(tempDir(), 'inbox.db'))],
 ];
 
 function entry(overrides: Parameters<typeof eventJson>[0] = {}, receivedAt = 1_000) {
@@ -186,5 +195,48 @@ describe('SQLite inbox on a real file', () => {
       expect(store.database.pragma('user_version', { simple: true })).toBe(1);
       await store.close();
     }
+  });
+});
+
+describe('SQLite inbox with its writes on a worker thread', () => {
+  it('fails the write (the receiver answers 503) when the writer thread cannot commit', async () => {
+    const file = path.join(tempDir(), 'inbox.db');
+    const store = createSqliteWorkerInbox(file);
+    const first = entry();
+    expect(await store.record([first], keep)).toEqual(['recorded']);
+    // Break the schema under the writer: its next commit fails, and says so.
+    store.database.exec('DROP TABLE inbox_events');
+    await expect(store.record([entry()], keep)).rejects.toThrow(/inbox_events/);
+    await store.close();
+  });
+
+  it('rejects every write after close, and close is idempotent', async () => {
+    const store = createSqliteWorkerInbox(path.join(tempDir(), 'inbox.db'));
+    await store.close();
+    await store.close();
+    await expect(store.record([entry()], keep)).rejects.toThrow(/writer thread/);
+  });
+
+  it('an idle, unclosed inbox does not keep the process alive', async () => {
+    const dir = tempDir();
+    const script = path.join(dir, 'script.mts');
+    const index = pathToFileURL(path.resolve('src/receiver/index.ts')).href;
+    fs.writeFileSync(
+      script,
+      `import { createSqliteWorkerInbox } from ${JSON.stringify(index)};
+       const store = createSqliteWorkerInbox(${JSON.stringify(path.join(dir, 'inbox.db'))});
+       await store.markHandled([1], 1);
+       console.log('done');`,
+    );
+    const tsx = pathToFileURL(path.resolve('node_modules/tsx/dist/loader.mjs')).href;
+    const child = spawn(process.execPath, ['--import', tsx, script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect([code, out.trim()]).toEqual([0, 'done']);
   });
 });

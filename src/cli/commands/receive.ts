@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { createReceiver, createSqliteInbox, type InboxStore } from '../../receiver/index.js';
+import { createReceiver, createSqliteWorkerInbox, type InboxStore } from '../../receiver/index.js';
 import { createReceiverServer, WEBHOOK_PATH } from '../../receiver/service/server.js';
 
 interface ReceiveOptions {
@@ -86,7 +86,7 @@ async function runReceiveService(options: ReceiveOptions): Promise<void> {
   let receiver: ReturnType<typeof createReceiver>;
   let inbox: InboxStore;
   try {
-    inbox = createSqliteInbox(options.db, { synchronous: synchronous as 'FULL' | 'NORMAL' });
+    inbox = createSqliteWorkerInbox(options.db, { synchronous: synchronous as 'FULL' | 'NORMAL' });
     receiver = createReceiver({ secrets, inbox, maxBodyBytes, logger: log });
   } catch (error) {
     return fail(`cannot start: ${error instanceof Error ? error.message : String(error)}`);

@@ -10,19 +10,26 @@ interface Waiting {
  * Group commit: requests that arrive while a transaction is being written (or in the same event-loop
  * turn) share the next transaction, so N concurrent events cost one commit and one fsync instead of N.
  * At low load a batch is one event and the only added latency is one `setImmediate`.
+ *
+ * A store that groups concurrent `record` calls itself (`groupsConcurrentRecords`, the SQLite worker
+ * inbox) is handed each turn's events at once without waiting for the previous commit: the writer
+ * thread then joins everything that arrived during a commit into the next one, with no round trip
+ * through this thread in between.
  */
 export class GroupCommit {
   readonly #store: InboxStore;
   readonly #options: () => RecordOptions;
   readonly #maxBatch: number;
+  readonly #concurrent: boolean;
   #queue: Waiting[] = [];
   #scheduled = false;
-  #writing: Promise<void> | undefined;
+  readonly #writing = new Set<Promise<void>>();
 
   constructor(store: InboxStore, options: () => RecordOptions, maxBatch = 512) {
     this.#store = store;
     this.#options = options;
     this.#maxBatch = maxBatch;
+    this.#concurrent = store.groupsConcurrentRecords === true;
   }
 
   record(entry: InboxEntry): Promise<RecordOutcome> {
@@ -34,22 +41,22 @@ export class GroupCommit {
 
   /** Resolves once everything queued so far is written (or has failed). */
   async flush(): Promise<void> {
-    while (this.#writing || this.#queue.length > 0) {
-      if (this.#writing) await this.#writing;
-      else await this.#write();
+    while (this.#writing.size > 0 || this.#queue.length > 0) {
+      if (this.#queue.length > 0 && (this.#concurrent || this.#writing.size === 0)) this.#write();
+      else await Promise.all(this.#writing);
     }
   }
 
   #schedule(): void {
-    if (this.#scheduled || this.#writing) return;
+    if (this.#scheduled || (!this.#concurrent && this.#writing.size > 0)) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      if (!this.#writing) void this.#write();
+      if (this.#queue.length > 0 && (this.#concurrent || this.#writing.size === 0)) this.#write();
     });
   }
 
-  #write(): Promise<void> {
+  #write(): void {
     const batch = this.#queue.splice(0, this.#maxBatch);
     const writing = (async () => {
       try {
@@ -66,10 +73,10 @@ export class GroupCommit {
         for (const w of batch) w.reject(error);
       }
     })();
-    this.#writing = writing.finally(() => {
-      this.#writing = undefined;
+    this.#writing.add(writing);
+    void writing.finally(() => {
+      this.#writing.delete(writing);
       if (this.#queue.length > 0) this.#schedule();
     });
-    return this.#writing;
   }
 }

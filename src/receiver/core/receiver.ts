@@ -1,6 +1,6 @@
 import { invalidPayloadBody, parseEvent, type ThirdPartyCustomerStatusEvent } from '../../contract/index.js';
 import { createVerifier, type HeaderSource, type VerifyResult } from '../../signing/index.js';
-import { createSqliteInbox } from '../inbox/sqlite.js';
+import { createSqliteWorkerInbox } from '../inbox/sqlite-worker.js';
 import type { InboxStore, PendingEvent, RecordOutcome } from '../inbox/store.js';
 import { isJsonContentType } from './content-type.js';
 import { GroupCommit } from './group-commit.js';
@@ -30,7 +30,10 @@ export interface ReceiverOptions {
    * are NOT checked and anyone who can reach the endpoint can forge events: a warning is logged.
    */
   secrets?: string | readonly string[];
-  /** Where events are recorded before the 200: a store, or a SQLite file path. Default `./tpcs-inbox.db`. */
+  /**
+   * Where events are recorded before the 200: a store, or a SQLite file path (opened with
+   * `createSqliteWorkerInbox`: writes and their fsync on a worker thread). Default `./tpcs-inbox.db`.
+   */
   inbox?: InboxStore | string;
   /** Larger bodies are answered 413 without being read further. Default 256 KiB. */
   maxBodyBytes?: number;
@@ -105,7 +108,7 @@ export function createReceiver(options: ReceiverOptions = {}): Receiver {
   const inbox =
     typeof options.inbox === 'object'
       ? options.inbox
-      : createSqliteInbox(options.inbox ?? DEFAULT_INBOX_FILE);
+      : createSqliteWorkerInbox(options.inbox ?? DEFAULT_INBOX_FILE);
   const handlers = new HandlerRegistry();
   const handleStale = options.handleStaleEvents ?? false;
   const recordOptions = () => ({ handleStale, handlers: handlers.size > 0 });
@@ -195,7 +198,12 @@ export function createReceiver(options: ReceiverOptions = {}): Receiver {
       },
       'event received',
     );
-    return jsonResponse(200, { received: true, event_id: event.event_id, outcome });
+    // `{received, event_id, outcome}`, written directly: the one answer given on every accepted event.
+    return {
+      status: 200,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: `{"received":true,"event_id":${JSON.stringify(event.event_id)},"outcome":"${outcome}"}`,
+    };
   }
 
   return {

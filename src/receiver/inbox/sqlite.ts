@@ -90,7 +90,39 @@ interface EventRow {
 }
 
 /**
- * The default inbox: one SQLite file (WAL mode), created with its folder if missing.
+ * One event as the writer stores it: the columns, already taken out of the parsed event. This is also
+ * what crosses to the writer thread (strings and numbers, no object graph).
+ */
+export interface InboxRow {
+  eventId: string;
+  customerId: string;
+  clientCustomerRef: string;
+  status: string;
+  eventTimestamp: string;
+  /** `data.reasons` as JSON text, or null when absent. */
+  reasons: string | null;
+  body: Uint8Array;
+  receivedAt: number;
+}
+
+export function toInboxRow({ event, body, receivedAt }: InboxEntry): InboxRow {
+  const { customer_id, client_customer_ref, status, reasons } = event.data;
+  return {
+    eventId: event.event_id,
+    customerId: customer_id,
+    clientCustomerRef: client_customer_ref,
+    status,
+    eventTimestamp: event.event_timestamp,
+    reasons: reasons === undefined ? null : JSON.stringify(reasons),
+    body,
+    receivedAt,
+  };
+}
+
+/**
+ * The default inbox: one SQLite file (WAL mode), created with its folder if missing. Every write runs
+ * on the calling thread; `createReceiver` with a file path and `tpcs receive` use
+ * {@link createSqliteWorkerInbox} instead, which moves the writes (and their fsync) off the event loop.
  *
  * @example
  * ```ts
@@ -98,18 +130,58 @@ interface EventRow {
  * ```
  */
 export function createSqliteInbox(filename: string, options: SqliteInboxOptions = {}): SqliteInbox {
+  const synchronous = options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL';
+  const db = openSqliteDatabase(filename, synchronous);
+  const writer = sqliteWriter(db, synchronous);
+  const reader = sqliteReader(db);
+  let closed = false;
+  return {
+    ...reader,
+    async record(entries, options) {
+      return entries.length === 0 ? [] : writer.record(entries.map(toInboxRow), options);
+    },
+    async markHandled(seqs, at) {
+      writer.markHandled(seqs, at);
+    },
+    async markFailed(failures) {
+      writer.markFailed(failures);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}
+
+/** Opens (creating if needed) and migrates the inbox file: WAL mode, the given `synchronous`. */
+export function openSqliteDatabase(filename: string, synchronous: 'FULL' | 'NORMAL'): Database.Database {
   if (filename !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
   // Loaded on first use, not at import: the kit (core, fetch adapter, memory inbox) then also loads
   // on runtimes without native modules, as long as they pass their own InboxStore.
   const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
   const db = new BetterSqlite3(filename);
-  db.pragma('journal_mode = WAL');
-  const synchronous = options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL';
-  db.pragma(`synchronous = ${synchronous}`);
-  // Another process (a second receiver, a backup) holding the lock briefly should not fail a request.
-  db.pragma('busy_timeout = 5000');
-  migrate(db);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${synchronous}`);
+    // Another process (a second receiver, a backup) holding the lock briefly should not fail a request.
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}
 
+/** The write half of the inbox, synchronous: the in-thread store and the writer thread share it. */
+export interface SqliteWriter {
+  record(rows: readonly InboxRow[], options: RecordOptions): RecordOutcome[];
+  markHandled(seqs: readonly number[], at: number): void;
+  markFailed(failures: readonly HandlerFailure[]): void;
+}
+
+export function sqliteWriter(db: Database.Database, synchronous: 'FULL' | 'NORMAL'): SqliteWriter {
   const selectStatusOrder = db.prepare<[string, string], { event_ts_ms: number; event_id: string }>(
     'SELECT event_ts_ms, event_id FROM customer_statuses WHERE customer_id = ? AND client_customer_ref = ?',
   );
@@ -130,16 +202,6 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
        reasons = excluded.reasons, event_timestamp = excluded.event_timestamp,
        event_ts_ms = excluded.event_ts_ms, event_id = excluded.event_id, updated_at = excluded.updated_at`,
   );
-  const selectDue = db.prepare<
-    [number, number],
-    { seq: number; event_id: string; body: Buffer; stale: number; attempts: number; received_at: number }
-  >(
-    `SELECT seq, event_id, body, stale, attempts, received_at FROM inbox_events
-     WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY seq LIMIT ?`,
-  );
-  const selectNextDue = db.prepare<[], { at: number | null }>(
-    `SELECT min(next_attempt_at) AS at FROM inbox_events WHERE state = 'pending'`,
-  );
   const updateHandled = db.prepare<[number, number]>(
     `UPDATE inbox_events SET state = 'handled', handled_at = ? WHERE seq = ? AND state = 'pending'`,
   );
@@ -149,39 +211,24 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
   const updateGaveUp = db.prepare<[string, number]>(
     `UPDATE inbox_events SET attempts = attempts + 1, last_error = ?, state = 'failed' WHERE seq = ?`,
   );
-  const selectEvent = db.prepare<[string], EventRow>(
-    `SELECT seq, event_id, customer_id, client_customer_ref, status, event_timestamp, stale, state, attempts,
-       last_error, received_at, handled_at FROM inbox_events WHERE event_id = ?`,
-  );
-  const statusColumns =
-    'customer_id, client_customer_ref, status, reasons, event_timestamp, event_id, updated_at';
-  const selectStatus = db.prepare<[string, string], StatusRow>(
-    `SELECT ${statusColumns} FROM customer_statuses WHERE customer_id = ? AND client_customer_ref = ?`,
-  );
-  const selectStatusesOf = db.prepare<[string, number], StatusRow>(
-    `SELECT ${statusColumns} FROM customer_statuses WHERE customer_id = ? ORDER BY client_customer_ref LIMIT ?`,
-  );
-  const selectAllStatuses = db.prepare<[number], StatusRow>(
-    `SELECT ${statusColumns} FROM customer_statuses ORDER BY customer_id, client_customer_ref LIMIT ?`,
-  );
 
-  const recordBatch = db.transaction((entries: readonly InboxEntry[], options: RecordOptions) => {
+  const recordBatch = db.transaction((rows: readonly InboxRow[], options: RecordOptions) => {
     const outcomes: RecordOutcome[] = [];
-    for (const { event, body, receivedAt } of entries) {
-      const { customer_id: customerId, client_customer_ref: ref, status } = event.data;
-      const tsMs = timestampMs(event.event_timestamp);
+    for (const row of rows) {
+      const { eventId, customerId, clientCustomerRef: ref, eventTimestamp, body, receivedAt } = row;
+      const tsMs = timestampMs(eventTimestamp);
       const current = selectStatusOrder.get(customerId, ref);
       const stale = !isNewer(
-        { timestampMs: tsMs, eventId: event.event_id },
+        { timestampMs: tsMs, eventId },
         current && { timestampMs: current.event_ts_ms, eventId: current.event_id },
       );
       const state = stale && !options.handleStale ? 'skipped' : options.handlers ? 'pending' : 'handled';
       const inserted = insertEvent.run(
-        event.event_id,
+        eventId,
         customerId,
         ref,
-        status,
-        event.event_timestamp,
+        row.status,
+        eventTimestamp,
         Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
         receivedAt,
         stale ? 1 : 0,
@@ -197,17 +244,7 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
         outcomes.push('stale');
         continue;
       }
-      const reasons = event.data.reasons;
-      upsertStatus.run(
-        customerId,
-        ref,
-        status,
-        reasons === undefined ? null : JSON.stringify(reasons),
-        event.event_timestamp,
-        tsMs,
-        event.event_id,
-        receivedAt,
-      );
+      upsertStatus.run(customerId, ref, row.status, row.reasons, eventTimestamp, tsMs, eventId, receivedAt);
       outcomes.push('recorded');
     }
     return outcomes;
@@ -237,12 +274,52 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
     }
   };
 
-  let closed = false;
+  return {
+    record: (rows, options) => (rows.length === 0 ? [] : recordBatch(rows, options)),
+    markHandled(seqs, at) {
+      if (seqs.length > 0) withoutFsync(() => markHandledBatch(seqs, at));
+    },
+    markFailed(failures) {
+      if (failures.length > 0) withoutFsync(() => markFailedBatch(failures));
+    },
+  };
+}
+
+type SqliteReads = Pick<
+  SqliteInbox,
+  'database' | 'due' | 'nextDueAt' | 'getEvent' | 'getStatus' | 'listStatuses'
+>;
+
+/** The read half of the inbox. In WAL mode reads never wait for the writer (thread) and see every commit. */
+export function sqliteReader(db: Database.Database): SqliteReads {
+  const selectDue = db.prepare<
+    [number, number],
+    { seq: number; event_id: string; body: Buffer; stale: number; attempts: number; received_at: number }
+  >(
+    `SELECT seq, event_id, body, stale, attempts, received_at FROM inbox_events
+     WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY seq LIMIT ?`,
+  );
+  const selectNextDue = db.prepare<[], { at: number | null }>(
+    `SELECT min(next_attempt_at) AS at FROM inbox_events WHERE state = 'pending'`,
+  );
+  const selectEvent = db.prepare<[string], EventRow>(
+    `SELECT seq, event_id, customer_id, client_customer_ref, status, event_timestamp, stale, state, attempts,
+       last_error, received_at, handled_at FROM inbox_events WHERE event_id = ?`,
+  );
+  const statusColumns =
+    'customer_id, client_customer_ref, status, reasons, event_timestamp, event_id, updated_at';
+  const selectStatus = db.prepare<[string, string], StatusRow>(
+    `SELECT ${statusColumns} FROM customer_statuses WHERE customer_id = ? AND client_customer_ref = ?`,
+  );
+  const selectStatusesOf = db.prepare<[string, number], StatusRow>(
+    `SELECT ${statusColumns} FROM customer_statuses WHERE customer_id = ? ORDER BY client_customer_ref LIMIT ?`,
+  );
+  const selectAllStatuses = db.prepare<[number], StatusRow>(
+    `SELECT ${statusColumns} FROM customer_statuses ORDER BY customer_id, client_customer_ref LIMIT ?`,
+  );
+
   return {
     database: db,
-    async record(entries, options) {
-      return entries.length === 0 ? [] : recordBatch(entries, options);
-    },
     async due(now, limit): Promise<PendingEvent[]> {
       return selectDue.all(now, limit).map((r) => ({
         seq: r.seq,
@@ -255,12 +332,6 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
     },
     async nextDueAt() {
       return selectNextDue.get()?.at ?? undefined;
-    },
-    async markHandled(seqs, at) {
-      if (seqs.length > 0) withoutFsync(() => markHandledBatch(seqs, at));
-    },
-    async markFailed(failures) {
-      if (failures.length > 0) withoutFsync(() => markFailedBatch(failures));
     },
     async getEvent(eventId) {
       const row = selectEvent.get(eventId);
@@ -277,11 +348,6 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
           ? selectAllStatuses.all(limit)
           : selectStatusesOf.all(query.customerId, limit);
       return rows.map(toStatusRecord);
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      db.close();
     },
   };
 }

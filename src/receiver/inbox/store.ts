@@ -89,6 +89,12 @@ export interface InboxStore {
    * transaction is durable, which is what lets the receiver answer 200.
    */
   record(entries: readonly InboxEntry[], options: RecordOptions): Promise<RecordOutcome[]>;
+  /**
+   * True when the store itself groups `record` calls made while a commit is running into the next
+   * commit (the SQLite worker inbox does). The receiver then hands each event-loop turn's events over
+   * at once instead of waiting for the previous commit. Default false: one `record` at a time.
+   */
+  readonly groupsConcurrentRecords?: boolean;
   /** Pending events due at `now` (epoch ms), oldest first. */
   due(now: number, limit: number): Promise<PendingEvent[]>;
   /** Earliest retry time of any pending event, or undefined when nothing is pending. */

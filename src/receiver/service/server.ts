@@ -29,6 +29,8 @@ export function createReceiverServer(receiver: Receiver): Server {
 }
 
 async function route(receiver: Receiver, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // The hot path, without building a URL: the exact webhook path, no query.
+  if (req.url === WEBHOOK_PATH) return handleNodeRequest(receiver, req, res);
   let url: URL;
   try {
     url = new URL(req.url ?? '/', 'http://receiver.invalid');
