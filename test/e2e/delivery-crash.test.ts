@@ -35,7 +35,7 @@ for (const dialect of DIALECTS) {
     });
 
     it(`delivers ${EVENTS} events to 3 endpoints through ${KILLS} SIGKILLs`, {
-      timeout: 150_000,
+      timeout: 90_000,
     }, async () => {
       const database = await freshDatabase(dialect);
       db = database;
@@ -49,20 +49,27 @@ for (const dialect of DIALECTS) {
 
       worker = spawnWorker(database.url);
       const emitted = new Map<string, string[]>();
-      const writing = (async () => {
-        // 10 alternating decisions per customer, customers interleaved
-        for (let round = 0; round < EVENTS / CUSTOMERS; round++) {
-          for (const ref of refs) {
-            const id = await decide(database.store, partner, ref, round % 2 ? 'REJECTED' : 'APPROVED');
-            emitted.set(ref, [...(emitted.get(ref) ?? []), id]);
+      const writing = Promise.all(
+        // 8 concurrent writers, each owning every 8th customer: 10 alternating decisions per customer,
+        // customers interleaved, each customer's decisions in order
+        Array.from({ length: 8 }, async (_, w) => {
+          for (let round = 0; round < EVENTS / CUSTOMERS; round++) {
+            for (let i = w; i < CUSTOMERS; i += 8) {
+              const ref = refs[i] ?? '';
+              const id = await decide(database.store, partner, ref, round % 2 ? 'REJECTED' : 'APPROVED');
+              emitted.set(ref, [...(emitted.get(ref) ?? []), id]);
+            }
           }
-        }
-      })();
+        }),
+      );
 
       let kills = 0;
       const started = Date.now();
       while (kills < KILLS) {
-        await new Promise((r) => setTimeout(r, 700 + Math.random() * 800));
+        // kill mid-delivery: once this worker has delivered a few hundred more, at a random moment
+        const before = sink.received.length;
+        await waitFor(() => (sink?.received.length ?? 0) >= before + 300, 30_000, 'worker progress');
+        await new Promise((r) => setTimeout(r, Math.random() * 200));
         await stopWorker(worker, 'SIGKILL');
         kills++;
         worker = spawnWorker(database.url);
@@ -70,7 +77,7 @@ for (const dialect of DIALECTS) {
       await writing;
       await waitFor(
         async () => (await database.queue.stats(new Date())).pending === 0,
-        120_000,
+        60_000,
         'queue drained',
       );
       const elapsed = Date.now() - started;

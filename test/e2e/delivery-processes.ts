@@ -18,8 +18,9 @@ export function spawnWorker(databaseUrl: string, env: Record<string, string> = {
       ALLOW_PRIVATE_ENDPOINTS: 'true',
       RETRY_SCHEDULE: '100ms,200ms,300ms,500ms,1s,1s,1s,1s,1s,1s',
       RETRY_JITTER: 'none',
-      DELIVERY_TIMEOUT: '1s',
-      DELIVERY_LEASE: '3s',
+      // a short lease, so a killed worker's claims come back quickly (the sink answers at once)
+      DELIVERY_TIMEOUT: '500ms',
+      DELIVERY_LEASE: '1500ms',
       DELIVERY_POLL: '50ms',
       LOG_LEVEL: 'warn',
       ...env,
