@@ -33,6 +33,11 @@ export interface DeliveryTuning {
   failureWindowMs?: number;
   /** RETRY_JITTER (full | none, default full) */
   jitter?: Jitter;
+  /**
+   * DELIVERY_DISPATCHERS (default 1): claim loops in this process when the caller does not say;
+   * 0 runs `tpcs serve` as an API only, with `tpcs worker` processes delivering.
+   */
+  dispatchers?: number;
 }
 
 /** Reads {@link DeliveryTuning} from the environment; throws on a malformed value. */
@@ -61,6 +66,13 @@ export function tuningFromEnv(env: NodeJS.ProcessEnv): DeliveryTuning {
   set('leaseMs', duration('DELIVERY_LEASE'));
   set('pollIntervalMs', duration('DELIVERY_POLL'));
   set('failureWindowMs', duration('ENDPOINT_FAILURE_WINDOW'));
+  const dispatchers = env.DELIVERY_DISPATCHERS;
+  if (dispatchers !== undefined && dispatchers !== '') {
+    const n = Number(dispatchers);
+    if (!Number.isInteger(n) || n < 0)
+      throw new Error(`DELIVERY_DISPATCHERS must be a whole number (0 for none), not ${dispatchers}`);
+    t.dispatchers = n;
+  }
   const jitter = env.RETRY_JITTER;
   if (jitter !== undefined && jitter !== '') {
     if (jitter !== 'full' && jitter !== 'none')
@@ -101,7 +113,7 @@ export async function startDeliveryService(o: DeliveryServiceOptions): Promise<D
   const t = o.tuning ?? {};
   const policy = createRetryPolicy({ schedule: o.retryScheduleMs, jitter: t.jitter ?? 'full' });
   const log = o.log ?? (() => {});
-  const dispatchers = Array.from({ length: o.dispatchers ?? 1 }, () =>
+  const dispatchers = Array.from({ length: o.dispatchers ?? t.dispatchers ?? 1 }, () =>
     createDispatcher({
       queue,
       policy,
