@@ -6,8 +6,8 @@
  * What it guarantees
  * - 200 only once the event is committed to the inbox (SQLite: WAL, `synchronous=FULL` by default, so
  *   the commit is fsynced; `NORMAL` survives a process crash but not a power cut). Concurrent events
- *   share one transaction (group commit), written on a worker thread so the fsync never blocks the
- *   event loop.
+ *   share one transaction (group commit). `createSqliteWorkerInbox` writes on a worker thread instead,
+ *   so the fsync never blocks the event loop (costs CPU: measure before choosing it).
  * - One `event_id` is recorded and handled once; a redelivery is answered 200 (`outcome: duplicate`).
  * - Per `(customer_id, client_customer_ref)` the status table holds the newest event by
  *   `event_timestamp` (ties: the greater `event_id`). An older event is kept as `stale`, does not

@@ -1,6 +1,6 @@
 import { invalidPayloadBody, parseEvent, type ThirdPartyCustomerStatusEvent } from '../../contract/index.js';
 import { createVerifier, type HeaderSource, type VerifyResult } from '../../signing/index.js';
-import { createSqliteWorkerInbox } from '../inbox/sqlite-worker.js';
+import { createSqliteInbox } from '../inbox/sqlite.js';
 import type { InboxStore, PendingEvent, RecordOutcome } from '../inbox/store.js';
 import { isJsonContentType } from './content-type.js';
 import { GroupCommit } from './group-commit.js';
@@ -31,8 +31,9 @@ export interface ReceiverOptions {
    */
   secrets?: string | readonly string[];
   /**
-   * Where events are recorded before the 200: a store, or a SQLite file path (opened with
-   * `createSqliteWorkerInbox`: writes and their fsync on a worker thread). Default `./tpcs-inbox.db`.
+   * Where events are recorded before the 200: a store, or a SQLite file path (`createSqliteInbox`;
+   * pass `createSqliteWorkerInbox(file)` to move writes and fsync off the event loop). Default
+   * `./tpcs-inbox.db`.
    */
   inbox?: InboxStore | string;
   /** Larger bodies are answered 413 without being read further. Default 256 KiB. */
@@ -108,7 +109,7 @@ export function createReceiver(options: ReceiverOptions = {}): Receiver {
   const inbox =
     typeof options.inbox === 'object'
       ? options.inbox
-      : createSqliteWorkerInbox(options.inbox ?? DEFAULT_INBOX_FILE);
+      : createSqliteInbox(options.inbox ?? DEFAULT_INBOX_FILE);
   const handlers = new HandlerRegistry();
   const handleStale = options.handleStaleEvents ?? false;
   const recordOptions = () => ({ handleStale, handlers: handlers.size > 0 });

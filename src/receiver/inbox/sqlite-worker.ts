@@ -21,8 +21,7 @@ import {
 } from './writer-protocol.js';
 
 /**
- * The SQLite inbox with its writes on a worker thread: the default for `createReceiver` with a file
- * path and for `tpcs receive`. better-sqlite3 is synchronous, so on the calling thread every commit
+ * The SQLite inbox with its writes on a worker thread (opt-in). better-sqlite3 is synchronous, so on the calling thread every commit
  * (and with synchronous=FULL its fsync, 0.2–5 ms on a busy disk) and every WAL checkpoint stops the
  * event loop and every request with it. Here the writer thread owns the only write connection and
  * commits each batch (calls that arrive while a commit runs share the next one); `record` resolves once

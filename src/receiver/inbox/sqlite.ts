@@ -121,8 +121,8 @@ export function toInboxRow({ event, body, receivedAt }: InboxEntry): InboxRow {
 
 /**
  * The default inbox: one SQLite file (WAL mode), created with its folder if missing. Every write runs
- * on the calling thread; `createReceiver` with a file path and `tpcs receive` use
- * {@link createSqliteWorkerInbox} instead, which moves the writes (and their fsync) off the event loop.
+ * on the calling thread (the default for `createReceiver` with a file path and `tpcs receive`);
+ * {@link createSqliteWorkerInbox} moves the writes (and their fsync) off the event loop instead.
  *
  * @example
  * ```ts
