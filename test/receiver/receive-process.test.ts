@@ -120,20 +120,42 @@ describe('tpcs receive (process)', () => {
     ]);
   });
 
-  it('refuses to start with a malformed secret', async () => {
+  it('refuses to start with a malformed secret, as a usage error naming the flag', async () => {
     const child = spawn(
       process.execPath,
       ['bin/tpcs.js', 'receive', '--port', '0', '--secret', 'nope', '--db', path.join(tempDir(), 'x.db')],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+      { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
     });
     const code = await new Promise((resolve) => child.on('exit', resolve));
     expect(code).toBe(2);
-    expect(out).toMatch(/cannot start/);
+    expect(err).toMatch(/--secret .*'nope' is invalid.*whsec_/);
+  });
+
+  it('reads settings flag first, then environment, then default', async () => {
+    const dbFromEnv = path.join(tempDir(), 'env.db');
+    const help = spawn(process.execPath, ['bin/tpcs.js', 'receive', '--help'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    help.stdout.on('data', (c: Buffer) => {
+      text += c.toString();
+    });
+    await new Promise((resolve) => help.on('exit', resolve));
+    expect(text.replace(/\s+/g, ' ')).toContain('(default: 3000, env: RECEIVER_PORT)');
+    // RECEIVER_MAX_BODY_BYTES from the environment is refused like the flag would be
+    const bad = spawn(process.execPath, ['bin/tpcs.js', 'receive', '--port', '0', '--db', dbFromEnv], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, RECEIVER_MAX_BODY_BYTES: 'lots' },
+    });
+    let err = '';
+    bad.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    expect(await new Promise((resolve) => bad.on('exit', resolve))).toBe(2);
+    expect(err).toContain('RECEIVER_MAX_BODY_BYTES');
   });
 });

@@ -4,51 +4,80 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { createReceiver, createSqliteInbox, type InboxStore } from '../../receiver/index.js';
 import { createReceiverServer, WEBHOOK_PATH } from '../../receiver/service/server.js';
+import { EXIT_CODES_HELP, integer, oneOf, port as portNumber, secretList, setting } from '../options.js';
 
 interface ReceiveOptions {
-  port: string;
+  port: number;
   host: string;
   secret: string[];
   db: string;
-  maxBodyBytes: string;
-  synchronous: string;
+  maxBodyBytes: number;
+  synchronous: 'full' | 'normal';
 }
 
 /**
  * `tpcs receive`: the receiver kit as a ready service. Takes events at `POST /webhook`, keeps the
- * latest status per third party in a SQLite file, and serves it at `GET /statuses/…`.
+ * latest status per third party in a SQLite file, and serves it at `GET /statuses/…`. Settings are
+ * read like every command's: flag, then environment, then default (all shown by `--help`).
  */
 export function registerReceive(program: Command): void {
   program
     .command('receive')
     .description('run a webhook receiver: POST /webhook, GET /statuses/{customer_id}/{ref}, GET /healthz')
-    .option(
-      '-p, --port <port>',
-      'port to listen on, 0 for any free port (env RECEIVER_PORT)',
-      process.env.RECEIVER_PORT ?? '3000',
+    .addOption(
+      setting({
+        flags: '-p, --port <port>',
+        description: 'port to listen on, 0 for any free port',
+        env: 'RECEIVER_PORT',
+        default: 3000,
+        parse: portNumber,
+      }),
     )
-    .option(
-      '--host <host>',
-      'address to listen on (env RECEIVER_HOST)',
-      process.env.RECEIVER_HOST ?? '127.0.0.1',
+    .addOption(
+      setting({
+        flags: '--host <host>',
+        description: 'address to listen on',
+        env: 'RECEIVER_HOST',
+        default: '127.0.0.1',
+      }),
     )
-    .option(
-      '--secret <whsec>',
-      'signing secret; repeat it during a rotation (env WEBHOOK_SECRET, comma-separated)',
-      (value: string, previous: string[]) => [...previous, value],
-      [] as string[],
+    .addOption(
+      setting({
+        flags: '--secret <whsec>',
+        description: 'signing secret; repeat it (or comma-separate it) during a rotation',
+        env: 'WEBHOOK_SECRET',
+        default: [] as string[],
+        defaultLabel: 'none: signatures are not checked',
+      }).argParser(secretList),
     )
-    .option(
-      '--db <file>',
-      'SQLite inbox and status file (env RECEIVER_DB)',
-      process.env.RECEIVER_DB ?? './data/receiver.db',
+    .addOption(
+      setting({
+        flags: '--db <file>',
+        description: 'SQLite inbox and status file',
+        env: 'RECEIVER_DB',
+        default: './data/receiver.db',
+      }),
     )
-    .option('--max-body-bytes <bytes>', 'larger bodies are answered 413', String(256 * 1024))
-    .option(
-      '--synchronous <mode>',
-      'full: fsync before every 200 (survives power loss); normal: survives a crash of this process only',
-      'full',
+    .addOption(
+      setting({
+        flags: '--max-body-bytes <bytes>',
+        description: 'larger bodies are answered 413',
+        env: 'RECEIVER_MAX_BODY_BYTES',
+        default: 256 * 1024,
+        parse: integer(1),
+      }),
     )
+    .addOption(
+      setting({
+        flags: '--synchronous <mode>',
+        description:
+          'full: fsync before every 200 (survives power loss); normal: survives a crash of this process only',
+        env: 'RECEIVER_SYNCHRONOUS',
+        default: 'full' as const,
+        parse: oneOf(['full', 'normal'] as const),
+      }),
+    )
+    .addHelpText('after', EXIT_CODES_HELP)
     .action(async (options: ReceiveOptions) => {
       await runReceiveService(options);
     });
@@ -67,27 +96,14 @@ async function runReceiveService(options: ReceiveOptions): Promise<void> {
     process.exit(2);
   };
 
-  const secrets =
-    options.secret.length > 0
-      ? options.secret
-      : (process.env.WEBHOOK_SECRET ?? '')
-          .split(',')
-          .map((s) => s.trim())
-          .filter((s) => s !== '');
-  const port = Number(options.port);
-  const maxBodyBytes = Number(options.maxBodyBytes);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    fail(`--port must be 0-65535, got ${options.port}`);
-  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1)
-    fail('--max-body-bytes must be a positive integer');
-  const synchronous = options.synchronous.toUpperCase();
-  if (synchronous !== 'FULL' && synchronous !== 'NORMAL') fail('--synchronous must be full or normal');
+  const { secret: secrets, port, maxBodyBytes } = options;
+  const synchronous = options.synchronous === 'full' ? 'FULL' : 'NORMAL';
 
   let receiver: ReturnType<typeof createReceiver>;
   let inbox: InboxStore;
   try {
     // In-thread writes: on 2 shared cores the worker-thread inbox measured slower (bench/receiver).
-    inbox = createSqliteInbox(options.db, { synchronous: synchronous as 'FULL' | 'NORMAL' });
+    inbox = createSqliteInbox(options.db, { synchronous });
     receiver = createReceiver({ secrets, inbox, maxBodyBytes, logger: log });
   } catch (error) {
     return fail(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
