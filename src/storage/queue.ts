@@ -99,6 +99,11 @@ export interface DeliveryQueue {
   /** The earliest `next_attempt_at` among pending deliveries of enabled endpoints, to sleep until. */
   nextDueAt(): Promise<Date | null>;
   stats(now: Date): Promise<QueueStats>;
+  /**
+   * Calls `listener` whenever another process (or this one) commits new deliveries, where the database
+   * can say so (PostgreSQL LISTEN/NOTIFY); returns the unsubscribe function. Absent: poll.
+   */
+  subscribe?(listener: () => void): () => void;
 
   // partner operations
   /** Sends one delivery again now; undefined when it is not this partner's endpoint's delivery. */

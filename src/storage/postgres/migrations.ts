@@ -3,6 +3,7 @@ import { withTransaction } from './db.js';
 import * as m001 from './migrations/001_initial.js';
 import * as m002 from './migrations/002_delivery_queue.js';
 import * as m003 from './migrations/003_claim_heads.js';
+import * as m004 from './migrations/004_delivery_notify.js';
 
 /** A numbered migration: applied once, in name order, recorded in the `migrations` table. */
 export interface Migration {
@@ -15,6 +16,7 @@ export const migrations: readonly Migration[] = [
   { name: '001_initial', sql: m001.sql },
   { name: '002_delivery_queue', sql: m002.sql },
   { name: '003_claim_heads', sql: m003.sql },
+  { name: '004_delivery_notify', sql: m004.sql },
 ];
 
 /** First key of the two-int advisory lock; the second is a hash of the schema name. */

@@ -63,7 +63,85 @@ export async function openPostgresDeliveryQueue(
   const pool = new pg.Pool({ max: 4, ...config });
   pool.on('error', () => {}); // an idle client's error surfaces on its next query
   await migrate(pool, migrations, schema);
-  return { ...postgresDeliveryQueue(pool), close: () => pool.end() };
+  const listener = deliveryListener(config);
+  return {
+    ...postgresDeliveryQueue(pool),
+    subscribe: listener.subscribe,
+    async close() {
+      await listener.close();
+      await pool.end();
+    },
+  };
+}
+
+/** Reconnect delay of the LISTEN connection after it fails; polling covers the gap. */
+const RELISTEN_MS = 1000;
+
+/**
+ * LISTEN tpcs_deliveries (migration 004) on a dedicated connection, opened with the first subscriber
+ * and reopened after a failure. Notifications from other schemas on the same database are ignored.
+ */
+function deliveryListener(config: pg.PoolConfig) {
+  const listeners = new Set<() => void>();
+  let client: pg.Client | undefined;
+  let connecting: Promise<void> | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const connect = () => {
+    if (closed || client || connecting || listeners.size === 0) return;
+    const c = new pg.Client(config);
+    const fail = () => {
+      if (client === c) client = undefined;
+      c.end().catch(() => {});
+      if (!closed && !retry) {
+        retry = setTimeout(() => {
+          retry = undefined;
+          connect();
+        }, RELISTEN_MS);
+        retry.unref();
+      }
+    };
+    c.on('error', fail);
+    c.on('end', () => {
+      if (client === c) fail();
+    });
+    connecting = (async () => {
+      await c.connect();
+      const { rows } = await c.query<{ schema: string }>('SELECT current_schema() AS schema');
+      const schema = rows[0]?.schema;
+      c.on('notification', (n) => {
+        if (n.channel === 'tpcs_deliveries' && n.payload === schema) for (const l of listeners) l();
+      });
+      await c.query('LISTEN tpcs_deliveries');
+      if (closed) throw new Error('closed');
+      client = c;
+      // anything committed while (re)connecting was missed: wake everyone once
+      for (const l of listeners) l();
+    })()
+      .catch(fail)
+      .finally(() => {
+        connecting = undefined;
+      });
+  };
+
+  return {
+    subscribe(listener: () => void): () => void {
+      listeners.add(listener);
+      connect();
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+    async close() {
+      closed = true;
+      clearTimeout(retry);
+      await connecting;
+      const c = client;
+      client = undefined;
+      await c?.end().catch(() => {});
+    },
+  };
 }
 
 /** The queue on an existing pool whose search_path holds the migrated tables. */
@@ -188,8 +266,13 @@ export function postgresDeliveryQueue(pool: pg.Pool): DeliveryQueue {
 
     async release(workerId, ids) {
       if (ids.length === 0) return;
+      // released leases are claimable now: wake the other processes (LISTEN, migration 004)
       await pool.query(
-        'UPDATE deliveries SET locked_by = NULL, locked_until = NULL WHERE id = ANY($1) AND locked_by = $2',
+        `WITH r AS (
+           UPDATE deliveries SET locked_by = NULL, locked_until = NULL WHERE id = ANY($1) AND locked_by = $2
+           RETURNING 1
+         )
+         SELECT pg_notify('tpcs_deliveries', current_schema()) FROM (SELECT 1 FROM r LIMIT 1) x`,
         [ids, workerId],
       );
     },

@@ -3,7 +3,8 @@
  *
  * One loop per dispatcher: claim as many deliveries as there are free slots (the queue bounds each
  * endpoint's share), start their attempts, and claim again when slots free up, when a decision
- * commits in this process (`notify`), or at the next poll. Completions are written in batches
+ * commits in this process (`notify`) or in another one (`queue.subscribe`, PostgreSQL), or at the
+ * next poll. Completions are written in batches
  * (group commit): whatever finished while the previous batch was being written goes in the next one.
  */
 import { randomUUID } from 'node:crypto';
@@ -254,7 +255,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       running = true;
       released = false;
       unreport = reportQueueStats((now) => queue.stats(now));
-      unsubscribe = onDeliveriesQueued(signal);
+      const local = onDeliveriesQueued(signal);
+      // other processes' decisions (PostgreSQL LISTEN/NOTIFY); without it, the poll finds them
+      const remote = queue.subscribe?.(signal);
+      unsubscribe = () => {
+        local();
+        remote?.();
+      };
       loopDone = loop();
     },
     notify: signal,
