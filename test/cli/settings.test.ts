@@ -21,7 +21,7 @@ describe('serve, worker and migrate settings', () => {
     expect(flat(migrate.stdout)).toContain('--database-url <url>');
   });
 
-  it('take a flag over the environment, and still report every invalid value with exit 1', async () => {
+  it('take a flag over the environment, and still report every invalid value with exit 2 (usage error)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tpcs-settings-'));
     const migrated = await tpcs(['migrate', '--database-url', `sqlite:${join(dir, 'm.db')}`], {
       env: { DATABASE_URL: 'mysql://ignored' },
@@ -45,7 +45,7 @@ describe('serve, worker and migrate settings', () => {
     const bad = await tpcs(['serve', '--port', 'eighty', '--retry-schedule', 'soon'], {
       env: { DATABASE_URL: `sqlite:${join(dir, 'x.db')}` },
     });
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('PORT');
     expect(bad.stderr).toContain('RETRY_SCHEDULE');
   });

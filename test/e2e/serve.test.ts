@@ -202,7 +202,7 @@ describe('tpcs serve (real process)', () => {
     expect(await exited).toBe(0);
   });
 
-  it('refuses invalid configuration with a clear message and exit code 1', async () => {
+  it('refuses invalid configuration with a clear message and exit code 2 (usage error)', async () => {
     const bad = spawn(process.execPath, ['bin/tpcs.js', 'serve'], {
       env: { ...process.env, PORT: 'eighty', RETRY_SCHEDULE: '1s,soon', DATABASE_URL: 'mysql://x' },
     });
@@ -211,7 +211,7 @@ describe('tpcs serve (real process)', () => {
       err += c.toString();
     });
     const code = await new Promise<number | null>((resolve) => bad.once('exit', (c) => resolve(c)));
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(err).toContain('PORT');
     expect(err).toContain('RETRY_SCHEDULE');
     expect(err).toContain('DATABASE_URL');

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { CONFIG_SETTINGS, loadConfig } from '../../config.js';
 import { startServer } from '../../http/server.js';
 import { type DeliveryTuning, tuningFromEnv } from '../../webhooks/dispatcher/service.js';
-import { addEnvMirrors, envWithFlags } from '../options.js';
+import { addEnvMirrors, EXIT, envWithFlags } from '../options.js';
 
 /** Gives up on a graceful shutdown after this long (in-flight requests that never end). */
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -28,14 +28,14 @@ export function registerServe(program: Command): void {
         console.error(
           `tpcs serve: invalid configuration:\n${result.problems.map((p) => `  - ${p}`).join('\n')}`,
         );
-        process.exit(1);
+        process.exit(EXIT.usage);
       }
       let tuning: DeliveryTuning;
       try {
         tuning = tuningFromEnv(process.env);
       } catch (err) {
         console.error(`tpcs serve: invalid configuration:\n  - ${(err as Error).message}`);
-        process.exit(1);
+        process.exit(EXIT.usage);
       }
       // Signals are handled from here on, so that one arriving while the service starts (or right
       // after the "listening" line, before anything else runs) still shuts it down cleanly.

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { CONFIG_SETTINGS, loadConfig } from '../../config.js';
 import { createStore } from '../../storage/index.js';
 import { startDeliveryService, tuningFromEnv } from '../../webhooks/dispatcher/service.js';
-import { addEnvMirrors, envWithFlags } from '../options.js';
+import { addEnvMirrors, EXIT, envWithFlags } from '../options.js';
 
 /**
  * `tpcs worker`: dispatchers only, no API. Configured like `serve` (`DATABASE_URL`,
@@ -33,7 +33,7 @@ export function registerWorker(program: Command): void {
         console.error(
           `tpcs worker: invalid configuration:\n${result.problems.map((p) => `  - ${p}`).join('\n')}`,
         );
-        process.exit(1);
+        process.exit(EXIT.usage);
       }
       const config = result.config;
       let tuning: ReturnType<typeof tuningFromEnv>;
@@ -41,7 +41,7 @@ export function registerWorker(program: Command): void {
         tuning = tuningFromEnv(process.env);
       } catch (err) {
         console.error(`tpcs worker: invalid configuration: ${(err as Error).message}`);
-        process.exit(1);
+        process.exit(EXIT.usage);
       }
       const store = await createStore(config.databaseUrl);
       await store.migrate();
