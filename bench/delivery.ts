@@ -38,7 +38,7 @@ const BACKLOG = QUICK ? 2000 : 5000;
 const FANOUT_EVENTS = QUICK ? 30 : 100;
 const PACED_RATE = 500;
 const PACED_SECONDS = QUICK ? 2 : 3;
-const ROUNDS = QUICK ? 1 : 2;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 2));
 const PER_ENDPOINT = 32;
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -370,6 +370,7 @@ async function paced(
   dir: string,
   sink: SinkHandle,
   dead: boolean,
+  withWorker: boolean,
 ): Promise<{ latencies: number[]; requests: number; answers: number[] } | undefined> {
   const url = await freshUrl(dialect, dir);
   if (!url) return undefined;
@@ -380,7 +381,8 @@ async function paced(
     dead ? [`${sink.url}/paced`, `${sink.url}/hang`] : [`${sink.url}/paced`],
     200,
   );
-  const serve = await startServe(url, true);
+  const serve = await startServe(url, !withWorker);
+  const worker = withWorker ? await spawnTpcs('worker', { DATABASE_URL: url }, /delivering/) : undefined;
   const api = new Pool(serve.url, { connections: 32 });
   await sink.reset();
   const total = PACED_RATE * PACED_SECONDS;
@@ -409,6 +411,7 @@ async function paced(
   }
   await api.close();
   await serve.stop();
+  await worker?.stop();
   const committed = await commitTimes(store, ctx.customerId);
   await store.close();
   if (dialect === 'postgres') await dropSchema(url);
@@ -430,6 +433,7 @@ async function main() {
   const sink = await startSink(dir);
   const rows: Row[] = [];
   try {
+    const pacedOnly = process.env.BENCH_PACED_ONLY === '1';
     const baseN = QUICK ? 5000 : 20_000;
     const baseRate = await baseline(sink.url, baseN);
     rows.push({
@@ -443,50 +447,58 @@ async function main() {
     const only = process.env.BENCH_DIALECTS?.split(',');
     for (const dialect of ['sqlite', 'postgres'] as const) {
       if (only && !only.includes(dialect)) continue;
-      const one = await backlog(`backlog ${BACKLOG} events, 1 endpoint`, dialect, dir, sink, BACKLOG, [
-        `${sink.url}/one`,
-      ]);
-      if (!one) {
+      const one = pacedOnly
+        ? undefined
+        : await backlog(`backlog ${BACKLOG} events, 1 endpoint`, dialect, dir, sink, BACKLOG, [
+            `${sink.url}/one`,
+          ]);
+      if (!one && !pacedOnly) {
         console.error(`${dialect}: unreachable, skipped`);
         continue;
       }
-      rows.push(one);
-      const fan = await backlog(
-        `backlog ${FANOUT_EVENTS} events × 100 endpoints`,
-        dialect,
-        dir,
-        sink,
-        FANOUT_EVENTS,
-        Array.from({ length: 100 }, (_, i) => `${sink.url}/fan${i}`),
-      );
-      if (fan) rows.push(fan);
-      // clean and dead interleaved, medians of the rounds' p50 and p99
-      const runs: Record<'clean' | 'dead', { p50: number[]; p99: number[]; requests: number }> = {
-        clean: { p50: [], p99: [], requests: 0 },
-        dead: { p50: [], p99: [], requests: 0 },
-      };
-      for (let round = 0; round < ROUNDS; round++) {
-        for (const dead of [false, true]) {
-          const r = await paced(dialect, dir, sink, dead);
-          if (!r) continue;
-          const k = dead ? 'dead' : 'clean';
-          runs[k].p50.push(pct(r.latencies, 50));
-          runs[k].p99.push(pct(r.latencies, 99));
-          runs[k].requests += r.requests;
-          console.error(
-            `${dialect} paced ${k} round ${round + 1}: p50 ${ms(pct(r.latencies, 50))} p99 ${ms(pct(r.latencies, 99))} ms (API answers p50 ${ms(pct(r.answers, 50))} p99 ${ms(pct(r.answers, 99))} ms)`,
+      if (one) rows.push(one);
+      const fan = pacedOnly
+        ? undefined
+        : await backlog(
+            `backlog ${FANOUT_EVENTS} events × 100 endpoints`,
+            dialect,
+            dir,
+            sink,
+            FANOUT_EVENTS,
+            Array.from({ length: 100 }, (_, i) => `${sink.url}/fan${i}`),
           );
+      if (fan) rows.push(fan);
+      // clean and dead interleaved, medians of the rounds' p50 and p99; on PostgreSQL also with the
+      // dispatcher in a separate tpcs worker (woken by LISTEN/NOTIFY) and serve as an API only
+      for (const withWorker of dialect === 'postgres' ? [false, true] : [false]) {
+        const runs: Record<'clean' | 'dead', { p50: number[]; p99: number[]; requests: number }> = {
+          clean: { p50: [], p99: [], requests: 0 },
+          dead: { p50: [], p99: [], requests: 0 },
+        };
+        const where = withWorker ? 'serve (API) + worker' : 'serve';
+        for (let round = 0; round < ROUNDS; round++) {
+          for (const dead of [false, true]) {
+            const r = await paced(dialect, dir, sink, dead, withWorker);
+            if (!r) continue;
+            const k = dead ? 'dead' : 'clean';
+            runs[k].p50.push(pct(r.latencies, 50));
+            runs[k].p99.push(pct(r.latencies, 99));
+            runs[k].requests += r.requests;
+            console.error(
+              `${dialect} ${where} paced ${k} round ${round + 1}: p50 ${ms(pct(r.latencies, 50))} p99 ${ms(pct(r.latencies, 99))} ms (API answers p50 ${ms(pct(r.answers, 50))} p99 ${ms(pct(r.answers, 99))} ms)`,
+            );
+          }
         }
-      }
-      for (const k of ['clean', 'dead'] as const) {
-        rows.push({
-          scenario: `${PACED_RATE} events/s for ${PACED_SECONDS} s, 1 endpoint${k === 'dead' ? ' + 1 never answering' : ''} (median of ${ROUNDS})`,
-          dialect,
-          deliveries: runs[k].requests,
-          perSecond: PACED_RATE,
-          p50: median(runs[k].p50),
-          p99: median(runs[k].p99),
-        });
+        for (const k of ['clean', 'dead'] as const) {
+          rows.push({
+            scenario: `${where}: ${PACED_RATE} events/s for ${PACED_SECONDS} s, 1 endpoint${k === 'dead' ? ' + 1 never answering' : ''} (median of ${ROUNDS})`,
+            dialect,
+            deliveries: runs[k].requests,
+            perSecond: PACED_RATE,
+            p50: median(runs[k].p50),
+            p99: median(runs[k].p99),
+          });
+        }
       }
     }
   } finally {
