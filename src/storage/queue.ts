@@ -18,7 +18,7 @@
  * - Failing since: the time of the first failed attempt after the endpoint's last success; an
  *   endpoint failing for longer than the window is disabled, with the reason.
  */
-import type { CursorPage, Delivery } from './store.js';
+import type { Delivery } from './store.js';
 
 /** One claimed delivery, with everything needed to send it. */
 export interface ClaimedDelivery {
@@ -113,12 +113,6 @@ export interface DeliveryQueue {
    * schedule; returns how many, or undefined when the endpoint is not this partner's.
    */
   recover(customerId: string, endpointId: string, since: Date, now: Date): Promise<number | undefined>;
-  /** Newest first, with attempts (oldest first); undefined when the endpoint is not this partner's. */
-  listDeliveries(
-    customerId: string,
-    endpointId: string,
-    q: { limit: number; cursor?: string; status?: Delivery['status'] },
-  ): Promise<CursorPage<Delivery> | undefined>;
 }
 
 /**

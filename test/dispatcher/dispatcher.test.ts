@@ -49,7 +49,7 @@ for (const dialect of DIALECTS) {
     });
 
     const deliveries = async (partner: string, ep: string) =>
-      (await db.queue.listDeliveries(partner, ep, { limit: 100 }))?.items ?? [];
+      (await db.store.listDeliveries(partner, ep, { limit: 100 })).items;
 
     it('delivers the exact payload, signed, and wakes at once on a decision in this process', async () => {
       const store = withDeliveryNotify(db.store);

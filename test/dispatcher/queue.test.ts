@@ -74,11 +74,11 @@ for (const dialect of DIALECTS) {
       // the first worker lost its lease: its completion is logged as an attempt but does not settle
       const id = mine[0]?.id ?? '';
       await queue.complete([done(id, ep)], WINDOW);
-      let list = await queue.listDeliveries(partner, ep, { limit: 10 });
+      let list = await store.listDeliveries(partner, ep, { limit: 10 });
       expect(list?.items[0]).toMatchObject({ status: 'pending' });
       expect(list?.items[0]?.attempts).toHaveLength(1);
       await queue.complete([done(id, ep)], { ...WINDOW, workerId: 'w2' });
-      list = await queue.listDeliveries(partner, ep, { limit: 10 });
+      list = await store.listDeliveries(partner, ep, { limit: 10 });
       expect(list?.items[0]).toMatchObject({ status: 'delivered', attemptCount: 1 });
       expect(list?.items[0]?.attempts).toHaveLength(2);
       expect(list?.items[0]?.attempts[0]).toMatchObject({ statusCode: 200, responseExcerpt: 'ok' });
@@ -234,10 +234,10 @@ for (const dialect of DIALECTS) {
       expect(await queue.recover(partner, ep, since, new Date())).toBe(2);
       const again = (await queue.claim(claimOpts())).filter((c) => c.endpointId === ep);
       expect(again.map((c) => c.attemptCount).sort()).toEqual([0, 0, 1]);
-      expect(await queue.listDeliveries(other, ep, { limit: 10 })).toBeUndefined();
-      const page1 = await queue.listDeliveries(partner, ep, { limit: 2 });
+      expect((await store.listDeliveries(other, ep, { limit: 10 })).items).toEqual([]);
+      const page1 = await store.listDeliveries(partner, ep, { limit: 2 });
       expect(page1?.items).toHaveLength(2);
-      const page2 = await queue.listDeliveries(partner, ep, { limit: 2, cursor: page1?.nextCursor ?? '' });
+      const page2 = await store.listDeliveries(partner, ep, { limit: 2, cursor: page1?.nextCursor ?? '' });
       expect(page2?.items).toHaveLength(1);
       expect(page2?.nextCursor).toBeNull();
     });

@@ -5,10 +5,9 @@
  * each other and never take the same delivery. Completions are written in batches with `unnest`.
  */
 import pg from 'pg';
-import { decodeCursor, encodeCursor } from '../cursor.js';
 import type { ClaimedDelivery, CompleteResult, Completion, DeliveryQueue, QueueStats } from '../queue.js';
-import type { Attempt, Delivery } from '../store.js';
 import { statement, withTransaction } from './db.js';
+import { getDelivery } from './deliveries.js';
 import { parsePostgresUrl } from './index.js';
 import { migrate, migrations } from './migrations.js';
 
@@ -146,23 +145,6 @@ function deliveryListener(config: pg.PoolConfig) {
 
 /** The queue on an existing pool whose search_path holds the migrated tables. */
 export function postgresDeliveryQueue(pool: pg.Pool): DeliveryQueue {
-  // seq of each listed delivery, for the cursor (not part of the Delivery shape)
-  const seqOf = new WeakMap<Delivery, number>();
-
-  const toAttempt = (a: {
-    at: Date;
-    duration_ms: number;
-    status_code: number | null;
-    error: string | null;
-    response_excerpt: string | null;
-  }): Attempt => ({
-    at: a.at,
-    durationMs: a.duration_ms,
-    statusCode: a.status_code,
-    error: a.error,
-    responseExcerpt: a.response_excerpt,
-  });
-
   return {
     async claim(o) {
       const { rows } = await pool.query<ClaimRow>({
@@ -302,7 +284,7 @@ export function postgresDeliveryQueue(pool: pg.Pool): DeliveryQueue {
         [customerId, endpointId, deliveryId, now],
       );
       if (rows.length === 0) return undefined;
-      return (await listPage(endpointId, { ids: [deliveryId] }))[0];
+      return getDelivery(pool, customerId, endpointId, deliveryId);
     },
 
     async recover(customerId, endpointId, since, now) {
@@ -325,62 +307,5 @@ export function postgresDeliveryQueue(pool: pg.Pool): DeliveryQueue {
         return r.rowCount ?? 0;
       });
     },
-
-    async listDeliveries(customerId, endpointId, q) {
-      const own = await pool.query('SELECT 1 FROM endpoints WHERE id = $1 AND customer_id = $2', [
-        endpointId,
-        customerId,
-      ]);
-      if (own.rowCount === 0) return undefined;
-      const before = q.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(q.cursor);
-      const rows = await listPage(endpointId, { before, limit: q.limit + 1, status: q.status ?? null });
-      const kept = rows.slice(0, q.limit);
-      const last = kept.at(-1);
-      return {
-        items: kept,
-        nextCursor: rows.length > q.limit && last ? encodeCursor(seqOf.get(last) ?? 0) : null,
-      };
-    },
   };
-
-  async function listPage(
-    endpointId: string,
-    q: { ids: string[] } | { before: number; limit: number; status: string | null },
-  ): Promise<Delivery[]> {
-    const { rows } =
-      'ids' in q
-        ? await pool.query(
-            `SELECT *, seq::text AS seq_text FROM deliveries WHERE endpoint_id = $1 AND id = ANY($2)`,
-            [endpointId, q.ids],
-          )
-        : await pool.query(
-            `SELECT *, seq::text AS seq_text FROM deliveries WHERE endpoint_id = $1 AND seq < $2
-               AND ($3::text IS NULL OR status = $3) ORDER BY deliveries.seq DESC LIMIT $4`,
-            [endpointId, q.before, q.status, q.limit],
-          );
-    const ids = rows.map((r: { id: string }) => r.id);
-    const attempts = await pool.query('SELECT * FROM attempts WHERE delivery_id = ANY($1) ORDER BY id', [
-      ids,
-    ]);
-    const byDelivery = new Map<string, Attempt[]>();
-    for (const a of attempts.rows) {
-      const list = byDelivery.get(a.delivery_id) ?? [];
-      list.push(toAttempt(a));
-      byDelivery.set(a.delivery_id, list);
-    }
-    return rows.map((r) => {
-      const d: Delivery = {
-        id: r.id,
-        eventId: r.event_id,
-        endpointId: r.endpoint_id,
-        status: r.status,
-        attemptCount: r.attempt_count,
-        nextAttemptAt: r.status === 'pending' ? r.next_attempt_at : null,
-        createdAt: r.created_at,
-        attempts: byDelivery.get(r.id) ?? [],
-      };
-      seqOf.set(d, Number(r.seq_text));
-      return d;
-    });
-  }
 }

@@ -6,7 +6,6 @@
  */
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { decodeCursor, encodeCursor } from '../cursor.js';
 import type {
   ClaimedDelivery,
   ClaimOptions,
@@ -221,14 +220,6 @@ export function sqliteDeliveryQueue(db: Database.Database): DeliveryQueue {
   const attemptsOf = db.prepare<[string], AttemptRow>(
     'SELECT * FROM attempts WHERE delivery_id = ? ORDER BY id',
   );
-  const page = db.prepare<
-    { endpoint_id: string; before: number; limit: number; status: string | null },
-    DeliveryRow
-  >(
-    `SELECT * FROM deliveries WHERE endpoint_id = @endpoint_id AND seq < @before
-       AND (@status IS NULL OR status = @status)
-     ORDER BY seq DESC LIMIT @limit`,
-  );
   const toDelivery = (r: DeliveryRow): Delivery => ({
     id: r.id,
     eventId: r.event_id,
@@ -275,22 +266,6 @@ export function sqliteDeliveryQueue(db: Database.Database): DeliveryQueue {
           .changes;
       });
       return run.immediate();
-    },
-    async listDeliveries(customerId, endpointId, q) {
-      if (!ownEndpoint.get({ customer_id: customerId, endpoint_id: endpointId })) return undefined;
-      const before = q.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(q.cursor);
-      const rows = page.all({
-        endpoint_id: endpointId,
-        before,
-        limit: q.limit + 1,
-        status: q.status ?? null,
-      });
-      const kept = rows.slice(0, q.limit);
-      const last = kept.at(-1);
-      return {
-        items: kept.map(toDelivery),
-        nextCursor: rows.length > q.limit && last ? encodeCursor(last.seq) : null,
-      };
     },
   };
 }
