@@ -25,7 +25,7 @@ export function registerWorker(program: Command): void {
   addEnvMirrors(command, settings)
     .addHelpText(
       'after',
-      '\nDelivery tuning (environment only): DELIVERY_TIMEOUT, DELIVERY_CONCURRENCY, DELIVERY_PER_ENDPOINT,\nDELIVERY_LEASE, DELIVERY_POLL, ENDPOINT_FAILURE_WINDOW, RETRY_JITTER.',
+      '\nDelivery tuning (environment only): DELIVERY_TIMEOUT, DELIVERY_CONCURRENCY, DELIVERY_PER_ENDPOINT,\nDELIVERY_LEASE, DELIVERY_POLL, DELIVERY_DISPATCHERS (claim loops per process; 0 in serve = API only),\nENDPOINT_FAILURE_WINDOW, RETRY_JITTER.',
     )
     .action(async (opts: { dispatchers: string } & Record<string, unknown>) => {
       const result = loadConfig(envWithFlags(process.env, opts, settings));
