@@ -208,11 +208,17 @@ export interface MinuteOutcomes {
   failed: number;
 }
 
+/** Told before each pending migration runs: its name, how many are done, how many are pending in all. */
+export type MigrationProgress = (name: string, done: number, total: number) => void;
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
 
-  /** Applies the numbered migrations not yet applied; returns the ones it applied. Idempotent. */
-  migrate(): Promise<string[]>;
+  /**
+   * Applies the numbered migrations not yet applied; returns the ones it applied. Idempotent.
+   * `onProgress` is told before each one starts (for `tpcs migrate`'s progress line).
+   */
+  migrate(onProgress?: MigrationProgress): Promise<string[]>;
   close(): Promise<void>;
   /** Cheap round trip for /readyz. */
   ping(): Promise<void>;

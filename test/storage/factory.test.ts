@@ -24,9 +24,14 @@ describe('createStore', () => {
     await again.close();
   });
 
-  it('opens sqlite::memory:', async () => {
+  it('opens sqlite::memory:, telling migrate's progress before each migration', async () => {
     const store = await createStore('sqlite::memory:');
-    expect((await store.migrate())[0]).toBe('001_initial');
+    const told: [string, number, number][] = [];
+    const applied = await store.migrate((name, done, total) => told.push([name, done, total]));
+    expect(applied[0]).toBe('001_initial');
+    expect(told).toEqual(applied.map((name, i) => [name, i, applied.length]));
+    expect(await store.migrate((name) => told.push([name, -1, -1]))).toEqual([]);
+    expect(told).toHaveLength(applied.length);
     await store.ping();
     await store.close();
   });
@@ -55,7 +60,10 @@ describe.skipIf(skipReason('postgres') !== undefined)('createStore on postgres',
     await admin.connect();
     try {
       expect(store.dialect).toBe('postgres');
-      expect((await store.migrate())[0]).toBe('001_initial');
+      const told: string[] = [];
+      const applied = await store.migrate((name) => told.push(name));
+      expect(applied[0]).toBe('001_initial');
+      expect(told).toEqual(applied);
       expect(await store.setSettingIfAbsent('k', 'v')).toBe(true);
       const { rows } = await admin.query(`SELECT value FROM ${schema}.settings WHERE key = 'k'`);
       expect(rows).toEqual([{ value: 'v' }]);

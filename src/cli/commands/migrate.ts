@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { CONFIG_SETTINGS, DEFAULTS } from '../../config.js';
 import { createStore } from '../../storage/index.js';
 import { addEnvMirrors, envWithFlags } from '../options.js';
+import { startProgress } from '../progress.js';
 
 /** `tpcs migrate`: applies the numbered migrations not yet applied to `DATABASE_URL`, and says which. */
 export function registerMigrate(program: Command): void {
@@ -20,7 +21,11 @@ export function registerMigrate(program: Command): void {
       process.exit(1);
     }
     try {
-      const applied = await store.migrate();
+      const progress = startProgress(`migrating ${store.dialect}`, undefined);
+      const applied = await store.migrate((name, done, total) =>
+        progress.tick(`${name} (${done + 1} of ${total})`, done + 1),
+      );
+      progress.stop();
       if (applied.length === 0) console.log(`tpcs migrate: ${store.dialect} schema is up to date`);
       else
         console.log(

@@ -10,6 +10,7 @@ import type {
   EndpointPatch,
   EventDeliveries,
   IdempotentResponse,
+  MigrationProgress,
   MinuteOutcomes,
   NewEndpoint,
   NewThirdPartyCustomer,
@@ -96,8 +97,8 @@ export class PostgresStore implements Store {
     return this.#pool;
   }
 
-  async migrate(): Promise<string[]> {
-    return migrate(this.#pool, undefined, this.#schema);
+  async migrate(onProgress?: MigrationProgress): Promise<string[]> {
+    return migrate(this.#pool, undefined, this.#schema, onProgress);
   }
   async close(): Promise<void> {
     await this.#pool.end();

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { MigrationProgress } from '../store.js';
 import { withTransaction } from './db.js';
 import * as m001 from './migrations/001_initial.js';
 import * as m002 from './migrations/002_delivery_queue.js';
@@ -32,6 +33,7 @@ export async function migrate(
   pool: pg.Pool,
   list: readonly Migration[] = migrations,
   schema?: string,
+  onProgress?: MigrationProgress,
 ): Promise<string[]> {
   return withTransaction(pool, async (client) => {
     await client.query("SELECT pg_advisory_xact_lock($1, hashtext(coalesce($2, current_schema(), '')))", [
@@ -48,8 +50,9 @@ export async function migrate(
     const { rows } = await client.query<{ name: string }>('SELECT name FROM migrations');
     const done = new Set(rows.map((r) => r.name));
     const applied: string[] = [];
-    for (const m of list) {
-      if (done.has(m.name)) continue;
+    const pending = list.filter((m) => !done.has(m.name));
+    for (const m of pending) {
+      onProgress?.(m.name, applied.length, pending.length);
       await client.query(m.sql); // no parameters: the simple protocol runs every statement in it
       await client.query('INSERT INTO migrations (name) VALUES ($1)', [m.name]);
       applied.push(m.name);

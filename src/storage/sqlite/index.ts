@@ -9,6 +9,7 @@ import type {
   EndpointPatch,
   EventDeliveries,
   IdempotentResponse,
+  MigrationProgress,
   MinuteOutcomes,
   NewEndpoint,
   NewThirdPartyCustomer,
@@ -81,8 +82,8 @@ export class SqliteStore implements Store {
     return this.#queries;
   }
 
-  async migrate(): Promise<string[]> {
-    return migrate(this.#db);
+  async migrate(onProgress?: MigrationProgress): Promise<string[]> {
+    return migrate(this.#db, undefined, onProgress);
   }
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();

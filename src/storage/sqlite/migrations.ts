@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import type { MigrationProgress } from '../store.js';
 import * as m001 from './migrations/001_initial.js';
 import * as m002 from './migrations/002_delivery_queue.js';
 
@@ -19,7 +20,11 @@ export const migrations: readonly Migration[] = [
  * starting at the same time waits on the write lock (busy_timeout), then finds them applied.
  * Returns the names it applied.
  */
-export function migrate(db: Database, list: readonly Migration[] = migrations): string[] {
+export function migrate(
+  db: Database,
+  list: readonly Migration[] = migrations,
+  onProgress?: MigrationProgress,
+): string[] {
   const run = db.transaction((): string[] => {
     db.exec(
       'CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT',
@@ -27,8 +32,9 @@ export function migrate(db: Database, list: readonly Migration[] = migrations): 
     const done = new Set(db.prepare<[], string>('SELECT name FROM migrations').pluck().all());
     const record = db.prepare<[string, number]>('INSERT INTO migrations (name, applied_at) VALUES (?, ?)');
     const applied: string[] = [];
-    for (const m of list) {
-      if (done.has(m.name)) continue;
+    const pending = list.filter((m) => !done.has(m.name));
+    for (const m of pending) {
+      onProgress?.(m.name, applied.length, pending.length);
       db.exec(m.sql);
       record.run(m.name, Date.now());
       applied.push(m.name);
