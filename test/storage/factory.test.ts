@@ -24,7 +24,7 @@ describe('createStore', () => {
     await again.close();
   });
 
-  it('opens sqlite::memory:, telling migrate's progress before each migration', async () => {
+  it('opens sqlite::memory:, telling the migration progress before each migration', async () => {
     const store = await createStore('sqlite::memory:');
     const told: [string, number, number][] = [];
     const applied = await store.migrate((name, done, total) => told.push([name, done, total]));
