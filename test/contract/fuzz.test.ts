@@ -134,6 +134,8 @@ describe('fuzz: the strict JSON scan', () => {
           const keys = Object.keys(object);
           const dup = keys[pick % keys.length] as string;
           const text = `{"outer":${JSON.stringify(object).slice(0, -1)},${JSON.stringify(dup)}:null}}`;
+          // A nested "__proto__" key is a problem of its own (refused on purpose, tested elsewhere).
+          fc.pre(!text.includes('"__proto__"'));
           const problems = scanJson(text).keyProblems;
           expect(problems).toHaveLength(1);
           expect(problems[0]?.message).toContain('more than once');
