@@ -275,12 +275,16 @@ export function postgresDeliveryQueue(pool: pg.Pool): DeliveryQueue {
     },
 
     async retry(customerId, endpointId, deliveryId, now) {
+      // due now: wake every process's dispatchers (LISTEN, migration 004), not only this one's
       const { rows } = await pool.query<{ id: string }>(
-        `UPDATE deliveries d SET status = 'pending', next_attempt_at = $4, locked_by = NULL, locked_until = NULL,
-           updated_at = $4
-         FROM endpoints e
-         WHERE d.id = $3 AND d.endpoint_id = $2 AND e.id = d.endpoint_id AND e.customer_id = $1
-         RETURNING d.id`,
+        `WITH r AS (
+           UPDATE deliveries d SET status = 'pending', next_attempt_at = $4, locked_by = NULL, locked_until = NULL,
+             updated_at = $4
+           FROM endpoints e
+           WHERE d.id = $3 AND d.endpoint_id = $2 AND e.id = d.endpoint_id AND e.customer_id = $1
+           RETURNING d.id
+         )
+         SELECT r.id, pg_notify('tpcs_deliveries', current_schema()) FROM r`,
         [customerId, endpointId, deliveryId, now],
       );
       if (rows.length === 0) return undefined;
@@ -304,6 +308,8 @@ export function postgresDeliveryQueue(pool: pg.Pool): DeliveryQueue {
            WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2`,
           [endpointId, since, now],
         );
+        // sent at commit: every process's dispatchers wake for the re-queued deliveries
+        if (r.rowCount) await client.query("SELECT pg_notify('tpcs_deliveries', current_schema())");
         return r.rowCount ?? 0;
       });
     },
