@@ -1,6 +1,5 @@
 import type { Database } from 'better-sqlite3';
 import type {
-  Attempt,
   Delivery,
   EndpointHealth,
   EventDeliveries,
@@ -9,6 +8,7 @@ import type {
   ThirdPartyCustomer,
   ThirdPartySearch,
 } from '../store.js';
+import { attemptsLoader, toAttempt, toDelivery } from './deliveries.js';
 import { toEvent } from './events.js';
 import { type Row, toDate, toDateOrNull } from './tables.js';
 import { toThirdParty } from './third-parties.js';
@@ -21,14 +21,6 @@ export const CHART_ATTEMPT_WINDOW = 100_000;
 
 type AttemptRow = Row<'attempts'>;
 type DeliveryRow = Row<'deliveries'>;
-
-const toAttempt = (r: AttemptRow): Attempt => ({
-  at: toDate(r.at),
-  durationMs: r.duration_ms,
-  statusCode: r.status_code,
-  error: r.error,
-  responseExcerpt: r.response_excerpt,
-});
 
 /** The dashboard's reads: search, a third party's timeline, endpoint health, attempts per minute. */
 export function dashboardQueries(db: Database) {
@@ -58,32 +50,14 @@ export function dashboardQueries(db: Database) {
   const deliveriesOf = db.prepare<[string], DeliveryRow>(
     'SELECT * FROM deliveries WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY seq',
   );
-  const attemptsOf = db.prepare<[string], AttemptRow>(
-    'SELECT * FROM attempts WHERE delivery_id IN (SELECT value FROM json_each(?)) ORDER BY id',
-  );
+  const attemptsOf = attemptsLoader(db);
   const timeline = db.transaction((customerId: string, ref: string, limit: number): EventDeliveries[] => {
     const eventRows = events.all(customerId, ref, limit);
     const deliveryRows =
       eventRows.length === 0 ? [] : deliveriesOf.all(JSON.stringify(eventRows.map((e) => e.event_id)));
-    const attempts = new Map<string, Attempt[]>(deliveryRows.map((d) => [d.id, []]));
-    if (deliveryRows.length > 0) {
-      for (const a of attemptsOf.all(JSON.stringify(deliveryRows.map((d) => d.id)))) {
-        attempts.get(a.delivery_id)?.push(toAttempt(a));
-      }
-    }
+    const attempts = attemptsOf(deliveryRows);
     const byEvent = new Map<string, Delivery[]>(eventRows.map((e) => [e.event_id, []]));
-    for (const d of deliveryRows) {
-      byEvent.get(d.event_id)?.push({
-        id: d.id,
-        eventId: d.event_id,
-        endpointId: d.endpoint_id,
-        status: d.status,
-        attemptCount: d.attempt_count,
-        nextAttemptAt: toDateOrNull(d.next_attempt_at),
-        createdAt: toDate(d.created_at),
-        attempts: attempts.get(d.id) ?? [],
-      });
-    }
+    for (const d of deliveryRows) byEvent.get(d.event_id)?.push(toDelivery(d, attempts.get(d.id) ?? []));
     return eventRows.map((e) => ({ event: toEvent(e), deliveries: byEvent.get(e.event_id) ?? [] }));
   });
 

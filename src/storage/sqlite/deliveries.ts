@@ -6,7 +6,8 @@ import { type Row, toDate, toDateOrNull } from './tables.js';
 type DeliveryRow = Row<'deliveries'>;
 type AttemptRow = Row<'attempts'>;
 
-const toAttempt = (r: AttemptRow): Attempt => ({
+/** An attempts row as the domain's Attempt. */
+export const toAttempt = (r: AttemptRow): Attempt => ({
   at: toDate(r.at),
   durationMs: r.duration_ms,
   statusCode: r.status_code,
@@ -14,7 +15,8 @@ const toAttempt = (r: AttemptRow): Attempt => ({
   responseExcerpt: r.response_excerpt,
 });
 
-const toDelivery = (r: DeliveryRow, attempts: Attempt[]): Delivery => ({
+/** A deliveries row and its attempts as the domain's Delivery. */
+export const toDelivery = (r: DeliveryRow, attempts: Attempt[]): Delivery => ({
   id: r.id,
   eventId: r.event_id,
   endpointId: r.endpoint_id,
@@ -24,6 +26,26 @@ const toDelivery = (r: DeliveryRow, attempts: Attempt[]): Delivery => ({
   createdAt: toDate(r.created_at),
   attempts,
 });
+
+/**
+ * Reads the attempts of several deliveries in one statement (their ids as one JSON array parameter),
+ * oldest first, keyed by delivery id; every given delivery has an entry.
+ */
+export function attemptsLoader(
+  db: Database,
+): (deliveries: readonly { id: string }[]) => Map<string, Attempt[]> {
+  const attemptsOf = db.prepare<[string], AttemptRow>(
+    'SELECT * FROM attempts WHERE delivery_id IN (SELECT value FROM json_each(?)) ORDER BY id',
+  );
+  return (deliveries) => {
+    const byDelivery = new Map<string, Attempt[]>(deliveries.map((d) => [d.id, []]));
+    if (deliveries.length === 0) return byDelivery;
+    for (const a of attemptsOf.all(JSON.stringify(deliveries.map((d) => d.id)))) {
+      byDelivery.get(a.delivery_id)?.push(toAttempt(a));
+    }
+    return byDelivery;
+  };
+}
 
 /** Deliveries with their attempts, read side (listing and one delivery). */
 export function deliveryQueries(db: Database) {
@@ -38,19 +60,7 @@ export function deliveryQueries(db: Database) {
   const one = db.prepare<[string, string, string], DeliveryRow>(
     'SELECT * FROM deliveries WHERE customer_id = ? AND endpoint_id = ? AND id = ?',
   );
-  // delivery ids as one JSON array parameter: one statement for any page size
-  const attemptsOf = db.prepare<[string], AttemptRow>(
-    'SELECT * FROM attempts WHERE delivery_id IN (SELECT value FROM json_each(?)) ORDER BY id',
-  );
-
-  const withAttempts = (rows: DeliveryRow[]): Map<string, Attempt[]> => {
-    const byDelivery = new Map<string, Attempt[]>(rows.map((r) => [r.id, []]));
-    if (rows.length === 0) return byDelivery;
-    for (const a of attemptsOf.all(JSON.stringify(rows.map((r) => r.id)))) {
-      byDelivery.get(a.delivery_id)?.push(toAttempt(a));
-    }
-    return byDelivery;
-  };
+  const withAttempts = attemptsLoader(db);
 
   const list = db.transaction(
     (customerId: string, endpointId: string, q: { limit: number; cursor?: string }): CursorPage<Delivery> => {

@@ -15,20 +15,12 @@ import type {
   DeliveryQueue,
   QueueStats,
 } from '../queue.js';
-import type { Attempt, Delivery } from '../store.js';
+import { deliveryQueries } from './deliveries.js';
 import { migrate } from './migrations.js';
 import type { Row } from './tables.js';
 
 type DeliveryRow = Row<'deliveries'>;
 type AttemptRow = Row<'attempts'>;
-
-const toAttempt = (a: AttemptRow): Attempt => ({
-  at: new Date(a.at),
-  durationMs: a.duration_ms,
-  statusCode: a.status_code,
-  error: a.error,
-  responseExcerpt: a.response_excerpt,
-});
 
 /**
  * Creates the SQLite queue on an open database that has migrations 001 and 002 applied.
@@ -203,10 +195,10 @@ export function sqliteDeliveryQueue(db: Database.Database): DeliveryQueue {
     `SELECT d.* FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
      WHERE d.id = @id AND d.endpoint_id = @endpoint_id AND e.customer_id = @customer_id`,
   );
-  const requeue = db.prepare<{ id: string; now: number }, DeliveryRow>(
+  const requeue = db.prepare<{ id: string; now: number }>(
     `UPDATE deliveries SET status = 'pending', next_attempt_at = @now, locked_by = NULL, locked_until = NULL,
        updated_at = @now
-     WHERE id = @id RETURNING *`,
+     WHERE id = @id`,
   );
   const ownEndpoint = db
     .prepare<{ customer_id: string; endpoint_id: string }, string>(
@@ -217,19 +209,7 @@ export function sqliteDeliveryQueue(db: Database.Database): DeliveryQueue {
     `UPDATE deliveries SET status = 'pending', attempt_count = 0, next_attempt_at = @now, updated_at = @now
      WHERE endpoint_id = @endpoint_id AND status = 'failed' AND created_at >= @since`,
   );
-  const attemptsOf = db.prepare<[string], AttemptRow>(
-    'SELECT * FROM attempts WHERE delivery_id = ? ORDER BY id',
-  );
-  const toDelivery = (r: DeliveryRow): Delivery => ({
-    id: r.id,
-    eventId: r.event_id,
-    endpointId: r.endpoint_id,
-    status: r.status,
-    attemptCount: r.attempt_count,
-    nextAttemptAt: r.status === 'pending' && r.next_attempt_at !== null ? new Date(r.next_attempt_at) : null,
-    createdAt: new Date(r.created_at),
-    attempts: attemptsOf.all(r.id).map(toAttempt),
-  });
+  const deliveries = deliveryQueries(db);
 
   return {
     async claim(o) {
@@ -254,8 +234,8 @@ export function sqliteDeliveryQueue(db: Database.Database): DeliveryQueue {
       const run = db.transaction(() => {
         if (!ownDelivery.get({ customer_id: customerId, endpoint_id: endpointId, id: deliveryId }))
           return undefined;
-        const row = requeue.get({ id: deliveryId, now: now.getTime() });
-        return row && toDelivery(row);
+        requeue.run({ id: deliveryId, now: now.getTime() });
+        return deliveries.get(customerId, endpointId, deliveryId);
       });
       return run.immediate();
     },
