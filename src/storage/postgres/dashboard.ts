@@ -1,5 +1,4 @@
 import type {
-  Attempt,
   Delivery,
   EndpointHealth,
   EventDeliveries,
@@ -9,6 +8,7 @@ import type {
   ThirdPartySearch,
 } from '../store.js';
 import { type Queryable, statement } from './db.js';
+import { fromJsonAttempt, type JsonAttempt } from './deliveries.js';
 import { EVENT_COLUMNS, toEvent } from './events.js';
 import type { Row } from './tables.js';
 import { THIRD_PARTY_COLUMNS, type ThirdPartyRow, toThirdParty } from './third-parties.js';
@@ -54,13 +54,7 @@ type TimelineRow = Row<'events'> & {
     attempt_count: number;
     next_attempt_ms: number | null;
     created_ms: number;
-    attempts: {
-      at_ms: number;
-      duration_ms: number;
-      status_code: number | null;
-      error: string | null;
-      response_excerpt: string | null;
-    }[];
+    attempts: JsonAttempt[];
   }[];
 };
 
@@ -102,15 +96,7 @@ export async function listThirdPartyEvents(
         attemptCount: d.attempt_count,
         nextAttemptAt: d.next_attempt_ms === null ? null : new Date(Number(d.next_attempt_ms)),
         createdAt: new Date(Number(d.created_ms)),
-        attempts: d.attempts.map(
-          (a): Attempt => ({
-            at: new Date(Number(a.at_ms)),
-            durationMs: a.duration_ms,
-            statusCode: a.status_code,
-            error: a.error,
-            responseExcerpt: a.response_excerpt,
-          }),
-        ),
+        attempts: d.attempts.map(fromJsonAttempt),
       }),
     ),
   }));

@@ -8,14 +8,26 @@ type DeliveryRow = Pick<
   Row<'deliveries'>,
   'seq' | 'id' | 'event_id' | 'endpoint_id' | 'status' | 'attempt_count' | 'next_attempt_at' | 'created_at'
 > & {
-  attempts: {
-    at_ms: number;
-    duration_ms: number;
-    status_code: number | null;
-    error: string | null;
-    response_excerpt: string | null;
-  }[];
+  attempts: JsonAttempt[];
 };
+
+/** An attempt as aggregated with `json_build_object` (its time as epoch milliseconds, exact). */
+export interface JsonAttempt {
+  at_ms: number;
+  duration_ms: number;
+  status_code: number | null;
+  error: string | null;
+  response_excerpt: string | null;
+}
+
+/** A JSON-aggregated attempt as the domain's Attempt. */
+export const fromJsonAttempt = (a: JsonAttempt): Attempt => ({
+  at: new Date(Number(a.at_ms)),
+  durationMs: a.duration_ms,
+  statusCode: a.status_code,
+  error: a.error,
+  responseExcerpt: a.response_excerpt,
+});
 
 const toDelivery = (r: DeliveryRow): Delivery & { seq: number } => ({
   seq: Number(r.seq),
@@ -26,15 +38,7 @@ const toDelivery = (r: DeliveryRow): Delivery & { seq: number } => ({
   attemptCount: r.attempt_count,
   nextAttemptAt: r.next_attempt_at,
   createdAt: r.created_at,
-  attempts: r.attempts.map(
-    (a): Attempt => ({
-      at: new Date(a.at_ms),
-      durationMs: a.duration_ms,
-      statusCode: a.status_code,
-      error: a.error,
-      responseExcerpt: a.response_excerpt,
-    }),
-  ),
+  attempts: r.attempts.map(fromJsonAttempt),
 });
 
 const SELECT = `
