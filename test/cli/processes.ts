@@ -9,6 +9,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+export { freePort } from '../support/net.js';
+
+import { freePort } from '../support/net.js';
+
 /** A finished `tpcs` run. */
 export interface Run {
   code: number | null;
@@ -120,15 +124,6 @@ export function start(args: string[], env: NodeJS.ProcessEnv = {}): Daemon {
       });
     },
   };
-}
-
-/** A port free right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** `tpcs serve` on a free port with a fresh SQLite file and a known admin token. */

@@ -10,13 +10,13 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateToken } from '../../src/http/auth.js';
 import { validThirdParty } from '../customers/fixtures.js';
+import { freePort } from '../support/net.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS =
@@ -32,15 +32,6 @@ if (skipReason) console.warn(`dashboard browser test skipped: ${skipReason}`);
 
 const A = '0201001008132685';
 const B = '0201001008139999';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return address.port;
-}
 
 /** Reloads until `selector` is on the page (the dispatcher works in the background). */
 async function reloadUntil(page: Page, selector: string, ms = 15_000): Promise<void> {

@@ -7,7 +7,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -15,20 +14,12 @@ import { Webhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validThirdParty } from '../customers/fixtures.js';
 import { waitFor } from '../dispatcher/sink.js';
+import { freePort } from '../support/net.js';
 
 const ADMIN = 'admin-token-for-delivery-e2e';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON answers, checked by the assertions
 type Json = any;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const a = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  if (typeof a !== 'object' || !a) throw new Error('no port');
-  return a.port;
-}
 
 const children: ChildProcess[] = [];
 function run(args: string[], env: Record<string, string>): { child: ChildProcess; lines: string[] } {

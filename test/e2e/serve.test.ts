@@ -6,20 +6,12 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api } from '../cli/processes.js';
 import { validThirdParty } from '../customers/fixtures.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return address.port;
-}
+import { freePort } from '../support/net.js';
 
 /** Resolves with the first stdout match of `pattern`, failing after `ms`. */
 function waitFor(
@@ -85,17 +77,8 @@ describe('tpcs serve (real process)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const call = async (method: string, path: string, token: string, body?: unknown) => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
+  const call = (method: string, path: string, token: string, body?: unknown) =>
+    api(base, method, path, token, body);
 
   it('walks the newcomer path over real HTTP, delivers the event, logs JSON, and exits 0 on SIGTERM', async () => {
     // The partner's receiver: answers 200 and remembers what it got.

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { request } from 'undici';
@@ -11,6 +11,7 @@ import { startFastifyReceiver } from '../../examples/fastify-receiver.js';
 import { startFetchReceiver } from '../../examples/fetch-receiver.js';
 import type { Receiver } from '../../src/receiver/index.js';
 import { REASONS, SECRET, signedRequest, tempDir, waitFor } from '../receiver/helpers.js';
+import { freePort } from '../support/net.js';
 
 type Started = { url: string; receiver: Receiver; close: () => Promise<void> };
 type OnStatus = (ref: string, status: 'APPROVED' | 'REJECTED', reasonCodes: string[]) => void;
@@ -152,12 +153,3 @@ describe('examples/quickstart.ts (the README snippet)', () => {
     expect(fs.existsSync(path.join(cwd, 'tpcs-inbox.db'))).toBe(true);
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
