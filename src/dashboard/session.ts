@@ -6,8 +6,6 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { ADMIN_TOKEN_SETTING, hashToken, type Principal } from '../http/auth.js';
-import type { Store } from '../storage/store.js';
 
 /** The session cookie's name. */
 export const SESSION_COOKIE = 'tpcs_dashboard';
@@ -39,30 +37,8 @@ export function sessionCookie(token: string | null, secure: boolean): string {
   return [`${SESSION_COOKIE}=${encodeURIComponent(token)}`, 'Max-Age=43200', ...attrs].join('; ');
 }
 
-function sameHash(aHex: string, bHex: string): boolean {
-  const a = Buffer.from(aHex, 'hex');
-  const b = Buffer.from(bHex, 'hex');
-  return a.length === b.length && a.length > 0 && timingSafeEqual(a, b);
-}
-
-/** Resolves a token to who holds it, or undefined when it is no valid token. */
-export type ResolvePrincipal = (token: string) => Promise<Principal | undefined>;
-
-/**
- * The token check, as the API's auth does it: operator first, by its hash (from the app's options,
- * else the store setting), then a partner by the hash as lookup key.
- */
-export function createPrincipalResolver(store: Store, adminTokenHash: string | undefined): ResolvePrincipal {
-  let cachedAdminHash = adminTokenHash;
-  return async (token) => {
-    if (token.length === 0 || token.length > 512) return undefined;
-    const tokenHash = hashToken(token);
-    cachedAdminHash ??= await store.getSetting(ADMIN_TOKEN_SETTING);
-    if (cachedAdminHash !== undefined && sameHash(tokenHash, cachedAdminHash)) return { kind: 'admin' };
-    const partner = await store.findPartnerByTokenHash(tokenHash);
-    return partner ? { kind: 'partner', customerId: partner.customerId } : undefined;
-  };
-}
+/** The token check is the API's own (one place decides who a token belongs to). */
+export { createPrincipalResolver, type ResolvePrincipal } from '../http/auth.js';
 
 /**
  * The CSRF token of a session: an HMAC of a fixed label keyed by the session token, so it needs no

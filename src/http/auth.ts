@@ -67,40 +67,51 @@ export interface Auth {
 
 const unauthorized = () => new HttpError('unauthorized', 'A valid bearer token is required');
 
-/** Builds the auth hooks. Tokens are compared by their SHA-256 hash, constant-time for the admin's. */
-export function createAuth({ store, adminTokenHash }: AuthOptions): Auth {
-  let cachedAdminHash = adminTokenHash;
+/** Resolves a token to who holds it, or undefined when it is no valid token. */
+export type ResolvePrincipal = (token: string) => Promise<Principal | undefined>;
 
-  async function isAdmin(tokenHash: string): Promise<boolean> {
-    if (cachedAdminHash === undefined) cachedAdminHash = await store.getSetting(ADMIN_TOKEN_SETTING);
-    return cachedAdminHash !== undefined && sameHash(tokenHash, cachedAdminHash);
-  }
+/**
+ * Who a token belongs to: the operator first, by its hash (from the options, else the store setting,
+ * cached once found), compared in constant time; then a partner, by the hash as lookup key (unique
+ * index, so no secret is compared byte by byte). Used by the API's hooks and the dashboard's sessions.
+ */
+export function createPrincipalResolver(store: Store, adminTokenHash: string | undefined): ResolvePrincipal {
+  let cachedAdminHash = adminTokenHash;
+  return async (token) => {
+    if (token.length === 0 || token.length > 512) return undefined;
+    const tokenHash = hashToken(token);
+    cachedAdminHash ??= await store.getSetting(ADMIN_TOKEN_SETTING);
+    if (cachedAdminHash !== undefined && sameHash(tokenHash, cachedAdminHash)) return { kind: 'admin' };
+    const partner = await store.findPartnerByTokenHash(tokenHash);
+    return partner ? { kind: 'partner', customerId: partner.customerId } : undefined;
+  };
+}
+
+/** Builds the auth hooks on `createPrincipalResolver`. */
+export function createAuth({ store, adminTokenHash }: AuthOptions): Auth {
+  const resolve = createPrincipalResolver(store, adminTokenHash);
 
   return {
     async requireAdmin(request) {
       const token = bearerToken(request);
-      if (token === undefined || !(await isAdmin(hashToken(token)))) throw unauthorized();
-      request.principal = { kind: 'admin' };
+      const principal = token === undefined ? undefined : await resolve(token);
+      if (principal?.kind !== 'admin') throw unauthorized();
+      request.principal = principal;
     },
 
     async requirePartner(request) {
       const token = bearerToken(request);
-      if (token === undefined) throw unauthorized();
-      const tokenHash = hashToken(token);
       const { customer_id: customerId } = request.params as { customer_id?: string };
       if (customerId === undefined) throw new Error('requirePartner on a route without :customer_id');
-
-      if (await isAdmin(tokenHash)) {
+      const principal = token === undefined ? undefined : await resolve(token);
+      if (principal === undefined) throw unauthorized();
+      if (principal.kind === 'admin') {
         // The operator sees every partner, but only partners that exist.
         if (!(await store.getPartner(customerId))) throw partnerNotFound();
-        request.principal = { kind: 'admin' };
-        return;
+      } else if (principal.customerId !== customerId) {
+        throw partnerNotFound();
       }
-      // The hash is the lookup key (unique index), so no secret is compared byte by byte here.
-      const partner = await store.findPartnerByTokenHash(tokenHash);
-      if (!partner) throw unauthorized();
-      if (partner.customerId !== customerId) throw partnerNotFound();
-      request.principal = { kind: 'partner', customerId };
+      request.principal = principal;
     },
   };
 }
