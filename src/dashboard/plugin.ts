@@ -16,7 +16,6 @@ import type { Principal } from '../http/auth.js';
 import type { RouteDeps } from '../http/routes/shared.js';
 import type { ThirdPartyStatus } from '../storage/store.js';
 import { notifyDeliveriesQueued } from '../webhooks/dispatcher/notify.js';
-import { activeDeliveryService } from '../webhooks/dispatcher/service.js';
 import { isEndpointId } from '../webhooks/endpoints.js';
 import { APP_CSS } from './assets/app-css.js';
 import { APP_JS } from './assets/app-js.js';
@@ -113,7 +112,10 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
   await app.register(async (scoped) => registerDashboard(scoped, options), { prefix: BASE });
 };
 
-async function registerDashboard(app: FastifyInstance, { store, adminTokenHash }: DashboardOptions) {
+async function registerDashboard(
+  app: FastifyInstance,
+  { store, adminTokenHash, delivery }: DashboardOptions,
+) {
   const resolvePrincipal = createPrincipalResolver(store, adminTokenHash);
 
   // HTML forms post urlencoded bodies; only this plugin accepts them.
@@ -386,19 +388,18 @@ async function registerDashboard(app: FastifyInstance, { store, adminTokenHash }
     const viewer = await viewerOf(request);
     const p = request.params as { customer_id: string; endpoint_id: string; delivery_id: string };
     ensureVisible(viewer, p.customer_id);
-    const service = activeDeliveryService();
-    if (!service)
+    if (!delivery)
       throw new PageError(503, 'Delivery is not running in this process, so nothing can be retried.');
-    const delivery = await service.queue.retry(p.customer_id, p.endpoint_id, p.delivery_id, new Date());
-    if (!delivery) throw notFound();
+    const retried = await delivery.queue.retry(p.customer_id, p.endpoint_id, p.delivery_id, new Date());
+    if (!retried) throw notFound();
     notifyDeliveriesQueued();
     const fallback = `${BASE}/endpoints/${encodeURIComponent(p.customer_id)}/${encodeURIComponent(p.endpoint_id)}`;
     const back = new URL(
       safeBack((request.body as Record<string, unknown> | undefined)?.back, fallback),
       'http://x',
     );
-    back.searchParams.set('retried', delivery.id);
-    return reply.redirect(`${back.pathname}${back.search}#delivery-${delivery.id}`, 303);
+    back.searchParams.set('retried', retried.id);
+    return reply.redirect(`${back.pathname}${back.search}#delivery-${retried.id}`, 303);
   });
 
   app.get('/api/deliveries-per-minute', async (request, reply) => {

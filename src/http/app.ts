@@ -18,7 +18,7 @@ import { eventStreamRoutes } from './routes/event-stream.js';
 import { eventRoutes } from './routes/events.js';
 import { opsRoutes } from './routes/ops.js';
 import { partnerRoutes } from './routes/partners.js';
-import type { RouteDeps } from './routes/shared.js';
+import type { DeliveryHandle, RouteDeps } from './routes/shared.js';
 import { thirdPartyRoutes } from './routes/third-parties.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
@@ -37,6 +37,8 @@ export interface AppOptions {
   resolveHost?: HostResolver | undefined;
   /** Version shown in the OpenAPI document. */
   version?: string | undefined;
+  /** The delivery service's queue and sender (retry, recover, test, the dashboard's retry); absent: 503. */
+  delivery?: DeliveryHandle | undefined;
 }
 
 /**
@@ -72,6 +74,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     idempotency: new Idempotency(options.store),
     allowPrivateEndpoints: options.allowPrivateEndpoints ?? false,
     resolveHost: options.resolveHost,
+    delivery: options.delivery,
   };
   app.register(opsRoutes, { ...deps, metrics });
   app.register(partnerRoutes, deps);

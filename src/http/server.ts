@@ -84,23 +84,26 @@ export async function startServer(
         'ALLOW_PRIVATE_ENDPOINTS=true: endpoint URLs on private and loopback addresses are accepted',
       );
     }
-    const app = buildApp({
-      // decisions wake the in-process dispatcher at once instead of at its next poll
-      store: withDeliveryNotify(store),
-      adminTokenHash,
-      logger,
-      allowPrivateEndpoints: config.allowPrivateEndpoints,
-    });
-    await app.listen({ port: config.port, host: config.host });
-    // One dispatcher beside the API, so that `npm start` alone delivers; `tpcs worker` adds more.
+    // One dispatcher beside the API, so that `npm start` alone delivers; `tpcs worker` adds more. Started
+    // first: the app's retry, recover and test routes (and the dashboard's retry) use its queue and sender.
     const delivery = await startDeliveryService({
       databaseUrl: config.databaseUrl,
       allowPrivateEndpoints: config.allowPrivateEndpoints,
       retryScheduleMs: config.retryScheduleMs,
       tuning,
       log: (level, msg, extra) => logger[level](extra ?? {}, msg),
-    }).catch(async (err: unknown) => {
+    });
+    const app = buildApp({
+      // decisions wake the in-process dispatcher at once instead of at its next poll
+      store: withDeliveryNotify(store),
+      adminTokenHash,
+      logger,
+      allowPrivateEndpoints: config.allowPrivateEndpoints,
+      delivery,
+    });
+    await app.listen({ port: config.port, host: config.host }).catch(async (err: unknown) => {
       await app.close();
+      await delivery.stop();
       throw err;
     });
     const address = app.server.address();

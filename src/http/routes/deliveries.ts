@@ -8,7 +8,6 @@ import { z } from 'zod';
 import { buildEvent } from '../../contract/build.js';
 import { toDeliveryView } from '../../webhooks/deliveries.js';
 import { notifyDeliveriesQueued } from '../../webhooks/dispatcher/notify.js';
-import { activeDeliveryService } from '../../webhooks/dispatcher/service.js';
 import { isEndpointId } from '../../webhooks/endpoints.js';
 import { HttpError } from '../errors.js';
 import { customerIdSchema, errorResponses, PARTNER_SECURITY, type RouteDeps } from './shared.js';
@@ -20,16 +19,17 @@ const params = z.object({ customer_id: customerIdSchema, webhook_id: z.string().
 /** The client_customer_ref of the test event, so receivers can recognise and ignore it. */
 export const TEST_EVENT_REF = 'tpcs-test-event';
 
-function delivery() {
-  const service = activeDeliveryService();
-  if (!service) throw new HttpError('unavailable', 'Delivery is not running in this process');
-  return service;
-}
-
 const notFound = (what: string) => new HttpError('not_found', `No ${what}`);
 
 /** The routes; registered by `buildApp` beside the webhook routes. */
-export const deliveryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store, auth }) => {
+export const deliveryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (
+  app,
+  { store, auth, delivery: handle },
+) => {
+  const delivery = () => {
+    if (!handle) throw new HttpError('unavailable', 'Delivery is not running in this process');
+    return handle;
+  };
   app.addHook('onRequest', auth.requirePartner);
 
   app.post(

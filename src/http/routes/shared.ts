@@ -1,6 +1,7 @@
 /** What every route module needs, and the pieces of schema they share. */
 import { z } from 'zod';
 import type { Store } from '../../storage/store.js';
+import type { DeliveryService } from '../../webhooks/dispatcher/service.js';
 import type { HostResolver } from '../../webhooks/url-policy.js';
 import type { Auth } from '../auth.js';
 import { errorBodySchema } from '../errors.js';
@@ -13,7 +14,12 @@ export interface RouteDeps {
   idempotency: Idempotency;
   allowPrivateEndpoints: boolean;
   resolveHost?: HostResolver | undefined;
+  /** The queue and sender behind retry, recover and test; absent, those answer 503. */
+  delivery?: DeliveryHandle | undefined;
 }
+
+/** What the HTTP layer needs of the delivery service. */
+export type DeliveryHandle = Pick<DeliveryService, 'queue' | 'sender'>;
 
 /** A partner's account id, as the platform writes it (`0201001008132685`). */
 export const customerIdSchema = z

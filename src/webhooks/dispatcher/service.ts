@@ -82,16 +82,6 @@ export function tuningFromEnv(env: NodeJS.ProcessEnv): DeliveryTuning {
   return t;
 }
 
-let active: DeliveryService | undefined;
-
-/**
- * The delivery service started in this process, if any: the partner routes (retry, recover, test)
- * use its queue, so the HTTP app needs no extra wiring.
- */
-export function activeDeliveryService(): DeliveryService | undefined {
-  return active;
-}
-
 export interface DeliveryService {
   queue: DeliveryQueue;
   dispatchers: Dispatcher[];
@@ -140,7 +130,6 @@ export async function startDeliveryService(o: DeliveryServiceOptions): Promise<D
     sender,
     stop(graceMs) {
       stopping ??= (async () => {
-        if (active === service) active = undefined;
         await Promise.all(dispatchers.map((d) => d.stop(graceMs)));
         await sender.close();
         await queue.close();
@@ -148,6 +137,5 @@ export async function startDeliveryService(o: DeliveryServiceOptions): Promise<D
       return stopping;
     },
   };
-  active = service;
   return service;
 }
