@@ -4,10 +4,11 @@
  * hands typed events to your handlers; and thin adapters for node:http, Express, Fastify and Fetch.
  *
  * What it guarantees
- * - 200 only once the event is committed to the inbox (SQLite: WAL, `synchronous=FULL` by default, so
- *   the commit is fsynced; `NORMAL` survives a process crash but not a power cut). Concurrent events
- *   share one transaction (group commit). `createSqliteWorkerInbox` writes on a worker thread instead,
- *   so the fsync never blocks the event loop (costs CPU: measure before choosing it).
+ * - 200 only once the event is committed to the inbox (SQLite, WAL mode). By default
+ *   (`synchronous: 'NORMAL'`) a 200 survives a crash of the process; `createSqliteInbox(file,
+ *   { synchronous: 'FULL' })` also waits for an fdatasync of the WAL (run off the event loop), so it
+ *   survives power loss too, at a cost in throughput at low concurrency. Concurrent events share one
+ *   transaction (group commit); WAL checkpoints run on a thread of their own.
  * - One `event_id` is recorded and handled once; a redelivery is answered 200 (`outcome: duplicate`).
  * - Per `(customer_id, client_customer_ref)` the status table holds the newest event by
  *   `event_timestamp` (ties: the greater `event_id`). An older event is kept as `stale`, does not
@@ -40,6 +41,7 @@ export {
   type Receiver,
   type ReceiverOptions,
   type ReceiverRequest,
+  type ReceiverStats,
 } from './core/receiver.js';
 export type { ReceiverResponse } from './core/response.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './core/retry-policy.js';

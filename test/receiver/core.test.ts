@@ -76,6 +76,23 @@ describe('answers', () => {
     expect(seen).toEqual([request.eventId]);
   });
 
+  it('counts what it answered: accepted events by outcome, the rest by status', async () => {
+    const r = receiver();
+    expect(r.stats()).toEqual({ recorded: 0, duplicate: 0, stale: 0, rejected: {} });
+    const newer = signedRequest({ at: '2025-03-01T00:00:00Z' });
+    await r.handle(newer);
+    await r.handle({ ...newer, headers: signedHeaders(newer.eventId, newer.body) });
+    await r.handle(signedRequest({ at: '2025-02-01T00:00:00Z' }));
+    await r.handle({ ...signedRequest(), headers: { 'content-type': 'application/json' } });
+    await r.handle({ ...signedRequest(), method: 'GET' });
+    await r.handle({ ...signedRequest(), method: 'GET' });
+    const snapshot = r.stats();
+    expect(snapshot).toEqual({ recorded: 1, duplicate: 1, stale: 1, rejected: { 401: 1, 405: 2 } });
+    // A snapshot: later requests do not change one already taken.
+    await r.handle(signedRequest({ at: '2025-04-01T00:00:00Z' }));
+    expect([snapshot.recorded, r.stats().recorded]).toEqual([1, 2]);
+  });
+
   it("400 with every problem, in the contract's invalid_payload shape", async () => {
     const body = JSON.stringify({
       ...json(fixtures.approved),

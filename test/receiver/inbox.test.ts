@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseEvent, type ThirdPartyCustomerStatusEvent } from '../../src/contract/index.js';
 import {
   createMemoryInbox,
@@ -10,12 +11,16 @@ import {
   createSqliteWorkerInbox,
   type InboxStore,
 } from '../../src/receiver/index.js';
-import { eventJson, REASONS, tempDir } from './helpers.js';
+import { eventJson, REASONS, tempDir, waitFor } from './helpers.js';
 
 // The same suite runs against every store (kysely's "no mocks, every dialect").
 const STORES: [string, () => InboxStore][] = [
   ['memory', () => createMemoryInbox()],
   ['sqlite', () => createSqliteInbox(path.join(tempDir(), 'inbox.db'))],
+  [
+    'sqlite, synchronous FULL',
+    () => createSqliteInbox(path.join(tempDir(), 'inbox.db'), { synchronous: 'FULL' }),
+  ],
   ['sqlite, writes on a worker thread', () => createSqliteWorkerInbox(path.join(tempDir(), 'inbox.db'))],
 ];
 
@@ -180,21 +185,99 @@ describe('SQLite inbox on a real file', () => {
     await second.close();
   });
 
-  it('runs in WAL mode with synchronous FULL by default, NORMAL on request', async () => {
+  it('runs in WAL mode, synchronous NORMAL, checkpointing at 4,000 pages at the latest', async () => {
+    const store = createSqliteInbox(path.join(tempDir(), 'inbox.db'));
+    expect(store.database.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(store.database.pragma('synchronous', { simple: true })).toBe(1);
+    expect(store.database.pragma('wal_autocheckpoint', { simple: true })).toBe(4000);
+    expect(store.database.pragma('user_version', { simple: true })).toBe(1);
+    await store.close();
+  });
+
+  it('FULL: record resolves only after an fdatasync of the WAL that started after the commit; NORMAL: none', async () => {
     const dir = tempDir();
-    for (const [synchronous, level] of [
-      [undefined, 2],
-      ['NORMAL', 1],
-    ] as const) {
-      const store = createSqliteInbox(
-        path.join(dir, `${synchronous ?? 'default'}.db`),
-        synchronous ? { synchronous } : {},
-      );
-      expect(store.database.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(store.database.pragma('synchronous', { simple: true })).toBe(level);
-      expect(store.database.pragma('user_version', { simple: true })).toBe(1);
-      await store.close();
+    const steps: string[] = [];
+    const original = fs.fdatasync;
+    let probe: Database.Database | undefined;
+    const spy = vi.spyOn(fs, 'fdatasync').mockImplementation((fd, callback) => {
+      const file = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      const rows = probe?.prepare('SELECT count(*) AS n FROM inbox_events').get() as
+        | { n: number }
+        | undefined;
+      steps.push(`sync ${path.basename(file)} (rows visible: ${rows?.n})`);
+      original(fd, (error) => {
+        steps.push('synced');
+        callback(error);
+      });
+    });
+    try {
+      for (const synchronous of ['FULL', 'NORMAL'] as const) {
+        steps.length = 0;
+        const file = path.join(dir, `${synchronous}.db`);
+        const store = createSqliteInbox(file, { synchronous });
+        probe = new Database(file, { readonly: true });
+        await store.record([entry()], keep).then(() => steps.push('resolved'));
+        probe.close();
+        probe = undefined;
+        await store.close();
+        expect(steps).toEqual(
+          synchronous === 'FULL'
+            ? [`sync ${synchronous}.db-wal (rows visible: 1)`, 'synced', 'resolved']
+            : ['resolved'],
+        );
+      }
+    } finally {
+      spy.mockRestore();
     }
+  });
+
+  it('checkpoints on its own thread: recorded rows reach the main database file without the backstop', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'inbox.db');
+    const store = createSqliteInbox(file);
+    // Far below the 4,000-page automatic checkpoint of the writing connection.
+    await store.record(
+      Array.from({ length: 50 }, () => entry()),
+      keep,
+    );
+    // A copy of the database file alone (no -wal) holds exactly what has been checkpointed.
+    const checkpointed = () => {
+      const copy = path.join(dir, `copy-${Date.now()}.db`);
+      fs.copyFileSync(file, copy);
+      const db = new Database(copy, { readonly: true });
+      try {
+        return (db.prepare('SELECT count(*) AS n FROM inbox_events').get() as { n: number }).n;
+      } catch {
+        return 0; // not even the schema checkpointed yet
+      } finally {
+        db.close();
+      }
+    };
+    await waitFor(() => checkpointed() === 50, 5_000);
+    await store.close();
+  });
+
+  it('an idle, unclosed inbox does not keep the process alive (the checkpointer thread included)', async () => {
+    const dir = tempDir();
+    const script = path.join(dir, 'script.mts');
+    const index = pathToFileURL(path.resolve('src/receiver/index.ts')).href;
+    fs.writeFileSync(
+      script,
+      `import { createSqliteInbox } from ${JSON.stringify(index)};
+       const store = createSqliteInbox(${JSON.stringify(path.join(dir, 'inbox.db'))}, { synchronous: 'FULL' });
+       await store.markHandled([1], 1);
+       console.log('done');`,
+    );
+    const tsx = pathToFileURL(path.resolve('node_modules/tsx/dist/loader.mjs')).href;
+    const child = spawn(process.execPath, ['--import', tsx, script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect([code, out.trim()]).toEqual([0, 'done']);
   });
 });
 

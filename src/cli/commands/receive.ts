@@ -1,8 +1,9 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
-import { pino } from 'pino';
-import { createReceiver, createSqliteInbox, type InboxStore } from '../../receiver/index.js';
+import { type Logger, pino } from 'pino';
+import { LOG_LEVELS, type LogLevel } from '../../config.js';
+import { createReceiver, createSqliteInbox, type InboxStore, type Receiver } from '../../receiver/index.js';
 import { createReceiverServer, WEBHOOK_PATH } from '../../receiver/service/server.js';
 import { EXIT_CODES_HELP, integer, oneOf, port as portNumber, secretList, setting } from '../options.js';
 
@@ -13,7 +14,11 @@ interface ReceiveOptions {
   db: string;
   maxBodyBytes: number;
   synchronous: 'full' | 'normal';
+  logLevel: LogLevel;
 }
+
+/** How often `tpcs receive` logs what it took since the last summary (only when it took something). */
+const SUMMARY_INTERVAL_MS = 10_000;
 
 /**
  * `tpcs receive`: the receiver kit as a ready service. Takes events at `POST /webhook`, keeps the
@@ -71,10 +76,19 @@ export function registerReceive(program: Command): void {
       setting({
         flags: '--synchronous <mode>',
         description:
-          'full: fsync before every 200 (survives power loss); normal: survives a crash of this process only',
+          'normal: every 200 survives a crash of this process; full: also waits for an fsync, so it survives power loss',
         env: 'RECEIVER_SYNCHRONOUS',
-        default: 'full' as const,
+        default: 'normal' as const,
         parse: oneOf(['full', 'normal'] as const),
+      }),
+    )
+    .addOption(
+      setting({
+        flags: '--log-level <level>',
+        description: `${LOG_LEVELS.join(', ')}; debug adds one line per event`,
+        env: 'LOG_LEVEL',
+        default: 'info' as LogLevel,
+        parse: oneOf(LOG_LEVELS),
       }),
     )
     .addHelpText('after', EXIT_CODES_HELP)
@@ -84,12 +98,11 @@ export function registerReceive(program: Command): void {
 }
 
 async function runReceiveService(options: ReceiveOptions): Promise<void> {
-  // Asynchronous stdout: one log line per event must not cost a blocking write per request.
-  // Buffered stdout: one log line per event must not cost one write(2) per request. Lines are flushed
-  // every 4 KiB or 200 ms, whichever comes first, and synchronously on shutdown.
+  // Buffered stdout: with `--log-level debug` (a line per event) a line must not cost one write(2) per
+  // request. Lines are flushed every 4 KiB or 200 ms, whichever comes first, and synchronously on shutdown.
   const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
   const flushTimer = setInterval(() => destination.flush(), 200).unref();
-  const log = pino({ base: { service: 'tpcs-receive' } }, destination);
+  const log = pino({ level: options.logLevel, base: { service: 'tpcs-receive' } }, destination);
   const fail = (message: string): never => {
     log.fatal(message);
     destination.flushSync();
@@ -102,7 +115,7 @@ async function runReceiveService(options: ReceiveOptions): Promise<void> {
   let receiver: ReturnType<typeof createReceiver>;
   let inbox: InboxStore;
   try {
-    // In-thread writes: on 2 shared cores the worker-thread inbox measured slower (bench/receiver).
+    // In-thread writes (checkpoints and FULL's fsync off the event loop): the fastest measured (bench/receiver).
     inbox = createSqliteInbox(options.db, { synchronous });
     receiver = createReceiver({ secrets, inbox, maxBodyBytes, logger: log });
   } catch (error) {
@@ -113,7 +126,9 @@ async function runReceiveService(options: ReceiveOptions): Promise<void> {
   await once(server, 'listening');
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  log.info(
+  // Written whatever the level: it carries the port (`--port 0`), and whoever started us waits for it.
+  const announce = log.isLevelEnabled('info') ? log : log.child({}, { level: 'info' });
+  announce.info(
     {
       port: address.port,
       url: `http://${host}:${address.port}${WEBHOOK_PATH}`,
@@ -124,7 +139,8 @@ async function runReceiveService(options: ReceiveOptions): Promise<void> {
     },
     'listening',
   );
-  destination.flush(); // whoever started us waits for this line
+  destination.flush();
+  const summaries = logSummaries(receiver, log);
 
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals) => {
@@ -141,10 +157,58 @@ async function runReceiveService(options: ReceiveOptions): Promise<void> {
     // Handlers still pending stay in the inbox and run at the next start.
     await receiver.close();
     await inbox.close();
+    summaries.stop();
     log.info('stopped');
     clearInterval(flushTimer);
     destination.flushSync();
   };
   process.once('SIGTERM', (signal) => void shutdown(signal));
   process.once('SIGINT', (signal) => void shutdown(signal));
+}
+
+/**
+ * One info line per interval with what was taken (events per outcome, rejections per status), instead
+ * of one per event: the inbox already keeps every event, and `--log-level debug` adds the per-event lines.
+ */
+function logSummaries(receiver: Receiver, log: Logger): { stop(): void } {
+  let last = receiver.stats();
+  let lastAt = Date.now();
+  const summarise = () => {
+    const now = receiver.stats();
+    const at = Date.now();
+    const rejected: Record<string, number> = {};
+    let rejectedTotal = 0;
+    for (const [status, count] of Object.entries(now.rejected)) {
+      const delta = count - (last.rejected[Number(status)] ?? 0);
+      if (delta > 0) rejected[status] = delta;
+      rejectedTotal += delta;
+    }
+    const accepted = {
+      recorded: now.recorded - last.recorded,
+      duplicate: now.duplicate - last.duplicate,
+      stale: now.stale - last.stale,
+    };
+    const total = accepted.recorded + accepted.duplicate + accepted.stale + rejectedTotal;
+    if (total > 0) {
+      const seconds = (at - lastAt) / 1000;
+      log.info(
+        {
+          ...accepted,
+          rejected,
+          seconds: Number(seconds.toFixed(1)),
+          per_second: Math.round(total / seconds),
+        },
+        'requests since the last summary',
+      );
+    }
+    last = now;
+    lastAt = at;
+  };
+  const timer = setInterval(summarise, SUMMARY_INTERVAL_MS).unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      summarise();
+    },
+  };
 }

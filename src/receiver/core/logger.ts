@@ -1,5 +1,7 @@
 /** The logging the receiver needs; a pino logger fits as is. */
 export interface ReceiverLogger {
+  /** One line per accepted event, when given (pino: at level `debug`). */
+  debug?(fields: object, message: string): void;
   info(fields: object, message: string): void;
   warn(fields: object, message: string): void;
   error(fields: object, message: string): void;

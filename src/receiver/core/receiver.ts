@@ -31,9 +31,9 @@ export interface ReceiverOptions {
    */
   secrets?: string | readonly string[];
   /**
-   * Where events are recorded before the 200: a store, or a SQLite file path (`createSqliteInbox`;
-   * pass `createSqliteWorkerInbox(file)` to move writes and fsync off the event loop). Default
-   * `./tpcs-inbox.db`.
+   * Where events are recorded before the 200: a store, or a SQLite file path (`createSqliteInbox` with
+   * its defaults; pass `createSqliteInbox(file, { synchronous: 'FULL' })` for a 200 that survives power
+   * loss too). Default `./tpcs-inbox.db`.
    */
   inbox?: InboxStore | string;
   /** Larger bodies are answered 413 without being read further. Default 256 KiB. */
@@ -64,6 +64,8 @@ export interface Receiver {
    * handled (the status table is still kept), and so is a recovered one met with nothing subscribed.
    */
   on<N extends HandlerName>(name: N, handler: Handler<N>): () => void;
+  /** Counts since the receiver was created: accepted events by outcome, other answers by status. */
+  stats(): ReceiverStats;
   /** Runs handlers for every event that is due now; resolves when none is left. */
   drain(): Promise<void>;
   /** Stops the worker (unhandled events stay in the inbox) and closes the inbox if the receiver opened it. */
@@ -72,6 +74,15 @@ export interface Receiver {
   readonly maxBodyBytes: number;
   /** Whether signatures are checked. */
   readonly verifiesSignatures: boolean;
+}
+
+export interface ReceiverStats {
+  /** Events answered 200, by what recording did. */
+  recorded: number;
+  duplicate: number;
+  stale: number;
+  /** Requests not answered 200, by HTTP status (`400`, `401`, `413`, …). */
+  rejected: Record<number, number>;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
@@ -140,6 +151,7 @@ export function createReceiver(options: ReceiverOptions = {}): Receiver {
   // event loop, once the caller has subscribed its handlers (`on` right after `createReceiver`).
   if (workerEnabled) setImmediate(() => worker.notify());
   let closed = false;
+  const stats: ReceiverStats = { recorded: 0, duplicate: 0, stale: 0, rejected: {} };
 
   async function accept(request: ReceiverRequest): Promise<ReceiverResponse> {
     if (request.method.toUpperCase() !== 'POST') {
@@ -187,8 +199,11 @@ export function createReceiver(options: ReceiverOptions = {}): Receiver {
       return errorResponse('inbox_unavailable', 'The event could not be recorded; retry later');
     }
     if (outcome === undefined) return errorResponse('inbox_unavailable', 'The event could not be recorded');
+    stats[outcome]++;
     if (outcome !== 'duplicate' && workerEnabled && !closed && handlers.size > 0) worker.nudge();
-    log.info(
+    // Per event at debug only: the inbox row already records every event, and a line per request
+    // measured 8 µs of the receiver's ~57 µs per event (bench/receiver).
+    log.debug?.(
       {
         event_id: event.event_id,
         customer_id: event.data.customer_id,
@@ -212,13 +227,20 @@ export function createReceiver(options: ReceiverOptions = {}): Receiver {
     maxBodyBytes,
     verifiesSignatures: verify !== undefined,
     async handle(request) {
+      let response: ReceiverResponse;
       try {
-        return await accept(request);
+        response = await accept(request);
       } catch (error) {
         // Only a bug gets here; the fuzz test asserts that no input does.
         log.error({ err: error instanceof Error ? error.stack : String(error) }, 'receiver bug');
-        return errorResponse('internal_error', 'Internal error');
+        response = errorResponse('internal_error', 'Internal error');
       }
+      if (response.status !== 200)
+        stats.rejected[response.status] = (stats.rejected[response.status] ?? 0) + 1;
+      return response;
+    },
+    stats() {
+      return { ...stats, rejected: { ...stats.rejected } };
     },
     on(name, handler) {
       return handlers.add(name, handler);

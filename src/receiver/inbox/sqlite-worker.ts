@@ -21,13 +21,13 @@ import {
 } from './writer-protocol.js';
 
 /**
- * The SQLite inbox with its writes on a worker thread (opt-in). better-sqlite3 is synchronous, so on the calling thread every commit
- * (and with synchronous=FULL its fsync, 0.2–5 ms on a busy disk) and every WAL checkpoint stops the
- * event loop and every request with it. Here the writer thread owns the only write connection and
- * commits each batch (calls that arrive while a commit runs share the next one); `record` resolves once
- * that commit is done (fsynced for FULL), so "durable before
- * 200" holds exactly as with {@link createSqliteInbox}. Reads run on the calling thread on their own
- * connection: in WAL mode they never wait for the writer and see every commit that has resolved.
+ * The SQLite inbox with its writes on a worker thread (opt-in). The writer thread owns the only write
+ * connection and commits each batch (calls that arrive while a commit runs share the next one), fsync
+ * and checkpoints included; `record` resolves once that commit is done, so "durable before 200" holds
+ * exactly as with {@link createSqliteInbox}. Reads run on the calling thread on their own connection:
+ * in WAL mode they never wait for the writer and see every commit that has resolved. On two cores
+ * shared with the load it measured slower than {@link createSqliteInbox}, whose commits cost the event
+ * loop less than the messages to a thread (bench/receiver); it is kept for machines with cores to spare.
  *
  * Close it (`close()`) to end the thread; an unclosed inbox does not keep the process alive while idle.
  * If the thread fails, every pending and later write rejects (the receiver answers 503).
