@@ -190,8 +190,69 @@ describe('SQLite inbox on a real file', () => {
     expect(store.database.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(store.database.pragma('synchronous', { simple: true })).toBe(1);
     expect(store.database.pragma('wal_autocheckpoint', { simple: true })).toBe(4000);
-    expect(store.database.pragma('user_version', { simple: true })).toBe(1);
+    expect(store.database.pragma('user_version', { simple: true })).toBe(2);
     await store.close();
+  });
+
+  it('writes statuses in batches of their own, soon after the record and always before a read', async () => {
+    const store = createSqliteInbox(path.join(tempDir(), 'inbox.db'));
+    const rows = () =>
+      (store.database.prepare('SELECT count(*) AS n FROM customer_statuses').get() as { n: number }).n;
+    const events = ['A', 'B', 'C'].map((ref) => entry({ ref }));
+    expect(await store.record(events, keep)).toEqual(['recorded', 'recorded', 'recorded']);
+    expect(rows()).toBe(0); // not in the record transaction
+    expect((await store.getStatus('0201001008132685', 'B'))?.eventId).toBe(events[1]?.event.event_id);
+    expect(rows()).toBe(3); // the read wrote them first
+
+    await store.record([entry({ ref: 'D' })], keep);
+    await waitFor(() => rows() === 4, 2_000); // and without a read, shortly after
+    await store.close();
+  });
+
+  it('after a crash, rebuilds the statuses recorded but not yet written from the inbox rows', async () => {
+    const file = path.join(tempDir(), 'inbox.db');
+    const crashed = createSqliteInbox(file);
+    const newer = entry({ ref: 'A', status: 'APPROVED', at: '2025-03-01T00:00:00Z' });
+    const older = entry({ ref: 'A', status: 'REJECTED', at: '2025-02-01T00:00:00Z' });
+    const other = entry({ ref: 'B', status: 'REJECTED', at: '2025-01-01T00:00:00Z' });
+    expect(await crashed.record([newer], keep)).toEqual(['recorded']);
+    expect(await crashed.record([older, other], keep)).toEqual(['stale', 'recorded']);
+    expect(crashed.database.prepare('SELECT count(*) AS n FROM customer_statuses').get()).toEqual({ n: 0 });
+
+    // A second connection opened now finds what the "crashed" one never wrote, as a restart would.
+    const restarted = createSqliteInbox(file);
+    expect(restarted.database.prepare('SELECT count(*) AS n FROM customer_statuses').get()).toEqual({ n: 2 });
+    expect(await restarted.getStatus('0201001008132685', 'A')).toMatchObject({
+      status: 'APPROVED',
+      eventId: newer.event.event_id,
+    });
+    expect(await restarted.getStatus('0201001008132685', 'B')).toMatchObject({
+      status: 'REJECTED',
+      reasons: REASONS,
+    });
+    await restarted.close();
+    // The first one writing its held-back statuses late changes nothing: a status never goes back.
+    await crashed.close();
+    const after = createSqliteInbox(file);
+    expect((await after.getStatus('0201001008132685', 'A'))?.eventId).toBe(newer.event.event_id);
+    await after.close();
+  });
+
+  it('migrates a version 1 file: its statuses are complete, so projection starts after its last event', async () => {
+    const file = path.join(tempDir(), 'inbox.db');
+    const v1 = createSqliteInbox(file);
+    const e = entry({ ref: 'A' });
+    await v1.record([e], keep);
+    await v1.close();
+    const raw = new Database(file);
+    raw.exec('DROP TABLE inbox_meta; PRAGMA user_version = 1;');
+    raw.close();
+
+    const v2 = createSqliteInbox(file);
+    expect(v2.database.pragma('user_version', { simple: true })).toBe(2);
+    expect(v2.database.prepare('SELECT projected_seq FROM inbox_meta').get()).toEqual({ projected_seq: 1 });
+    expect((await v2.getStatus('0201001008132685', 'A'))?.eventId).toBe(e.event.event_id);
+    await v2.close();
   });
 
   it('FULL: record resolves only after an fdatasync of the WAL that started after the commit; NORMAL: none', async () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { startCheckpointer } from './checkpointer.js';
 import { isNewer, timestampMs } from './order.js';
+import { StatusProjection, type StatusUpdates } from './status-projection.js';
 import type {
   CustomerStatusRecord,
   HandlerFailure,
@@ -68,6 +69,10 @@ const MIGRATIONS: readonly string[] = [
      updated_at INTEGER NOT NULL,
      PRIMARY KEY (customer_id, client_customer_ref)
    ) WITHOUT ROWID;`,
+  // customer_statuses is a projection of inbox_events up to projected_seq (status-projection.ts).
+  // Every earlier version updated it in the record transaction, so it is complete up to now.
+  `CREATE TABLE inbox_meta (projected_seq INTEGER NOT NULL);
+   INSERT INTO inbox_meta (projected_seq) SELECT coalesce(max(seq), 0) FROM inbox_events;`,
 ];
 
 interface StatusRow {
@@ -150,16 +155,39 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
     throw error;
   }
   const checkpointer = filename === ':memory:' ? undefined : startCheckpointer(db.name);
-  const writer = sqliteWriter(db, 'NORMAL');
+  const writer = sqliteWriter(db, 'NORMAL', 'deferred');
   const reader = sqliteReader(db);
   let closed = false;
+  // Statuses are written in batches of their own (StatusProjection): soon after a record, at once when
+  // many are waiting, and always before a status is read.
+  let projectTimer: NodeJS.Timeout | undefined;
+  const project = () => {
+    if (projectTimer) clearTimeout(projectTimer);
+    projectTimer = undefined;
+    if (!closed) writer.projectStatuses();
+  };
+  const scheduleProjection = () => {
+    if (writer.pendingStatuses >= MAX_PENDING_STATUSES) project();
+    else if (writer.pendingStatuses > 0 && !projectTimer) {
+      projectTimer = setTimeout(project, PROJECT_AFTER_MS).unref();
+    }
+  };
   return {
     ...reader,
+    async getStatus(customerId, clientCustomerRef) {
+      project();
+      return reader.getStatus(customerId, clientCustomerRef);
+    },
+    async listStatuses(query) {
+      project();
+      return reader.listStatuses(query);
+    },
     // Each batch commits at once and waits for its sync, so batches overlap with the sync before them.
     groupsConcurrentRecords: walSync !== undefined,
     async record(entries, options) {
       if (entries.length === 0) return [];
       const outcomes = writer.record(entries.map(toInboxRow), options);
+      scheduleProjection();
       if (walSync) await walSync.durable();
       return outcomes;
     },
@@ -171,6 +199,7 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
     },
     async close() {
       if (closed) return;
+      project();
       closed = true;
       await walSync?.close();
       await checkpointer?.stop();
@@ -178,6 +207,10 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
     },
   };
 }
+
+/** How long a recorded status may wait to be written with others, and how many may wait. */
+const PROJECT_AFTER_MS = 50;
+const MAX_PENDING_STATUSES = 2000;
 
 /** Opens (creating if needed) and migrates the inbox file: WAL mode, the given `synchronous`. */
 export function openSqliteDatabase(filename: string, synchronous: 'FULL' | 'NORMAL'): Database.Database {
@@ -206,14 +239,21 @@ export function openSqliteDatabase(filename: string, synchronous: 'FULL' | 'NORM
 /** The write half of the inbox, synchronous: the in-thread store and the writer thread share it. */
 export interface SqliteWriter {
   record(rows: readonly InboxRow[], options: RecordOptions): RecordOutcome[];
+  /** Writes the statuses a `deferred` writer holds back (see StatusProjection); returns how many. */
+  projectStatuses(): number;
+  /** Statuses held back, not yet written. */
+  readonly pendingStatuses: number;
   markHandled(seqs: readonly number[], at: number): void;
   markFailed(failures: readonly HandlerFailure[]): void;
 }
 
-export function sqliteWriter(db: Database.Database, synchronous: 'FULL' | 'NORMAL'): SqliteWriter {
-  const selectStatusOrder = db.prepare<[string, string], { event_ts_ms: number; event_id: string }>(
-    'SELECT event_ts_ms, event_id FROM customer_statuses WHERE customer_id = ? AND client_customer_ref = ?',
-  );
+export function sqliteWriter(
+  db: Database.Database,
+  synchronous: 'FULL' | 'NORMAL',
+  statusUpdates: StatusUpdates = 'immediate',
+): SqliteWriter {
+  const statuses = new StatusProjection(db, statusUpdates);
+  statuses.recover();
   // Positional parameters: binding by name costs a lookup per column on the hottest statement.
   const insertEvent = db.prepare<
     [string, string, string, string, string, Buffer, number, number, string, number, number | null]
@@ -222,14 +262,6 @@ export function sqliteWriter(db: Database.Database, synchronous: 'FULL' | 'NORMA
        received_at, stale, state, next_attempt_at, handled_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (event_id) DO NOTHING`,
-  );
-  const upsertStatus = db.prepare<[string, string, string, string | null, string, number, string, number]>(
-    `INSERT INTO customer_statuses (customer_id, client_customer_ref, status, reasons, event_timestamp,
-       event_ts_ms, event_id, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (customer_id, client_customer_ref) DO UPDATE SET status = excluded.status,
-       reasons = excluded.reasons, event_timestamp = excluded.event_timestamp,
-       event_ts_ms = excluded.event_ts_ms, event_id = excluded.event_id, updated_at = excluded.updated_at`,
   );
   const updateHandled = db.prepare<[number, number]>(
     `UPDATE inbox_events SET state = 'handled', handled_at = ? WHERE seq = ? AND state = 'pending'`,
@@ -246,11 +278,7 @@ export function sqliteWriter(db: Database.Database, synchronous: 'FULL' | 'NORMA
     for (const row of rows) {
       const { eventId, customerId, clientCustomerRef: ref, eventTimestamp, body, receivedAt } = row;
       const tsMs = timestampMs(eventTimestamp);
-      const current = selectStatusOrder.get(customerId, ref);
-      const stale = !isNewer(
-        { timestampMs: tsMs, eventId },
-        current && { timestampMs: current.event_ts_ms, eventId: current.event_id },
-      );
+      const stale = !isNewer({ timestampMs: tsMs, eventId }, statuses.current(customerId, ref));
       const state = stale && !options.handleStale ? 'skipped' : options.handlers ? 'pending' : 'handled';
       const inserted = insertEvent.run(
         eventId,
@@ -269,13 +297,16 @@ export function sqliteWriter(db: Database.Database, synchronous: 'FULL' | 'NORMA
         outcomes.push('duplicate');
         continue;
       }
+      const seq = Number(inserted.lastInsertRowid);
       if (stale) {
+        statuses.skip(seq);
         outcomes.push('stale');
         continue;
       }
-      upsertStatus.run(customerId, ref, row.status, row.reasons, eventTimestamp, tsMs, eventId, receivedAt);
+      statuses.remember(row, tsMs, seq);
       outcomes.push('recorded');
     }
+    statuses.recorded();
     return outcomes;
   });
   const markHandledBatch = db.transaction((seqs: readonly number[], at: number) => {
@@ -304,7 +335,25 @@ export function sqliteWriter(db: Database.Database, synchronous: 'FULL' | 'NORMA
   };
 
   return {
-    record: (rows, options) => (rows.length === 0 ? [] : recordBatch(rows, options)),
+    record(rows, options) {
+      if (rows.length === 0) return [];
+      let committed = false;
+      try {
+        const outcomes = recordBatch(rows, options);
+        committed = true;
+        return outcomes;
+      } finally {
+        statuses.settle(committed);
+      }
+    },
+    projectStatuses() {
+      const n = statuses.pending;
+      statuses.project();
+      return n;
+    },
+    get pendingStatuses() {
+      return statuses.pending;
+    },
     markHandled(seqs, at) {
       if (seqs.length > 0) withoutFsync(() => markHandledBatch(seqs, at));
     },

@@ -84,9 +84,10 @@ export interface CustomerStatusRecord {
 export interface InboxStore {
   /**
    * Records a batch of events in ONE transaction, in order (a later entry sees the earlier ones, so two
-   * copies of an event in one batch give `recorded` then `duplicate`). For each new event the status
-   * table is updated in the same transaction unless the event is stale. Resolves only once the
-   * transaction is durable, which is what lets the receiver answer 200.
+   * copies of an event in one batch give `recorded` then `duplicate`). Each new event that is not stale
+   * becomes its third party's status: every status read made after `record` resolves sees it (a store
+   * may write the status table later, in batches, as long as reads and a restart after a crash see
+   * it). Resolves only once the transaction is durable, which is what lets the receiver answer 200.
    */
   record(entries: readonly InboxEntry[], options: RecordOptions): Promise<RecordOutcome[]>;
   /**
