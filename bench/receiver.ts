@@ -1,6 +1,6 @@
 /**
- * The durable receiver (`tpcs receive`: verify, validate, SQLite inbox + status table, fsync before
- * 200) against a bare node:http server that answers 200 without work, in the same run.
+ * The durable receiver (`tpcs receive`: verify, validate, SQLite inbox + status table, 200 once the
+ * event is committed) against a bare node:http server that answers 200 without work, in the same run.
  *
  *   npm run build && npx tsx bench/receiver.ts
  *
@@ -9,12 +9,13 @@
  * load generator nothing). Phases: warm-up, maximum throughput in interleaved rounds (medians), then
  * a fixed 2,000 events/s.
  * Targets (issue 2 §5): receiver ≥ 40% of the bare server's events/s; p99 < 10 ms at 2,000/s.
- * The receiver runs twice, with SQLite synchronous=FULL (the default: fsync before every 200) and
- * NORMAL, and the fsync cost of the disk is measured in the same run, since it bounds FULL.
- * Total run time about 60 s (BENCH_SCALE multiplies every phase, default 1). BENCH_CONNECTIONS sets the
+ * The receiver runs twice: with SQLite synchronous=NORMAL (the default: a 200 survives a crash of the
+ * process) and FULL (a 200 also waits for an fdatasync of the WAL, so it survives power loss); the
+ * fsync cost of the disk is measured in the same run, since it bounds FULL at low concurrency.
+ * Total run time about 70 s (BENCH_SCALE multiplies every phase, default 1). BENCH_CONNECTIONS sets the
  * concurrency of the maximum-throughput phase (default 10, autocannon's own default): more connections
  * mean larger group commits for the receiver. BENCH_ROUNDS sets the number of rounds (default 3).
- * BENCH_COMPARE=<path to another build's bin/tpcs.js> adds that build's receiver (FULL and NORMAL) to
+ * BENCH_COMPARE=<path to another build's bin/tpcs.js> adds that build's receiver (NORMAL and FULL) to
  * the same interleaved rounds, for before/after comparisons on a machine whose load keeps changing.
  */
 import { type ChildProcess, spawn } from 'node:child_process';

@@ -123,6 +123,39 @@ describe('tpcs receive (process)', () => {
     expect(quiet.logs.map((l) => l.msg)).toEqual(['listening']);
   });
 
+  it('SIGKILL right after the 200s loses nothing: every event and every status is there after a restart', async () => {
+    const db = path.join(tempDir(), 'receiver.db');
+    const r = await startReceive(['--db', db, '--secret', SECRET]);
+    // 40 third parties, 5 events each, newest last; sent concurrently so they share group commits.
+    const events = Array.from({ length: 200 }, (_, i) =>
+      signedRequest(
+        {
+          customerId: 'C_KILL',
+          ref: `REF_${i % 40}`,
+          status: i % 2 === 0 ? 'REJECTED' : 'APPROVED',
+          at: new Date(Date.UTC(2025, 0, 1, 0, 0, i)).toISOString().replace('.000Z', 'Z'),
+        },
+        [SECRET],
+      ),
+    );
+    const answers = await Promise.all(events.map((e) => send(r.url, e)));
+    expect(answers.every((a) => a.status === 200 && a.body.outcome === 'recorded')).toBe(true);
+    // No graceful shutdown: statuses still held back for their batch write die with the process.
+    r.child.kill('SIGKILL');
+    await r.exited;
+
+    const again = await startReceive(['--db', db, '--secret', SECRET]);
+    const list = await request(`${again.url}/statuses?customer_id=C_KILL&limit=1000`);
+    const statuses = (
+      (await list.body.json()) as { statuses: { client_customer_ref: string; event_id: string }[] }
+    ).statuses;
+    const newest = new Map(events.map((e, i) => [`REF_${i % 40}`, e.eventId]));
+    expect(new Map(statuses.map((s) => [s.client_customer_ref, s.event_id]))).toEqual(newest);
+    // And each event once more is a duplicate: all 200 are in the inbox.
+    const replies = await Promise.all(events.map((e) => send(again.url, e)));
+    expect(replies.every((a) => a.status === 200 && a.body.outcome === 'duplicate')).toBe(true);
+  });
+
   it('takes secrets from WEBHOOK_SECRET, and warns loudly when there is none', async () => {
     const dir = tempDir();
     const fromEnv = await startReceive(['--db', path.join(dir, 'a.db')], {
