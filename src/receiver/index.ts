@@ -8,7 +8,7 @@
  *   (`synchronous: 'NORMAL'`) a 200 survives a crash of the process; `createSqliteInbox(file,
  *   { synchronous: 'FULL' })` also waits for an fdatasync of the WAL (run off the event loop), so it
  *   survives power loss too, at a cost in throughput at low concurrency. Concurrent events share one
- *   transaction (group commit); WAL checkpoints run on a thread of their own.
+ *   transaction (group commit); with NORMAL, WAL checkpoints run on a thread of their own.
  * - One `event_id` is recorded and handled once; a redelivery is answered 200 (`outcome: duplicate`).
  * - Per `(customer_id, client_customer_ref)` the status table holds the newest event by
  *   `event_timestamp` (ties: the greater `event_id`). An older event is kept as `stale`, does not

@@ -185,13 +185,17 @@ describe('SQLite inbox on a real file', () => {
     await second.close();
   });
 
-  it('runs in WAL mode, synchronous NORMAL, checkpointing at 4,000 pages at the latest', async () => {
+  it('runs in WAL mode, synchronous NORMAL, checkpointing at 4,000 pages at the latest (FULL: 1,000)', async () => {
     const store = createSqliteInbox(path.join(tempDir(), 'inbox.db'));
     expect(store.database.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(store.database.pragma('synchronous', { simple: true })).toBe(1);
     expect(store.database.pragma('wal_autocheckpoint', { simple: true })).toBe(4000);
     expect(store.database.pragma('user_version', { simple: true })).toBe(2);
     await store.close();
+    // FULL checkpoints inline, at SQLite's default, between two commits (see createSqliteInbox).
+    const full = createSqliteInbox(path.join(tempDir(), 'full.db'), { synchronous: 'FULL' });
+    expect(full.database.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    await full.close();
   });
 
   it('writes statuses in batches of their own, soon after the record and always before a read', async () => {
@@ -325,7 +329,7 @@ describe('SQLite inbox on a real file', () => {
     fs.writeFileSync(
       script,
       `import { createSqliteInbox } from ${JSON.stringify(index)};
-       const store = createSqliteInbox(${JSON.stringify(path.join(dir, 'inbox.db'))}, { synchronous: 'FULL' });
+       const store = createSqliteInbox(${JSON.stringify(path.join(dir, 'inbox.db'))});
        await store.markHandled([1], 1);
        console.log('done');`,
     );
