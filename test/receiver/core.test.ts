@@ -485,3 +485,22 @@ describe('durability', () => {
     expect(await r.inbox.getEvent(eventId)).toBeDefined();
   });
 });
+
+describe('headers the core reads itself', () => {
+  it('repeated content-type lines count only when they agree, as the signature headers do', async () => {
+    const r = receiver();
+    const request = signedRequest();
+    const headers = request.headers as Record<string, string | string[]>;
+    const same = await r.handle({
+      ...request,
+      headers: { ...headers, 'content-type': ['application/json', 'application/json'] },
+    });
+    expect(same.status).toBe(200);
+    const other = signedRequest();
+    const differing = await r.handle({
+      ...other,
+      headers: { ...other.headers, 'content-type': ['application/json', 'text/plain'] },
+    });
+    expect([differing.status, json(differing.body).error?.code]).toEqual([415, 'unsupported_media_type']);
+  });
+});
