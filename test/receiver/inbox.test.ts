@@ -347,6 +347,18 @@ describe('SQLite inbox on a real file', () => {
 });
 
 describe('SQLite inbox with its writes on a worker thread', () => {
+  it('has the same default as the in-thread inbox (NORMAL), FULL on request', async () => {
+    const dir = tempDir();
+    for (const [options, level] of [
+      [{}, 1],
+      [{ synchronous: 'FULL' as const }, 2],
+    ] as const) {
+      const store = createSqliteWorkerInbox(path.join(dir, `${level}.db`), options);
+      expect(store.database.pragma('synchronous', { simple: true })).toBe(level);
+      await store.close();
+    }
+  });
+
   it('fails the write (the receiver answers 503) when the writer thread cannot commit', async () => {
     const file = path.join(tempDir(), 'inbox.db');
     const store = createSqliteWorkerInbox(file);

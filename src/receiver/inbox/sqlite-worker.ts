@@ -40,7 +40,8 @@ import {
 export function createSqliteWorkerInbox(filename: string, options: SqliteInboxOptions = {}): SqliteInbox {
   // A memory database belongs to one connection, so it cannot be shared with a thread.
   if (filename === ':memory:') return createSqliteInbox(filename, options);
-  const synchronous = options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL';
+  // The same default as createSqliteInbox: NORMAL (a 200 survives a crash of the process).
+  const synchronous = options.synchronous === 'FULL' ? 'FULL' : 'NORMAL';
   // Opened here first, synchronously: a bad path or a corrupt file fails the caller now, and migrations
   // have run before the writer starts.
   const db = openSqliteDatabase(filename, synchronous);
