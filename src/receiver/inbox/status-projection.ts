@@ -24,6 +24,12 @@ interface PendingStatus extends Order {
  * longer carries the status table's pages (~40% of its WAL frames). Whoever reads statuses projects
  * first, so a read always sees every recorded event. A crash loses only the in-memory part: at open
  * {@link recover} replays the inbox rows after `projected_seq`, since the inbox rows are the record.
+ *
+ * Two processes writing one inbox file: each decides `stale` from the table plus its own unwritten
+ * statuses, and the guarded upsert keeps the table right. One gap remains: if one process crashes,
+ * the other may already have moved `projected_seq` past the statuses the crashed one never wrote.
+ * Those are then not replayed, and the table shows the previous status for those third parties
+ * until a newer event arrives. One receiver per file has no such gap.
  */
 export class StatusProjection {
   readonly #db: Database.Database;
