@@ -1,8 +1,5 @@
 import { once } from 'node:events';
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { startInboxThread } from './thread.js';
 
 export interface CheckpointerData {
   filename: string;
@@ -23,10 +20,7 @@ export interface Checkpointer {
  * bound; when the backstop runs there is little left for it to copy.
  */
 export function startCheckpointer(filename: string, intervalMs = 100): Checkpointer {
-  const workerData: CheckpointerData = { filename, intervalMs };
-  const worker = entry().startsWith('import(')
-    ? new Worker(entry(), { eval: true, workerData })
-    : new Worker(new URL(entry()), { workerData });
+  const worker = startInboxThread('checkpointer-worker', { filename, intervalMs } satisfies CheckpointerData);
   worker.unref();
   // A failed checkpointer only means the writer's backstop does all the work again.
   worker.on('error', () => {});
@@ -49,24 +43,4 @@ export function startCheckpointer(filename: string, intervalMs = 100): Checkpoin
       return stopping;
     },
   };
-}
-
-let cachedEntry: string | undefined;
-
-/**
- * The built `checkpointer-worker.js` beside this file. Run from TypeScript sources (vitest, tsx) only
- * the `.ts` exists, and a worker does not inherit the parent's loader: it registers tsx itself first.
- */
-function entry(): string {
-  if (cachedEntry) return cachedEntry;
-  const js = new URL('./checkpointer-worker.js', import.meta.url);
-  if (fs.existsSync(fileURLToPath(js))) {
-    cachedEntry = js.href;
-    return cachedEntry;
-  }
-  const ts = new URL('./checkpointer-worker.ts', import.meta.url);
-  const tsxPackage = createRequire(import.meta.url).resolve('tsx/package.json');
-  const tsxApi = new URL('./dist/esm/api/index.mjs', pathToFileURL(tsxPackage));
-  cachedEntry = `import(${JSON.stringify(tsxApi.href)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ts.href)}); });`;
-  return cachedEntry;
 }

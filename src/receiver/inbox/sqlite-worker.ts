@@ -1,7 +1,4 @@
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import {
   createSqliteInbox,
   openSqliteDatabase,
@@ -10,6 +7,7 @@ import {
   sqliteReader,
 } from './sqlite.js';
 import type { RecordOutcome } from './store.js';
+import { startInboxThread } from './thread.js';
 import {
   HANDLE_STALE,
   HAS_HANDLERS,
@@ -49,7 +47,7 @@ export function createSqliteWorkerInbox(filename: string, options: SqliteInboxOp
 
   let worker: Worker;
   try {
-    worker = startWriter({ filename, synchronous });
+    worker = startInboxThread('writer-worker', { filename, synchronous } satisfies WriterData);
   } catch (error) {
     db.close();
     throw error;
@@ -150,30 +148,3 @@ export function createSqliteWorkerInbox(filename: string, options: SqliteInboxOp
 const OUTCOMES: Record<number, RecordOutcome> = {};
 for (const [outcome, code] of Object.entries(OUTCOME_CODES))
   OUTCOMES[code.charCodeAt(0)] = outcome as RecordOutcome;
-
-let entry: { script: URL } | { bootstrap: string } | undefined;
-
-/**
- * Starts `writer-worker.js` next to this file (the built `dist/`). Run from TypeScript sources (vitest,
- * tsx), only `writer-worker.ts` exists, and a worker does not inherit the parent's loader: the worker
- * then registers tsx itself before importing the entry.
- */
-function startWriter(workerData: WriterData): Worker {
-  entry ??= resolveEntry();
-  return 'script' in entry
-    ? new Worker(entry.script, { workerData })
-    : new Worker(entry.bootstrap, { eval: true, workerData });
-}
-
-function resolveEntry(): { script: URL } | { bootstrap: string } {
-  const js = new URL('./writer-worker.js', import.meta.url);
-  if (fs.existsSync(fileURLToPath(js))) return { script: js };
-  const ts = new URL('./writer-worker.ts', import.meta.url);
-  if (!fs.existsSync(fileURLToPath(ts)))
-    throw new Error(`the inbox writer entry is missing: ${fileURLToPath(js)}`);
-  const tsxPackage = createRequire(import.meta.url).resolve('tsx/package.json');
-  const tsxApi = new URL('./dist/esm/api/index.mjs', pathToFileURL(tsxPackage));
-  return {
-    bootstrap: `import(${JSON.stringify(tsxApi.href)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ts.href)}); });`,
-  };
-}
