@@ -4,6 +4,7 @@ import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { startCheckpointer } from './checkpointer.js';
 import { isNewer, timestampMs } from './order.js';
+import { type InboxRow, toInboxRow } from './row.js';
 import { StatusProjection, type StatusUpdates } from './status-projection.js';
 import type {
   CustomerStatusRecord,
@@ -98,36 +99,6 @@ interface EventRow {
   last_error: string | null;
   received_at: number;
   handled_at: number | null;
-}
-
-/**
- * One event as the writer stores it: the columns, already taken out of the parsed event. This is also
- * what crosses to the writer thread (strings and numbers, no object graph).
- */
-export interface InboxRow {
-  eventId: string;
-  customerId: string;
-  clientCustomerRef: string;
-  status: string;
-  eventTimestamp: string;
-  /** `data.reasons` as JSON text, or null when absent. */
-  reasons: string | null;
-  body: Uint8Array;
-  receivedAt: number;
-}
-
-export function toInboxRow({ event, body, receivedAt }: InboxEntry): InboxRow {
-  const { customer_id, client_customer_ref, status, reasons } = event.data;
-  return {
-    eventId: event.event_id,
-    customerId: customer_id,
-    clientCustomerRef: client_customer_ref,
-    status,
-    eventTimestamp: event.event_timestamp,
-    reasons: reasons === undefined ? null : JSON.stringify(reasons),
-    body,
-    receivedAt,
-  };
 }
 
 /**
@@ -244,8 +215,8 @@ export function openSqliteDatabase(filename: string, synchronous: 'FULL' | 'NORM
 /** The write half of the inbox, synchronous: the in-thread store and the writer thread share it. */
 export interface SqliteWriter {
   record(rows: readonly InboxRow[], options: RecordOptions): RecordOutcome[];
-  /** Writes the statuses a `deferred` writer holds back (see StatusProjection); returns how many. */
-  projectStatuses(): number;
+  /** Writes the statuses a `deferred` writer holds back (see StatusProjection). */
+  projectStatuses(): void;
   /** Statuses held back, not yet written. */
   readonly pendingStatuses: number;
   markHandled(seqs: readonly number[], at: number): void;
@@ -352,9 +323,7 @@ export function sqliteWriter(
       }
     },
     projectStatuses() {
-      const n = statuses.pending;
       statuses.project();
-      return n;
     },
     get pendingStatuses() {
       return statuses.pending;

@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3';
-import type { InboxRow } from './sqlite.js';
+import type { ThirdPartyCustomerStatusEvent } from '../../contract/index.js';
+import { timestampMs } from './order.js';
+import { type InboxRow, toInboxRow } from './row.js';
 
 /** How the writer's status table is kept: in each record transaction, or in batches of their own. */
 export type StatusUpdates = 'immediate' | 'deferred';
@@ -99,7 +101,7 @@ export class StatusProjection {
 
   /** Last thing inside a record transaction: `immediate` statuses are written, so say so. */
   recorded(): void {
-    if (this.#updates === 'immediate' && this.#pending.size === 0 && this.#stagedSeq > 0) {
+    if (this.#updates === 'immediate' && this.#stagedSeq > 0) {
       this.#setProjected.run(this.#stagedSeq);
     }
   }
@@ -131,26 +133,17 @@ export class StatusProjection {
   recover(): void {
     const rows = this.#db
       .prepare<[], RecoveredRow>(
-        `SELECT seq, event_id, customer_id, client_customer_ref, status, event_timestamp, body, received_at
-         FROM inbox_events WHERE seq > (SELECT projected_seq FROM inbox_meta) AND stale = 0 ORDER BY seq`,
+        `SELECT seq, body, received_at FROM inbox_events
+         WHERE seq > (SELECT projected_seq FROM inbox_meta) AND stale = 0 ORDER BY seq`,
       )
       .all();
     if (rows.length === 0) return;
     this.#db.transaction(() => {
-      for (const r of rows) {
-        const reasons = (JSON.parse(r.body.toString('utf8')) as { data?: { reasons?: unknown } }).data
-          ?.reasons;
-        const row: InboxRow = {
-          eventId: r.event_id,
-          customerId: r.customer_id,
-          clientCustomerRef: r.client_customer_ref,
-          status: r.status,
-          eventTimestamp: r.event_timestamp,
-          reasons: reasons === undefined ? null : JSON.stringify(reasons),
-          body: r.body,
-          receivedAt: r.received_at,
-        };
-        this.#write(row, Date.parse(r.event_timestamp));
+      for (const { body, received_at } of rows) {
+        // The stored bytes are the event exactly as validated when it was received.
+        const event = JSON.parse(body.toString('utf8')) as ThirdPartyCustomerStatusEvent;
+        const row = toInboxRow({ event, body, receivedAt: received_at });
+        this.#write(row, timestampMs(row.eventTimestamp));
       }
       this.#setProjected.run((rows.at(-1) as RecoveredRow).seq);
     })();
@@ -172,11 +165,6 @@ export class StatusProjection {
 
 interface RecoveredRow {
   seq: number;
-  event_id: string;
-  customer_id: string;
-  client_customer_ref: string;
-  status: string;
-  event_timestamp: string;
   body: Buffer;
   received_at: number;
 }

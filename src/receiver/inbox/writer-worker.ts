@@ -8,7 +8,8 @@
  * or CHECKPOINT_MS, whichever comes first, after the batch's answer has been posted.
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import { type InboxRow, openSqliteDatabase, sqliteWriter } from './sqlite.js';
+import type { InboxRow } from './row.js';
+import { openSqliteDatabase, sqliteWriter } from './sqlite.js';
 import {
   HANDLE_STALE,
   HAS_HANDLERS,
