@@ -33,6 +33,31 @@ function entry(overrides: Parameters<typeof eventJson>[0] = {}, receivedAt = 1_0
 
 const keep = { handleStale: false, handlers: true };
 
+/**
+ * Runs a script that opens an inbox, writes once and never closes it; resolves with its exit code and
+ * output once it exits on its own (an idle inbox must not hold the process open).
+ */
+async function exitsWithIdleInbox(factory: 'createSqliteInbox' | 'createSqliteWorkerInbox') {
+  const dir = tempDir();
+  const script = path.join(dir, 'script.mts');
+  const index = pathToFileURL(path.resolve('src/receiver/index.ts')).href;
+  fs.writeFileSync(
+    script,
+    `import { ${factory} } from ${JSON.stringify(index)};
+     const store = ${factory}(${JSON.stringify(path.join(dir, 'inbox.db'))});
+     await store.markHandled([1], 1);
+     console.log('done');`,
+  );
+  const tsx = pathToFileURL(path.resolve('node_modules/tsx/dist/loader.mjs')).href;
+  const child = spawn(process.execPath, ['--import', tsx, script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const code = await new Promise((resolve) => child.on('exit', resolve));
+  return [code, out.trim()];
+}
+
 for (const [name, open] of STORES) {
   describe(`InboxStore: ${name}`, () => {
     let store: InboxStore;
@@ -323,26 +348,7 @@ describe('SQLite inbox on a real file', () => {
   });
 
   it('an idle, unclosed inbox does not keep the process alive (the checkpointer thread included)', async () => {
-    const dir = tempDir();
-    const script = path.join(dir, 'script.mts');
-    const index = pathToFileURL(path.resolve('src/receiver/index.ts')).href;
-    fs.writeFileSync(
-      script,
-      `import { createSqliteInbox } from ${JSON.stringify(index)};
-       const store = createSqliteInbox(${JSON.stringify(path.join(dir, 'inbox.db'))});
-       await store.markHandled([1], 1);
-       console.log('done');`,
-    );
-    const tsx = pathToFileURL(path.resolve('node_modules/tsx/dist/loader.mjs')).href;
-    const child = spawn(process.execPath, ['--import', tsx, script], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    const code = await new Promise((resolve) => child.on('exit', resolve));
-    expect([code, out.trim()]).toEqual([0, 'done']);
+    expect(await exitsWithIdleInbox('createSqliteInbox')).toEqual([0, 'done']);
   });
 });
 
@@ -378,25 +384,6 @@ describe('SQLite inbox with its writes on a worker thread', () => {
   });
 
   it('an idle, unclosed inbox does not keep the process alive', async () => {
-    const dir = tempDir();
-    const script = path.join(dir, 'script.mts');
-    const index = pathToFileURL(path.resolve('src/receiver/index.ts')).href;
-    fs.writeFileSync(
-      script,
-      `import { createSqliteWorkerInbox } from ${JSON.stringify(index)};
-       const store = createSqliteWorkerInbox(${JSON.stringify(path.join(dir, 'inbox.db'))});
-       await store.markHandled([1], 1);
-       console.log('done');`,
-    );
-    const tsx = pathToFileURL(path.resolve('node_modules/tsx/dist/loader.mjs')).href;
-    const child = spawn(process.execPath, ['--import', tsx, script], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    const code = await new Promise((resolve) => child.on('exit', resolve));
-    expect([code, out.trim()]).toEqual([0, 'done']);
+    expect(await exitsWithIdleInbox('createSqliteWorkerInbox')).toEqual([0, 'done']);
   });
 });

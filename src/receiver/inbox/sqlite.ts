@@ -9,7 +9,6 @@ import { StatusProjection, type StatusUpdates } from './status-projection.js';
 import type {
   CustomerStatusRecord,
   HandlerFailure,
-  InboxEntry,
   InboxEvent,
   InboxStore,
   PendingEvent,
