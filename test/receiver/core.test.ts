@@ -39,6 +39,19 @@ afterEach(async () => {
 
 const json = answer;
 
+/** The store as it is, noting the size of every batch handed to `record`. */
+function countingBatches(inbox: InboxStore): { counting: InboxStore; batches: number[] } {
+  const batches: number[] = [];
+  const counting: InboxStore = {
+    ...inbox,
+    record: (entries, options) => {
+      batches.push(entries.length);
+      return inbox.record(entries, options);
+    },
+  };
+  return { counting, batches };
+}
+
 describe('answers', () => {
   it('200 for a signed, valid event, with the outcome', async () => {
     const request = signedRequest();
@@ -437,14 +450,7 @@ describe('durability', () => {
 
   it('group commit: concurrent events share transactions, each gets its own outcome', async () => {
     const inbox = createSqliteInbox(path.join(tempDir(), 'inbox.db'));
-    const batches: number[] = [];
-    const counting: InboxStore = {
-      ...inbox,
-      record: (entries, options) => {
-        batches.push(entries.length);
-        return inbox.record(entries, options);
-      },
-    };
+    const { counting, batches } = countingBatches(inbox);
     const r = receiver({ inbox: counting });
     const requests = Array.from({ length: 50 }, () => signedRequest());
     const responses = await Promise.all(
@@ -461,14 +467,7 @@ describe('durability', () => {
 
   it('without group commit every event is its own transaction', async () => {
     const inbox = createMemoryInbox();
-    const batches: number[] = [];
-    const counting: InboxStore = {
-      ...inbox,
-      record: (entries, options) => {
-        batches.push(entries.length);
-        return inbox.record(entries, options);
-      },
-    };
+    const { counting, batches } = countingBatches(inbox);
     const r = receiver({ inbox: counting, groupCommit: false });
     await Promise.all(Array.from({ length: 5 }, () => r.handle(signedRequest())));
     expect(batches).toEqual([1, 1, 1, 1, 1]);
