@@ -25,7 +25,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
-import { parseEvent } from '../src/contract/index.js';
+import { formatEventTimestamp, parseEvent } from '../src/contract/index.js';
 import { generateSecret, signWebhook } from '../src/signing/index.js';
 import { describeMachine, formatInteger, markdownTable, median } from './table.js';
 
@@ -106,7 +106,7 @@ class EventPool {
     const reasons = rejected
       ? ',"reasons":[{"reason":"Compliance check failed due to validation or regulatory issues","code":"COMPLIANCE_CHECK_FAILED"}]'
       : '';
-    const timestamp = new Date(START_MS + i * 1000).toISOString().replace('.000Z', 'Z');
+    const timestamp = formatEventTimestamp(new Date(START_MS + i * 1000));
     return `{"event_id":"${this.#id(i)}","event_type":"THIRD PARTY CUSTOMER STATUS","version":"v1.0.0","event_timestamp":"${timestamp}","data":{"customer_id":"0201001008132685","client_customer_ref":"CUST_${i % 1000}","status":"${rejected ? 'REJECTED' : 'APPROVED'}"${reasons}}}`;
   }
 }
