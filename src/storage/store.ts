@@ -211,6 +211,12 @@ export interface MinuteOutcomes {
 /** Told before each pending migration runs: its name, how many are done, how many are pending in all. */
 export type MigrationProgress = (name: string, done: number, total: number) => void;
 
+/** A numbered migration of either database: applied once, in name order, recorded in `migrations`. */
+export interface Migration {
+  name: string;
+  sql: string;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
 

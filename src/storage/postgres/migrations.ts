@@ -1,16 +1,10 @@
 import type pg from 'pg';
-import type { MigrationProgress } from '../store.js';
+import type { Migration, MigrationProgress } from '../store.js';
 import { withTransaction } from './db.js';
 import * as m001 from './migrations/001_initial.js';
 import * as m002 from './migrations/002_delivery_queue.js';
 import * as m003 from './migrations/003_claim_heads.js';
 import * as m004 from './migrations/004_delivery_notify.js';
-
-/** A numbered migration: applied once, in name order, recorded in the `migrations` table. */
-export interface Migration {
-  name: string;
-  sql: string;
-}
 
 /** Every PostgreSQL migration, oldest first. Append only: never edit one that has shipped. */
 export const migrations: readonly Migration[] = [

@@ -1,13 +1,7 @@
 import type { Database } from 'better-sqlite3';
-import type { MigrationProgress } from '../store.js';
+import type { Migration, MigrationProgress } from '../store.js';
 import * as m001 from './migrations/001_initial.js';
 import * as m002 from './migrations/002_delivery_queue.js';
-
-/** A numbered migration: applied once, in name order, recorded in the `migrations` table. */
-export interface Migration {
-  name: string;
-  sql: string;
-}
 
 /** Every SQLite migration, oldest first. Append only: never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
