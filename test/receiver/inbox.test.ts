@@ -347,6 +347,22 @@ describe('SQLite inbox on a real file', () => {
     await store.close();
   });
 
+  it('closes cleanly at once, before its checkpointer thread has started: rows kept, no WAL left behind', async () => {
+    const dir = tempDir();
+    for (let i = 0; i < 3; i++) {
+      const file = path.join(dir, `${i}.db`);
+      const store = createSqliteInbox(file);
+      await store.record([entry(), entry()], keep);
+      await store.close(); // the thread is still loading its modules: it is stopped, not waited for
+      // The last connection to close folds the WAL back and removes it: the thread's was closed first.
+      expect(fs.existsSync(`${file}-wal`)).toBe(false);
+      const db = new Database(file, { readonly: true });
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+      expect((db.prepare('SELECT count(*) AS n FROM inbox_events').get() as { n: number }).n).toBe(2);
+      db.close();
+    }
+  });
+
   it('an idle, unclosed inbox does not keep the process alive (the checkpointer thread included)', async () => {
     expect(await exitsWithIdleInbox('createSqliteInbox')).toEqual([0, 'done']);
   });

@@ -13,6 +13,8 @@ const port = parentPort;
 const { filename, intervalMs } = workerData as CheckpointerData;
 const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
 const db = new BetterSqlite3(filename, { fileMustExist: true });
+// Until this arrives, the owner may stop the thread by terminating it: it has not touched the file.
+port.postMessage('ready');
 
 let seen: unknown;
 const timer = setInterval(() => {

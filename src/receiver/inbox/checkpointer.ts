@@ -24,10 +24,20 @@ export function startCheckpointer(filename: string, intervalMs = 100): Checkpoin
   worker.unref();
   // A failed checkpointer only means the writer's backstop does all the work again.
   worker.on('error', () => {});
+  let ready = false;
+  worker.once('message', () => {
+    ready = true;
+  });
   let stopping: Promise<void> | undefined;
   return {
     stop() {
       stopping ??= (async () => {
+        // Still starting (a thread loads its modules in tens of milliseconds, far more from TypeScript
+        // sources): it holds no connection yet, so there is no checkpoint to wait for.
+        if (!ready) {
+          await worker.terminate();
+          return;
+        }
         // Referenced again while stopping: an unreferenced worker would let the process exit mid-shutdown.
         worker.ref();
         const exited = once(worker, 'exit');

@@ -132,7 +132,8 @@ export function createSqliteWorkerInbox(filename: string, options: SqliteInboxOp
     close() {
       closing ??= (async () => {
         try {
-          if (!failure) await call([nextId++, 'close']);
+          // Never written to: the thread has nothing to flush, and may still be starting.
+          if (!failure && nextId > 1) await call([nextId++, 'close']);
         } catch {
           // The thread already failed; there is nothing left to flush.
         } finally {
