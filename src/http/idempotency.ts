@@ -5,11 +5,20 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { Store } from '../storage/store.js';
 import { HttpError } from './errors.js';
 
 /** The header clients send. */
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
+/** The request headers of a POST that takes a key, as documented in the OpenAPI document. */
+export const IDEMPOTENCY_HEADERS = z.looseObject({
+  [IDEMPOTENCY_HEADER]: z.string().optional().meta({
+    description:
+      'Retry-safe POST: a retry with the same key and body gets the first answer back (header idempotent-replayed: true) for 24 hours; the same key with another body answers 422',
+  }),
+});
+
 /** The header on a replayed answer. */
 export const REPLAYED_HEADER = 'idempotent-replayed';
 
@@ -135,4 +144,77 @@ function replayOrRefuse(
     );
   }
   return { statusCode: stored.statusCode, body: JSON.parse(stored.body) as unknown, replayed: true };
+}
+
+/**
+ * How long an answer is kept for its key: a day, as Stripe does. A client retries within minutes;
+ * a key reused after a day is a new request. Keys are pruned hourly, so one lives 24 to 25 hours.
+ */
+export const IDEMPOTENCY_KEY_RETENTION_MS = 24 * 60 * 60 * 1000;
+const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
+const PRUNE_BATCH = 1000;
+
+/**
+ * Deletes every key older than the retention, in batches of {@link PRUNE_BATCH}; returns how many.
+ *
+ * @example
+ * const pruned = await pruneIdempotencyKeys(store);
+ */
+export async function pruneIdempotencyKeys(
+  store: Pick<Store, 'pruneIdempotencyKeys'>,
+  now: Date = new Date(),
+  retentionMs: number = IDEMPOTENCY_KEY_RETENTION_MS,
+): Promise<number> {
+  const before = new Date(now.getTime() - retentionMs);
+  let total = 0;
+  for (;;) {
+    const pruned = await store.pruneIdempotencyKeys(before, PRUNE_BATCH);
+    total += pruned;
+    if (pruned < PRUNE_BATCH) return total;
+  }
+}
+
+/** A running pruner; `stop()` waits for a prune under way, so the store can be closed after it. */
+export interface IdempotencyPruner {
+  stop(): Promise<void>;
+}
+
+/**
+ * Prunes expired keys now and then every hour (the timer never keeps the process alive). A failed
+ * prune is reported to `onError` and tried again at the next interval.
+ *
+ * @example
+ * const pruner = startIdempotencyPruner(store, { onPruned: (n) => log.info({ n }, 'pruned') });
+ * await pruner.stop();
+ */
+export function startIdempotencyPruner(
+  store: Pick<Store, 'pruneIdempotencyKeys'>,
+  hooks: { onPruned?: (count: number) => void; onError?: (error: Error) => void } = {},
+  intervalMs: number = PRUNE_INTERVAL_MS,
+): IdempotencyPruner {
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const tick = () => {
+    if (stopped || running) return;
+    running = pruneIdempotencyKeys(store)
+      .then(
+        (count) => {
+          if (count > 0) hooks.onPruned?.(count);
+        },
+        (error: unknown) => hooks.onError?.(error as Error),
+      )
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  tick();
+  const timer = setInterval(tick, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
 }

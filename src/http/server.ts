@@ -16,6 +16,7 @@ import {
 } from '../webhooks/dispatcher/service.js';
 import { buildApp } from './app.js';
 import { ADMIN_TOKEN_SETTING, generateToken, hashToken } from './auth.js';
+import { startIdempotencyPruner } from './idempotency.js';
 
 /** A listening service. */
 export interface RunningServer {
@@ -106,6 +107,10 @@ export async function startServer(
       await delivery.stop();
       throw err;
     });
+    const pruner = startIdempotencyPruner(store, {
+      onPruned: (count) => logger.info({ count }, 'expired idempotency keys pruned'),
+      onError: (err) => logger.warn({ err }, 'pruning idempotency keys failed; trying again in an hour'),
+    });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -119,6 +124,7 @@ export async function startServer(
         closing ??= (async () => {
           try {
             await app.close();
+            await pruner.stop();
             await delivery.stop();
           } finally {
             await store.close();

@@ -326,4 +326,9 @@ export interface Store {
     r: IdempotentResponse,
     at: Date,
   ): Promise<IdempotentResponse>;
+  /**
+   * Deletes up to `limit` keys saved before `createdBefore`, oldest first; returns how many. One short
+   * statement per call, so a large backlog is cleared in steps that never hold writers up for long.
+   */
+  pruneIdempotencyKeys(createdBefore: Date, limit: number): Promise<number>;
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IDEMPOTENCY_KEY_RETENTION_MS, pruneIdempotencyKeys } from '../../src/http/idempotency.js';
 import {
   expectErrorShape,
   startService,
@@ -196,6 +197,25 @@ for (const database of TEST_DATABASES) {
         headers: { 'idempotency-key': 'é'.repeat(3) },
       });
       expect(bad.statusCode).toBe(400);
+    });
+
+    // Last: pruning as of a day from now forgets every key of this store.
+    it('forgets a key once it is pruned a day later: the same request then runs again', async () => {
+      const headers = { 'idempotency-key': 'next-day' };
+      const first = await s.call('POST', base, { token, body: validThirdParty('TP_DAY'), headers });
+      expect(first.statusCode).toBe(201);
+      const replay = await s.call('POST', base, { token, body: validThirdParty('TP_DAY'), headers });
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+
+      const justBefore = new Date(Date.now() + IDEMPOTENCY_KEY_RETENTION_MS - 60_000);
+      expect(await pruneIdempotencyKeys(s.store, justBefore)).toBe(0);
+      const dayLater = new Date(Date.now() + IDEMPOTENCY_KEY_RETENTION_MS + 60_000);
+      expect(await pruneIdempotencyKeys(s.store, dayLater)).toBeGreaterThanOrEqual(1);
+
+      // The handler runs again: the ref exists now, so the answer is a fresh 409, not a replay.
+      const again = await s.call('POST', base, { token, body: validThirdParty('TP_DAY'), headers });
+      expect(again.statusCode).toBe(409);
+      expect(again.headers['idempotent-replayed']).toBeUndefined();
     });
   });
 }

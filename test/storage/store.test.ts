@@ -302,6 +302,38 @@ for (const dialect of DIALECTS) {
         );
         expect(new Set(saved.map((r) => r.requestHash)).size).toBe(1);
       });
+
+      it('prunes keys saved before a cutoff, oldest first, a batch at a time; a pruned key is free again', async () => {
+        const a = await newPartner(db.store);
+        const b = await newPartner(db.store);
+        // Years back, so that the other tests' keys (saved now, in the same store) are never in range.
+        const at = (day: number) => new Date(Date.UTC(2001, 0, day));
+        const answer = (n: number) => ({ requestHash: `h${n}`, statusCode: 201, body: `${n}` });
+        const keys: [string, string, Date][] = [];
+        for (let day = 1; day <= 5; day++) {
+          keys.push([day % 2 ? a : b, randomId('idem_'), at(day)]);
+        }
+        // Saved out of order: the oldest first is about created_at, not insertion.
+        for (const i of [3, 0, 4, 1, 2]) {
+          const [partner, key, created] = keys[i] as [string, string, Date];
+          await db.store.saveIdempotentResponse(partner, key, answer(i), created);
+        }
+        const kept = async () => {
+          const present: number[] = [];
+          for (const [i, [partner, key]] of keys.entries())
+            if (await db.store.getIdempotentResponse(partner, key)) present.push(i);
+          return present;
+        };
+        // Before day 5: days 1-4, at most 3 now (the oldest three, whichever partner), then the rest.
+        expect(await db.store.pruneIdempotencyKeys(at(5), 3)).toBe(3);
+        expect(await kept()).toEqual([3, 4]);
+        expect(await db.store.pruneIdempotencyKeys(at(5), 3)).toBe(1);
+        expect(await db.store.pruneIdempotencyKeys(at(5), 3)).toBe(0);
+        expect(await kept()).toEqual([4]);
+        // A pruned key takes a new answer.
+        const [partner, key] = keys[0] as [string, string, Date];
+        expect(await db.store.saveIdempotentResponse(partner, key, answer(9), new Date())).toEqual(answer(9));
+      });
     });
   });
 }

@@ -14,7 +14,7 @@ import {
   toThirdPartyCustomerView,
 } from '../../customers/third-parties.js';
 import { HttpError } from '../errors.js';
-import { REPLAYED_HEADER } from '../idempotency.js';
+import { IDEMPOTENCY_HEADERS, REPLAYED_HEADER } from '../idempotency.js';
 import {
   customerIdSchema,
   customerParamsSchema,
@@ -24,12 +24,6 @@ import {
 } from './shared.js';
 
 const BASE = '/api/v1/customers/:customer_id/third-parties';
-const idempotencyHeaders = z.looseObject({
-  'idempotency-key': z
-    .string()
-    .optional()
-    .meta({ description: 'Retry-safe POST: the first answer is replayed' }),
-});
 
 /** The third-party customer routes under `/api/v1/customers/{customer_id}/third-parties`. */
 export const thirdPartyRoutes: FastifyPluginAsyncZod<RouteDeps> = async (
@@ -46,7 +40,7 @@ export const thirdPartyRoutes: FastifyPluginAsyncZod<RouteDeps> = async (
         tags: ['third-party customers'],
         security: PARTNER_SECURITY,
         params: customerParamsSchema,
-        headers: idempotencyHeaders,
+        headers: IDEMPOTENCY_HEADERS,
         body: newThirdPartyCustomerSchema,
         response: { 201: thirdPartyCustomerViewSchema, ...errorResponses(400, 401, 404, 409, 413, 415, 422) },
       },

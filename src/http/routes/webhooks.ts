@@ -20,7 +20,7 @@ import {
 } from '../../webhooks/schema.js';
 import { checkEndpointUrl } from '../../webhooks/url-policy.js';
 import { HttpError, rethrowInvalidCursor } from '../errors.js';
-import { REPLAYED_HEADER } from '../idempotency.js';
+import { IDEMPOTENCY_HEADERS, REPLAYED_HEADER } from '../idempotency.js';
 import {
   customerIdSchema,
   customerParamsSchema,
@@ -33,12 +33,6 @@ const BASE = '/api/v1/customers/:customer_id/webhooks';
 const endpointParamsSchema = z.object({
   customer_id: customerIdSchema,
   webhook_id: z.string().min(1).max(100),
-});
-const idempotencyHeaders = z.looseObject({
-  'idempotency-key': z
-    .string()
-    .optional()
-    .meta({ description: 'Retry-safe POST: the first answer is replayed' }),
 });
 const TAGS = ['webhook endpoints'];
 
@@ -78,7 +72,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps)
         tags: TAGS,
         security: PARTNER_SECURITY,
         params: customerParamsSchema,
-        headers: idempotencyHeaders,
+        headers: IDEMPOTENCY_HEADERS,
         body: newEndpointSchema,
         response: { 201: endpointWithSecretSchema, ...errorResponses(400, 401, 404, 413, 415, 422) },
       },
@@ -190,7 +184,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps)
         tags: TAGS,
         security: PARTNER_SECURITY,
         params: endpointParamsSchema,
-        headers: idempotencyHeaders,
+        headers: IDEMPOTENCY_HEADERS,
         // No body, or an empty object (Fastify hands a missing body to the validator as null).
         body: z.strictObject({}).nullish(),
         response: { 200: endpointWithSecretSchema, ...errorResponses(400, 401, 404, 422) },

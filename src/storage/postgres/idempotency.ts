@@ -22,6 +22,12 @@ const insert = statement<StoredResponse>(
    RETURNING request_hash, status_code, body`,
 );
 
+const prune = statement(
+  'idempotency_prune',
+  `DELETE FROM idempotency_keys WHERE (customer_id, key) IN (
+     SELECT customer_id, key FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT $2)`,
+);
+
 export async function getIdempotentResponse(
   db: Queryable,
   customerId: string,
@@ -43,9 +49,22 @@ export async function saveIdempotentResponse(
   r: IdempotentResponse,
   at: Date,
 ): Promise<IdempotentResponse> {
-  const inserted = (await insert.run(db, [customerId, key, r.requestHash, r.statusCode, r.body, at])).rows[0];
-  if (inserted) return toResponse(inserted);
-  const stored = await getIdempotentResponse(db, customerId, key);
-  if (!stored) throw new Error('idempotency key conflicted but cannot be read');
-  return stored;
+  // A second round only if the conflicting row was pruned between the two statements.
+  for (let round = 0; round < 2; round++) {
+    const inserted = (await insert.run(db, [customerId, key, r.requestHash, r.statusCode, r.body, at]))
+      .rows[0];
+    if (inserted) return toResponse(inserted);
+    const stored = await getIdempotentResponse(db, customerId, key);
+    if (stored) return stored;
+  }
+  throw new Error('idempotency key conflicted but cannot be read');
+}
+
+/** Deletes up to `limit` keys saved before `createdBefore`, oldest first; returns how many. */
+export async function pruneIdempotencyKeys(
+  db: Queryable,
+  createdBefore: Date,
+  limit: number,
+): Promise<number> {
+  return (await prune.run(db, [createdBefore, limit])).rowCount ?? 0;
 }

@@ -34,7 +34,7 @@ import {
   updateEndpoint,
 } from './endpoints.js';
 import { getEvent, listEvents } from './events.js';
-import { getIdempotentResponse, saveIdempotentResponse } from './idempotency.js';
+import { getIdempotentResponse, pruneIdempotencyKeys, saveIdempotentResponse } from './idempotency.js';
 import { migrate, quoteIdent } from './migrations.js';
 import {
   createPartner,
@@ -226,6 +226,9 @@ export class PostgresStore implements Store {
     at: Date,
   ): Promise<IdempotentResponse> {
     return saveIdempotentResponse(this.#pool, customerId, key, r, at);
+  }
+  pruneIdempotencyKeys(createdBefore: Date, limit: number): Promise<number> {
+    return pruneIdempotencyKeys(this.#pool, createdBefore, limit);
   }
 }
 

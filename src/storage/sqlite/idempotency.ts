@@ -35,6 +35,11 @@ export function idempotencyQueries(db: Database) {
       return toResponse(stored);
     },
   );
+  // Through the created_at index, oldest first; the primary key finds each row to delete.
+  const prune = db.prepare<[number, number]>(
+    `DELETE FROM idempotency_keys WHERE (customer_id, key) IN (
+       SELECT customer_id, key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
+  );
   return {
     get(customerId: string, key: string): IdempotentResponse | undefined {
       const row = get.get(customerId, key);
@@ -42,5 +47,6 @@ export function idempotencyQueries(db: Database) {
     },
     save: (customerId: string, key: string, r: IdempotentResponse, at: Date) =>
       save.immediate(customerId, key, r, at),
+    prune: (createdBefore: Date, limit: number): number => prune.run(createdBefore.getTime(), limit).changes,
   };
 }

@@ -222,6 +222,9 @@ export class SqliteStore implements Store {
   ): Promise<IdempotentResponse> {
     return this.#q.idempotency.save(customerId, key, r, at);
   }
+  async pruneIdempotencyKeys(createdBefore: Date, limit: number): Promise<number> {
+    return this.#q.idempotency.prune(createdBefore, limit);
+  }
 }
 
 /**
