@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import FindMyWay from 'find-my-way';
 import { z } from 'zod';
 import { InvalidCursorError } from '../storage/index.js';
 
@@ -177,9 +178,27 @@ function fromFastifyError(err: FastifyError): HttpError | undefined {
 
 /**
  * Installs the error handler and the not-found handler so that every answer that is not a success
- * is `{error: {code, message, details?}}`, never a stack trace, and a 500 only for real faults.
+ * is `{error: {code, message, details?}}`, never a stack trace, and a 500 only for real faults. A
+ * path that exists with other methods answers 405 with `Allow`; only an unknown path answers 404.
+ * Call it before registering routes: it learns them as they are added.
  */
 export function installErrorHandling(app: FastifyInstance): void {
+  // Fastify answers 404 for a known path with another method. A second router holding every route
+  // (a no-op handler each) tells which methods the path has; it is asked only on the not-found path.
+  const routes = FindMyWay();
+  const methods = new Set<FindMyWay.HTTPMethod>();
+  app.addHook('onRoute', (route) => {
+    for (const m of [route.method].flat()) {
+      const method = m.toUpperCase() as FindMyWay.HTTPMethod;
+      methods.add(method);
+      try {
+        routes.on(method, route.url, () => {});
+      } catch {
+        // The same path twice (Fastify's constraints tell them apart): one entry answers for both.
+      }
+    }
+  });
+
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof HttpError) return sendHttpError(reply, err);
     if (err instanceof RequestValidationError) {
@@ -199,7 +218,19 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
 
   app.setNotFoundHandler((request, reply) => {
-    sendHttpError(
+    const path = request.url.split('?')[0] ?? '';
+    const allowed = [...methods].filter((m) => m !== request.method && routes.find(m, path));
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.sort().join(', '));
+      return sendHttpError(
+        reply,
+        new HttpError(
+          'method_not_allowed',
+          `${request.method.slice(0, 20)} is not allowed on ${path.slice(0, 200)}; use ${allowed.join(' or ')}`,
+        ),
+      );
+    }
+    return sendHttpError(
       reply,
       new HttpError(
         'not_found',

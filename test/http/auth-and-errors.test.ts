@@ -144,7 +144,35 @@ describe('error handling', () => {
     const res = await s.call('GET', '/nope/../../etc/passwd');
     expect(res.statusCode).toBe(404);
     expect(expectErrorShape(res).code).toBe('not_found');
-    expect((await s.call('DELETE', '/healthz')).statusCode).toBe(404);
+    expect((await s.call('DELETE', '/nope')).statusCode).toBe(404);
+  });
+
+  it('answers a known path with another method 405, with Allow listing its methods', async () => {
+    const res = await s.call('DELETE', '/healthz');
+    expect(res.statusCode).toBe(405);
+    expect(res.headers.allow).toBe('GET, HEAD');
+    expect(expectErrorShape(res)).toMatchObject({
+      code: 'method_not_allowed',
+      message: 'DELETE is not allowed on /healthz; use GET or HEAD',
+    });
+    // Every documented API path, with ids filled in: each method it lacks gets 405 naming the ones it
+    // has. (The dashboard's HTML pages keep their own session check and HTML 404 page.)
+    const doc = (await s.call('GET', '/openapi.json')).json() as { paths: Record<string, object> };
+    const verbs = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+    let checked = 0;
+    for (const [template, operations] of Object.entries(doc.paths)) {
+      if (template.startsWith('/dashboard')) continue;
+      const url = template.replace(/\{[^}]+\}/g, 'X_1');
+      const documented = Object.keys(operations).map((m) => m.toUpperCase());
+      for (const verb of verbs.filter((v) => !documented.includes(v))) {
+        const answer = await s.call(verb as 'GET', url, { token });
+        expect(answer.statusCode, `${verb} ${url}`).toBe(405);
+        const allow = String(answer.headers.allow).split(', ');
+        for (const m of documented) expect(allow, `${verb} ${url}`).toContain(m);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(20);
   });
 
   it('answers a malformed URL with a JSON 400', async () => {
