@@ -2,6 +2,7 @@
  * PostgreSQL LISTEN/NOTIFY: a dispatcher wakes at once on deliveries committed by another connection
  * (another process in production), instead of at its next poll, and takes over released leases at once.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDeliveryQueue } from '../../src/storage/queue.js';
 import { createDispatcher, type Dispatcher } from '../../src/webhooks/dispatcher/dispatcher.js';
@@ -12,6 +13,7 @@ import {
   newEndpoint,
   newPartner,
   newThirdParty,
+  PG_URL,
   skipReason,
   type TestDatabase,
 } from './databases.js';
@@ -84,5 +86,81 @@ describe.skipIf(skip !== undefined)('LISTEN/NOTIFY on postgres', () => {
     await db.queue.release('elsewhere', [held?.id ?? '']);
     await waitFor(() => sink.received.some((r) => r.headers['webhook-id'] === id), 5000, 'taken over');
     expect(Date.now() - t).toBeLessThan(1000);
+  });
+
+  describe('the NOTIFY a decision sends (migration 005)', () => {
+    let listener: pg.Client;
+    const heard: number[] = [];
+    beforeAll(async () => {
+      listener = new pg.Client({ connectionString: PG_URL });
+      await listener.connect();
+      const schema = new URL(db.url).searchParams.get('schema');
+      listener.on('notification', (n) => {
+        if (n.channel === 'tpcs_deliveries' && n.payload === schema) heard.push(Date.now());
+      });
+      await listener.query('LISTEN tpcs_deliveries');
+    });
+    afterAll(() => listener?.end());
+
+    const quiet = () => new Promise((r) => setTimeout(r, 300));
+
+    it('comes once for a decision alone (from its own commit), none for a decision without deliveries', async () => {
+      const partner = await newPartner(db.store);
+      await newEndpoint(db.store, partner, sink.url('/notify'));
+      const ref = await newThirdParty(db.store, partner);
+      await quiet();
+      heard.length = 0;
+      // Alone, its NOTIFY rides on its own commit (the trigger); a second one after it would be waste.
+      await decide(db.store, partner, ref, 'APPROVED');
+      await quiet();
+      expect(heard).toHaveLength(1);
+      // A decision that queues no delivery (a partner without endpoints) sends none.
+      const lonely = await newPartner(db.store);
+      heard.length = 0;
+      await decide(db.store, lonely, await newThirdParty(db.store, lonely), 'APPROVED');
+      await quiet();
+      expect(heard).toHaveLength(0);
+    });
+
+    it('coalesces a burst of concurrent decisions into a few, sent after their commits', async () => {
+      const partner = await newPartner(db.store);
+      await newEndpoint(db.store, partner, sink.url('/burst'));
+      const refs = await Promise.all(Array.from({ length: 40 }, () => newThirdParty(db.store, partner)));
+      await quiet();
+      heard.length = 0;
+      await Promise.all(refs.map((ref) => decide(db.store, partner, ref, 'REJECTED')));
+      const committed = Date.now();
+      await quiet();
+      expect(heard.length).toBeGreaterThanOrEqual(1);
+      expect(heard.length).toBeLessThan(40);
+      expect(Math.max(...heard)).toBeGreaterThanOrEqual(committed - 50);
+    });
+
+    it('still comes from the trigger for deliveries inserted outside a decision (an older build)', async () => {
+      const partner = await newPartner(db.store);
+      await newEndpoint(db.store, partner, sink.url('/older'));
+      const id = await decide(db.store, partner, await newThirdParty(db.store, partner), 'APPROVED');
+      // Created after the decision: a delivery of that event to it is new, written by hand below.
+      const endpoint = await newEndpoint(db.store, partner, sink.url('/older-2'));
+      await quiet();
+      heard.length = 0;
+      const client = new pg.Client({ connectionString: db.url.replace(/\?.*$/, '') });
+      await client.connect();
+      try {
+        const schema = new URL(db.url).searchParams.get('schema') as string;
+        await client.query(`SET search_path TO ${schema}`);
+        await client.query(
+          `INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, customer_id, client_customer_ref,
+             next_attempt_at, created_at, updated_at)
+           SELECT gen_random_uuid()::text, event_id, seq, $2, customer_id, client_customer_ref, now(), now(), now()
+           FROM events WHERE event_id = $1`,
+          [id, endpoint],
+        );
+      } finally {
+        await client.end();
+      }
+      await quiet();
+      expect(heard).toHaveLength(1);
+    });
   });
 });

@@ -36,6 +36,7 @@ import {
 import { getEvent, listEvents } from './events.js';
 import { getIdempotentResponse, pruneIdempotencyKeys, saveIdempotentResponse } from './idempotency.js';
 import { migrate, quoteIdent } from './migrations.js';
+import { DeliveryNotifier } from './notify.js';
 import {
   createPartner,
   findPartnerByTokenHash,
@@ -86,10 +87,13 @@ export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
   readonly #pool: pg.Pool;
   readonly #schema: string | undefined;
+  readonly #notifier: DeliveryNotifier;
+  #decisionsInFlight = 0;
 
   constructor(pool: pg.Pool, schema?: string) {
     this.#pool = pool;
     this.#schema = schema;
+    this.#notifier = new DeliveryNotifier(pool);
   }
 
   /** The pool, for code that shares this store's connections (benchmarks, the dispatcher). */
@@ -101,6 +105,7 @@ export class PostgresStore implements Store {
     return migrate(this.#pool, undefined, this.#schema, onProgress);
   }
   async close(): Promise<void> {
+    await this.#notifier.idle();
     await this.#pool.end();
   }
   async ping(): Promise<void> {
@@ -147,8 +152,20 @@ export class PostgresStore implements Store {
   ): Promise<Page<ThirdPartyCustomer>> {
     return listThirdParties(this.#pool, customerId, q);
   }
-  recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult> {
-    return recordDecision(this.#pool, d);
+  async recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult> {
+    // Alone, a decision's NOTIFY rides on its own commit (the trigger) and costs nothing more. With
+    // others in flight, NOTIFYs inside the commits would serialise them (migration 005): those
+    // decisions notify after their commits, coalesced.
+    this.#decisionsInFlight++;
+    try {
+      const notifyAfterCommit = this.#decisionsInFlight > 1;
+      const result = await recordDecision(this.#pool, d, notifyAfterCommit);
+      if (notifyAfterCommit && result.outcome === 'changed' && result.deliveryIds.length > 0)
+        this.#notifier.request();
+      return result;
+    } finally {
+      this.#decisionsInFlight--;
+    }
   }
 
   getEvent(customerId: string, eventId: string): Promise<StoredEvent | undefined> {

@@ -5,6 +5,7 @@ import * as m001 from './migrations/001_initial.js';
 import * as m002 from './migrations/002_delivery_queue.js';
 import * as m003 from './migrations/003_claim_heads.js';
 import * as m004 from './migrations/004_delivery_notify.js';
+import * as m005 from './migrations/005_notify_after_commit.js';
 
 /** Every PostgreSQL migration, oldest first. Append only: never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
@@ -12,6 +13,7 @@ export const migrations: readonly Migration[] = [
   { name: '002_delivery_queue', sql: m002.sql },
   { name: '003_claim_heads', sql: m003.sql },
   { name: '004_delivery_notify', sql: m004.sql },
+  { name: '005_notify_after_commit', sql: m005.sql },
 ];
 
 /** First key of the two-int advisory lock; the second is a hash of the schema name. */
