@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { queuedDeliveries } from '../decision.js';
 import { UnsupportedDatabaseUrlError } from '../errors.js';
 import type {
   ComplianceDecisionInput,
@@ -160,8 +161,7 @@ export class PostgresStore implements Store {
     try {
       const notifyAfterCommit = this.#decisionsInFlight > 1;
       const result = await recordDecision(this.#pool, d, notifyAfterCommit);
-      if (notifyAfterCommit && result.outcome === 'changed' && result.deliveryIds.length > 0)
-        this.#notifier.request();
+      if (notifyAfterCommit && queuedDeliveries(result)) this.#notifier.request();
       return result;
     } finally {
       this.#decisionsInFlight--;

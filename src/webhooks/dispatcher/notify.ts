@@ -2,6 +2,7 @@
  * The in-process wake-up: when a decision commits deliveries, dispatchers in the same process claim
  * them at once instead of at their next poll.
  */
+import { queuedDeliveries } from '../../storage/decision.js';
 import type { Store } from '../../storage/store.js';
 
 const listeners = new Set<() => void>();
@@ -30,7 +31,7 @@ export function withDeliveryNotify<S extends Store>(store: S): S {
       if (prop === 'recordDecision') {
         return async (...args: Parameters<Store['recordDecision']>) => {
           const result = await target.recordDecision(...args);
-          if (result.outcome === 'changed' && result.deliveryIds.length > 0) notifyDeliveriesQueued();
+          if (queuedDeliveries(result)) notifyDeliveriesQueued();
           return result;
         };
       }
