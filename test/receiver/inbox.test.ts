@@ -33,6 +33,11 @@ function entry(overrides: Parameters<typeof eventJson>[0] = {}, receivedAt = 1_0
 
 const keep = { handleStale: false, handlers: true };
 
+/** Rows in one table of an open SQLite database. */
+function count(db: Database.Database, table: 'inbox_events' | 'customer_statuses'): number {
+  return (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+}
+
 /**
  * Runs a script that opens an inbox, writes once and never closes it; resolves with its exit code and
  * output once it exits on its own (an idle inbox must not hold the process open).
@@ -225,8 +230,7 @@ describe('SQLite inbox on a real file', () => {
 
   it('writes statuses in batches of their own, soon after the record and always before a read', async () => {
     const store = createSqliteInbox(path.join(tempDir(), 'inbox.db'));
-    const rows = () =>
-      (store.database.prepare('SELECT count(*) AS n FROM customer_statuses').get() as { n: number }).n;
+    const rows = () => count(store.database, 'customer_statuses');
     const events = ['A', 'B', 'C'].map((ref) => entry({ ref }));
     expect(await store.record(events, keep)).toEqual(['recorded', 'recorded', 'recorded']);
     expect(rows()).toBe(0); // not in the record transaction
@@ -246,11 +250,11 @@ describe('SQLite inbox on a real file', () => {
     const other = entry({ ref: 'B', status: 'REJECTED', at: '2025-01-01T00:00:00Z' });
     expect(await crashed.record([newer], keep)).toEqual(['recorded']);
     expect(await crashed.record([older, other], keep)).toEqual(['stale', 'recorded']);
-    expect(crashed.database.prepare('SELECT count(*) AS n FROM customer_statuses').get()).toEqual({ n: 0 });
+    expect(count(crashed.database, 'customer_statuses')).toBe(0);
 
     // A second connection opened now finds what the "crashed" one never wrote, as a restart would.
     const restarted = createSqliteInbox(file);
-    expect(restarted.database.prepare('SELECT count(*) AS n FROM customer_statuses').get()).toEqual({ n: 2 });
+    expect(count(restarted.database, 'customer_statuses')).toBe(2);
     expect(await restarted.getStatus('0201001008132685', 'A')).toMatchObject({
       status: 'APPROVED',
       eventId: newer.event.event_id,
@@ -291,10 +295,8 @@ describe('SQLite inbox on a real file', () => {
     let probe: Database.Database | undefined;
     const spy = vi.spyOn(fs, 'fdatasync').mockImplementation((fd, callback) => {
       const file = fs.readlinkSync(`/proc/self/fd/${fd}`);
-      const rows = probe?.prepare('SELECT count(*) AS n FROM inbox_events').get() as
-        | { n: number }
-        | undefined;
-      steps.push(`sync ${path.basename(file)} (rows visible: ${rows?.n})`);
+      const rows = probe && count(probe, 'inbox_events');
+      steps.push(`sync ${path.basename(file)} (rows visible: ${rows})`);
       original(fd, (error) => {
         steps.push('synced');
         callback(error);
@@ -336,7 +338,7 @@ describe('SQLite inbox on a real file', () => {
       fs.copyFileSync(file, copy);
       const db = new Database(copy, { readonly: true });
       try {
-        return (db.prepare('SELECT count(*) AS n FROM inbox_events').get() as { n: number }).n;
+        return count(db, 'inbox_events');
       } catch {
         return 0; // not even the schema checkpointed yet
       } finally {
@@ -358,7 +360,7 @@ describe('SQLite inbox on a real file', () => {
       expect(fs.existsSync(`${file}-wal`)).toBe(false);
       const db = new Database(file, { readonly: true });
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-      expect((db.prepare('SELECT count(*) AS n FROM inbox_events').get() as { n: number }).n).toBe(2);
+      expect(count(db, 'inbox_events')).toBe(2);
       db.close();
     }
   });
