@@ -401,6 +401,26 @@ describe('SQLite inbox with its writes on a worker thread', () => {
     await expect(store.record([entry()], keep)).rejects.toThrow(/writer thread/);
   });
 
+  it('two writers on one file (a second process, a writer left behind) never fail a record', async () => {
+    const file = path.join(tempDir(), 'inbox.db');
+    const stores = [createSqliteWorkerInbox(file), createSqliteWorkerInbox(file)];
+    // Each record reads statuses, then writes: the other thread commits in between, often.
+    const recorded = await Promise.all(
+      stores.map(async (store, s) => {
+        const outcomes = [];
+        for (let i = 0; i < 300; i++) {
+          outcomes.push(
+            ...(await store.record([entry({ ref: `S${s}_${i % 7}` }), entry({ ref: 'SHARED' })], keep)),
+          );
+        }
+        return outcomes;
+      }),
+    );
+    expect(recorded.flat().filter((o) => o === 'duplicate')).toEqual([]);
+    expect(count(stores[0]?.database as Database.Database, 'inbox_events')).toBe(1200);
+    for (const store of stores) await store.close();
+  });
+
   it('an idle, unclosed inbox does not keep the process alive', async () => {
     expect(await exitsWithIdleInbox('createSqliteWorkerInbox')).toEqual([0, 'done']);
   });

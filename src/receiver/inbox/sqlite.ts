@@ -314,7 +314,10 @@ export function sqliteWriter(
       if (rows.length === 0) return [];
       let committed = false;
       try {
-        const outcomes = recordBatch(rows, options);
+        // IMMEDIATE: the write lock first (waiting up to busy_timeout). A deferred transaction reads the
+        // statuses first, and if another connection on the file (a second process, a writer thread left
+        // behind) commits before its first write, SQLite fails it at once with "database is locked".
+        const outcomes = recordBatch.immediate(rows, options);
         committed = true;
         return outcomes;
       } finally {
