@@ -154,7 +154,14 @@ describe('delivery end to end (tpcs serve → tpcs receive and a svix receiver)'
     const status = await (await fetch(`${receiverUrl}/statuses/${cid}/CUST_E2E`)).json();
     expect(JSON.stringify(status)).toContain('REJECTED');
 
-    // deliveries with attempts
+    // deliveries with attempts: the dispatcher records the answer after the receiver has it, so
+    // a loaded machine may show the delivery pending for a moment after svixGot fills
+    await waitFor(
+      async () =>
+        (await p('GET', `/webhooks/${sv.body.id}/deliveries`)).body.deliveries[0]?.status === 'delivered',
+      10_000,
+      'delivery recorded as delivered',
+    );
     const listed = await p('GET', `/webhooks/${sv.body.id}/deliveries`);
     expect(listed.status).toBe(200);
     const delivery = listed.body.deliveries[0];
