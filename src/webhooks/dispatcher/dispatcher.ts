@@ -115,6 +115,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   const signal = () => {
     woken = true;
+    // something may be due now: not idle until a claim has looked
+    lastClaimEmpty = false;
     wake?.();
   };
 
@@ -137,6 +139,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   function checkIdle() {
     if (
       lastClaimEmpty &&
+      !woken &&
       inFlight.size === 0 &&
       pendingCompletions.length === 0 &&
       !flushing &&
