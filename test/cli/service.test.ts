@@ -164,8 +164,9 @@ describe('tpcs against a running service', () => {
       await listen.waitFor(/Ready!/);
       const started = Date.now();
       serve.child.kill('SIGTERM');
+      // 0, not the 1 of serve's forced exit after 10 s (loose: a loaded machine shuts down slowly)
       expect(await serve.exited).toBe(0);
-      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(Date.now() - started).toBeLessThan(9_500);
     } finally {
       listen.child.kill('SIGINT');
     }

@@ -109,8 +109,8 @@ for (const dialect of DIALECTS) {
         `${dialect} isolation: live p99 clean ${clean.map(p99).join('/')} ms, with a dead endpoint ${dead.map(p99).join('/')} ms (max ${deadMax})`,
       );
       // generous for a loaded 2-core box; a head-of-line block would show as seconds (the 8 s timeout)
-      expect(deadP99).toBeLessThanOrEqual(3 * cleanP99 + 50);
-      expect(deadMax).toBeLessThan(TIMEOUT_MS / 4);
+      expect(deadP99).toBeLessThanOrEqual(3 * cleanP99 + 250);
+      expect(deadMax).toBeLessThan(TIMEOUT_MS / 2);
     }, 60_000);
 
     it('stops at once with attempts to a dead endpoint still hanging, and writes nothing after', async () => {

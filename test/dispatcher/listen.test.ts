@@ -61,7 +61,8 @@ describe.skipIf(skip !== undefined)('LISTEN/NOTIFY on postgres', () => {
       await waitFor(() => sink.received.some((r) => r.headers['webhook-id'] === id), 5000, 'delivery');
       lags.push(Date.now() - t);
     }
-    expect(Math.max(...lags)).toBeLessThan(1000);
+    // far under the 20 s poll: only a NOTIFY can have woken it (loose for a loaded machine)
+    expect(Math.max(...lags)).toBeLessThan(3000);
   });
 
   it('takes over leases another process releases, at once', async () => {
@@ -85,7 +86,7 @@ describe.skipIf(skip !== undefined)('LISTEN/NOTIFY on postgres', () => {
     const t = Date.now();
     await db.queue.release('elsewhere', [held?.id ?? '']);
     await waitFor(() => sink.received.some((r) => r.headers['webhook-id'] === id), 5000, 'taken over');
-    expect(Date.now() - t).toBeLessThan(1000);
+    expect(Date.now() - t).toBeLessThan(3000);
   });
 
   describe('the NOTIFY a decision sends (migration 005)', () => {
@@ -136,13 +137,18 @@ describe.skipIf(skip !== undefined)('LISTEN/NOTIFY on postgres', () => {
       await heardOne();
       await quiet();
       expect(heard.length).toBeLessThan(40);
-      expect(Math.max(...heard)).toBeGreaterThanOrEqual(committed - 50);
+      // the last one comes after the commits (the margin: the last commit's own, if it came last)
+      expect(Math.max(...heard)).toBeGreaterThanOrEqual(committed - 500);
     });
 
     it('still comes from the trigger for deliveries inserted outside a decision (an older build)', async () => {
       const partner = await newPartner(db.store);
       await newEndpoint(db.store, partner, sink.url('/older'));
-      const id = await decide(db.store, partner, await newThirdParty(db.store, partner), 'APPROVED');
+      const ref = await newThirdParty(db.store, partner);
+      await quiet();
+      heard.length = 0;
+      const id = await decide(db.store, partner, ref, 'APPROVED');
+      await heardOne(); // the decision's own, which a slow machine could otherwise count below
       // Created after the decision: a delivery of that event to it is new, written by hand below.
       const endpoint = await newEndpoint(db.store, partner, sink.url('/older-2'));
       await quiet();

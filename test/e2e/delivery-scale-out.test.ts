@@ -51,7 +51,10 @@ describe.skipIf(skip !== undefined)('scale-out on postgres', () => {
       }),
     );
     const started = Date.now();
-    for (let i = 0; i < 3; i++) workers.push(spawnWorker(database.url, { DELIVERY_PER_ENDPOINT: '48' }));
+    // Nothing is killed here, and each request must come exactly once: leases long enough that no
+    // stall of a loaded machine lets another worker take a delivery still being sent.
+    const env = { DELIVERY_PER_ENDPOINT: '48', DELIVERY_TIMEOUT: '10s', DELIVERY_LEASE: '60s' };
+    for (let i = 0; i < 3; i++) workers.push(spawnWorker(database.url, env));
     await waitFor(
       async () => (await database.queue.stats(new Date())).pending === 0,
       120_000,

@@ -62,8 +62,8 @@ describe('README', () => {
         stdio: 'ignore',
         detached: true,
       });
-      await waitFor(`http://127.0.0.1:${apiPort}/healthz`, 20_000);
-    }, 60_000);
+      await waitFor(`http://127.0.0.1:${apiPort}/healthz`, 30_000);
+    }, 120_000);
 
     afterAll(() => {
       if (service.pid) process.kill(-service.pid, 'SIGTERM');

@@ -107,7 +107,7 @@ for (const [name, start] of EXAMPLES) {
       expect(unsigned.statusCode).toBe(401);
       await unsigned.body.dump();
 
-      await waitFor(() => onStatus.mock.calls.length >= 2);
+      await waitFor(() => onStatus.mock.calls.length >= 2, 15_000);
       await receiver.drain();
       expect(onStatus.mock.calls).toEqual([
         ['BUYER_1', 'REJECTED', REASONS.map((r) => r.code)],
@@ -146,7 +146,7 @@ describe('examples/quickstart.ts (the README snippet)', () => {
     const event = signedRequest({ status: 'REJECTED', ref: 'QUICK_1' });
     expect((await post(url, event)).status).toBe(200);
     expect((await post(url, event)).body.outcome).toBe('duplicate');
-    await waitFor(() => out.includes('rejected QUICK_1'));
+    await waitFor(() => out.includes('rejected QUICK_1'), 15_000); // printed by a child process, after its 200
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(out.match(/rejected QUICK_1/g)).toHaveLength(1);
     expect(out).toContain('COMPLIANCE_CHECK_FAILED');
