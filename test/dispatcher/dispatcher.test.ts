@@ -213,5 +213,28 @@ for (const dialect of DIALECTS) {
       expect((await deliveries(partner, ep))[0]?.status).toBe('delivered');
       dispatcher.start();
     });
+
+    it('idle() after notify() waits for the claim it asked for, the attempt and its record', async () => {
+      await dispatcher.stop(1000);
+      // polls once a minute: only notify() makes it look again
+      const sleeper = createDispatcher({
+        queue: db.queue,
+        allowPrivateEndpoints: true,
+        pollIntervalMs: 60_000,
+      });
+      sleeper.start();
+      try {
+        await sleeper.idle(); // its first claim has looked (and whatever it found is done)
+        const partner = await newPartner(db.store);
+        const ep = await newEndpoint(db.store, partner, sink.url('/idle'));
+        await decide(db.store, partner, await newThirdParty(db.store, partner), 'APPROVED');
+        sleeper.notify();
+        await sleeper.idle();
+        expect((await deliveries(partner, ep))[0]?.status).toBe('delivered');
+      } finally {
+        await sleeper.stop(1000);
+        dispatcher.start();
+      }
+    });
   });
 }
