@@ -8,6 +8,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildIsFresh } from '../support/build.js';
 import { freePort } from '../support/net.js';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -53,7 +54,8 @@ describe('README', () => {
     let service: ChildProcess;
 
     beforeAll(async () => {
-      execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
+      // what `npm ci` builds (its prepare script); `npm test` has built it already
+      if (!buildIsFresh()) execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
       dir = mkdtempSync(join(tmpdir(), 'tpcs-readme-'));
       apiPort = await freePort();
       // `npm start` as written, in its own process group so npm and node stop together.
