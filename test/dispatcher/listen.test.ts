@@ -104,15 +104,24 @@ describe.skipIf(skip !== undefined)('LISTEN/NOTIFY on postgres', () => {
     afterAll(() => listener?.end());
 
     const quiet = () => new Promise((r) => setTimeout(r, 300));
-    // Under load a notification may take a while: wait for the first before counting any more.
-    const heardOne = () => expect.poll(() => heard.length, { timeout: 5000 }).toBeGreaterThanOrEqual(1);
-
-    it('comes once for a decision alone (from its own commit), none for a decision without deliveries', async () => {
-      const partner = await newPartner(db.store);
-      await newEndpoint(db.store, partner, sink.url('/notify'));
-      const ref = await newThirdParty(db.store, partner);
+    /** Lets earlier notifications arrive, then counts from zero. */
+    const startCounting = async () => {
       await quiet();
       heard.length = 0;
+    };
+    // Under load a notification may take a while: wait for the first before counting any more.
+    const heardOne = () => expect.poll(() => heard.length, { timeout: 5000 }).toBeGreaterThanOrEqual(1);
+    /** A partner with an endpoint at `path` and a third party to decide on; counting starts after. */
+    const partnerWithEndpoint = async (path: string) => {
+      const partner = await newPartner(db.store);
+      await newEndpoint(db.store, partner, sink.url(path));
+      const ref = await newThirdParty(db.store, partner);
+      await startCounting();
+      return { partner, ref };
+    };
+
+    it('comes once for a decision alone (from its own commit), none for a decision without deliveries', async () => {
+      const { partner, ref } = await partnerWithEndpoint('/notify');
       // Alone, its NOTIFY rides on its own commit (the trigger); a second one after it would be waste.
       await decide(db.store, partner, ref, 'APPROVED');
       await heardOne();
@@ -130,8 +139,7 @@ describe.skipIf(skip !== undefined)('LISTEN/NOTIFY on postgres', () => {
       const partner = await newPartner(db.store);
       await newEndpoint(db.store, partner, sink.url('/burst'));
       const refs = await Promise.all(Array.from({ length: 40 }, () => newThirdParty(db.store, partner)));
-      await quiet();
-      heard.length = 0;
+      await startCounting();
       await Promise.all(refs.map((ref) => decide(db.store, partner, ref, 'REJECTED')));
       const committed = Date.now();
       await heardOne();
@@ -142,17 +150,12 @@ describe.skipIf(skip !== undefined)('LISTEN/NOTIFY on postgres', () => {
     });
 
     it('still comes from the trigger for deliveries inserted outside a decision (an older build)', async () => {
-      const partner = await newPartner(db.store);
-      await newEndpoint(db.store, partner, sink.url('/older'));
-      const ref = await newThirdParty(db.store, partner);
-      await quiet();
-      heard.length = 0;
+      const { partner, ref } = await partnerWithEndpoint('/older');
       const id = await decide(db.store, partner, ref, 'APPROVED');
       await heardOne(); // the decision's own, which a slow machine could otherwise count below
       // Created after the decision: a delivery of that event to it is new, written by hand below.
       const endpoint = await newEndpoint(db.store, partner, sink.url('/older-2'));
-      await quiet();
-      heard.length = 0;
+      await startCounting();
       const client = new pg.Client({ connectionString: db.url.replace(/\?.*$/, '') });
       await client.connect();
       try {
