@@ -13,12 +13,12 @@ function newest(dir: string, ext: string): number {
 }
 
 /**
- * Whether `dist/<sub>` was built after the last change to `src/<sub>` (`npm test` builds first).
- * Tests that run the build check this rather than rebuild: tsc rewrites files in place, under any
- * test file running the build at the same time.
+ * Whether `dist/` was built after the last change to `src/` (`npm test` builds first). Tests that run
+ * the build check this rather than rebuild: tsc rewrites files in place, under any test file running
+ * the build at the same time.
  */
-export function buildIsFresh(sub = ''): boolean {
-  const dist = path.join(ROOT, 'dist', sub);
+export function buildIsFresh(): boolean {
+  const dist = path.join(ROOT, 'dist');
   if (!fs.existsSync(dist)) return false;
-  return newest(dist, '.js') >= newest(path.join(ROOT, 'src', sub), '.ts');
+  return newest(dist, '.js') >= newest(path.join(ROOT, 'src'), '.ts');
 }
