@@ -19,13 +19,14 @@ export {
   WEBHOOK_NAME,
 } from './openapi.js';
 export { type ParseResult, parseEvent, validateEvent } from './parse.js';
-export { jsonPath, MAX_PROBLEMS, type Problem } from './problems.js';
+export { jsonPath, MAX_PROBLEMS, type Problem, problemAt } from './problems.js';
 export {
   CONTRACT_VERSION,
   CUSTOMER_STATUSES,
   type CustomerStatus,
   customerStatusDataSchema,
   EVENT_TYPE,
+  ORDER_RULE,
   type Reason,
   reasonSchema,
   SUPPORTED_MAJOR_VERSIONS,

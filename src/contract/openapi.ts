@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { fixtures } from './fixtures.gen.js';
 import { eventJsonSchema } from './json-schema.js';
 import type { Problem } from './problems.js';
-import { CONTRACT_VERSION, EVENT_TYPE } from './schema.js';
+import { CONTRACT_VERSION, EVENT_TYPE, ORDER_RULE } from './schema.js';
 
 /**
  * The error code of the receiver's 400 answer.
@@ -66,6 +66,8 @@ export const WEBHOOK_NAME = 'thirdPartyCustomerStatusUpdated';
 
 const SEED_DESCRIPTION = `Sent when a third party customer's compliance status changes to \`APPROVED\` or \`REJECTED\`. Subscribe to the \`${EVENT_TYPE}\` event type to receive these updates. The \`data\` object contains \`customer_id\`, \`client_customer_ref\`, and \`status\`. When the status is \`REJECTED\`, a \`reasons\` array is included with machine-readable codes and human-readable descriptions.`;
 
+const ORDER_DESCRIPTION = `${ORDER_RULE} Events can arrive out of order (a retried older event after a newer one): compare \`event_timestamp\` with the one you hold and ignore an older event. An \`event_timestamp\` more than 5 minutes ahead of your clock may be refused with 400.`;
+
 const SIGNING_DESCRIPTION =
   'Every request is signed with Standard Webhooks (https://www.standardwebhooks.com): verify `webhook-signature` over the raw body bytes before parsing them. The same event is retried until your endpoint answers 2xx; use `event_id` (also `webhook-id`) to process it once.';
 
@@ -87,7 +89,7 @@ function buildWebhooks(): Record<string, unknown> {
       post: {
         operationId: WEBHOOK_NAME,
         summary: 'Third Party Customer Status Updated Event',
-        description: `${SEED_DESCRIPTION}\n\n${SIGNING_DESCRIPTION}`,
+        description: `${SEED_DESCRIPTION}\n\n${ORDER_DESCRIPTION}\n\n${SIGNING_DESCRIPTION}`,
         tags: ['Third Party Customers'],
         parameters: [
           {

@@ -173,6 +173,13 @@ export const customerStatusDataSchema = z
   });
 
 /**
+ * The order rule, in one sentence, for every document that describes the event. The platform stamps
+ * a decision falling in the same second as the third party's previous event one second later.
+ */
+export const ORDER_RULE =
+  'For one third party (`customer_id` and `client_customer_ref`), a later event always has a later `event_timestamp`; keep the newest (on an equal timestamp, which only other senders produce, the later arrival).';
+
+/**
  * The whole event. Unknown fields anywhere are accepted and kept: minor versions may add fields.
  *
  * @example
@@ -185,7 +192,7 @@ export const thirdPartyCustomerStatusEventSchema = z
       .regex(EVENT_ID_PATTERN, { error: (iss) => eventIdMessage(iss.input) })
       .meta({
         description:
-          'Unique identifier for the event; also the Standard Webhooks webhook-id header. Visible ASCII characters except ".".',
+          'Unique identifier for the event; also the Standard Webhooks webhook-id header. Visible ASCII characters except ".". This platform sends UUIDv7, which sort by time.',
       }),
     event_type: z.literal(EVENT_TYPE).meta({
       description: `Type of webhook event. Always "${EVENT_TYPE}" for third party customer status events.`,
@@ -208,14 +215,13 @@ export const thirdPartyCustomerStatusEventSchema = z
       })
       .meta({
         format: 'date-time',
-        description:
-          'Timestamp of the event in ISO 8601 format (YYYY-MM-DDTHH:MM:SSZ), UTC, whole seconds. It must be a real instant: the pattern checks field ranges, but JSON Schema cannot check that the day exists in that month (2025-02-30); the validator does.',
+        description: `Timestamp of the event in ISO 8601 format (YYYY-MM-DDTHH:MM:SSZ), UTC, whole seconds. ${ORDER_RULE} It must be a real instant: the pattern checks field ranges, but JSON Schema cannot check that the day exists in that month (2025-02-30); the validator does.`,
       }),
     data: customerStatusDataSchema,
   })
   .meta({
     title: 'Third Party Customer Status Updated Event',
-    description: `Sent when a third party customer's compliance status changes to APPROVED or REJECTED. Subscribe to the "${EVENT_TYPE}" event type to receive these updates.`,
+    description: `Sent when a third party customer's compliance status changes to APPROVED or REJECTED. Subscribe to the "${EVENT_TYPE}" event type to receive these updates. ${ORDER_RULE}`,
   });
 
 /**

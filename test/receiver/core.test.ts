@@ -176,6 +176,31 @@ describe('answers', () => {
     );
   });
 
+  it('400 for an event dated more than 5 minutes ahead, with the reason; nothing is recorded', async () => {
+    const inbox = createMemoryInbox();
+    const r = receiver({ inbox });
+    const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const far = signedRequest({ at: inSeconds(10 * 365 * 86_400), status: 'APPROVED' });
+    const response = await r.handle(far);
+    expect(response.status).toBe(400);
+    const body = invalidPayloadBodySchema.parse(json(response.body));
+    expect(body.error.details.problems).toEqual([
+      { path: '$.event_timestamp', message: expect.stringMatching(/ahead of this receiver's clock.*300 s/) },
+    ]);
+    expect(await inbox.getEvent(far.eventId)).toBeUndefined();
+    expect(await inbox.getStatus('0201001008132685', 'CUST_001')).toBeUndefined();
+    // within the tolerance it is an ordinary event (a sender's clock a little ahead of ours)
+    expect((await r.handle(signedRequest({ at: inSeconds(240) }))).status).toBe(200);
+    // the tolerance is an option
+    expect(
+      (await receiver({ futureToleranceSeconds: 60 }).handle(signedRequest({ at: inSeconds(240) }))).status,
+    ).toBe(400);
+    expect(
+      (await receiver({ futureToleranceSeconds: 3600 }).handle(signedRequest({ at: inSeconds(1800) })))
+        .status,
+    ).toBe(200);
+  });
+
   it('413 from content-length alone, without reading the body', async () => {
     let read = false;
     const response = await receiver({ maxBodyBytes: 100 }).handle({

@@ -33,8 +33,8 @@ export function eventJson(
 ): { eventId: string; json: string } {
   const status = overrides.status ?? 'REJECTED';
   const { event, json } = buildEvent({
-    // Zero-padded: ids compare as text (the tie-break between equal timestamps), so evt_…_10 must
-    // not sort before evt_…_9 and turn a later event of the same instant stale.
+    // Zero-padded, so ids made later also sort later (nothing relies on it since ties go to the
+    // later arrival, but it keeps listings readable).
     eventId: overrides.eventId ?? `evt_${process.pid}_${String(++counter).padStart(8, '0')}`,
     timestamp: new Date(overrides.at ?? '2025-01-01T00:00:00Z'),
     customerId: overrides.customerId ?? '0201001008132685',

@@ -133,12 +133,27 @@ for (const [name, open] of STORES) {
       expect(await store.nextDueAt()).toBeUndefined();
     });
 
-    it('breaks timestamp ties by event_id, whatever the arrival order', async () => {
+    it('gives an equal event_timestamp to the later arrival, in one batch or in two, ids in any order', async () => {
       store = open();
-      const a = entry({ eventId: 'tie_a', status: 'REJECTED', at: '2025-03-01T00:00:00Z' });
-      const b = entry({ eventId: 'tie_b', status: 'APPROVED', at: '2025-03-01T00:00:00Z' });
-      expect(await store.record([b, a], keep)).toEqual(['recorded', 'stale']);
-      expect((await store.getStatus('0201001008132685', 'CUST_001'))?.eventId).toBe('tie_b');
+      const at = '2025-03-01T00:00:00Z';
+      const [x, y] = [
+        entry({ eventId: 'tie_x', status: 'REJECTED', at }),
+        entry({ eventId: 'tie_y', status: 'APPROVED', at }),
+      ];
+      // one batch: y after x
+      expect(await store.record([x, y], keep)).toEqual(['recorded', 'recorded']);
+      expect((await store.getStatus('0201001008132685', 'CUST_001'))?.eventId).toBe('tie_y');
+      // a later call: x' (a smaller id than y) arrives after y and wins
+      const later = entry({ eventId: 'tie_a', status: 'REJECTED', at });
+      expect(await store.record([later], keep)).toEqual(['recorded']);
+      expect((await store.getStatus('0201001008132685', 'CUST_001'))?.status).toBe('REJECTED');
+      // a copy of an event already held is a duplicate, never a later arrival
+      expect(await store.record([y], keep)).toEqual(['duplicate']);
+      expect((await store.getStatus('0201001008132685', 'CUST_001'))?.eventId).toBe('tie_a');
+      // an older timestamp still loses
+      const older = entry({ eventId: 'tie_z', at: '2025-02-28T23:59:59Z' });
+      expect(await store.record([older], keep)).toEqual(['stale']);
+      expect((await store.getStatus('0201001008132685', 'CUST_001'))?.eventId).toBe('tie_a');
     });
 
     it('keeps one status per (customer_id, client_customer_ref) and lists them', async () => {
@@ -220,7 +235,7 @@ describe('SQLite inbox on a real file', () => {
     expect(store.database.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(store.database.pragma('synchronous', { simple: true })).toBe(1);
     expect(store.database.pragma('wal_autocheckpoint', { simple: true })).toBe(4000);
-    expect(store.database.pragma('user_version', { simple: true })).toBe(2);
+    expect(store.database.pragma('user_version', { simple: true })).toBe(3);
     await store.close();
     // FULL checkpoints inline, at SQLite's default, between two commits (see createSqliteInbox).
     const full = createSqliteInbox(path.join(tempDir(), 'full.db'), { synchronous: 'FULL' });
@@ -278,14 +293,40 @@ describe('SQLite inbox on a real file', () => {
     await v1.record([e], keep);
     await v1.close();
     const raw = new Database(file);
-    raw.exec('DROP TABLE inbox_meta; PRAGMA user_version = 1;');
+    raw.exec(
+      'DROP TABLE inbox_meta; ALTER TABLE customer_statuses DROP COLUMN event_seq; PRAGMA user_version = 1;',
+    );
     raw.close();
 
     const v2 = createSqliteInbox(file);
-    expect(v2.database.pragma('user_version', { simple: true })).toBe(2);
+    expect(v2.database.pragma('user_version', { simple: true })).toBe(3);
     expect(v2.database.prepare('SELECT projected_seq FROM inbox_meta').get()).toEqual({ projected_seq: 1 });
     expect((await v2.getStatus('0201001008132685', 'A'))?.eventId).toBe(e.event.event_id);
     await v2.close();
+  });
+
+  it('migrates a version 2 file: each status learns its event’s arrival, and a later tie still wins', async () => {
+    const file = path.join(tempDir(), 'inbox.db');
+    const at = '2025-03-01T00:00:00Z';
+    const v2 = createSqliteInbox(file);
+    await v2.record([entry({ ref: 'A', at }), entry({ ref: 'B', at }), entry({ ref: 'B', at })], keep);
+    await v2.close();
+    const raw = new Database(file);
+    raw.exec('ALTER TABLE customer_statuses DROP COLUMN event_seq; PRAGMA user_version = 2;');
+    raw.close();
+
+    const v3 = createSqliteInbox(file);
+    expect(v3.database.pragma('user_version', { simple: true })).toBe(3);
+    expect(
+      v3.database.prepare('SELECT client_customer_ref, event_seq FROM customer_statuses ORDER BY 1').all(),
+    ).toEqual([
+      { client_customer_ref: 'A', event_seq: 1 },
+      { client_customer_ref: 'B', event_seq: 3 },
+    ]);
+    const tie = entry({ ref: 'A', at, status: 'REJECTED' });
+    expect(await v3.record([tie], keep)).toEqual(['recorded']);
+    expect((await v3.getStatus('0201001008132685', 'A'))?.eventId).toBe(tie.event.event_id);
+    await v3.close();
   });
 
   it('FULL: record resolves only after an fdatasync of the WAL that started after the commit; NORMAL: none', async () => {

@@ -13,6 +13,7 @@ interface ReceiveOptions {
   secret: string[];
   db: string;
   maxBodyBytes: number;
+  futureTolerance: number;
   synchronous: 'full' | 'normal';
   logLevel: LogLevel;
 }
@@ -74,6 +75,15 @@ export function registerReceive(program: Command): void {
     )
     .addOption(
       setting({
+        flags: '--future-tolerance <seconds>',
+        description: 'events dated further ahead of this clock are answered 400 and not recorded',
+        env: 'RECEIVER_FUTURE_TOLERANCE',
+        default: 300,
+        parse: integer(0),
+      }),
+    )
+    .addOption(
+      setting({
         flags: '--synchronous <mode>',
         description:
           'normal: every 200 survives a crash of this process; full: also waits for an fsync, so it survives power loss',
@@ -117,7 +127,13 @@ async function runReceiveService(options: ReceiveOptions): Promise<void> {
   try {
     // In-thread writes (checkpoints and FULL's fsync off the event loop): the fastest measured (bench/receiver).
     inbox = createSqliteInbox(options.db, { synchronous });
-    receiver = createReceiver({ secrets, inbox, maxBodyBytes, logger: log });
+    receiver = createReceiver({
+      secrets,
+      inbox,
+      maxBodyBytes,
+      futureToleranceSeconds: options.futureTolerance,
+      logger: log,
+    });
   } catch (error) {
     return fail(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
   }

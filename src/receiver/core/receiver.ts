@@ -3,6 +3,7 @@ import { createVerifier, type HeaderSource, type VerifyResult } from '../../sign
 import { createSqliteInbox } from '../inbox/sqlite.js';
 import type { InboxStore, PendingEvent, RecordOutcome } from '../inbox/store.js';
 import { isJsonContentType } from './content-type.js';
+import { DEFAULT_FUTURE_TOLERANCE_SECONDS, futureProblem } from './future.js';
 import { GroupCommit } from './group-commit.js';
 import { type Handler, type HandlerName, HandlerRegistry } from './handlers.js';
 import { getHeader } from './headers.js';
@@ -40,6 +41,12 @@ export interface ReceiverOptions {
   maxBodyBytes?: number;
   /** Accepted clock skew for `webhook-timestamp`, both ways. Default 300 s (Standard Webhooks). */
   toleranceSeconds?: number;
+  /**
+   * How far ahead of this receiver's clock an `event_timestamp` may be. Default 300 s. A later one is
+   * answered 400 and not recorded: the newest `event_timestamp` wins, so an event dated ahead would
+   * hold its third party's status until that time.
+   */
+  futureToleranceSeconds?: number;
   /** Retries for handlers that throw. Default: 10 attempts, 1 s doubling to at most 1 h, jittered. */
   retry?: Partial<RetryPolicy>;
   /**
@@ -102,6 +109,7 @@ export function createReceiver(options: ReceiverOptions = {}): Receiver {
   const log = options.logger ?? consoleLogger;
   const secrets = normaliseSecrets(options.secrets);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const futureToleranceSeconds = options.futureToleranceSeconds ?? DEFAULT_FUTURE_TOLERANCE_SECONDS;
   const verify =
     secrets.length > 0
       ? createVerifier(
@@ -191,9 +199,15 @@ export function createReceiver(options: ReceiverOptions = {}): Receiver {
       return jsonResponse(400, invalidPayloadBody(parsed.problems));
     }
     const event = parsed.event;
+    const receivedAt = Date.now();
+    const ahead = futureProblem(event.event_timestamp, receivedAt, futureToleranceSeconds);
+    if (ahead) {
+      log.warn({ event_id: event.event_id, problems: [ahead] }, 'rejected a request: dated in the future');
+      return jsonResponse(400, invalidPayloadBody([ahead]));
+    }
     let outcome: RecordOutcome | undefined;
     try {
-      outcome = await record({ event, body, receivedAt: Date.now() });
+      outcome = await record({ event, body, receivedAt });
     } catch (error) {
       log.error({ event_id: event.event_id, err: String(error) }, 'inbox write failed; answered 503');
       return errorResponse('inbox_unavailable', 'The event could not be recorded; retry later');

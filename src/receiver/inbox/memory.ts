@@ -1,4 +1,4 @@
-import { isNewer, timestampMs } from './order.js';
+import { supersedes, timestampMs } from './order.js';
 import type { CustomerStatusRecord, InboxEvent, InboxStore, PendingEvent } from './store.js';
 
 /**
@@ -16,7 +16,7 @@ export function createMemoryInbox(): InboxStore {
   const bySeq = new Map<number, string>();
   // Pending event ids in seq order, so `due` does not walk every event ever received.
   const pending = new Set<string>();
-  const statuses = new Map<string, CustomerStatusRecord & { tsMs: number }>();
+  const statuses = new Map<string, CustomerStatusRecord & { tsMs: number; seq: number }>();
   const key = (customerId: string, ref: string) => JSON.stringify([customerId, ref]);
 
   return {
@@ -26,11 +26,8 @@ export function createMemoryInbox(): InboxStore {
         const { customer_id: customerId, client_customer_ref: ref, status, reasons } = event.data;
         const tsMs = timestampMs(event.event_timestamp);
         const current = statuses.get(key(customerId, ref));
-        const stale = !isNewer(
-          { timestampMs: tsMs, eventId: event.event_id },
-          current && { timestampMs: current.tsMs, eventId: current.eventId },
-        );
         const seq = nextSeq++;
+        const stale = !supersedes(tsMs, current && { timestampMs: current.tsMs, seq: current.seq });
         const state = stale && !options.handleStale ? 'skipped' : options.handlers ? 'pending' : 'handled';
         events.set(event.event_id, {
           seq,
@@ -61,6 +58,7 @@ export function createMemoryInbox(): InboxStore {
           eventId: event.event_id,
           updatedAt: new Date(receivedAt),
           tsMs,
+          seq,
         });
         return 'recorded';
       });
@@ -120,7 +118,7 @@ export function createMemoryInbox(): InboxStore {
     async getStatus(customerId, ref) {
       const s = statuses.get(key(customerId, ref));
       if (!s) return undefined;
-      const { tsMs: _ts, ...record } = s;
+      const { tsMs: _ts, seq: _seq, ...record } = s;
       return record;
     },
     async listStatuses(query = {}) {
@@ -130,7 +128,7 @@ export function createMemoryInbox(): InboxStore {
           (a, b) => compare(a.customerId, b.customerId) || compare(a.clientCustomerRef, b.clientCustomerRef),
         )
         .slice(0, query.limit ?? 1000)
-        .map(({ tsMs: _ts, ...record }) => record);
+        .map(({ tsMs: _ts, seq: _seq, ...record }) => record);
     },
     async close() {},
   };

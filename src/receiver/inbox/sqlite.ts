@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { startCheckpointer } from './checkpointer.js';
-import { isNewer, timestampMs } from './order.js';
+import { supersedes, timestampMs } from './order.js';
 import { type InboxRow, toInboxRow } from './row.js';
 import { StatusProjection, type StatusUpdates } from './status-projection.js';
 import type {
@@ -73,6 +73,10 @@ const MIGRATIONS: readonly string[] = [
   // Every earlier version updated it in the record transaction, so it is complete up to now.
   `CREATE TABLE inbox_meta (projected_seq INTEGER NOT NULL);
    INSERT INTO inbox_meta (projected_seq) SELECT coalesce(max(seq), 0) FROM inbox_events;`,
+  // Ties on event_timestamp go to the later arrival (order.ts), so the status row keeps its event's seq.
+  `ALTER TABLE customer_statuses ADD COLUMN event_seq INTEGER NOT NULL DEFAULT 0;
+   UPDATE customer_statuses SET event_seq = coalesce(
+     (SELECT seq FROM inbox_events e WHERE e.event_id = customer_statuses.event_id), 0);`,
 ];
 
 interface StatusRow {
@@ -253,7 +257,7 @@ export function sqliteWriter(
     for (const row of rows) {
       const { eventId, customerId, clientCustomerRef: ref, eventTimestamp, body, receivedAt } = row;
       const tsMs = timestampMs(eventTimestamp);
-      const stale = !isNewer({ timestampMs: tsMs, eventId }, statuses.current(customerId, ref));
+      const stale = !supersedes(tsMs, statuses.current(customerId, ref));
       const state = stale && !options.handleStale ? 'skipped' : options.handlers ? 'pending' : 'handled';
       const inserted = insertEvent.run(
         eventId,

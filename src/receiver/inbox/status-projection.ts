@@ -1,17 +1,12 @@
 import type Database from 'better-sqlite3';
 import type { ThirdPartyCustomerStatusEvent } from '../../contract/index.js';
-import { timestampMs } from './order.js';
+import { type EventOrder, timestampMs } from './order.js';
 import { type InboxRow, toInboxRow } from './row.js';
 
 /** How the writer's status table is kept: in each record transaction, or in batches of their own. */
 export type StatusUpdates = 'immediate' | 'deferred';
 
-interface Order {
-  timestampMs: number;
-  eventId: string;
-}
-
-interface PendingStatus extends Order {
+interface PendingStatus extends EventOrder {
   row: InboxRow;
 }
 
@@ -35,9 +30,9 @@ interface PendingStatus extends Order {
  */
 export class StatusProjection {
   readonly #db: Database.Database;
-  readonly #selectOrder: Database.Statement<[string, string], { event_ts_ms: number; event_id: string }>;
+  readonly #selectOrder: Database.Statement<[string, string], { event_ts_ms: number; event_seq: number }>;
   readonly #upsert: Database.Statement<
-    [string, string, string, string | null, string, number, string, number]
+    [string, string, string, string | null, string, number, string, number, number]
   >;
   readonly #setProjected: Database.Statement<[number]>;
   readonly #pending = new Map<string, PendingStatus>();
@@ -51,19 +46,21 @@ export class StatusProjection {
     this.#db = db;
     this.#updates = updates;
     this.#selectOrder = db.prepare(
-      'SELECT event_ts_ms, event_id FROM customer_statuses WHERE customer_id = ? AND client_customer_ref = ?',
+      'SELECT event_ts_ms, event_seq FROM customer_statuses WHERE customer_id = ? AND client_customer_ref = ?',
     );
     // The WHERE makes a write that is not newer a no-op: a status never goes back, whoever writes it
-    // (a second process sharing the file, a replay after a crash).
+    // (a second process sharing the file, a replay after a crash). Newer: a later event_timestamp, or
+    // the same one received later (order.ts).
     this.#upsert = db.prepare(
       `INSERT INTO customer_statuses (customer_id, client_customer_ref, status, reasons, event_timestamp,
-         event_ts_ms, event_id, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         event_ts_ms, event_id, updated_at, event_seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (customer_id, client_customer_ref) DO UPDATE SET status = excluded.status,
          reasons = excluded.reasons, event_timestamp = excluded.event_timestamp,
-         event_ts_ms = excluded.event_ts_ms, event_id = excluded.event_id, updated_at = excluded.updated_at
+         event_ts_ms = excluded.event_ts_ms, event_id = excluded.event_id, updated_at = excluded.updated_at,
+         event_seq = excluded.event_seq
        WHERE excluded.event_ts_ms > customer_statuses.event_ts_ms
-          OR (excluded.event_ts_ms = customer_statuses.event_ts_ms AND excluded.event_id > customer_statuses.event_id)`,
+          OR (excluded.event_ts_ms = customer_statuses.event_ts_ms AND excluded.event_seq > customer_statuses.event_seq)`,
     );
     this.#setProjected = db.prepare('UPDATE inbox_meta SET projected_seq = max(projected_seq, ?)');
   }
@@ -74,24 +71,19 @@ export class StatusProjection {
   }
 
   /** The order of the status held now for this third party, remembered ones included. */
-  current(customerId: string, ref: string): Order | undefined {
+  current(customerId: string, ref: string): EventOrder | undefined {
     const k = key(customerId, ref);
     const remembered = this.#staged.get(k) ?? this.#pending.get(k);
     if (remembered) return remembered;
     const row = this.#selectOrder.get(customerId, ref);
-    return row && { timestampMs: row.event_ts_ms, eventId: row.event_id };
+    return row && { timestampMs: row.event_ts_ms, seq: row.event_seq };
   }
 
   /** Inside a record transaction: `row` (inserted as `seq`) is the newest status for its third party. */
   remember(row: InboxRow, timestampMs: number, seq: number): void {
     this.#stagedSeq = seq;
-    if (this.#updates === 'immediate') this.#write(row, timestampMs);
-    else
-      this.#staged.set(key(row.customerId, row.clientCustomerRef), {
-        row,
-        timestampMs,
-        eventId: row.eventId,
-      });
+    if (this.#updates === 'immediate') this.#write(row, timestampMs, seq);
+    else this.#staged.set(key(row.customerId, row.clientCustomerRef), { row, timestampMs, seq });
   }
 
   /** Inside a record transaction: a row was inserted that changes no status (stale). */
@@ -120,7 +112,7 @@ export class StatusProjection {
   project(): void {
     if (this.#pending.size === 0) return;
     this.#db.transaction(() => {
-      for (const { row, timestampMs } of this.#pending.values()) this.#write(row, timestampMs);
+      for (const { row, timestampMs, seq } of this.#pending.values()) this.#write(row, timestampMs, seq);
       this.#setProjected.run(this.#lastSeq);
     })();
     this.#pending.clear();
@@ -139,17 +131,17 @@ export class StatusProjection {
       .all();
     if (rows.length === 0) return;
     this.#db.transaction(() => {
-      for (const { body, received_at } of rows) {
+      for (const { seq, body, received_at } of rows) {
         // The stored bytes are the event exactly as validated when it was received.
         const event = JSON.parse(body.toString('utf8')) as ThirdPartyCustomerStatusEvent;
         const row = toInboxRow({ event, body, receivedAt: received_at });
-        this.#write(row, timestampMs(row.eventTimestamp));
+        this.#write(row, timestampMs(row.eventTimestamp), seq);
       }
       this.#setProjected.run((rows.at(-1) as RecoveredRow).seq);
     })();
   }
 
-  #write(row: InboxRow, timestampMs: number): void {
+  #write(row: InboxRow, timestampMs: number, seq: number): void {
     this.#upsert.run(
       row.customerId,
       row.clientCustomerRef,
@@ -159,6 +151,7 @@ export class StatusProjection {
       timestampMs,
       row.eventId,
       row.receivedAt,
+      seq,
     );
   }
 }

@@ -6,8 +6,8 @@
  * - Outcome: what recording did. `recorded`: new and the newest status for its third-party customer;
  *   `stale`: new, but older than the status already held (kept for the record, status untouched);
  *   `duplicate`: this `event_id` is already in the inbox (nothing changes).
- * - CustomerStatusRecord: the latest status per `(customer_id, client_customer_ref)`, ordered by
- *   `event_timestamp`, ties broken by `event_id`.
+ * - CustomerStatusRecord: the latest status per `(customer_id, client_customer_ref)`: the event with
+ *   the newest `event_timestamp`; on an equal timestamp, the one received later (order.ts).
  * - PendingEvent: an inbox row whose handlers have not succeeded yet. States of a row:
  *   `pending` → `handled` (handlers succeeded), or `failed` (retries exhausted); a stale row that is not
  *   handed to handlers is `skipped`.
