@@ -14,9 +14,12 @@
  *   secret is fixed. A 2xx fails: the receiver accepted a message anybody could have forged.
  * - `too_large` (optional): 413 passes; another 4xx or a 2xx warns (the contract sets no limit, but a
  *   receiver that reads any size can be made to exhaust its memory); a 5xx or no answer fails.
+ *
+ * The order checks (order-checks.ts) also say which status the receiver must hold afterwards
+ * (`holds`); observe.ts explains how that is seen from outside.
  */
 import { randomUUID } from 'node:crypto';
-import { buildEvent, type Reason } from '../contract/index.js';
+import { buildEvent, type CustomerStatus, type Reason } from '../contract/index.js';
 import { generateSecret, signWebhook } from '../signing/index.js';
 
 /** Which answer a check requires. */
@@ -26,6 +29,17 @@ export type Expectation = 'accepted' | 'invalid' | 'refused' | 'too_large';
 export interface CheckRequest {
   headers: Record<string, string>;
   body: string | Uint8Array;
+  /** Order checks: the event this request carries, and what a receiver must make of it. */
+  sent?: SentEvent;
+}
+
+/** An event an order check sends, with the `outcome` a kit-style 200 body must report for it. */
+export interface SentEvent {
+  customerId: string;
+  clientCustomerRef: string;
+  status: CustomerStatus;
+  /** `recorded`: it is now the held status; `stale`: it arrived after a newer one and is ignored. */
+  outcome: 'recorded' | 'stale';
 }
 
 /** What a check's request is built from. */
@@ -43,8 +57,18 @@ export interface Check {
   id: string;
   /** A short sentence for the table. */
   title: string;
-  group: 'valid events' | 'invalid payloads' | 'signatures' | 'limits';
+  group: 'valid events' | 'invalid payloads' | 'signatures' | 'order' | 'limits';
   expect: Expectation;
+  /**
+   * The contract rule the check tests, in plain words, named by a failure's note: after the held
+   * status (`kept REJECTED: <rule>`) when the check has `holds`, else after the answer's own note.
+   */
+  rule?: string;
+  /**
+   * Order checks: the status the receiver must hold for the events' third party once every request
+   * has been answered (the requests carry `sent`).
+   */
+  holds?: CustomerStatus;
   /**
    * The requests to send, in order; only the last answer is judged (earlier ones set the stage, e.g.
    * the first copy of a duplicate, which must itself be accepted).
@@ -52,13 +76,14 @@ export interface Check {
   requests(ctx: CheckContext): CheckRequest[];
 }
 
-const REASON: Reason = {
+export const REASON: Reason = {
   code: 'COMPLIANCE_CHECK_FAILED',
   reason: 'Compliance check failed due to validation or regulatory issues',
 };
 
 let counter = 0;
-const ref = (ctx: CheckContext) => `CONF_${ctx.runId}_${++counter}`;
+/** A client_customer_ref nobody used before: each check speaks about a third party of its own. */
+export const ref = (ctx: CheckContext) => `CONF_${ctx.runId}_${++counter}`;
 
 /** A valid event for this run, as an object to mutate and as the builder's exact JSON. */
 function validEvent(ctx: CheckContext, status: 'APPROVED' | 'REJECTED' = 'APPROVED') {

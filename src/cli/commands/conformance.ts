@@ -1,6 +1,12 @@
 import type { Command } from 'commander';
-import { Option } from 'commander';
-import { formatReport, runConformance, selectChecks } from '../../conformance/index.js';
+import { InvalidArgumentError, Option } from 'commander';
+import {
+  formatReport,
+  runConformance,
+  STATUS_URL_FIELDS,
+  selectChecks,
+  statusUrlFor,
+} from '../../conformance/index.js';
 import {
   EXIT,
   EXIT_CODES_HELP,
@@ -19,6 +25,7 @@ interface ConformanceOptions {
   customerId: string;
   timeout: number;
   largeBody: number;
+  statusUrl?: string;
   only?: string[];
   json?: boolean;
 }
@@ -31,7 +38,7 @@ export function registerConformance(program: Command): void {
   program
     .command('conformance')
     .description(
-      'test a receiver URL against the contract: 200 for valid events, 400 for invalid ones, 401 for bad signatures',
+      'test a receiver URL against the contract: 200 for valid events, 400 for invalid ones, 401 for bad signatures, the newest event held',
     )
     .addOption(
       setting({ flags: '--url <url>', description: "the receiver's URL", parse: httpUrl, required: true }),
@@ -64,6 +71,14 @@ export function registerConformance(program: Command): void {
       }),
     )
     .addOption(
+      setting({
+        flags: '--status-url <template>',
+        description:
+          'where the order checks read the status the receiver holds (GET, JSON with "status"); {customer_id} and {client_customer_ref} are replaced',
+        parse: statusUrlTemplate,
+      }),
+    )
+    .addOption(
       new Option('--only <id>', 'run only this check (repeatable); ids are listed by --json').argParser(
         (raw: string, previous: string[] | undefined) => [...(previous ?? []), raw],
       ),
@@ -78,8 +93,17 @@ since senders treat 400 as a permanent "invalid payload" and a secret mismatch w
 a too-large body 413 (other refusals, and acceptance, are warnings). Warnings do not fail the run.
 The receiver must use the given secret; the events use fresh ids and references on every run.
 
+Order checks, each on a third party of its own: two events in the same second (REJECTED, then
+APPROVED) must leave APPROVED held, as the later arrival wins a tie; an older REJECTED arriving after
+a newer APPROVED must not replace it; an event_timestamp 1 hour ahead must get 400. Which status is
+held is read from --status-url after the events (e.g. \`tpcs receive\` serves
+/statuses/{customer_id}/{client_customer_ref}); without it, from the "outcome" of the 200 bodies
+("recorded" or "stale", as the receiver kit answers); when neither is there, those two checks warn.
+
 Examples:
   $ tpcs conformance --url http://127.0.0.1:3000/webhook --secret whsec_…
+  $ tpcs conformance --url http://127.0.0.1:3000/webhook --secret whsec_… \\
+      --status-url 'http://127.0.0.1:3000/statuses/{customer_id}/{client_customer_ref}'
   $ tpcs conformance --url https://partner.example/webhook --json > report.json
 ${EXIT_CODES_HELP}`,
     )
@@ -103,6 +127,7 @@ async function conformance(options: ConformanceOptions): Promise<void> {
     customerId: options.customerId,
     timeoutMs: options.timeout,
     largeBodyBytes: options.largeBody,
+    ...(options.statusUrl ? { statusUrl: options.statusUrl } : {}),
     ...(options.only ? { only: options.only } : {}),
     onCheck: (check, index) => progress.tick(check.title, index),
   });
@@ -121,6 +146,7 @@ async function conformance(options: ConformanceOptions): Promise<void> {
           status: r.status,
           verdict: r.verdict,
           note: r.note,
+          ...(r.held === undefined ? {} : { held: r.held }),
           duration_ms: r.durationMs,
           response_excerpt: r.responseExcerpt,
         })),
@@ -131,4 +157,17 @@ async function conformance(options: ConformanceOptions): Promise<void> {
     console.log(formatReport(results));
   }
   process.exitCode = failed === 0 ? EXIT.ok : EXIT.failed;
+}
+
+/** A status URL template: an http(s) URL once both fields are filled in, and naming both. */
+function statusUrlTemplate(raw: string): string {
+  const template = raw.trim();
+  const missing = STATUS_URL_FIELDS.filter((field) => !template.includes(field));
+  if (missing.length > 0) {
+    throw new InvalidArgumentError(
+      `expected a URL with ${missing.join(' and ')} in it, e.g. http://127.0.0.1:3000/statuses/{customer_id}/{client_customer_ref}.`,
+    );
+  }
+  httpUrl(statusUrlFor(template, { customerId: 'c', clientCustomerRef: 'r' }));
+  return template;
 }
