@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { nextEventTimestamp } from '../src/customers/decisions.js';
 import { createStore } from '../src/storage/index.js';
 import type { ComplianceDecisionInput, DecisionStatus, Store } from '../src/storage/store.js';
 import { describeMachine, formatInteger, markdownTable, median } from './table.js';
@@ -72,9 +73,10 @@ function decisionFor(ref: string, status: DecisionStatus): ComplianceDecisionInp
     status,
     reasons: status === 'REJECTED' ? REASONS : null,
     decidedAt,
-    buildEvent: () => {
+    buildEvent: (previousEventAt) => {
       const eventId = randomUUID();
-      return { eventId, eventType: EVENT_TYPE, payload: payloadFor(eventId, ref, status, decidedAt) };
+      const eventAt = nextEventTimestamp(decidedAt, previousEventAt);
+      return { eventId, eventType: EVENT_TYPE, payload: payloadFor(eventId, ref, status, eventAt), eventAt };
     },
   };
 }

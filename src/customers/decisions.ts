@@ -3,7 +3,7 @@
  * decision that changes the status writes the status and its event (the outbox row) in one
  * transaction; one equal to the current status emits nothing.
  */
-import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { buildEvent } from '../contract/index.js';
 import type { DecisionResult, Reason, Store } from '../storage/store.js';
@@ -31,8 +31,33 @@ export const complianceDecisionSchema = z
 export type ComplianceDecision = z.output<typeof complianceDecisionSchema>;
 
 /**
+ * The `event_timestamp` of a third party's next event: the decision's second, or one second after the
+ * third party's previous event when the decision falls in the same second as it (or before it, after
+ * the clock stepped back). The contract's timestamps have whole seconds, so this is what makes
+ * "for one third party, a later event always has a later `event_timestamp`" hold.
+ *
+ * @example
+ * nextEventTimestamp(new Date('2025-01-01T00:00:00.700Z'), new Date('2025-01-01T00:00:00Z')); // 00:00:01Z
+ */
+export function nextEventTimestamp(decidedAt: Date, previousEventAt: Date | null): Date {
+  const second = Math.floor(decidedAt.getTime() / 1000) * 1000;
+  if (previousEventAt === null) return new Date(second);
+  return new Date(Math.max(second, Math.floor(previousEventAt.getTime() / 1000) * 1000 + 1000));
+}
+
+/**
+ * A UUIDv7 for an event stamped `eventAt`: its time field is the later of now and `eventAt`, so the
+ * ids of one third party's events (made one after another under its row lock, with increasing
+ * timestamps) increase too, even across processes whose clocks differ by less than a second.
+ */
+export function eventIdFor(eventAt: Date): string {
+  return uuidv7({ msecs: Math.max(Date.now(), eventAt.getTime()) });
+}
+
+/**
  * Records a compliance decision. The event is built by the contract's builder inside the store's
- * transaction: `event_id` a fresh UUID, `event_timestamp` the decision time.
+ * transaction, after the third party's row lock: `event_timestamp` from {@link nextEventTimestamp},
+ * `event_id` a UUIDv7 from {@link eventIdFor}.
  *
  * @example
  * await recordComplianceDecision(store, {customerId, clientCustomerRef: 'CUST_001', decision: {status: 'APPROVED'}});
@@ -50,16 +75,17 @@ export function recordComplianceDecision(
     status,
     reasons,
     decidedAt,
-    buildEvent: () => {
+    buildEvent: (previousEventAt) => {
+      const eventAt = nextEventTimestamp(decidedAt, previousEventAt);
       const { event, json } = buildEvent({
-        eventId: randomUUID(),
-        timestamp: decidedAt,
+        eventId: eventIdFor(eventAt),
+        timestamp: eventAt,
         customerId: input.customerId,
         clientCustomerRef: input.clientCustomerRef,
         status,
         ...(reasons ? { reasons } : {}),
       });
-      return { eventId: event.event_id, eventType: event.event_type, payload: json };
+      return { eventId: event.event_id, eventType: event.event_type, payload: json, eventAt };
     },
   });
 }

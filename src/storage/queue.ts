@@ -13,7 +13,10 @@
  * - In flight: claimed and not yet completed. At most `perEndpoint` per endpoint, so a slow or dead
  *   endpoint holds a bounded share of the workers' slots.
  * - Completion: one attempt recorded and the delivery's outcome written in one transaction; the
- *   failure is written to the row (status, next_attempt_at), never thrown.
+ *   failure is written to the row (status, next_attempt_at), never thrown. Every recorded attempt
+ *   counts in `attempt_count`, also one completed after its lease expired (which settles nothing else).
+ * - Retry round: the attempts since the delivery was last recovered (`attempt_count -
+ *   retry_round_start`); the retry schedule follows them, so a recover restarts the schedule.
  * - Throttle: after 429/502/503/504 the endpoint is not claimed until `throttled_until`.
  * - Failing since: the time of the first failed attempt after the endpoint's last success; an
  *   endpoint failing for longer than the window is disabled, with the reason.
@@ -33,8 +36,13 @@ export interface ClaimedDelivery {
   payload: string;
   /** The endpoint's active secrets, newest first. */
   secrets: string[];
-  /** Attempts made before this one. */
+  /** Attempts made before this one, in all (0: this is the first attempt ever). */
   attemptCount: number;
+  /**
+   * `attemptCount` when the current retry round began: 0, or the count at the last recover. The retry
+   * schedule counts the attempts since then, so a recovered delivery gets the whole schedule again.
+   */
+  retryRoundStart: number;
   /** When the delivery was written (the decision's commit), for commit-to-delivery latency. */
   createdAt: Date;
 }
@@ -110,7 +118,8 @@ export interface DeliveryQueue {
   retry(customerId: string, endpointId: string, deliveryId: string, now: Date): Promise<Delivery | undefined>;
   /**
    * Re-queues every failed delivery of the endpoint created since `since`, each with a fresh retry
-   * schedule; returns how many, or undefined when the endpoint is not this partner's.
+   * schedule (a new round: `retry_round_start` = `attempt_count`, which keeps counting every attempt);
+   * returns how many, or undefined when the endpoint is not this partner's.
    */
   recover(customerId: string, endpointId: string, since: Date, now: Date): Promise<number | undefined>;
 }

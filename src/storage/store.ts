@@ -96,10 +96,23 @@ export interface Delivery {
   eventId: string;
   endpointId: string;
   status: DeliveryStatus;
+  /** Every attempt made, as many as `attempts` lists (a recover starts a new retry round, not a new count). */
   attemptCount: number;
   nextAttemptAt: Date | null;
   createdAt: Date;
   attempts: Attempt[];
+  /**
+   * Set only while this delivery is pending behind an earlier pending delivery of the same third party
+   * (customer_id + client_customer_ref) to the same endpoint: the earliest such one, which is the one
+   * being attempted. This delivery is not sent before that one (and any between) is delivered or failed.
+   */
+  waitingFor?: DeliveryWait;
+}
+
+/** The earlier delivery a pending one waits behind (see {@link Delivery.waitingFor}). */
+export interface DeliveryWait {
+  eventId: string;
+  deliveryId: string;
 }
 
 export interface Page<T> {
@@ -126,10 +139,23 @@ export interface ComplianceDecisionInput {
   reasons: Reason[] | null;
   decidedAt: Date;
   /**
-   * Builds the event for this decision. Called inside the transaction only when the status changes,
-   * so that an unchanged decision emits nothing. Returns the event id and its exact JSON text.
+   * Builds the event for this decision. Called inside the transaction, after the third party's row is
+   * locked, and only when the status changes, so that an unchanged decision emits nothing. It gets the
+   * `event_timestamp` of the third party's previous event (null when there is none) and returns the
+   * event id, its exact JSON text and its `event_timestamp`, which the store keeps as the next call's
+   * `previousEventAt`: the domain decides the order, the store only serialises the calls per third party.
    */
-  buildEvent: () => { eventId: string; eventType: string; payload: string };
+  buildEvent: (previousEventAt: Date | null) => BuiltDecisionEvent;
+}
+
+/** What {@link ComplianceDecisionInput.buildEvent} returns. */
+export interface BuiltDecisionEvent {
+  eventId: string;
+  eventType: string;
+  /** The exact JSON text to store, sign and send. */
+  payload: string;
+  /** The event's `event_timestamp`, as a Date (whole seconds). */
+  eventAt: Date;
 }
 
 /**

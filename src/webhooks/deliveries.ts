@@ -3,7 +3,10 @@ import type { z } from 'zod';
 import type { Delivery } from '../storage/store.js';
 import type { deliveryViewSchema } from './schema.js';
 
-/** The API view of a delivery; `error` and `response_excerpt` appear only when there is one. */
+/**
+ * The API view of a delivery; `error` and `response_excerpt` appear only when there is one, and
+ * `waiting_for` only while the delivery waits behind an earlier event of the same third party.
+ */
 export function toDeliveryView(d: Delivery): z.output<typeof deliveryViewSchema> {
   return {
     id: d.id,
@@ -11,6 +14,9 @@ export function toDeliveryView(d: Delivery): z.output<typeof deliveryViewSchema>
     status: d.status,
     attempt_count: d.attemptCount,
     next_attempt_at: d.nextAttemptAt?.toISOString() ?? null,
+    ...(d.waitingFor === undefined
+      ? {}
+      : { waiting_for: { event_id: d.waitingFor.eventId, delivery_id: d.waitingFor.deliveryId } }),
     created_at: d.createdAt.toISOString(),
     attempts: d.attempts.map((a) => ({
       at: a.at.toISOString(),

@@ -109,14 +109,35 @@ export const attemptViewSchema = z
   })
   .meta({ id: 'DeliveryAttempt' });
 
+/** Why a pending delivery is not sent yet: it waits for an earlier event of the same third party. */
+export const deliveryWaitSchema = z
+  .object({
+    event_id: z.string().meta({ description: 'The earlier event this delivery waits for' }),
+    delivery_id: z.string().meta({ description: "That event's delivery to this endpoint" }),
+  })
+  .meta({
+    id: 'DeliveryWaitingFor',
+    description:
+      'The earliest pending delivery of an earlier event about the same third-party customer ' +
+      '(customer_id and client_customer_ref) to the same endpoint: events reach an endpoint in order, ' +
+      'so this delivery is sent only once that one (and any between) is delivered or has failed.',
+  });
+
 /** One event to one endpoint, with its attempts (oldest first). */
 export const deliveryViewSchema = z
   .object({
     id: z.string(),
     event_id: z.string(),
     status: z.enum(['pending', 'delivered', 'failed']),
-    attempt_count: z.number().int(),
-    next_attempt_at: z.string().nullable(),
+    attempt_count: z
+      .number()
+      .int()
+      .meta({ description: 'Every attempt made, as many as `attempts` lists (also after a recover)' }),
+    next_attempt_at: z.string().nullable().meta({
+      description:
+        'When a pending delivery is due; while `waiting_for` is present it is sent after that delivery instead',
+    }),
+    waiting_for: deliveryWaitSchema.optional(),
     created_at: z.string(),
     attempts: z.array(attemptViewSchema),
   })

@@ -233,6 +233,19 @@ for (const database of TEST_DATABASES) {
       expect(timeline.body).toContain(events[0]?.event.eventId);
       expect(timeline.body).toContain(`id="delivery-${events[0]?.deliveries[0]?.id}"`);
 
+      // a second decision at once: stamped a second later, so the timeline shows the order receivers keep
+      const approved = await post(url, adminCookie, { status: 'APPROVED', csrf });
+      expect(approved.statusCode).toBe(303);
+      const both = await get(`/dashboard/customers/${A}/CUST_A1`, partnerCookie);
+      const stamps = [...both.body.matchAll(/class="event-timestamp">([^<]+)</g)].map((m) => m[1] as string);
+      expect(stamps).toHaveLength(2);
+      expect(Date.parse(stamps[1] as string) - Date.parse(stamps[0] as string)).toBeGreaterThanOrEqual(1000);
+      expect([...both.body.matchAll(/· Decision <span[^>]*>(\w+)</g)].map((m) => m[1])).toEqual([
+        'REJECTED',
+        'APPROVED',
+      ]);
+      expect((await svc.store.getThirdParty(A, 'CUST_A1'))?.status).toBe('APPROVED');
+
       const after = await get(rejected.headers.location as string, adminCookie);
       expect(after.body).toContain('Recorded REJECTED for CUST_A1.');
       expect(after.body).not.toMatch(/<h2><a href="\/dashboard\/customers\/PARTNER_A\/CUST_A1">/);

@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { formatEventTimestamp } from '../../src/contract/index.js';
+import { nextEventTimestamp } from '../../src/customers/decisions.js';
 import { createStore } from '../../src/storage/index.js';
 import { type DeliveryQueue, openDeliveryQueue } from '../../src/storage/queue.js';
 import type { DecisionStatus, Store } from '../../src/storage/store.js';
@@ -146,17 +148,17 @@ export async function decide(
     status,
     reasons,
     decidedAt: at,
-    buildEvent: () => ({
-      eventId,
-      eventType: EVENT_TYPE,
-      payload: JSON.stringify({
+    buildEvent: (previousEventAt) => {
+      const eventAt = nextEventTimestamp(at, previousEventAt);
+      const payload = JSON.stringify({
         event_id: eventId,
         event_type: EVENT_TYPE,
         version: 'v1.0.0',
-        event_timestamp: at.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        event_timestamp: formatEventTimestamp(eventAt),
         data: { customer_id: customerId, client_customer_ref: ref, status, ...(reasons ? { reasons } : {}) },
-      }),
-    }),
+      });
+      return { eventId, eventType: EVENT_TYPE, payload, eventAt };
+    },
   });
   if (r.outcome !== 'changed') throw new Error(`decision did not change the status: ${r.outcome}`);
   return eventId;

@@ -179,6 +179,69 @@ for (const dialect of DIALECTS) {
       for (const ref of refs) expect(delivered.get(ref)).toEqual(emitted.get(ref));
     });
 
+    it('recovers a failed delivery with the whole retry schedule again, counting every attempt', async () => {
+      const partner = await newPartner(db.store);
+      // 6 failures: the first attempt and its 3 retries fail the delivery; after the recover, two more
+      // failures are retried on the schedule (not failed after one), and the third attempt delivers it
+      sink.on('/recover', (_r, n) => ({ status: n <= 6 ? 500 : 200 }));
+      const ep = await newEndpoint(db.store, partner, sink.url('/recover'));
+      const since = new Date(Date.now() - 1000);
+      await decide(db.store, partner, await newThirdParty(db.store, partner), 'APPROVED');
+      dispatcher.notify();
+      await waitFor(async () => (await deliveries(partner, ep))[0]?.status === 'failed', 8000, 'failed');
+      let [d] = await deliveries(partner, ep);
+      expect(d?.attemptCount).toBe(4);
+      expect(d?.attempts).toHaveLength(4);
+      expect(await db.queue.recover(partner, ep, since, new Date())).toBe(1);
+      expect((await deliveries(partner, ep))[0]).toMatchObject({ status: 'pending', attemptCount: 4 });
+      dispatcher.notify();
+      await waitFor(
+        async () => (await deliveries(partner, ep))[0]?.status !== 'pending',
+        8000,
+        'settled after the recover',
+      );
+      [d] = await deliveries(partner, ep);
+      expect(d).toMatchObject({ status: 'delivered', attemptCount: 7 });
+      expect(d?.attempts.map((a) => a.statusCode)).toEqual([500, 500, 500, 500, 500, 500, 200]);
+    });
+
+    it('shows a later event waiting for the earlier one of the same third party that is failing', async () => {
+      const partner = await newPartner(db.store);
+      // the first event (REJECTED) fails every attempt, the second (APPROVED) would succeed
+      sink.on('/first-fails', (r) => ({
+        status: (JSON.parse(r.body) as { data: { status: string } }).data.status === 'REJECTED' ? 500 : 200,
+      }));
+      const ep = await newEndpoint(db.store, partner, sink.url('/first-fails'));
+      const ref = await newThirdParty(db.store, partner);
+      const first = await decide(db.store, partner, ref, 'REJECTED');
+      const second = await decide(db.store, partner, ref, 'APPROVED');
+      dispatcher.notify();
+      await waitFor(
+        () => sink.received.some((r) => r.path === '/first-fails' && r.headers['webhook-id'] === first),
+        5000,
+        'first attempt',
+      );
+      const listed = await deliveries(partner, ep);
+      const firstDelivery = listed.find((d) => d.eventId === first);
+      const waiting = listed.find((d) => d.eventId === second);
+      expect(firstDelivery?.waitingFor).toBeUndefined();
+      expect(waiting).toMatchObject({
+        status: 'pending',
+        waitingFor: { eventId: first, deliveryId: firstDelivery?.id },
+      });
+      // its own due time has long passed: alone, it would read as stuck
+      expect(waiting?.nextAttemptAt?.getTime()).toBeLessThan(Date.now());
+      await waitFor(
+        async () => (await deliveries(partner, ep)).every((d) => d.status !== 'pending'),
+        8000,
+        'both settled',
+      );
+      const after = await deliveries(partner, ep);
+      expect(after.find((d) => d.eventId === first)).toMatchObject({ status: 'failed', attemptCount: 4 });
+      expect(after.find((d) => d.eventId === second)).toMatchObject({ status: 'delivered', attemptCount: 1 });
+      expect(after.map((d) => d.waitingFor)).toEqual([undefined, undefined]);
+    });
+
     it('never lets a dead endpoint on the same origin delay another endpoint', async () => {
       const partner = await newPartner(db.store);
       sink.on('/dead', () => 'hang');

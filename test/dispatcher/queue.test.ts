@@ -2,7 +2,9 @@
  * The delivery queue's SQL, run against every dialect (kysely-style: the same tests, real databases).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClaimOptions, Completion } from '../../src/storage/queue.js';
+import type { ClaimedDelivery, ClaimOptions, Completion } from '../../src/storage/queue.js';
+import { planCompletion } from '../../src/webhooks/dispatcher/attempt.js';
+import { createRetryPolicy } from '../../src/webhooks/dispatcher/retry-policy.js';
 import {
   DIALECTS,
   decide,
@@ -71,7 +73,8 @@ for (const dialect of DIALECTS) {
       ).toHaveLength(0);
       const expired = await queue.claim(claimOpts({ workerId: 'w2', now: later(40_000) }));
       expect(expired.filter((c) => c.endpointId === ep).map((c) => c.eventId)).toEqual([eventId]);
-      // the first worker lost its lease: its completion is logged as an attempt but does not settle
+      // the first worker lost its lease: its completion is logged and counted as an attempt, but does
+      // not settle the delivery
       const id = mine[0]?.id ?? '';
       await queue.complete([done(id, ep)], WINDOW);
       let list = await store.listDeliveries(partner, ep, { limit: 10 });
@@ -79,7 +82,7 @@ for (const dialect of DIALECTS) {
       expect(list?.items[0]?.attempts).toHaveLength(1);
       await queue.complete([done(id, ep)], { ...WINDOW, workerId: 'w2' });
       list = await store.listDeliveries(partner, ep, { limit: 10 });
-      expect(list?.items[0]).toMatchObject({ status: 'delivered', attemptCount: 1 });
+      expect(list?.items[0]).toMatchObject({ status: 'delivered', attemptCount: 2 });
       expect(list?.items[0]?.attempts).toHaveLength(2);
       expect(list?.items[0]?.attempts[0]).toMatchObject({ statusCode: 200, responseExcerpt: 'ok' });
     });
@@ -233,13 +236,156 @@ for (const dialect of DIALECTS) {
       expect(await queue.recover(other, ep, since, new Date())).toBeUndefined();
       expect(await queue.recover(partner, ep, since, new Date())).toBe(2);
       const again = (await queue.claim(claimOpts())).filter((c) => c.endpointId === ep);
-      expect(again.map((c) => c.attemptCount).sort()).toEqual([0, 0, 1]);
+      // attempt_count is the total; the recovered ones start a new retry round, the retried one does not
+      const round = (c: ClaimedDelivery) => [c.attemptCount, c.id === id ? 'retried' : c.retryRoundStart];
+      expect(again.map(round).sort()).toEqual([
+        [1, 1],
+        [1, 1],
+        [1, 'retried'],
+      ]);
+      expect(again.find((c) => c.id === id)?.retryRoundStart).toBe(0);
       expect((await store.listDeliveries(other, ep, { limit: 10 })).items).toEqual([]);
       const page1 = await store.listDeliveries(partner, ep, { limit: 2 });
       expect(page1?.items).toHaveLength(2);
       const page2 = await store.listDeliveries(partner, ep, { limit: 2, cursor: page1?.nextCursor ?? '' });
       expect(page2?.items).toHaveLength(1);
       expect(page2?.nextCursor).toBeNull();
+    });
+
+    it('recovers with a fresh retry schedule while attempt_count stays the number of attempts listed', async () => {
+      const { store, queue } = db;
+      const partner = await newPartner(store);
+      const ep = await newEndpoint(store, partner, 'https://g.example/hook');
+      const since = new Date(Date.now() - 1000);
+      await decide(store, partner, await newThirdParty(store, partner), 'APPROVED');
+      // one retry per round: a round is two attempts
+      const policy = createRetryPolicy({ schedule: [1000], jitter: 'none' });
+      let clock = Date.now() + 1000;
+      const failOnce = async (): Promise<{ claimed: ClaimedDelivery; next: string }> => {
+        clock += 2000;
+        const [claimed] = (await queue.claim(claimOpts({ now: new Date(clock) }))).filter(
+          (c) => c.endpointId === ep,
+        );
+        if (!claimed) throw new Error('nothing claimed');
+        const { completion } = planCompletion(
+          claimed,
+          {
+            startedAt: new Date(clock),
+            durationMs: 5,
+            statusCode: 500,
+            errorKind: null,
+            errorMessage: null,
+            responseExcerpt: 'down',
+            retryAfterMs: null,
+          },
+          policy,
+          1000,
+        );
+        await queue.complete([completion], WINDOW);
+        return { claimed, next: completion.next.status };
+      };
+      const listed = async () => (await store.listDeliveries(partner, ep, { limit: 10 })).items[0];
+
+      expect((await failOnce()).next).toBe('pending');
+      expect((await failOnce()).next).toBe('failed');
+      expect(await listed()).toMatchObject({ status: 'failed', attemptCount: 2 });
+
+      expect(await queue.recover(partner, ep, since, new Date())).toBe(1);
+      expect(await listed()).toMatchObject({ status: 'pending', attemptCount: 2 });
+      // the new round gets the whole schedule again: a retry, not failed after one more failure
+      const third = await failOnce();
+      expect(third.claimed).toMatchObject({ attemptCount: 2, retryRoundStart: 2 });
+      expect(third.next).toBe('pending');
+      let d = await listed();
+      expect(d).toMatchObject({ status: 'pending', attemptCount: 3 });
+      expect(d?.attempts).toHaveLength(3);
+      expect((await failOnce()).next).toBe('failed');
+      d = await listed();
+      expect(d).toMatchObject({ status: 'failed', attemptCount: 4 });
+      expect(d?.attempts).toHaveLength(4);
+
+      // a second recover starts another round; a retry of one delivery does not (one more attempt)
+      expect(await queue.recover(partner, ep, since, new Date())).toBe(1);
+      const fifth = await failOnce();
+      expect(fifth.claimed).toMatchObject({ attemptCount: 4, retryRoundStart: 4 });
+      expect(fifth.next).toBe('pending');
+      await failOnce();
+      await queue.retry(partner, ep, d?.id ?? '', new Date(clock));
+      expect((await failOnce()).next).toBe('failed');
+      d = await listed();
+      expect(d).toMatchObject({ status: 'failed', attemptCount: 7 });
+      expect(d?.attempts).toHaveLength(7);
+    });
+
+    it('says which earlier event a waiting delivery waits for, until that one is delivered or failed', async () => {
+      const { store, queue } = db;
+      const partner = await newPartner(store);
+      const ep = await newEndpoint(store, partner, 'https://h.example/hook');
+      const ep2 = await newEndpoint(store, partner, 'https://i.example/hook');
+      const alice = await newThirdParty(store, partner);
+      const bob = await newThirdParty(store, partner);
+      const a1 = await decide(store, partner, alice, 'REJECTED');
+      const a2 = await decide(store, partner, alice, 'APPROVED');
+      const a3 = await decide(store, partner, alice, 'REJECTED');
+      const b1 = await decide(store, partner, bob, 'APPROVED');
+      const byEvent = async (endpointId: string) =>
+        new Map(
+          (await store.listDeliveries(partner, endpointId, { limit: 10 })).items.map((d) => [d.eventId, d]),
+        );
+
+      let list = await byEvent(ep);
+      const d1 = list.get(a1)?.id ?? '';
+      const d2 = list.get(a2)?.id ?? '';
+      // every later pending event names the earliest pending one, the one being attempted
+      expect(list.get(a1)?.waitingFor).toBeUndefined();
+      expect(list.get(a2)?.waitingFor).toEqual({ eventId: a1, deliveryId: d1 });
+      expect(list.get(a3)?.waitingFor).toEqual({ eventId: a1, deliveryId: d1 });
+      expect(list.get(b1)?.waitingFor).toBeUndefined();
+      expect(await store.getDelivery(partner, ep, list.get(a2)?.id ?? '')).toMatchObject({
+        waitingFor: { eventId: a1, deliveryId: d1 },
+      });
+      // per endpoint: on the other endpoint a2 waits for that endpoint's delivery of a1
+      const other = await byEvent(ep2);
+      expect(other.get(a2)?.waitingFor).toEqual({ eventId: a1, deliveryId: other.get(a1)?.id });
+      // the dashboard's timeline shows the same
+      const timeline = await store.listThirdPartyEvents(partner, alice, 10);
+      expect(
+        timeline.map((e) => e.deliveries.find((x) => x.endpointId === ep)?.waitingFor?.eventId ?? null),
+      ).toEqual([null, a1, a1]);
+
+      // a1 fails and waits for a retry: the others still wait for it
+      const claimed = (await queue.claim(claimOpts())).filter((c) => c.endpointId === ep);
+      expect(claimed.map((c) => c.eventId).sort()).toEqual([a1, b1].sort());
+      await queue.complete(
+        [
+          done(d1, ep, {
+            statusCode: 500,
+            succeeded: false,
+            next: { status: 'pending', nextAttemptAt: later(5000) },
+          }),
+        ],
+        WINDOW,
+      );
+      list = await byEvent(ep);
+      expect(list.get(a2)?.waitingFor).toEqual({ eventId: a1, deliveryId: d1 });
+
+      // a1 finally fails: a2 is next and waits for nothing, a3 now waits for a2
+      await queue.claim(claimOpts({ now: later(6000) }));
+      await queue.complete(
+        [done(d1, ep, { statusCode: 400, succeeded: false, next: { status: 'failed' } })],
+        WINDOW,
+      );
+      list = await byEvent(ep);
+      expect(list.get(a1)?.waitingFor).toBeUndefined();
+      expect(list.get(a2)?.waitingFor).toBeUndefined();
+      expect(list.get(a3)?.waitingFor).toEqual({ eventId: a2, deliveryId: d2 });
+
+      // a2 delivered: nothing waits any more
+      const next = (await queue.claim(claimOpts({ now: later(6000) }))).filter((c) => c.endpointId === ep);
+      expect(next.map((c) => c.eventId)).toEqual([a2]);
+      await queue.complete([done(d2, ep)], WINDOW);
+      list = await byEvent(ep);
+      expect([...list.values()].filter((d) => d.waitingFor !== undefined)).toEqual([]);
     });
 
     it('reports depth, oldest pending and the next due time', async () => {

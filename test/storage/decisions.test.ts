@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { recordComplianceDecision } from '../../src/customers/decisions.js';
 import { InvalidCursorError } from '../../src/storage/errors.js';
 import type { StoredEvent } from '../../src/storage/store.js';
 import { DIALECTS, randomId, skipReason, useDatabases } from './dialects.js';
@@ -145,7 +146,13 @@ for (const dialect of DIALECTS) {
           const first = await db.store.recordDecision(decision(customerId, refA, 'APPROVED'));
           if (first.outcome !== 'changed') throw new Error('expected changed');
           const clash = decision(customerId, refB, 'REJECTED', REASONS);
-          const d = { ...clash, buildEvent: () => ({ ...clash.buildEvent(), eventId: first.event.eventId }) };
+          const d = {
+            ...clash,
+            buildEvent: (previous: Date | null) => ({
+              ...clash.buildEvent(previous),
+              eventId: first.event.eventId,
+            }),
+          };
           await expect(db.store.recordDecision(d)).rejects.toThrow();
           expect((await db.store.getThirdParty(customerId, refB))?.status).toBe('PENDING');
           expect((await db.store.listEvents(customerId, { limit: 10 })).items).toHaveLength(1);
@@ -162,7 +169,12 @@ for (const dialect of DIALECTS) {
           const payload = '{"z":1,  "a":"Zoë \\u00e9 ✓",\n"event_id":"x","n":1.50,"e":{}}';
           const r = await db.store.recordDecision({
             ...decision(customerId, ref, 'APPROVED'),
-            buildEvent: () => ({ eventId: crypto.randomUUID(), eventType: EVENT_TYPE, payload }),
+            buildEvent: () => ({
+              eventId: crypto.randomUUID(),
+              eventType: EVENT_TYPE,
+              payload,
+              eventAt: new Date(),
+            }),
           });
           if (r.outcome !== 'changed') throw new Error('expected changed');
           expect(r.event.payload).toBe(payload);
@@ -192,6 +204,51 @@ for (const dialect of DIALECTS) {
             previous = statusOf(e);
           }
           expect((await db.store.getThirdParty(customerId, ref))?.status).toBe(previous);
+        });
+
+        it('orders one third party’s events by event_timestamp and event_id, even within one second', async () => {
+          const customerId = await newPartner(db.store);
+          const refs = [await newThirdParty(db.store, customerId), await newThirdParty(db.store, customerId)];
+          // 24 concurrent decisions, all dated in the same second, on two third parties
+          const decidedAt = new Date('2030-06-01T12:00:00.900Z');
+          await Promise.all(
+            Array.from({ length: 24 }, (_, i) =>
+              recordComplianceDecision(db.store, {
+                customerId,
+                clientCustomerRef: refs[i % 2] as string,
+                decision: i % 4 < 2 ? { status: 'APPROVED' } : { status: 'REJECTED', reasons: [...REASONS] },
+                decidedAt,
+              }),
+            ),
+          );
+          const events = (await db.store.listEvents(customerId, { limit: 100 })).items.reverse(); // by seq
+          for (const ref of refs) {
+            const own = events
+              .filter((e) => e.clientCustomerRef === ref)
+              .map((e) => JSON.parse(e.payload) as { event_id: string; event_timestamp: string });
+            expect(own.length).toBeGreaterThan(1);
+            // the first is the decision's own second, each later one a second after the one before
+            own.forEach((e, i) => {
+              expect(e.event_timestamp).toBe(
+                new Date(Date.UTC(2030, 5, 1, 12, 0, i)).toISOString().replace('.000', ''),
+              );
+              if (i > 0) expect(e.event_id > (own[i - 1]?.event_id as string)).toBe(true);
+            });
+          }
+          // a later decision in an earlier second (the clock stepped back) still comes after
+          const ref = refs[0] as string;
+          const before = events.filter((e) => e.clientCustomerRef === ref).length;
+          const last = await recordComplianceDecision(db.store, {
+            customerId,
+            clientCustomerRef: ref,
+            decision: { status: 'REJECTED', reasons: [{ code: 'LATE', reason: 'Clock stepped back' }] },
+            decidedAt: new Date('2030-06-01T11:59:00Z'),
+          });
+          if (last.outcome !== 'changed') throw new Error(`expected changed, got ${last.outcome}`);
+          const stamped = (JSON.parse(last.event.payload) as { event_timestamp: string }).event_timestamp;
+          expect(stamped).toBe(
+            new Date(Date.UTC(2030, 5, 1, 12, 0, before)).toISOString().replace('.000', ''),
+          );
         });
       });
 

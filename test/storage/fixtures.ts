@@ -1,3 +1,5 @@
+import { formatEventTimestamp } from '../../src/contract/index.js';
+import { nextEventTimestamp } from '../../src/customers/decisions.js';
 import type {
   ComplianceDecisionInput,
   DecisionStatus,
@@ -73,8 +75,9 @@ export function decision(
     status,
     reasons,
     decidedAt,
-    buildEvent: () => {
+    buildEvent: (previousEventAt) => {
       const eventId = crypto.randomUUID();
+      const eventAt = nextEventTimestamp(decidedAt, previousEventAt);
       const data = {
         customer_id: customerId,
         client_customer_ref: ref,
@@ -85,10 +88,10 @@ export function decision(
         event_id: eventId,
         event_type: EVENT_TYPE,
         version: 'v1.0.0',
-        event_timestamp: decidedAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        event_timestamp: formatEventTimestamp(eventAt),
         data,
       });
-      return { eventId, eventType: EVENT_TYPE, payload };
+      return { eventId, eventType: EVENT_TYPE, payload, eventAt };
     },
   };
 }

@@ -16,6 +16,18 @@ function attemptRows(d: Delivery): SafeHtml {
 }
 
 /**
+ * When a pending delivery goes out: after the earlier event of the same third party it waits for
+ * (its own due time, long past, would read as stuck), or at its next attempt.
+ */
+function nextAttempt(d: Delivery): SafeHtml | '' {
+  if (d.status !== 'pending') return '';
+  if (d.waitingFor) {
+    return html`<span class="muted waiting" data-waiting-for="${d.waitingFor.eventId}">waiting for the earlier event <a href="#delivery-${d.waitingFor.deliveryId}"><code>${d.waitingFor.eventId}</code></a> for this third party</span>`;
+  }
+  return d.nextAttemptAt ? html`<span class="muted">next ${time(d.nextAttemptAt)}</span>` : '';
+}
+
+/**
  * A delivery card. With `retry`, a POST form (CSRF-protected) that sends it again now.
  *
  * @example
@@ -34,7 +46,7 @@ export function deliveryCard(
       <span>Delivery <code>${d.id}</code></span>
       ${o.endpointLink ? html`<span>to <a href="${endpointUrl}">endpoint ${d.endpointId.slice(0, 8)}</a></span>` : ''}
       <span class="muted">${d.attemptCount} attempt${d.attemptCount === 1 ? '' : 's'}</span>
-      ${d.status === 'pending' && d.nextAttemptAt ? html`<span class="muted">next ${time(d.nextAttemptAt)}</span>` : ''}
+      ${nextAttempt(d)}
     </header>
     ${attemptRows(d)}
     ${

@@ -5,16 +5,21 @@ import { badge, layout, time, type Viewer } from '../layout.js';
 import { deliveryCard } from './deliveries.js';
 import { displayName, notice } from './shared.js';
 
-/** The decision an event carries, read back from its exact payload. */
-function decisionOf(e: EventDeliveries): { status: string; reasons: Reason[] } {
+/** The decision an event carries, and the `event_timestamp` receivers order by, from its exact payload. */
+function decisionOf(e: EventDeliveries): { status: string; reasons: Reason[]; eventTimestamp: string } {
   try {
-    const data = (JSON.parse(e.event.payload) as { data?: { status?: unknown; reasons?: unknown } }).data;
+    const event = JSON.parse(e.event.payload) as {
+      event_timestamp?: unknown;
+      data?: { status?: unknown; reasons?: unknown };
+    };
+    const data = event.data;
     return {
       status: typeof data?.status === 'string' ? data.status : 'UNKNOWN',
       reasons: Array.isArray(data?.reasons) ? (data.reasons as Reason[]) : [],
+      eventTimestamp: typeof event.event_timestamp === 'string' ? event.event_timestamp : '',
     };
   } catch {
-    return { status: 'UNKNOWN', reasons: [] };
+    return { status: 'UNKNOWN', reasons: [], eventTimestamp: '' };
   }
 }
 
@@ -55,7 +60,8 @@ export function timelinePage(
           ? html`<ul class="reasons">${d.reasons.map((r) => html`<li><code>${r.code}</code> ${r.reason}</li>`)}</ul>`
           : ''
       }
-      <p class="muted">Event <code>${e.event.eventId}</code> · ${e.event.eventType}</p>
+      <p class="muted">Event <code>${e.event.eventId}</code> · ${e.event.eventType} · event_timestamp
+        <code class="event-timestamp">${d.eventTimestamp}</code></p>
       ${
         e.deliveries.length === 0
           ? html`<p class="muted">No endpoint was subscribed: nothing to deliver.</p>`

@@ -8,7 +8,13 @@ import type {
   ThirdPartySearch,
 } from '../store.js';
 import { type Queryable, statement } from './db.js';
-import { fromJsonAttempt, type JsonAttempt } from './deliveries.js';
+import {
+  fromJsonAttempt,
+  type JsonAttempt,
+  WAITING_FOR_JOIN,
+  type WaitingColumns,
+  waitingFor,
+} from './deliveries.js';
 import { EVENT_COLUMNS, toEvent } from './events.js';
 import type { Row } from './tables.js';
 import { THIRD_PARTY_COLUMNS, type ThirdPartyRow, toThirdParty } from './third-parties.js';
@@ -47,7 +53,7 @@ export async function searchThirdParties(
 }
 
 type TimelineRow = Row<'events'> & {
-  deliveries: {
+  deliveries: ({
     id: string;
     endpoint_id: string;
     status: Delivery['status'];
@@ -55,7 +61,7 @@ type TimelineRow = Row<'events'> & {
     next_attempt_ms: number | null;
     created_ms: number;
     attempts: JsonAttempt[];
-  }[];
+  } & WaitingColumns)[];
 };
 
 const ms = (column: string) => `floor(extract(epoch FROM ${column}) * 1000)::bigint`;
@@ -67,12 +73,13 @@ const timeline = statement<TimelineRow>(
        SELECT json_agg(json_build_object(
          'id', d.id, 'endpoint_id', d.endpoint_id, 'status', d.status, 'attempt_count', d.attempt_count,
          'next_attempt_ms', ${ms('d.next_attempt_at')}, 'created_ms', ${ms('d.created_at')},
+         'waiting_delivery_id', w.id, 'waiting_event_id', w.event_id,
          'attempts', coalesce((
            SELECT json_agg(json_build_object(
              'at_ms', ${ms('a.at')}, 'duration_ms', a.duration_ms, 'status_code', a.status_code,
              'error', a.error, 'response_excerpt', a.response_excerpt) ORDER BY a.id)
            FROM attempts a WHERE a.delivery_id = d.id), '[]'::json)) ORDER BY d.seq)
-       FROM deliveries d WHERE d.event_id = events.event_id
+       FROM deliveries d ${WAITING_FOR_JOIN} WHERE d.event_id = events.event_id
      ), '[]'::json) AS deliveries
    FROM events WHERE customer_id = $1 AND client_customer_ref = $2 ORDER BY seq LIMIT $3`,
 );
@@ -97,6 +104,7 @@ export async function listThirdPartyEvents(
         nextAttemptAt: d.next_attempt_ms === null ? null : new Date(Number(d.next_attempt_ms)),
         createdAt: new Date(Number(d.created_ms)),
         attempts: d.attempts.map(fromJsonAttempt),
+        ...waitingFor(d),
       }),
     ),
   }));

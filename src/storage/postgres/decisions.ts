@@ -8,9 +8,9 @@ import { THIRD_PARTY_COLUMNS, type ThirdPartyRow, toThirdParty } from './third-p
 // the previous one committed and events are numbered (seq) in the order the statuses changed. The
 // set_config ('on') quiets the deliveries trigger for this transaction only, when the caller notifies
 // after the commit instead (migration 005), at no extra round trip.
-const lockCurrent = statement<ThirdPartyRow>(
+const lockCurrent = statement<ThirdPartyRow & { last_event_at: Date | null }>(
   'decision_lock',
-  `SELECT ${THIRD_PARTY_COLUMNS}, set_config('tpcs.notify_after_commit', $3, true) AS notify_after_commit
+  `SELECT ${THIRD_PARTY_COLUMNS}, last_event_at, set_config('tpcs.notify_after_commit', $3, true) AS notify_after_commit
    FROM third_parties
    WHERE customer_id = $1 AND client_customer_ref = $2
    FOR UPDATE`,
@@ -21,7 +21,7 @@ const lockCurrent = statement<ThirdPartyRow>(
 const write = statement<ThirdPartyRow & { seq: string; delivery_ids: string[] }>(
   'decision_write',
   `WITH tp AS (
-     UPDATE third_parties SET status = $3, reasons = $4::jsonb, updated_at = $5
+     UPDATE third_parties SET status = $3, reasons = $4::jsonb, updated_at = $5, last_event_at = $9
      WHERE customer_id = $1 AND client_customer_ref = $2
      RETURNING ${THIRD_PARTY_COLUMNS}
    ), ev AS (
@@ -42,7 +42,8 @@ const write = statement<ThirdPartyRow & { seq: string; delivery_ids: string[] }>
 );
 
 /**
- * The outbox write; see {@link DecisionResult}. Four round trips: BEGIN, lock, write, COMMIT. With
+ * The outbox write; see {@link DecisionResult}. Four round trips: BEGIN, lock, write, COMMIT. The lock also reads the third party's last
+ * `event_timestamp`, which `buildEvent` orders the new event after. With
  * `notifyAfterCommit` the deliveries trigger stays quiet, and the caller sends the NOTIFY for the
  * deliveries it queued after the commit (`DeliveryNotifier`).
  */
@@ -59,7 +60,7 @@ export async function recordDecision(
     const before = toThirdParty(row);
     if (!isStatusChange(before, d)) return { outcome: 'unchanged', thirdParty: before };
 
-    const built = d.buildEvent();
+    const built = d.buildEvent(row.last_event_at);
     const reasons = storedReasons(d.status, d.reasons);
     const written = (
       await write.run(client, [
@@ -71,6 +72,7 @@ export async function recordDecision(
         built.eventId,
         built.eventType,
         built.payload,
+        built.eventAt,
       ])
     ).rows[0];
     if (!written) throw new Error('the locked third party was not updated');

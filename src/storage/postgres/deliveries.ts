@@ -7,9 +7,36 @@ import type { Row } from './tables.js';
 type DeliveryRow = Pick<
   Row<'deliveries'>,
   'seq' | 'id' | 'event_id' | 'endpoint_id' | 'status' | 'attempt_count' | 'next_attempt_at' | 'created_at'
-> & {
-  attempts: JsonAttempt[];
-};
+> &
+  WaitingColumns & {
+    attempts: JsonAttempt[];
+  };
+
+/** What {@link WAITING_FOR_JOIN} adds to a row: the delivery it waits behind, if any. */
+export interface WaitingColumns {
+  waiting_delivery_id: string | null;
+  waiting_event_id: string | null;
+}
+
+/**
+ * A lateral join for a query over `deliveries d`, as `w (id, event_id)`: the delivery `d` waits behind
+ * while it is pending and not its key's head (so the claim does not take it, migration 003), that is
+ * the earliest pending delivery of its ordering key (endpoint + customer_id + client_customer_ref) with
+ * a smaller event seq. Each listed row costs one probe of the `deliveries_pending_by_key` index.
+ */
+export const WAITING_FOR_JOIN = `LEFT JOIN LATERAL (
+    SELECT p.id, p.event_id FROM deliveries p
+    WHERE d.status = 'pending' AND NOT d.head
+      AND p.endpoint_id = d.endpoint_id AND p.customer_id = d.customer_id
+      AND p.client_customer_ref = d.client_customer_ref AND p.status = 'pending' AND p.event_seq < d.event_seq
+    ORDER BY p.event_seq LIMIT 1
+  ) w ON true`;
+
+/** The domain's `waitingFor`, spread into a Delivery: present only when there is one. */
+export const waitingFor = (r: WaitingColumns): Pick<Delivery, 'waitingFor'> =>
+  r.waiting_delivery_id === null || r.waiting_event_id === null
+    ? {}
+    : { waitingFor: { eventId: r.waiting_event_id, deliveryId: r.waiting_delivery_id } };
 
 /** An attempt as aggregated with `json_build_object` (its time as epoch milliseconds, exact). */
 export interface JsonAttempt {
@@ -39,17 +66,20 @@ const toDelivery = (r: DeliveryRow): Delivery & { seq: number } => ({
   nextAttemptAt: r.next_attempt_at,
   createdAt: r.created_at,
   attempts: r.attempts.map(fromJsonAttempt),
+  ...waitingFor(r),
 });
 
 const SELECT = `
   SELECT d.seq, d.id, d.event_id, d.endpoint_id, d.status, d.attempt_count, d.next_attempt_at, d.created_at,
+    w.id AS waiting_delivery_id, w.event_id AS waiting_event_id,
     coalesce((
       SELECT json_agg(json_build_object(
         'at_ms', floor(extract(epoch FROM a.at) * 1000)::bigint, 'duration_ms', a.duration_ms,
         'status_code', a.status_code, 'error', a.error, 'response_excerpt', a.response_excerpt) ORDER BY a.id)
       FROM attempts a WHERE a.delivery_id = d.id
     ), '[]'::json) AS attempts
-  FROM deliveries d`;
+  FROM deliveries d
+  ${WAITING_FOR_JOIN}`;
 
 const page = statement<DeliveryRow>(
   'delivery_page',

@@ -6,6 +6,8 @@ import * as m002 from './migrations/002_delivery_queue.js';
 import * as m003 from './migrations/003_claim_heads.js';
 import * as m004 from './migrations/004_delivery_notify.js';
 import * as m005 from './migrations/005_notify_after_commit.js';
+import * as m006 from './migrations/006_retry_round.js';
+import * as m007 from './migrations/007_event_order.js';
 
 /** Every PostgreSQL migration, oldest first. Append only: never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
@@ -14,6 +16,8 @@ export const migrations: readonly Migration[] = [
   { name: '003_claim_heads', sql: m003.sql },
   { name: '004_delivery_notify', sql: m004.sql },
   { name: '005_notify_after_commit', sql: m005.sql },
+  { name: '006_retry_round', sql: m006.sql },
+  { name: '007_event_order', sql: m007.sql },
 ];
 
 /** First key of the two-int advisory lock; the second is a hash of the schema name. */

@@ -11,9 +11,10 @@ import { getDelivery } from './deliveries.js';
 import { parsePostgresUrl } from './index.js';
 import { migrate, migrations } from './migrations.js';
 
-// The claim is the function `tpcs_claim` of migration 003: per-endpoint advisory try-lock, then the
-// due heads (deliveries.head, kept by triggers) of each locked endpoint up to its room, FOR UPDATE SKIP
-// LOCKED, leased and returned with the payload and secrets, in one round trip.
+// The claim is the function `tpcs_claim` of migration 003 (006 adds retry_round_start to its result):
+// per-endpoint advisory try-lock, then the due heads (deliveries.head, kept by triggers) of each locked
+// endpoint up to its room, FOR UPDATE SKIP LOCKED, leased and returned with the payload and secrets, in
+// one round trip.
 const CLAIM = /* sql */ `SELECT * FROM tpcs_claim($1::int, $2::timestamptz, $3::int, $4::text, $5::int)`;
 
 interface ClaimRow {
@@ -24,6 +25,7 @@ interface ClaimRow {
   customer_id: string;
   client_customer_ref: string;
   attempt_count: number;
+  retry_round_start: number;
   created_at: Date;
   url: string;
   payload: string;
@@ -31,6 +33,10 @@ interface ClaimRow {
 }
 
 // Attempts are inserted only for deliveries that still exist (the endpoint may have been deleted).
+// The delivery's outcome is fenced by the lease: if it expired and another worker took the delivery,
+// that worker decides. The attempt was made all the same, so it is counted: attempt_count stays the
+// number of attempts listed. (One UPDATE with CASE, not a second one for the late rows: each row's
+// lease is tested on the version the UPDATE locks, so a lease taken meanwhile cannot make both skip it.)
 const COMPLETE = /* sql */ `
 WITH c AS (
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::text[], $6::text[],
@@ -44,9 +50,14 @@ ins AS (
 ok AS (
   UPDATE endpoints SET failing_since = NULL WHERE id = ANY($10::text[]) AND failing_since IS NOT NULL
 )
-UPDATE deliveries d SET status = c.status, attempt_count = d.attempt_count + 1, next_attempt_at = c.next_at,
-  last_attempt_at = c.at, locked_by = NULL, locked_until = NULL, updated_at = c.at
-FROM c WHERE d.id = c.delivery_id AND d.locked_by = $9
+UPDATE deliveries d SET attempt_count = d.attempt_count + 1,
+  status = CASE WHEN d.locked_by = $9 THEN c.status ELSE d.status END,
+  next_attempt_at = CASE WHEN d.locked_by = $9 THEN c.next_at ELSE d.next_attempt_at END,
+  last_attempt_at = CASE WHEN d.locked_by = $9 THEN c.at ELSE d.last_attempt_at END,
+  locked_until = CASE WHEN d.locked_by = $9 THEN NULL ELSE d.locked_until END,
+  updated_at = CASE WHEN d.locked_by = $9 THEN c.at ELSE d.updated_at END,
+  locked_by = CASE WHEN d.locked_by = $9 THEN NULL ELSE d.locked_by END
+FROM c WHERE d.id = c.delivery_id
 `;
 
 const completeStatement = statement('queue_complete', COMPLETE);
@@ -164,6 +175,7 @@ export function postgresDeliveryQueue(pool: pg.Pool): DeliveryQueue {
           payload: r.payload,
           secrets: r.secrets,
           attemptCount: r.attempt_count,
+          retryRoundStart: r.retry_round_start,
           createdAt: r.created_at,
         }),
       );
@@ -304,7 +316,9 @@ export function postgresDeliveryQueue(pool: pg.Pool): DeliveryQueue {
           [endpointId, since],
         );
         const r = await client.query(
-          `UPDATE deliveries SET status = 'pending', attempt_count = 0, next_attempt_at = $3, updated_at = $3
+          // a new retry round: the schedule starts over from here, attempt_count keeps counting
+          `UPDATE deliveries SET status = 'pending', retry_round_start = attempt_count, next_attempt_at = $3,
+             updated_at = $3
            WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2`,
           [endpointId, since, now],
         );

@@ -57,6 +57,8 @@ export interface Tables {
     client_customer_ref: string;
     status: 'pending' | 'delivered' | 'failed';
     attempt_count: number;
+    /** attempt_count when the current retry round began (set by recover); the schedule counts from it. */
+    retry_round_start: number;
     next_attempt_at: Date | null;
     locked_by: string | null;
     locked_until: Date | null;

@@ -8,7 +8,14 @@ import type {
   ThirdPartyCustomer,
   ThirdPartySearch,
 } from '../store.js';
-import { attemptsLoader, toAttempt, toDelivery } from './deliveries.js';
+import {
+  attemptsLoader,
+  toAttempt,
+  toDelivery,
+  WAITING_FOR_COLUMNS,
+  WAITING_FOR_JOIN,
+  type WaitingColumns,
+} from './deliveries.js';
 import { toEvent } from './events.js';
 import { type Row, toDate, toDateOrNull } from './tables.js';
 import { toThirdParty } from './third-parties.js';
@@ -47,8 +54,9 @@ export function dashboardQueries(db: Database) {
   const events = db.prepare<[string, string, number], Row<'events'>>(
     `SELECT * FROM events WHERE customer_id = ? AND client_customer_ref = ? ORDER BY seq LIMIT ?`,
   );
-  const deliveriesOf = db.prepare<[string], DeliveryRow>(
-    'SELECT * FROM deliveries WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY seq',
+  const deliveriesOf = db.prepare<[string], DeliveryRow & WaitingColumns>(
+    `SELECT d.*, ${WAITING_FOR_COLUMNS} FROM deliveries d ${WAITING_FOR_JOIN}
+     WHERE d.event_id IN (SELECT value FROM json_each(?)) ORDER BY d.seq`,
   );
   const attemptsOf = attemptsLoader(db);
   const timeline = db.transaction((customerId: string, ref: string, limit: number): EventDeliveries[] => {

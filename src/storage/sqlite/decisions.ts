@@ -19,10 +19,14 @@ export function decisionQueries(db: Database) {
     'SELECT * FROM third_parties WHERE customer_id = ? AND client_customer_ref = ?',
   );
   const update = db.prepare<
-    Pick<Row<'third_parties'>, 'customer_id' | 'client_customer_ref' | 'status' | 'reasons' | 'updated_at'>,
+    Pick<
+      Row<'third_parties'>,
+      'customer_id' | 'client_customer_ref' | 'status' | 'reasons' | 'updated_at' | 'last_event_at'
+    >,
     Row<'third_parties'>
   >(
-    `UPDATE third_parties SET status = @status, reasons = @reasons, updated_at = @updated_at
+    `UPDATE third_parties SET status = @status, reasons = @reasons, updated_at = @updated_at,
+       last_event_at = @last_event_at
      WHERE customer_id = @customer_id AND client_customer_ref = @client_customer_ref
      RETURNING *`,
   );
@@ -57,6 +61,7 @@ export function decisionQueries(db: Database) {
     const before = toThirdParty(row);
     if (!isStatusChange(before, d)) return { outcome: 'unchanged', thirdParty: before };
 
+    const built = d.buildEvent(row.last_event_at === null ? null : new Date(row.last_event_at));
     const reasons = storedReasons(d.status, d.reasons);
     const at = d.decidedAt.getTime();
     const updated = update.get({
@@ -65,10 +70,10 @@ export function decisionQueries(db: Database) {
       status: d.status,
       reasons: reasons === null ? null : JSON.stringify(reasons),
       updated_at: at,
+      last_event_at: built.eventAt.getTime(),
     });
     if (!updated) throw new Error('third party vanished inside its own transaction');
 
-    const built = d.buildEvent();
     const event = insertEvent.get({
       event_id: built.eventId,
       customer_id: d.customerId,

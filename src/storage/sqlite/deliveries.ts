@@ -6,6 +6,28 @@ import { type Row, toDate, toDateOrNull } from './tables.js';
 type DeliveryRow = Row<'deliveries'>;
 type AttemptRow = Row<'attempts'>;
 
+/** What {@link WAITING_FOR_COLUMNS} adds to a deliveries row: the delivery it waits behind, if any. */
+export interface WaitingColumns {
+  waiting_delivery_id: string | null;
+  waiting_event_id: string | null;
+}
+
+/**
+ * Columns and join for a query over `deliveries d`: the delivery `d` waits behind while it is pending,
+ * the earliest pending one of its ordering key (endpoint + customer_id + client_customer_ref) with a
+ * smaller event seq, which is what keeps the claim from taking `d` (queue.ts). Each listed row costs
+ * one probe of the `deliveries_order` index.
+ *
+ * @example
+ * `SELECT d.*, ${WAITING_FOR_COLUMNS} FROM deliveries d ${WAITING_FOR_JOIN} WHERE d.id = ?`
+ */
+export const WAITING_FOR_COLUMNS = 'w.id AS waiting_delivery_id, w.event_id AS waiting_event_id';
+export const WAITING_FOR_JOIN = `LEFT JOIN deliveries w ON d.status = 'pending' AND w.id = (
+    SELECT p.id FROM deliveries p
+    WHERE p.endpoint_id = d.endpoint_id AND p.customer_id = d.customer_id
+      AND p.client_customer_ref = d.client_customer_ref AND p.status = 'pending' AND p.event_seq < d.event_seq
+    ORDER BY p.event_seq LIMIT 1)`;
+
 /** An attempts row as the domain's Attempt. */
 export const toAttempt = (r: AttemptRow): Attempt => ({
   at: toDate(r.at),
@@ -15,8 +37,8 @@ export const toAttempt = (r: AttemptRow): Attempt => ({
   responseExcerpt: r.response_excerpt,
 });
 
-/** A deliveries row and its attempts as the domain's Delivery. */
-export const toDelivery = (r: DeliveryRow, attempts: Attempt[]): Delivery => ({
+/** A deliveries row (with {@link WaitingColumns}) and its attempts as the domain's Delivery. */
+export const toDelivery = (r: DeliveryRow & WaitingColumns, attempts: Attempt[]): Delivery => ({
   id: r.id,
   eventId: r.event_id,
   endpointId: r.endpoint_id,
@@ -25,6 +47,9 @@ export const toDelivery = (r: DeliveryRow, attempts: Attempt[]): Delivery => ({
   nextAttemptAt: toDateOrNull(r.next_attempt_at),
   createdAt: toDate(r.created_at),
   attempts,
+  ...(r.waiting_delivery_id === null || r.waiting_event_id === null
+    ? {}
+    : { waitingFor: { eventId: r.waiting_event_id, deliveryId: r.waiting_delivery_id } }),
 });
 
 /**
@@ -51,14 +76,15 @@ export function attemptsLoader(
 export function deliveryQueries(db: Database) {
   const page = db.prepare<
     { customer_id: string; endpoint_id: string; before: number; limit: number },
-    DeliveryRow
+    DeliveryRow & WaitingColumns
   >(
-    `SELECT * FROM deliveries
-     WHERE endpoint_id = @endpoint_id AND customer_id = @customer_id AND seq < @before
-     ORDER BY seq DESC LIMIT @limit`,
+    `SELECT d.*, ${WAITING_FOR_COLUMNS} FROM deliveries d ${WAITING_FOR_JOIN}
+     WHERE d.endpoint_id = @endpoint_id AND d.customer_id = @customer_id AND d.seq < @before
+     ORDER BY d.seq DESC LIMIT @limit`,
   );
-  const one = db.prepare<[string, string, string], DeliveryRow>(
-    'SELECT * FROM deliveries WHERE customer_id = ? AND endpoint_id = ? AND id = ?',
+  const one = db.prepare<[string, string, string], DeliveryRow & WaitingColumns>(
+    `SELECT d.*, ${WAITING_FOR_COLUMNS} FROM deliveries d ${WAITING_FOR_JOIN}
+     WHERE d.customer_id = ? AND d.endpoint_id = ? AND d.id = ?`,
   );
   const withAttempts = attemptsLoader(db);
 

@@ -2,11 +2,15 @@ import type { Database } from 'better-sqlite3';
 import type { Migration, MigrationProgress } from '../store.js';
 import * as m001 from './migrations/001_initial.js';
 import * as m002 from './migrations/002_delivery_queue.js';
+import * as m003 from './migrations/003_retry_round.js';
+import * as m004 from './migrations/004_event_order.js';
 
 /** Every SQLite migration, oldest first. Append only: never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
   { name: '001_initial', sql: m001.sql },
   { name: '002_delivery_queue', sql: m002.sql },
+  { name: '003_retry_round', sql: m003.sql },
+  { name: '004_event_order', sql: m004.sql },
 ];
 
 /**

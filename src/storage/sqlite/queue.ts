@@ -98,6 +98,7 @@ export function sqliteDeliveryQueue(db: Database.Database): DeliveryQueue {
           payload: payloadOf.get(r.event_id) ?? '',
           secrets,
           attemptCount: r.attempt_count,
+          retryRoundStart: r.retry_round_start,
           createdAt: new Date(r.created_at),
         });
       }
@@ -109,7 +110,8 @@ export function sqliteDeliveryQueue(db: Database.Database): DeliveryQueue {
     `INSERT INTO attempts (delivery_id, at, duration_ms, status_code, error, response_excerpt)
      VALUES (@delivery_id, @at, @duration_ms, @status_code, @error, @response_excerpt)`,
   );
-  // Fenced by the lease: if it expired and another worker took the delivery, that worker decides.
+  // Fenced by the lease: if it expired and another worker took the delivery, that worker decides. The
+  // attempt was made all the same, so it is counted (`late`): attempt_count stays the attempts listed.
   const settle = db.prepare<{
     id: string;
     worker: string;
@@ -121,6 +123,7 @@ export function sqliteDeliveryQueue(db: Database.Database): DeliveryQueue {
        last_attempt_at = @at, locked_by = NULL, locked_until = NULL, updated_at = @at
      WHERE id = @id AND locked_by = @worker`,
   );
+  const late = db.prepare<[string]>('UPDATE deliveries SET attempt_count = attempt_count + 1 WHERE id = ?');
   const succeeded = db.prepare<[string]>('UPDATE endpoints SET failing_since = NULL WHERE id = ?');
   const failed = db
     .prepare<{ id: string; at: number }, number>(
@@ -148,13 +151,14 @@ export function sqliteDeliveryQueue(db: Database.Database): DeliveryQueue {
         error: c.error,
         response_excerpt: c.responseExcerpt,
       });
-      settle.run({
+      const settled = settle.run({
         id: c.deliveryId,
         worker: o.workerId,
         status: c.next.status,
         next: c.next.status === 'pending' ? c.next.nextAttemptAt.getTime() : null,
         at,
       });
+      if (settled.changes === 0) late.run(c.deliveryId);
       if (c.succeeded) {
         succeeded.run(c.endpointId);
         continue;
@@ -205,8 +209,10 @@ export function sqliteDeliveryQueue(db: Database.Database): DeliveryQueue {
       'SELECT id FROM endpoints WHERE id = @endpoint_id AND customer_id = @customer_id',
     )
     .pluck();
+  // a new retry round: the schedule starts over from here, attempt_count keeps counting
   const recoverQuery = db.prepare<{ endpoint_id: string; since: number; now: number }>(
-    `UPDATE deliveries SET status = 'pending', attempt_count = 0, next_attempt_at = @now, updated_at = @now
+    `UPDATE deliveries SET status = 'pending', retry_round_start = attempt_count, next_attempt_at = @now,
+       updated_at = @now
      WHERE endpoint_id = @endpoint_id AND status = 'failed' AND created_at >= @since`,
   );
   const deliveries = deliveryQueries(db);

@@ -16,6 +16,8 @@ export interface Tables {
     property_details: string;
     created_at: number;
     updated_at: number;
+    /** The newest event's `event_timestamp` (epoch ms); null before the first decision. */
+    last_event_at: number | null;
   };
   events: {
     seq: number;
@@ -55,6 +57,8 @@ export interface Tables {
     client_customer_ref: string;
     status: 'pending' | 'delivered' | 'failed';
     attempt_count: number;
+    /** attempt_count when the current retry round began (set by recover); the schedule counts from it. */
+    retry_round_start: number;
     next_attempt_at: number | null;
     locked_by: string | null;
     locked_until: number | null;

@@ -18,7 +18,7 @@ export const toThirdParty = (r: ThirdPartyRow): ThirdPartyCustomer => ({
 
 /** Third-party customers: create, get, list. Decisions live in decisions.ts. */
 export function thirdPartyQueries(db: Database) {
-  const insert = db.prepare<ThirdPartyRow>(
+  const insert = db.prepare<Omit<ThirdPartyRow, 'last_event_at'>>(
     `INSERT INTO third_parties (customer_id, client_customer_ref, status, reasons, client_customer_details,
        property_details, created_at, updated_at)
      VALUES (@customer_id, @client_customer_ref, @status, @reasons, @client_customer_details,

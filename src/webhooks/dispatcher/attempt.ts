@@ -60,7 +60,9 @@ export function planCompletion(
       };
     case 'retry': {
       const retryAfter = outcome.retryAfterMs ?? undefined;
-      const decision = policy.next(delivery.attemptCount + 1, retryAfter);
+      // the schedule counts this retry round's attempts (a recover starts a new round), not all of them
+      const roundAttempts = Math.max(0, delivery.attemptCount - delivery.retryRoundStart);
+      const decision = policy.next(roundAttempts + 1, retryAfter);
       const completion: Completion = {
         ...base,
         error: outcome.reason,

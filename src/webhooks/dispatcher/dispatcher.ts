@@ -203,6 +203,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     metrics.attemptSeconds.observe({ outcome: label }, result.durationMs / 1000);
     if (label === 'delivered') {
       metrics.deliveries.inc({ status: 'delivered' });
+      // the first attempt ever (attemptCount is the total, not this retry round's)
       if (d.attemptCount === 0) {
         metrics.commitToDeliverySeconds.observe((Date.now() - d.createdAt.getTime()) / 1000);
       }

@@ -47,7 +47,8 @@ export interface RetryPolicy {
   readonly schedule: readonly number[];
   readonly retryAfterCapMs: number;
   /**
-   * Decides after the `attemptCount`-th attempt (1 for the first) failed with a retryable outcome.
+   * Decides after the `attemptCount`-th attempt (1 for the first) failed with a retryable outcome,
+   * counted within the delivery's current retry round (a recover starts a new one).
    * `retryAfterMs` is the receiver's `Retry-After`; it is a floor, capped at `retryAfterCapMs`.
    */
   next(attemptCount: number, retryAfterMs?: number): RetryDecision;
