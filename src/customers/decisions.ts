@@ -55,6 +55,27 @@ export function eventIdFor(eventAt: Date): string {
 }
 
 /**
+ * How far ahead of the decision an event may be stamped. Each decision in the same second as the
+ * previous event is stamped a second later, so a burst of decisions on one third party runs ahead
+ * of the clock; receivers refuse events dated more than 5 minutes ahead (400, a permanent failure),
+ * so past this bound the decision is refused instead, and the operator can make it a moment later.
+ */
+export const MAX_STAMP_AHEAD_MS = 60_000;
+
+/**
+ * What {@link recordComplianceDecision} answers: the store's result, or `too_fast` when this third
+ * party's events already run {@link MAX_STAMP_AHEAD_MS} ahead of the clock (nothing was written).
+ */
+export type ComplianceDecisionResult = DecisionResult | { outcome: 'too_fast'; retryAfterSeconds: number };
+
+/** Thrown inside the store's transaction to roll it back; never leaves this module. */
+class TooFast extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super('decisions on this third party run too far ahead of the clock');
+  }
+}
+
+/**
  * Records a compliance decision. The event is built by the contract's builder inside the store's
  * transaction, after the third party's row lock: `event_timestamp` from {@link nextEventTimestamp},
  * `event_id` a UUIDv7 from {@link eventIdFor}.
@@ -62,7 +83,19 @@ export function eventIdFor(eventAt: Date): string {
  * @example
  * await recordComplianceDecision(store, {customerId, clientCustomerRef: 'CUST_001', decision: {status: 'APPROVED'}});
  */
-export function recordComplianceDecision(
+export async function recordComplianceDecision(
+  store: Store,
+  input: { customerId: string; clientCustomerRef: string; decision: ComplianceDecision; decidedAt?: Date },
+): Promise<ComplianceDecisionResult> {
+  try {
+    return await record(store, input);
+  } catch (error) {
+    if (error instanceof TooFast) return { outcome: 'too_fast', retryAfterSeconds: error.retryAfterSeconds };
+    throw error;
+  }
+}
+
+function record(
   store: Store,
   input: { customerId: string; clientCustomerRef: string; decision: ComplianceDecision; decidedAt?: Date },
 ): Promise<DecisionResult> {
@@ -77,6 +110,8 @@ export function recordComplianceDecision(
     decidedAt,
     buildEvent: (previousEventAt) => {
       const eventAt = nextEventTimestamp(decidedAt, previousEventAt);
+      const ahead = eventAt.getTime() - decidedAt.getTime();
+      if (ahead > MAX_STAMP_AHEAD_MS) throw new TooFast(Math.ceil((ahead - MAX_STAMP_AHEAD_MS) / 1000));
       const { event, json } = buildEvent({
         eventId: eventIdFor(eventAt),
         timestamp: eventAt,

@@ -330,6 +330,12 @@ async function registerDashboard(
       decision: parsed.data,
     });
     if (result.outcome === 'not_found') throw notFound();
+    if (result.outcome === 'too_fast') {
+      return renderReview(request, reply, 429, {
+        kind: 'error',
+        text: `No decision recorded for ${ref.slice(0, 64)}: decisions on it come faster than one a second. Decide again in ${result.retryAfterSeconds} s.`,
+      });
+    }
     const back = new URL(safeBack(body.back, `${BASE}/review`), 'http://x');
     back.searchParams.set('decided', ref);
     back.searchParams.set('status', parsed.data.status);

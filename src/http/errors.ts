@@ -80,6 +80,9 @@ export class HttpError extends Error {
 /** Sends `err` as the error shape, adding the headers its code calls for. */
 export function sendHttpError(reply: FastifyReply, err: HttpError): FastifyReply {
   if (err.code === 'unauthorized') reply.header('www-authenticate', 'Bearer');
+  const retryAfter = err.details?.retry_after_seconds;
+  if (err.code === 'rate_limited' && typeof retryAfter === 'number')
+    reply.header('retry-after', String(retryAfter));
   return reply.code(err.status).type('application/json; charset=utf-8').send(err.toBody());
 }
 

@@ -101,6 +101,30 @@ for (const database of TEST_DATABASES) {
       expect((await decide('D3', { status: 'APPROVED' }, token)).statusCode).toBe(401);
     });
 
+    it('stamps back-to-back decisions a second apart, and answers 429 once they run 60 s ahead', async () => {
+      await s.call('POST', '/api/v1/customers/DEC/third-parties', { token, body: validThirdParty('BURST') });
+      const stamps: number[] = [];
+      let refused: Awaited<ReturnType<typeof decide>> | undefined;
+      for (let i = 0; i < 300 && refused === undefined; i++) {
+        const res = await decide('BURST', i % 2 === 0 ? { status: 'APPROVED' } : REJECT);
+        if (res.statusCode === 429) refused = res;
+        else stamps.push(Date.parse(res.json().event.event_timestamp));
+      }
+      if (refused === undefined) throw new Error('never refused');
+      // strictly increasing, one second apart while they came faster than one a second
+      for (let i = 1; i < stamps.length; i++) expect(stamps[i]).toBeGreaterThan(stamps[i - 1] as number);
+      expect(stamps.length).toBeGreaterThanOrEqual(60);
+      expect(refused.headers['retry-after']).toMatch(/^[1-9]\d*$/);
+      expect(expectErrorShape(refused).code).toBe('rate_limited');
+      expect(refused.json().error.message).toContain('faster than one a second');
+      // nothing was written for the refused decision
+      const events = (await s.store.listEvents('DEC', { limit: 100 })).items;
+      const burst = events.filter((e) => e.clientCustomerRef === 'BURST');
+      expect(burst).toHaveLength(stamps.length);
+      const last = await s.store.getThirdParty('DEC', 'BURST');
+      expect(last?.status).toBe(stamps.length % 2 === 1 ? 'APPROVED' : 'REJECTED');
+    });
+
     it('creates one pending delivery per subscribed, enabled endpoint', async () => {
       const create = (url: string) =>
         s.call('POST', '/api/v1/customers/DEC/webhooks', {

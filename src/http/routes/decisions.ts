@@ -1,7 +1,11 @@
 /** Operator API: compliance decisions on third-party customers. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { complianceDecisionSchema, recordComplianceDecision } from '../../customers/decisions.js';
+import {
+  complianceDecisionSchema,
+  MAX_STAMP_AHEAD_MS,
+  recordComplianceDecision,
+} from '../../customers/decisions.js';
 import { clientCustomerRefSchema, thirdPartyCustomerViewSchema } from '../../customers/schema.js';
 import { toThirdPartyCustomerView } from '../../customers/third-parties.js';
 import { toEventView } from '../../webhooks/events.js';
@@ -31,7 +35,7 @@ export const decisionRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { st
         security: ADMIN_SECURITY,
         params: z.object({ customer_id: customerIdSchema, client_customer_ref: clientCustomerRefSchema }),
         body: complianceDecisionSchema,
-        response: { 200: decisionResultSchema, ...errorResponses(400, 401, 404, 413, 415) },
+        response: { 200: decisionResultSchema, ...errorResponses(400, 401, 404, 413, 415, 429) },
       },
     },
     async (request) => {
@@ -41,6 +45,14 @@ export const decisionRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { st
         clientCustomerRef,
         decision: request.body,
       });
+      if (result.outcome === 'too_fast') {
+        throw new HttpError(
+          'rate_limited',
+          `Decisions on ${clientCustomerRef} come faster than one a second: its events are already stamped ` +
+            `${MAX_STAMP_AHEAD_MS / 1000} s ahead of the clock. Decide again in ${result.retryAfterSeconds} s.`,
+          { retry_after_seconds: result.retryAfterSeconds },
+        );
+      }
       if (result.outcome === 'not_found') {
         throw new HttpError(
           'not_found',
