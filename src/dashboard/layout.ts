@@ -3,7 +3,7 @@ import type { Principal } from '../http/auth.js';
 import type { Partner } from '../storage/store.js';
 import { type HtmlValue, html, type SafeHtml } from './html.js';
 
-/** The dashboard's URL prefix and its asset URLs (served by the plugin, never from a CDN). */
+/** The dashboard's URL prefix and its asset URLs (served by `assets.ts`, never from a CDN). */
 export const BASE = '/dashboard';
 export const CSS_URL = `${BASE}/assets/app.css`;
 export const JS_URL = `${BASE}/assets/app.js`;
@@ -85,7 +85,7 @@ export function layout(o: {
 <title>${o.title} · TPCS dashboard</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="${CSS_URL}">
-<script src="${JS_URL}" defer></script>
+<script type="module" src="${JS_URL}"></script>
 </head>
 <body>
 ${header}

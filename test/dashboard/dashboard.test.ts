@@ -4,6 +4,7 @@
  * submitted, the review queue's decision (the same transaction as the API's), CSRF and cross-site
  * refusals, security headers, and the chart's JSON.
  */
+import { readFileSync } from 'node:fs';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csrfToken } from '../../src/dashboard/session.js';
@@ -128,15 +129,49 @@ for (const database of TEST_DATABASES) {
         expect(res.headers['x-frame-options']).toBe('DENY');
         expect(res.headers['content-type']).toMatch(/^text\/html/);
         // the only script is the served file
-        expect(res.body.match(/<script\b[^>]*>/g)).toEqual(['<script src="/dashboard/assets/app.js" defer>']);
+        expect(res.body.match(/<script\b[^>]*>/g)).toEqual([
+          '<script type="module" src="/dashboard/assets/app.js">',
+        ]);
         expect(res.body).not.toMatch(/\son[a-z]+=/i);
       }
+      // the files in src/dashboard/assets/, served as they are, revalidated on each use
       const css = await get('/dashboard/assets/app.css', undefined);
       expect(css.statusCode).toBe(200);
       expect(css.headers['content-type']).toMatch(/^text\/css/);
+      expect(css.headers['cache-control']).toBe('no-cache');
+      expect(css.body).toBe(
+        readFileSync(new URL('../../src/dashboard/assets/app.css', import.meta.url), 'utf8'),
+      );
       const js = await get('/dashboard/assets/app.js', undefined);
       expect(js.headers['content-type']).toMatch(/^text\/javascript/);
-      expect(js.body).not.toContain('innerHTML');
+      expect(js.headers['cache-control']).toBe('no-cache');
+      expect(js.body).toBe(
+        readFileSync(new URL('../../src/dashboard/assets/app.js', import.meta.url), 'utf8'),
+      );
+      // it draws with DOM calls: nothing it reads is parsed as markup
+      expect(js.body).not.toMatch(/\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write/);
+    });
+
+    it('reads a field sent twice as its first value, in a query string and in a form', async () => {
+      const res = await get(
+        '/dashboard/customers?status=APPROVED&status=PENDING&q=nobody&q=xss',
+        adminCookie,
+      );
+      expect(res.statusCode).toBe(200);
+      expect(res.body).toContain('<option value="APPROVED" selected>');
+      expect(res.body).toContain('No third-party customers match.');
+      expect((await get('/dashboard/customers?page=x&status=NONE', adminCookie)).statusCode).toBe(200);
+
+      const csrf = csrfToken(svc.adminToken);
+      const url = `/dashboard/review/${A}/CUST_NOBODY/decision`;
+      const twice = await svc.app.inject({
+        method: 'POST',
+        url,
+        headers: { cookie: adminCookie, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: `csrf=${encodeURIComponent(csrf)}&csrf=forged&status=MAYBE&status=APPROVED`,
+      });
+      expect(twice.statusCode).toBe(400);
+      expect(twice.body).toContain('No decision recorded for CUST_NOBODY. status:');
     });
 
     it('escapes everything a partner submitted', async () => {

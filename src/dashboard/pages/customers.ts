@@ -1,8 +1,15 @@
-/** Third-party customers: status and search filters, a paged table, links to each timeline. */
+/**
+ * Third-party customers, the dashboard's home: status and search filters, a paged table, links to
+ * each timeline.
+ */
+import { z } from 'zod';
+import { thirdPartyStatusSchema } from '../../customers/schema.js';
 import type { Page, ThirdPartyCustomer, ThirdPartyStatus } from '../../storage/store.js';
+import { field, optionalField, pageNumber, readFields } from '../forms.js';
 import { href, html } from '../html.js';
 import { BASE, badge, layout, scopeQuery, time, type Viewer } from '../layout.js';
-import { detail, displayName, pagination } from './shared.js';
+import { type PageRoutes, sendPage, viewerOf } from './context.js';
+import { detail, displayName, PAGE_SIZE, pagination } from './shared.js';
 
 /** The list's filters, as read from the query string. */
 export interface CustomerFilters {
@@ -11,7 +18,30 @@ export interface CustomerFilters {
   page: number;
 }
 
-const STATUSES: ThirdPartyStatus[] = ['PENDING', 'APPROVED', 'REJECTED'];
+/** `?status=&q=&page=`: an unknown status or page is ignored, the search is trimmed to 64 characters. */
+const filtersQuery = z.object({
+  status: optionalField(thirdPartyStatusSchema),
+  q: field.transform((q) => q.trim().slice(0, 64)).catch(''),
+  page: pageNumber,
+});
+
+/** `GET /dashboard/customers`, and `GET /dashboard`, which leads to it. */
+export const customerRoutes: PageRoutes = (app, { store }) => {
+  app.get('/', async (_request, reply) => reply.redirect(`${BASE}/customers`, 303));
+
+  app.get('/customers', async (request, reply) => {
+    const viewer = await viewerOf(request, store);
+    const { status, q, page } = readFields(filtersQuery, request.query);
+    const result = await store.searchThirdParties({
+      ...(viewer.scope === undefined ? {} : { customerId: viewer.scope }),
+      ...(status === undefined ? {} : { status }),
+      refContains: q,
+      limit: PAGE_SIZE,
+      offset: (page - 1) * PAGE_SIZE,
+    });
+    return sendPage(reply, 200, customersPage(viewer, { status, q, page }, result));
+  });
+};
 
 /** The customers page. */
 export function customersPage(
@@ -43,7 +73,7 @@ export function customersPage(
         <label for="status">Status</label>
         <select id="status" name="status">
           <option value="">Any</option>
-          ${STATUSES.map((s) => html`<option value="${s}"${s === filters.status ? html` selected` : ''}>${s}</option>`)}
+          ${thirdPartyStatusSchema.options.map((s) => html`<option value="${s}"${s === filters.status ? html` selected` : ''}>${s}</option>`)}
         </select>
         <label for="q">Reference contains</label>
         <input id="q" name="q" type="search" value="${filters.q}" maxlength="64">

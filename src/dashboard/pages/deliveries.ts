@@ -1,7 +1,36 @@
 /** One delivery with every attempt (status code, duration, error, response excerpt) and its retry button. */
+import { z } from 'zod';
 import type { Delivery } from '../../storage/store.js';
+import { dashboardPath, readFields, readParams } from '../forms.js';
 import { href, html, type SafeHtml } from '../html.js';
-import { badge, time, type Viewer } from '../layout.js';
+import { BASE, badge, time, type Viewer } from '../layout.js';
+import { notFound, PageError } from '../page-error.js';
+import { ensureVisible, type PageRoutes, viewerOf } from './context.js';
+
+const retryParams = z.object({ customer_id: z.string(), endpoint_id: z.string(), delivery_id: z.string() });
+/** The retry button's form: the page to go back to (its own, by default the endpoint's). */
+const retryForm = z.object({ back: dashboardPath });
+
+/**
+ * `POST /dashboard/endpoints/:customer_id/:endpoint_id/deliveries/:delivery_id/retry`: the same queue
+ * call as `POST /api/v1/…/deliveries/{id}/retry`.
+ */
+export const retryRoutes: PageRoutes = (app, { store, delivery }) => {
+  app.post('/endpoints/:customer_id/:endpoint_id/deliveries/:delivery_id/retry', async (request, reply) => {
+    const viewer = await viewerOf(request, store);
+    const p = readParams(retryParams, request.params);
+    ensureVisible(viewer, p.customer_id);
+    const { back } = readFields(retryForm, request.body);
+    if (!delivery)
+      throw new PageError(503, 'Delivery is not running in this process, so nothing can be retried.');
+    const retried = await delivery.queue.retry(p.customer_id, p.endpoint_id, p.delivery_id, new Date());
+    if (!retried) throw notFound();
+    const fallback = `${BASE}/endpoints/${encodeURIComponent(p.customer_id)}/${encodeURIComponent(p.endpoint_id)}`;
+    const target = new URL(back ?? fallback, 'http://x');
+    target.searchParams.set('retried', retried.id);
+    return reply.redirect(`${target.pathname}${target.search}#delivery-${retried.id}`, 303);
+  });
+};
 
 function attemptRows(d: Delivery): SafeHtml {
   if (d.attempts.length === 0) return html`<p class="muted">No attempt yet.</p>`;

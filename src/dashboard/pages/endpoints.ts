@@ -1,13 +1,93 @@
-/** Endpoints with their health, one endpoint with its deliveries, and the live chart. */
-import type { CursorPage, Delivery, Endpoint, EndpointHealth, MinuteOutcomes } from '../../storage/store.js';
+/** Endpoints with their health, one endpoint with its deliveries, and the live chart (and its JSON). */
+import { z } from 'zod';
+import type {
+  CursorPage,
+  Delivery,
+  Endpoint,
+  EndpointHealth,
+  MinuteOutcomes,
+  Store,
+} from '../../storage/store.js';
+import { isEndpointId } from '../../webhooks/endpoints.js';
+import { optionalText, readFields, readParams } from '../forms.js';
 import { href, html, type SafeHtml } from '../html.js';
 import { BASE, layout, scopeQuery, time, type Viewer } from '../layout.js';
+import { notFound, PageError } from '../page-error.js';
+import { ensureVisible, type PageRoutes, sendPage, viewerOf } from './context.js';
 import { deliveryCard } from './deliveries.js';
-import { notice } from './shared.js';
+import { notice, PAGE_SIZE } from './shared.js';
 
 /** How far back the health figures and the chart look. */
 export const HEALTH_WINDOW_MS = 24 * 60 * 60 * 1000;
 export const CHART_MINUTES = 30;
+
+const endpointParams = z.object({ customer_id: z.string(), endpoint_id: z.string() });
+/** `?cursor=` for older deliveries, and `?retried=` after a retry (the retry route redirects here). */
+const endpointQuery = z.object({ cursor: optionalText, retried: optionalText });
+
+/** Attempts per minute over the chart's window, in the viewer's scope. */
+function chartMinutes(store: Store, viewer: Viewer, now: Date): Promise<MinuteOutcomes[]> {
+  return store.attemptsPerMinute({
+    ...(viewer.scope === undefined ? {} : { customerId: viewer.scope }),
+    since: new Date(now.getTime() - CHART_MINUTES * 60_000),
+  });
+}
+
+/**
+ * `GET /dashboard/endpoints`, `GET /dashboard/endpoints/:customer_id/:endpoint_id`, and the chart's
+ * JSON, `GET /dashboard/api/deliveries-per-minute`, which the client script polls.
+ */
+export const endpointRoutes: PageRoutes = (app, { store }) => {
+  app.get('/endpoints', async (request, reply) => {
+    const viewer = await viewerOf(request, store);
+    const since = new Date(Date.now() - HEALTH_WINDOW_MS);
+    const partnerIds = viewer.scope !== undefined ? [viewer.scope] : viewer.partners.map((p) => p.customerId);
+    const rows = [];
+    for (const customerId of partnerIds) {
+      const [endpoints, health] = await Promise.all([
+        store.listEndpoints(customerId),
+        store.endpointHealth(customerId, since),
+      ]);
+      const byId = new Map(health.map((h) => [h.endpointId, h]));
+      for (const endpoint of endpoints) rows.push({ endpoint, health: byId.get(endpoint.id) });
+    }
+    const now = new Date();
+    const minutes = await chartMinutes(store, viewer, now);
+    return sendPage(reply, 200, endpointsPage(viewer, rows, minutes, now));
+  });
+
+  app.get('/endpoints/:customer_id/:endpoint_id', async (request, reply) => {
+    const viewer = await viewerOf(request, store);
+    const { customer_id: customerId, endpoint_id: endpointId } = readParams(endpointParams, request.params);
+    ensureVisible(viewer, customerId);
+    const endpoint = isEndpointId(endpointId) ? await store.getEndpoint(customerId, endpointId) : undefined;
+    if (!endpoint) throw notFound();
+    const { cursor, retried } = readFields(endpointQuery, request.query);
+    const [health, deliveries] = await Promise.all([
+      store.endpointHealth(customerId, new Date(Date.now() - HEALTH_WINDOW_MS)),
+      store
+        .listDeliveries(customerId, endpointId, { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) })
+        .catch(() => {
+          throw new PageError(400, 'That page link is not valid any more.');
+        }),
+    ]);
+    const message = retried
+      ? { kind: 'ok' as const, text: `Delivery ${retried.slice(0, 100)} queued to be sent again now.` }
+      : undefined;
+    const h = health.find((x) => x.endpointId === endpointId);
+    return sendPage(reply, 200, endpointPage(viewer, endpoint, h, deliveries, message));
+  });
+
+  app.get('/api/deliveries-per-minute', async (request, reply) => {
+    const viewer = await viewerOf(request, store);
+    const now = new Date();
+    const minutes = await chartMinutes(store, viewer, now);
+    return reply.type('application/json; charset=utf-8').send({
+      now: now.toISOString(),
+      minutes: minutes.map((m) => ({ ...m, minute: m.minute.toISOString() })),
+    });
+  });
+};
 
 const CHART_W = 600;
 const CHART_H = 160;

@@ -1,7 +1,39 @@
-/** The log-in page: one form asking for the operator's or a partner's token. */
+/** Logging in and out: one form asking for the operator's or a partner's token, kept in the session cookie. */
+import { z } from 'zod';
+import { dashboardPath, readFields, trimmed } from '../forms.js';
+import { PUBLIC_ROUTE } from '../hooks.js';
 import { html } from '../html.js';
 import { BASE, layout } from '../layout.js';
+import { sessionCookie } from '../session.js';
+import { type PageRoutes, sendPage } from './context.js';
 import { notice } from './shared.js';
+
+/** `?next=`: the page asked for before the log-in, where the form leads back to. */
+const loginQuery = z.object({ next: dashboardPath });
+const loginForm = z.object({ token: trimmed, next: dashboardPath });
+
+/** `GET` and `POST /dashboard/login` (public), and `POST /dashboard/logout`. */
+export const loginRoutes: PageRoutes = (app, { resolvePrincipal }) => {
+  app.get('/login', PUBLIC_ROUTE, async (request, reply) => {
+    const { next } = readFields(loginQuery, request.query);
+    return sendPage(reply, 200, loginPage({ next: next ?? `${BASE}/customers` }));
+  });
+
+  app.post('/login', PUBLIC_ROUTE, async (request, reply) => {
+    const { token, next = `${BASE}/customers` } = readFields(loginForm, request.body);
+    const principal = token === '' ? undefined : await resolvePrincipal(token);
+    if (!principal) {
+      return sendPage(reply, 401, loginPage({ error: 'That token is not valid.', next }));
+    }
+    reply.header('set-cookie', sessionCookie(token, request.protocol === 'https'));
+    return reply.redirect(next, 303);
+  });
+
+  app.post('/logout', async (request, reply) => {
+    reply.header('set-cookie', sessionCookie(null, request.protocol === 'https'));
+    return reply.redirect(`${BASE}/login`, 303);
+  });
+};
 
 /** The log-in form; `error` when the last attempt failed, `next` the page to go back to. */
 export function loginPage(o: { error?: string | undefined; next?: string | undefined }): string {

@@ -1,8 +1,125 @@
 /** The operator's pending-review queue: each PENDING customer with a decision form. */
-import type { Page, ThirdPartyCustomer } from '../../storage/store.js';
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
+import {
+  type ComplianceDecision,
+  complianceDecisionSchema,
+  recordComplianceDecision,
+} from '../../customers/decisions.js';
+import type { Page, Store, ThirdPartyCustomer } from '../../storage/store.js';
+import {
+  dashboardPath,
+  field,
+  optionalField,
+  optionalText,
+  pageNumber,
+  problems,
+  readFields,
+  readParams,
+  trimmed,
+} from '../forms.js';
 import { href, html } from '../html.js';
 import { BASE, layout, scopeQuery, time, type Viewer } from '../layout.js';
-import { detail, displayName, notice, pagination } from './shared.js';
+import { notFound } from '../page-error.js';
+import { type PageRoutes, sendPage, viewerOf } from './context.js';
+import { detail, displayName, notice, PAGE_SIZE, pagination } from './shared.js';
+
+type Message = { kind: 'ok' | 'error'; text: string };
+
+/** `?page=`, and `?decided=&status=` after a decision (the decision route redirects here). */
+const reviewQuery = z.object({
+  page: pageNumber,
+  decided: optionalText,
+  status: optionalField(z.enum(['APPROVED', 'REJECTED'])),
+});
+
+const decisionParams = z.object({ customer_id: z.string(), ref: z.string() });
+
+/** The decision form: the status radio and, when rejecting, one reason (its code and text). */
+const decisionForm = z.object({
+  status: field.optional(),
+  code: trimmed,
+  reason: trimmed,
+  back: dashboardPath,
+});
+
+/** The decision a form asks for and where to go after it, or what is wrong with the form. */
+function readDecision(
+  body: unknown,
+): { ok: true; decision: ComplianceDecision; back: string | undefined } | { ok: false; problems: string[] } {
+  const form = decisionForm.safeParse(body ?? {});
+  if (!form.success) return { ok: false, problems: problems(form.error, 'form') };
+  const { status, code, reason, back } = form.data;
+  // a REJECTED carries the one reason the form has room for; the domain's schema says what is missing
+  const decision = complianceDecisionSchema.safeParse(
+    status === 'REJECTED' ? { status, reasons: code || reason ? [{ code, reason }] : [] } : { status },
+  );
+  if (!decision.success) return { ok: false, problems: problems(decision.error, 'decision') };
+  return { ok: true, decision: decision.data, back };
+}
+
+/** `GET /dashboard/review` and `POST /dashboard/review/:customer_id/:ref/decision`, for the operator only. */
+export const reviewRoutes: PageRoutes = (app, { store }) => {
+  app.get('/review', async (request, reply) => {
+    const viewer = await viewerOf(request, store);
+    if (viewer.principal.kind !== 'admin') throw notFound();
+    const { page, decided, status } = readFields(reviewQuery, request.query);
+    const message =
+      decided && status
+        ? { kind: 'ok' as const, text: `Recorded ${status} for ${decided.slice(0, 64)}.` }
+        : undefined;
+    return renderReview(store, reply, viewer, page, 200, message);
+  });
+
+  // The same domain call as POST /api/v1/admin/…/decision: status, event and deliveries in one transaction.
+  app.post('/review/:customer_id/:ref/decision', async (request, reply) => {
+    const viewer = await viewerOf(request, store);
+    if (viewer.principal.kind !== 'admin') throw notFound();
+    const { customer_id: customerId, ref } = readParams(decisionParams, request.params);
+    const { page } = readFields(reviewQuery, request.query);
+    const form = readDecision(request.body);
+    if (!form.ok) {
+      return renderReview(store, reply, viewer, page, 400, {
+        kind: 'error',
+        text: `No decision recorded for ${ref.slice(0, 64)}. ${form.problems.join('; ')}`,
+      });
+    }
+    const result = await recordComplianceDecision(store, {
+      customerId,
+      clientCustomerRef: ref,
+      decision: form.decision,
+    });
+    if (result.outcome === 'not_found') throw notFound();
+    if (result.outcome === 'too_fast') {
+      return renderReview(store, reply, viewer, page, 429, {
+        kind: 'error',
+        text: `No decision recorded for ${ref.slice(0, 64)}: decisions on it come faster than one a second. Decide again in ${result.retryAfterSeconds} s.`,
+      });
+    }
+    const back = new URL(form.back ?? `${BASE}/review`, 'http://x');
+    back.searchParams.set('decided', ref);
+    back.searchParams.set('status', form.decision.status);
+    return reply.redirect(back.pathname + back.search, 303);
+  });
+};
+
+/** The queue in the viewer's scope, one page of it, with the outcome of the last decision. */
+async function renderReview(
+  store: Store,
+  reply: FastifyReply,
+  viewer: Viewer,
+  page: number,
+  status: number,
+  message?: Message,
+): Promise<FastifyReply> {
+  const result = await store.searchThirdParties({
+    ...(viewer.scope === undefined ? {} : { customerId: viewer.scope }),
+    status: 'PENDING',
+    limit: PAGE_SIZE,
+    offset: (page - 1) * PAGE_SIZE,
+  });
+  return sendPage(reply, status, reviewPage(viewer, page, result, message));
+}
 
 /** Reason codes offered as suggestions; any upper-case code is accepted. */
 export const SUGGESTED_REASON_CODES = [
@@ -17,7 +134,7 @@ export function reviewPage(
   viewer: Viewer,
   page: number,
   result: Page<ThirdPartyCustomer>,
-  message?: { kind: 'ok' | 'error'; text: string },
+  message?: Message,
 ): string {
   const path = `${BASE}/review`;
   const back = href(['dashboard', 'review'], { ...scopeQuery(viewer), page });

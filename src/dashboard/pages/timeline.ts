@@ -1,9 +1,35 @@
 /** One third-party customer: its profile and its timeline (created, each decision, its event and deliveries). */
+import { z } from 'zod';
 import type { EventDeliveries, Reason, ThirdPartyCustomer } from '../../storage/store.js';
+import { optionalText, readFields, readParams } from '../forms.js';
 import { href, html, type SafeHtml } from '../html.js';
 import { badge, layout, time, type Viewer } from '../layout.js';
+import { notFound } from '../page-error.js';
+import { ensureVisible, type PageRoutes, sendPage, viewerOf } from './context.js';
 import { deliveryCard } from './deliveries.js';
 import { displayName, notice } from './shared.js';
+
+/** The newest events a timeline shows. */
+const MAX_TIMELINE_EVENTS = 200;
+
+const timelineParams = z.object({ customer_id: z.string(), ref: z.string() });
+/** `?retried=`: the delivery just sent again from this page (the retry route redirects here). */
+const timelineQuery = z.object({ retried: optionalText });
+
+/** `GET /dashboard/customers/:customer_id/:ref`. */
+export const timelineRoutes: PageRoutes = (app, { store }) => {
+  app.get('/customers/:customer_id/:ref', async (request, reply) => {
+    const viewer = await viewerOf(request, store);
+    const { customer_id: customerId, ref } = readParams(timelineParams, request.params);
+    ensureVisible(viewer, customerId);
+    const thirdParty = await store.getThirdParty(customerId, ref);
+    if (!thirdParty) throw notFound();
+    const events = await store.listThirdPartyEvents(customerId, ref, MAX_TIMELINE_EVENTS);
+    const { retried } = readFields(timelineQuery, request.query);
+    const message = retried ? `Delivery ${retried.slice(0, 100)} queued to be sent again now.` : undefined;
+    return sendPage(reply, 200, timelinePage(viewer, thirdParty, events, message));
+  });
+};
 
 /** The decision an event carries, and the `event_timestamp` receivers order by, from its exact payload. */
 function decisionOf(e: EventDeliveries): { status: string; reasons: Reason[]; eventTimestamp: string } {
