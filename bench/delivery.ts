@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { signWebhook } from '../src/signing/sign.js';
-import { createStore } from '../src/storage/index.js';
+import { openStorage } from '../src/storage/index.js';
 import type { Store } from '../src/storage/store.js';
 import { describeMachine, markdownTable } from './table.js';
 
@@ -331,8 +331,7 @@ async function backlog(
 ): Promise<Row | undefined> {
   const url = await freshUrl(dialect, dir);
   if (!url) return undefined;
-  const store = await createStore(url);
-  await store.migrate();
+  const store = (await openStorage(url)).store; // migrated; the queue it opens is not used here
   const ctx = await setup(store, endpoints, Math.min(events, 1000));
   const serve = await startServe(url, false);
   const api = new Pool(serve.url, { connections: 16 });
@@ -374,8 +373,7 @@ async function paced(
 ): Promise<{ latencies: number[]; requests: number; answers: number[] } | undefined> {
   const url = await freshUrl(dialect, dir);
   if (!url) return undefined;
-  const store = await createStore(url);
-  await store.migrate();
+  const store = (await openStorage(url)).store; // migrated; the queue it opens is not used here
   const ctx = await setup(
     store,
     dead ? [`${sink.url}/paced`, `${sink.url}/hang`] : [`${sink.url}/paced`],
@@ -404,10 +402,12 @@ async function paced(
   const emitted = (await Promise.all(sent)).filter(Boolean).length;
   const dump = await waitForSink(sink, emitted, 15_000);
   if (dump.requests < emitted) {
-    const { openDeliveryQueue } = await import('../src/storage/queue.js');
-    const q = await openDeliveryQueue(url);
-    console.error(`${dialect}: ${emitted - dump.requests} deliveries missing`, await q.stats(new Date()));
-    await q.close();
+    const storage = await openStorage(url);
+    console.error(
+      `${dialect}: ${emitted - dump.requests} deliveries missing`,
+      await storage.queue.stats(new Date()),
+    );
+    await storage.close();
   }
   await api.close();
   await serve.stop();

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { buildEvent } from '../contract/index.js';
 import type { DecisionResult, Reason, Store } from '../storage/store.js';
 import { reasonSchema } from './schema.js';
+import { isStatusChange, storedReasons } from './status-change.js';
 
 /**
  * `{status, reasons?}`: REJECTED needs one or more reasons; APPROVED takes none, because the
@@ -106,8 +107,9 @@ function record(
     customerId: input.customerId,
     clientCustomerRef: input.clientCustomerRef,
     status,
-    reasons,
+    reasons: storedReasons(status, reasons),
     decidedAt,
+    changes: (current) => isStatusChange(current, { status, reasons }),
     buildEvent: (previousEventAt) => {
       const eventAt = nextEventTimestamp(decidedAt, previousEventAt);
       const ahead = eventAt.getTime() - decidedAt.getTime();

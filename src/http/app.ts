@@ -4,6 +4,7 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { Registry } from 'prom-client';
 import { dashboardRoutes } from '../dashboard/plugin.js';
 import type { Store } from '../storage/store.js';
 import type { HostResolver } from '../webhooks/url-policy.js';
@@ -37,6 +38,8 @@ export interface AppOptions {
   resolveHost?: HostResolver | undefined;
   /** Version shown in the OpenAPI document. */
   version?: string | undefined;
+  /** The registry `/metrics` serves; the dispatcher of `tpcs serve` counts in the same one. Default: new. */
+  registry?: Registry | undefined;
   /** The delivery service's queue and sender (retry, recover, test, the dashboard's retry); absent: 503. */
   delivery?: DeliveryHandle | undefined;
 }
@@ -45,7 +48,8 @@ export interface AppOptions {
  * Builds the service's Fastify app (not listening).
  *
  * @example
- * const app = buildApp({store: await createStore('sqlite::memory:'), adminTokenHash: hashToken(token)});
+ * const { store } = await openStorage('sqlite::memory:');
+ * const app = buildApp({ store, adminTokenHash: hashToken(token) });
  * const res = await app.inject({method: 'GET', url: '/healthz'});
  */
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -65,7 +69,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // JSON only: a text/plain body is refused with 415 instead of reaching a JSON schema as a string.
   app.removeContentTypeParser(['text/plain']);
   installErrorHandling(app);
-  const metrics = installMetrics(app);
+  const metrics = installMetrics(app, options.registry ?? new Registry());
   registerOpenApi(app, options.version ?? '0.1.0');
 
   const deps: RouteDeps = {

@@ -3,22 +3,21 @@
  * route pattern (not raw URL, which would explode the label set) and status.
  */
 import type { FastifyInstance } from 'fastify';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, type Registry } from 'prom-client';
 
-/** The metrics of one app: its own registry, so that several apps (tests) never collide. */
+/** The metrics of one app, in the registry it was given (one per process in `tpcs serve`, one per app in tests). */
 export interface HttpMetrics {
   registry: Registry;
 }
 
 /**
- * Creates the registry and records every answered request.
+ * Adds the process defaults and the request metrics to `registry`, and records every answered request.
  *
  * @example
- * const {registry} = installMetrics(app);
+ * const {registry} = installMetrics(app, new Registry());
  * const text = await registry.metrics();
  */
-export function installMetrics(app: FastifyInstance): HttpMetrics {
-  const registry = new Registry();
+export function installMetrics(app: FastifyInstance, registry: Registry): HttpMetrics {
   collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status_code'] as const;
   const requests = new Counter({

@@ -5,10 +5,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import type { Config } from '../config.js';
-import { createStore } from '../storage/index.js';
+import { openStorage } from '../storage/index.js';
 import type { Store } from '../storage/store.js';
-import { withDeliveryNotify } from '../webhooks/dispatcher/notify.js';
 import {
   type DeliveryService,
   type DeliveryTuning,
@@ -72,11 +72,11 @@ export async function startServer(
   tuning: DeliveryTuning = {},
 ): Promise<RunningServer> {
   const logger = pino({ level: config.logLevel, base: { service: 'tpcs' } });
-  const store = await createStore(config.databaseUrl);
+  const storage = await openStorage(config.databaseUrl);
+  const { store, applied } = storage;
   try {
-    const applied = await store.migrate();
     logger.info(
-      { applied, dialect: store.dialect },
+      { applied, dialect: storage.dialect },
       applied.length ? 'migrations applied' : 'schema up to date',
     );
     const adminTokenHash = await ensureAdminToken(store, config.adminToken, print);
@@ -87,16 +87,19 @@ export async function startServer(
     }
     // One dispatcher beside the API, so that `npm start` alone delivers; `tpcs worker` adds more. Started
     // first: the app's retry, recover and test routes (and the dashboard's retry) use its queue and sender.
+    // One registry for everything this process counts: `/metrics` serves it.
+    const registry = new Registry();
     const delivery = await startDeliveryService({
-      databaseUrl: config.databaseUrl,
+      queue: storage.queue,
+      registry,
       allowPrivateEndpoints: config.allowPrivateEndpoints,
       retryScheduleMs: config.retryScheduleMs,
       tuning,
       log: (level, msg, extra) => logger[level](extra ?? {}, msg),
     });
     const app = buildApp({
-      // decisions wake the in-process dispatcher at once instead of at its next poll
-      store: withDeliveryNotify(store),
+      store,
+      registry,
       adminTokenHash,
       logger,
       allowPrivateEndpoints: config.allowPrivateEndpoints,
@@ -127,14 +130,14 @@ export async function startServer(
             await pruner.stop();
             await delivery.stop();
           } finally {
-            await store.close();
+            await storage.close();
           }
         })();
         return closing;
       },
     };
   } catch (err) {
-    await store.close().catch(() => undefined);
+    await storage.close().catch(() => undefined);
     throw err;
   }
 }

@@ -14,7 +14,7 @@ export class InvalidCursorError extends Error {
   }
 }
 
-/** Thrown by `createStore` for a `DATABASE_URL` it cannot use. */
+/** Thrown by `parseDatabaseUrl` (and so `openStorage`) for a `DATABASE_URL` it cannot use. */
 export class UnsupportedDatabaseUrlError extends Error {
   readonly code = 'unsupported_database_url';
   constructor(message: string) {

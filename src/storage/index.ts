@@ -1,37 +1,42 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UnsupportedDatabaseUrlError } from './errors.js';
+import type { DeliveryQueue } from './queue.js';
+import { QueueSignal } from './signal.js';
 import { openSqliteStore, type SqliteStoreOptions } from './sqlite/index.js';
-import type { Store } from './store.js';
+import { sqliteDeliveryQueue } from './sqlite/queue.js';
+import type { MigrationProgress, Store } from './store.js';
 
 export { decodeCursor, encodeCursor } from './cursor.js';
 export { InvalidCursorError, UnsupportedDatabaseUrlError } from './errors.js';
+export type * from './queue.js';
+export { QueueSignal } from './signal.js';
 export type * from './store.js';
 
+/** A `DATABASE_URL`, understood once for the store and the queue. */
+export type DatabaseLocation =
+  | { dialect: 'sqlite'; file: string; options: SqliteStoreOptions }
+  | { dialect: 'postgres'; url: string };
+
 /**
- * Opens the store a `DATABASE_URL` names. It does not migrate: call `store.migrate()` on start.
+ * Reads a `DATABASE_URL`; throws {@link UnsupportedDatabaseUrlError} for one it cannot use.
  *
- * - `sqlite:PATH` (relative to the working directory; the parent folder is created), `sqlite::memory:`
- *   for tests. `?synchronous=full` makes every commit fsync (see {@link SqliteStoreOptions}).
- * - `postgres://…` or `postgresql://…` (node-postgres connection string). `?schema=NAME` sets the
- *   `search_path` (created by `migrate()` if missing); the server is contacted once to fail fast.
+ * - `sqlite:PATH` (relative to the working directory), `sqlite::memory:` for tests;
+ *   `?synchronous=full` makes every commit fsync (see {@link SqliteStoreOptions}).
+ * - `postgres://…` or `postgresql://…` (node-postgres connection string); `?schema=NAME` sets the
+ *   `search_path` (created by the migrations if missing), `?max=N` sizes the pool.
  *
  * @example
- * const store = await createStore(process.env.DATABASE_URL ?? 'sqlite:./data/tpcs.db');
- * await store.migrate();
+ * parseDatabaseUrl('sqlite:./data/tpcs.db?synchronous=full'); // {dialect: 'sqlite', file: '/…/data/tpcs.db', options: {synchronous: 'FULL'}}
  */
-export async function createStore(databaseUrl: string): Promise<Store> {
-  if (databaseUrl.startsWith('sqlite:')) return openSqlite(databaseUrl.slice('sqlite:'.length));
-  if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    const { createPostgresStore } = await import('./postgres/index.js');
-    return createPostgresStore(databaseUrl);
+export function parseDatabaseUrl(databaseUrl: string): DatabaseLocation {
+  if (/^postgres(ql)?:\/\//.test(databaseUrl)) return { dialect: 'postgres', url: databaseUrl };
+  if (!databaseUrl.startsWith('sqlite:')) {
+    throw new UnsupportedDatabaseUrlError(
+      `Unsupported DATABASE_URL ${JSON.stringify(redact(databaseUrl))}: expected sqlite:PATH (e.g. sqlite:./data/tpcs.db), sqlite::memory:, or postgres://user@host:5432/db`,
+    );
   }
-  throw new UnsupportedDatabaseUrlError(
-    `Unsupported DATABASE_URL ${JSON.stringify(redact(databaseUrl))}: expected sqlite:PATH (e.g. sqlite:./data/tpcs.db), sqlite::memory:, or postgres://user@host:5432/db`,
-  );
-}
-
-function openSqlite(spec: string): Store {
+  const spec = databaseUrl.slice('sqlite:'.length);
   const q = spec.indexOf('?');
   const path = q === -1 ? spec : spec.slice(0, q);
   const params = new URLSearchParams(q === -1 ? '' : spec.slice(q + 1));
@@ -46,10 +51,73 @@ function openSqlite(spec: string): Store {
     }
     options.synchronous = sync;
   }
-  if (path === ':memory:') return openSqliteStore(':memory:', options);
-  const file = resolve(path.startsWith('file:') ? path.slice('file:'.length) : path);
-  mkdirSync(dirname(file), { recursive: true });
-  return openSqliteStore(file, options);
+  const file =
+    path === ':memory:' ? path : resolve(path.startsWith('file:') ? path.slice('file:'.length) : path);
+  return { dialect: 'sqlite', file, options };
+}
+
+/** An opened, migrated database: the store, the delivery queue, and the migrations this opening applied. */
+export interface Storage {
+  readonly dialect: 'sqlite' | 'postgres';
+  readonly store: Store;
+  readonly queue: DeliveryQueue;
+  /** Names of the migrations applied while opening (empty when the schema was up to date). */
+  readonly applied: string[];
+  /** Closes the queue, then the store. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the database a `DATABASE_URL` names (see {@link parseDatabaseUrl}), applies the migrations not
+ * yet applied, and returns the store and the delivery queue sharing one {@link QueueSignal}: a
+ * decision, a retry or a recover wakes whoever listens on `queue.onQueued` (the dispatcher, the event
+ * stream). SQLite: one connection for both (the parent folder is created). PostgreSQL: a pool for
+ * the store and a smaller one for the queue, with a LISTEN connection for other processes' commits;
+ * the server is contacted at once, so a wrong URL fails at start.
+ *
+ * @example
+ * const storage = await openStorage(process.env.DATABASE_URL ?? 'sqlite:./data/tpcs.db');
+ * await storage.store.getPartner('0201001008132685');
+ * await storage.close();
+ */
+export async function openStorage(
+  databaseUrl: string,
+  options: { onMigration?: MigrationProgress } = {},
+): Promise<Storage> {
+  const location = parseDatabaseUrl(databaseUrl);
+  const signal = new QueueSignal();
+  if (location.dialect === 'sqlite') {
+    if (location.file !== ':memory:') mkdirSync(dirname(location.file), { recursive: true });
+    const store = openSqliteStore(location.file, location.options, signal);
+    try {
+      const applied = await store.migrate(options.onMigration);
+      const queue = sqliteDeliveryQueue(store.database, signal);
+      return { dialect: 'sqlite', store, queue, applied, close: () => store.close() };
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
+  const { createPostgresStore } = await import('./postgres/index.js');
+  const { openPostgresQueue } = await import('./postgres/queue.js');
+  const store = await createPostgresStore(location.url, signal);
+  try {
+    const applied = await store.migrate(options.onMigration);
+    const queue = openPostgresQueue(location.url, signal);
+    return {
+      dialect: 'postgres',
+      store,
+      queue,
+      applied,
+      async close() {
+        await queue.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
 }
 
 /** The URL without its password, for error messages. */

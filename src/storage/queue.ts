@@ -108,10 +108,12 @@ export interface DeliveryQueue {
   nextDueAt(): Promise<Date | null>;
   stats(now: Date): Promise<QueueStats>;
   /**
-   * Calls `listener` whenever another process (or this one) commits new deliveries, where the database
-   * can say so (PostgreSQL LISTEN/NOTIFY); returns the unsubscribe function. Absent: poll.
+   * Calls `listener` after every commit that recorded an event or made deliveries claimable: this
+   * storage's decisions, retries and recovers, and on PostgreSQL other processes' too (LISTEN/NOTIFY).
+   * Returns the unsubscribe function. A wake-up can be lost (a LISTEN connection down): pollers keep
+   * polling, only less often.
    */
-  subscribe?(listener: () => void): () => void;
+  onQueued(listener: () => void): () => void;
 
   // partner operations
   /** Sends one delivery again now; undefined when it is not this partner's endpoint's delivery. */
@@ -122,28 +124,4 @@ export interface DeliveryQueue {
    * returns how many, or undefined when the endpoint is not this partner's.
    */
   recover(customerId: string, endpointId: string, since: Date, now: Date): Promise<number | undefined>;
-}
-
-/**
- * Opens the delivery queue on the database a `DATABASE_URL` names (the same forms as `createStore`),
- * on its own connection (SQLite) or pool (PostgreSQL), so that the dispatcher can run beside the
- * service or alone in `tpcs worker`. Applies the queue's migration if the store has not yet.
- *
- * @example
- * const queue = await openDeliveryQueue('sqlite:./data/tpcs.db');
- * await queue.claim({ workerId: 'w1', now: new Date(), leaseMs: 60_000, limit: 100, perEndpoint: 8 });
- * await queue.close();
- */
-export async function openDeliveryQueue(
-  databaseUrl: string,
-): Promise<DeliveryQueue & { close(): Promise<void> }> {
-  if (databaseUrl.startsWith('sqlite:')) {
-    const { openSqliteDeliveryQueue } = await import('./sqlite/queue.js');
-    return openSqliteDeliveryQueue(databaseUrl.slice('sqlite:'.length));
-  }
-  if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    const { openPostgresDeliveryQueue } = await import('./postgres/queue.js');
-    return openPostgresDeliveryQueue(databaseUrl);
-  }
-  throw new Error(`Unsupported DATABASE_URL for the delivery queue: expected sqlite:PATH or postgres://…`);
 }

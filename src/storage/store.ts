@@ -136,8 +136,14 @@ export interface ComplianceDecisionInput {
   customerId: string;
   clientCustomerRef: string;
   status: DecisionStatus;
+  /** The reasons to store, as the domain decided them (null on APPROVED). */
   reasons: Reason[] | null;
   decidedAt: Date;
+  /**
+   * Whether this decision changes the third party as it is now (read under its row lock): the
+   * domain's rule (customers/status-change.ts). When it does not, nothing is written.
+   */
+  changes: (current: { status: ThirdPartyStatus; reasons: Reason[] | null }) => boolean;
   /**
    * Builds the event for this decision. Called inside the transaction, after the third party's row is
    * locked, and only when the status changes, so that an unchanged decision emits nothing. It gets the

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createStore } from '../../src/storage/index.js';
+import { openStorage } from '../../src/storage/index.js';
 import { freePort, start } from './processes.js';
 
 const answer = { requestHash: 'h', statusCode: 201, body: '{}' };
@@ -11,13 +11,13 @@ const answer = { requestHash: 'h', statusCode: 201, body: '{}' };
 describe('tpcs serve housekeeping', () => {
   it('prunes idempotency keys older than a day at start, logs the count, and keeps the rest', async () => {
     const url = `sqlite:${join(mkdtempSync(join(tmpdir(), 'tpcs-housekeeping-')), 'tpcs.db')}`;
-    const seed = await createStore(url);
-    await seed.migrate();
+    const seeded = await openStorage(url);
+    const seed = seeded.store;
     const hours = (h: number) => new Date(Date.now() - h * 60 * 60 * 1000);
     await seed.saveIdempotentResponse('P1', 'two-days-old', answer, hours(48));
     await seed.saveIdempotentResponse('P1', 'a-day-and-an-hour-old', answer, hours(25));
     await seed.saveIdempotentResponse('P1', 'an-hour-old', answer, hours(1));
-    await seed.close();
+    await seeded.close();
 
     const serve = start(['serve', '--port', String(await freePort()), '--host', '127.0.0.1'], {
       DATABASE_URL: url,
@@ -32,14 +32,15 @@ describe('tpcs serve housekeeping', () => {
     }
     expect(await serve.exited).toBe(0);
 
-    const after = await createStore(url);
+    const reopened = await openStorage(url);
+    const after = reopened.store;
     try {
       const kept = [];
       for (const key of ['two-days-old', 'a-day-and-an-hour-old', 'an-hour-old'])
         if (await after.getIdempotentResponse('P1', key)) kept.push(key);
       expect(kept).toEqual(['an-hour-old']);
     } finally {
-      await after.close();
+      await reopened.close();
     }
   });
 });

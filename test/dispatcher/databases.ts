@@ -1,6 +1,6 @@
 /**
  * Real databases for the dispatcher's tests: a fresh SQLite file or a fresh PostgreSQL schema per call,
- * opened through the same `createStore` / `openDeliveryQueue` the service uses. PostgreSQL is skipped
+ * opened through the same `openStorage` the service uses. PostgreSQL is skipped
  * with a printed reason when unreachable.
  */
 import { randomUUID } from 'node:crypto';
@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { formatEventTimestamp } from '../../src/contract/index.js';
 import { nextEventTimestamp } from '../../src/customers/decisions.js';
-import { createStore } from '../../src/storage/index.js';
-import { type DeliveryQueue, openDeliveryQueue } from '../../src/storage/queue.js';
+import { isStatusChange } from '../../src/customers/status-change.js';
+import { openStorage } from '../../src/storage/index.js';
+import type { DeliveryQueue } from '../../src/storage/queue.js';
 import type { DecisionStatus, Store } from '../../src/storage/store.js';
 
 export const DIALECTS = ['sqlite', 'postgres'] as const;
@@ -24,10 +25,6 @@ async function probePostgres(): Promise<string | undefined> {
   try {
     await client.connect();
     await client.query('SELECT 1');
-    // the PostgreSQL store may not be built yet in this tree
-    const store = await createStore(PG_URL).catch((e: Error) => e);
-    if (store instanceof Error) return `PostgreSQL store unavailable (${store.message})`;
-    await store.close();
     return undefined;
   } catch (err) {
     return `PostgreSQL at ${PG_URL} unreachable (${(err as Error).message})`;
@@ -50,7 +47,7 @@ export async function skipReason(dialect: Dialect): Promise<string | undefined> 
 export interface TestDatabase {
   url: string;
   store: Store;
-  queue: DeliveryQueue & { close(): Promise<void> };
+  queue: DeliveryQueue;
   dispose(): Promise<void>;
 }
 
@@ -74,16 +71,13 @@ export async function freshDatabase(dialect: Dialect): Promise<TestDatabase> {
       await client.end();
     };
   }
-  const store = await createStore(url);
-  await store.migrate();
-  const queue = await openDeliveryQueue(url);
+  const storage = await openStorage(url);
   return {
     url,
-    store,
-    queue,
+    store: storage.store,
+    queue: storage.queue,
     async dispose() {
-      await queue.close();
-      await store.close();
+      await storage.close();
       await cleanup();
     },
   };
@@ -148,6 +142,7 @@ export async function decide(
     status,
     reasons,
     decidedAt: at,
+    changes: (current) => isStatusChange(current, { status, reasons }),
     buildEvent: (previousEventAt) => {
       const eventAt = nextEventTimestamp(at, previousEventAt);
       const payload = JSON.stringify({

@@ -6,7 +6,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDispatcher, type Dispatcher } from '../../src/webhooks/dispatcher/dispatcher.js';
-import { withDeliveryNotify } from '../../src/webhooks/dispatcher/notify.js';
 import { createRetryPolicy } from '../../src/webhooks/dispatcher/retry-policy.js';
 import {
   DIALECTS,
@@ -60,7 +59,7 @@ for (const dialect of DIALECTS) {
 
     /** EVENTS decisions at RATE/s, each on schedule; latencies from commit to the live endpoint's receipt. */
     async function paced(partner: string, live: string): Promise<number[]> {
-      const store = withDeliveryNotify(db.store);
+      const store = db.store; // its decisions wake db.queue's listeners
       const refs = await Promise.all(Array.from({ length: 20 }, () => newThirdParty(store, partner)));
       const committed = new Map<string, number>();
       const sent: Promise<void>[] = [];

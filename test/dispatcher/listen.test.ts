@@ -4,7 +4,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDeliveryQueue } from '../../src/storage/queue.js';
+import { openStorage, type Storage } from '../../src/storage/index.js';
 import { createDispatcher, type Dispatcher } from '../../src/webhooks/dispatcher/dispatcher.js';
 import { createRetryPolicy } from '../../src/webhooks/dispatcher/retry-policy.js';
 import {
@@ -25,16 +25,16 @@ const skip = await skipReason('postgres');
 describe.skipIf(skip !== undefined)('LISTEN/NOTIFY on postgres', () => {
   let db: TestDatabase;
   let sink: Sink;
-  let queue: Awaited<ReturnType<typeof openDeliveryQueue>>;
+  let other: Storage;
   let dispatcher: Dispatcher;
 
   beforeAll(async () => {
     db = await freshDatabase('postgres');
     sink = await startSink();
-    // its own queue (own pool and LISTEN connection), like a separate tpcs worker
-    queue = await openDeliveryQueue(db.url);
+    // storage of its own (own pools and LISTEN connection), like a separate tpcs worker
+    other = await openStorage(db.url);
     dispatcher = createDispatcher({
-      queue,
+      queue: other.queue,
       allowPrivateEndpoints: true,
       policy: createRetryPolicy({ schedule: [1000], jitter: 'none' }),
       pollIntervalMs: POLL_MS,
@@ -44,7 +44,7 @@ describe.skipIf(skip !== undefined)('LISTEN/NOTIFY on postgres', () => {
   });
   afterAll(async () => {
     await dispatcher?.stop(500);
-    await queue?.close();
+    await other?.close();
     await sink?.close();
     await db?.dispose();
   });
@@ -56,7 +56,7 @@ describe.skipIf(skip !== undefined)('LISTEN/NOTIFY on postgres', () => {
     for (let i = 0; i < 5; i++) {
       await new Promise((r) => setTimeout(r, 100));
       const t = Date.now();
-      // the store is not wrapped with the in-process wake-up: only NOTIFY can tell the dispatcher
+      // decided through another storage: only NOTIFY can tell the dispatcher
       const id = await decide(db.store, partner, await newThirdParty(db.store, partner), 'APPROVED');
       await waitFor(() => sink.received.some((r) => r.headers['webhook-id'] === id), 5000, 'delivery');
       lags.push(Date.now() - t);
@@ -79,7 +79,11 @@ describe.skipIf(skip !== undefined)('LISTEN/NOTIFY on postgres', () => {
       perEndpoint: 8,
     });
     expect(held?.eventId).toBe(id);
-    dispatcher = createDispatcher({ queue, allowPrivateEndpoints: true, pollIntervalMs: POLL_MS });
+    dispatcher = createDispatcher({
+      queue: other.queue,
+      allowPrivateEndpoints: true,
+      pollIntervalMs: POLL_MS,
+    });
     dispatcher.start();
     await dispatcher.idle(); // nothing claimable: asleep for POLL_MS
     // ...and gives it back on a graceful stop
@@ -89,7 +93,7 @@ describe.skipIf(skip !== undefined)('LISTEN/NOTIFY on postgres', () => {
     expect(Date.now() - t).toBeLessThan(3000);
   });
 
-  describe('the NOTIFY a decision sends (migration 005)', () => {
+  describe('the NOTIFY sent after a commit (migration 008)', () => {
     let listener: pg.Client;
     const heard: number[] = [];
     beforeAll(async () => {
@@ -120,19 +124,19 @@ describe.skipIf(skip !== undefined)('LISTEN/NOTIFY on postgres', () => {
       return { partner, ref };
     };
 
-    it('comes once for a decision alone (from its own commit), none for a decision without deliveries', async () => {
+    it('comes once after a decision, also one without deliveries (event streams elsewhere want it)', async () => {
       const { partner, ref } = await partnerWithEndpoint('/notify');
-      // Alone, its NOTIFY rides on its own commit (the trigger); a second one after it would be waste.
       await decide(db.store, partner, ref, 'APPROVED');
       await heardOne();
       await quiet();
       expect(heard).toHaveLength(1);
-      // A decision that queues no delivery (a partner without endpoints) sends none.
+      // A decision that queues no delivery (a partner without endpoints) still recorded an event.
       const lonely = await newPartner(db.store);
-      heard.length = 0;
+      await startCounting();
       await decide(db.store, lonely, await newThirdParty(db.store, lonely), 'APPROVED');
+      await heardOne();
       await quiet();
-      expect(heard).toHaveLength(0);
+      expect(heard).toHaveLength(1);
     });
 
     it('coalesces a burst of concurrent decisions into a few, sent after their commits', async () => {
@@ -149,12 +153,17 @@ describe.skipIf(skip !== undefined)('LISTEN/NOTIFY on postgres', () => {
       expect(Math.max(...heard)).toBeGreaterThanOrEqual(committed - 500);
     });
 
-    it('still comes from the trigger for deliveries inserted outside a decision (an older build)', async () => {
-      const { partner, ref } = await partnerWithEndpoint('/older');
-      const id = await decide(db.store, partner, ref, 'APPROVED');
-      await heardOne(); // the decision's own, which a slow machine could otherwise count below
-      // Created after the decision: a delivery of that event to it is new, written by hand below.
-      const endpoint = await newEndpoint(db.store, partner, sink.url('/older-2'));
+    it('comes after a retry and a recover, and never from inside a transaction', async () => {
+      const { partner, ref } = await partnerWithEndpoint('/retry');
+      await decide(db.store, partner, ref, 'APPROVED');
+      await heardOne();
+      const [endpoint] = await db.store.listEndpoints(partner);
+      const page = await db.store.listDeliveries(partner, endpoint?.id as string, { limit: 1 });
+      const delivery = page.items[0];
+      await startCounting();
+      await db.queue.retry(partner, endpoint?.id as string, delivery?.id as string, new Date());
+      await heardOne();
+      // deliveries written by hand (as a build older than 008 would): no trigger speaks any more
       await startCounting();
       const client = new pg.Client({ connectionString: db.url.replace(/\?.*$/, '') });
       await client.connect();
@@ -164,16 +173,16 @@ describe.skipIf(skip !== undefined)('LISTEN/NOTIFY on postgres', () => {
         await client.query(
           `INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, customer_id, client_customer_ref,
              next_attempt_at, created_at, updated_at)
-           SELECT gen_random_uuid()::text, event_id, seq, $2, customer_id, client_customer_ref, now(), now(), now()
-           FROM events WHERE event_id = $1`,
-          [id, endpoint],
+           SELECT gen_random_uuid()::text, event_id, event_seq, endpoint_id, customer_id, client_customer_ref,
+             now(), now(), now()
+           FROM deliveries WHERE id = $1`,
+          [delivery?.id],
         );
       } finally {
         await client.end();
       }
-      await heardOne();
       await quiet();
-      expect(heard).toHaveLength(1);
+      expect(heard).toHaveLength(0);
     });
   });
 });

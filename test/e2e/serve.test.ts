@@ -4,7 +4,7 @@
  * then SIGTERM and a clean exit. Needs `npm run build` first (bin/tpcs.js runs dist/).
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,6 +152,24 @@ describe('tpcs serve (real process)', () => {
     expect(received[0]?.headers['webhook-id']).toBe(event.event_id);
     expect(received[0]?.headers['webhook-signature']).toMatch(/^v1,/);
     receiver.close();
+
+    // What the dispatcher counted reaches /metrics: every metric docs/delivery.md names is served, and
+    // the delivery is counted once it is recorded (the attempt is written just after the 2xx).
+    const paragraph = /Metrics at `\/metrics`:[\s\S]*?(?:\n\n|$)/.exec(
+      readFileSync('docs/delivery.md', 'utf8'),
+    )?.[0];
+    const documented = [...new Set(paragraph?.match(/`tpcs_[a-z_]+/g)?.map((m) => m.slice(1)) ?? [])];
+    expect(documented.length).toBeGreaterThanOrEqual(8);
+    const scrape = async () => (await fetch(`${base}/metrics`)).text();
+    await expect
+      .poll(scrape, { timeout: 10_000 })
+      .toMatch(/^tpcs_delivery_attempts_total\{outcome="delivered"\} 1$/m);
+    const metrics = await scrape();
+    for (const name of documented) expect(metrics, name).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
+    expect(metrics).toMatch(/^tpcs_deliveries_total\{status="delivered"\} 1$/m);
+    expect(metrics).toMatch(/^tpcs_delivery_commit_to_delivery_seconds_count 1$/m);
+    expect(metrics).toMatch(/^tpcs_delivery_queue_depth 0$/m);
+    expect(metrics).toMatch(/^http_requests_total\{.*route="\/api\/v1\/admin\/customers/m);
 
     // Logs are JSON lines from pino (everything but the two plain lines meant for humans).
     const logLines = output.text.split('\n').filter((l) => l.startsWith('{'));

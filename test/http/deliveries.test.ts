@@ -13,8 +13,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/http/app.js';
 import { generateToken, hashToken } from '../../src/http/auth.js';
-import { createStore } from '../../src/storage/index.js';
-import { type DeliveryQueue, openDeliveryQueue } from '../../src/storage/queue.js';
+import { openStorage, type Storage } from '../../src/storage/index.js';
+import type { DeliveryQueue } from '../../src/storage/queue.js';
 import type { Store } from '../../src/storage/store.js';
 import { createSender } from '../../src/webhooks/dispatcher/sender.js';
 import { TEST_DATABASES, validThirdParty } from './harness.js';
@@ -37,7 +37,8 @@ for (const database of TEST_DATABASES) {
   describe.skipIf(database.skip !== undefined)(`delivery list (${database.name})`, () => {
     let app: FastifyInstance;
     let store: Store;
-    let queue: DeliveryQueue & { close(): Promise<void> };
+    let queue: DeliveryQueue;
+    let storage: Storage;
     let drop: () => Promise<void>;
     let adminToken: string;
     let token: string;
@@ -130,9 +131,8 @@ for (const database of TEST_DATABASES) {
         url = fresh.url;
         drop = fresh.drop;
       }
-      store = await createStore(url);
-      await store.migrate();
-      queue = await openDeliveryQueue(url);
+      storage = await openStorage(url);
+      ({ store, queue } = storage);
       adminToken = generateToken('admin');
       app = buildApp({
         store,
@@ -173,8 +173,7 @@ for (const database of TEST_DATABASES) {
 
     afterAll(async () => {
       await app?.close();
-      await queue?.close();
-      await store?.close();
+      await storage?.close();
       await drop?.();
     });
 

@@ -7,7 +7,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import pg from 'pg';
 import { buildApp } from '../../src/http/app.js';
 import { generateToken, hashToken } from '../../src/http/auth.js';
-import { createStore } from '../../src/storage/index.js';
+import { openStorage } from '../../src/storage/index.js';
 import type { Store } from '../../src/storage/store.js';
 import type { HostResolver } from '../../src/webhooks/url-policy.js';
 
@@ -70,8 +70,8 @@ async function postgresSkipReason(): Promise<string | undefined> {
   let db: { url: string; drop(): Promise<void> } | undefined;
   try {
     db = await freshPostgres();
-    const store = await createStore(db.url);
-    await store.close();
+    const storage = await openStorage(db.url);
+    await storage.close();
     return undefined;
   } catch (err) {
     return `PostgreSQL half skipped: ${(err as Error).message.split('\n')[0]} (${PG_URL})`;
@@ -91,8 +91,8 @@ export const TEST_DATABASES: TestDatabase[] = [
 
 export async function startService(options: ServiceOptions = {}): Promise<TestService> {
   const db = await (options.database ?? (TEST_DATABASES[0] as TestDatabase)).fresh();
-  const store = await createStore(db.url);
-  await store.migrate();
+  const storage = await openStorage(db.url);
+  const { store } = storage;
   const adminToken = generateToken('admin');
   const app = buildApp({
     store,
@@ -127,7 +127,7 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
     },
     async close() {
       await app.close();
-      await store.close();
+      await storage.close();
       await db.drop();
     },
   };

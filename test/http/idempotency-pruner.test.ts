@@ -4,7 +4,7 @@ import {
   pruneIdempotencyKeys,
   startIdempotencyPruner,
 } from '../../src/http/idempotency.js';
-import { createStore } from '../../src/storage/index.js';
+import { openStorage } from '../../src/storage/index.js';
 import type { Store } from '../../src/storage/store.js';
 
 const HOUR = 60 * 60 * 1000;
@@ -15,8 +15,7 @@ describe('idempotency key pruning (SQLite)', () => {
   afterEach(() => store.close());
 
   async function seeded(ages: number[]): Promise<Store> {
-    store = await createStore('sqlite::memory:');
-    await store.migrate();
+    ({ store } = await openStorage('sqlite::memory:'));
     for (const [i, age] of ages.entries())
       await store.saveIdempotentResponse('P1', `k${i}`, answer, new Date(Date.now() - age));
     return store;

@@ -242,7 +242,7 @@ for (const dialect of DIALECTS) {
             customerId,
             clientCustomerRef: ref,
             decision: { status: 'REJECTED', reasons: [{ code: 'LATE', reason: 'Clock stepped back' }] },
-            decidedAt: new Date('2030-06-01T11:59:00Z'),
+            decidedAt: new Date('2030-06-01T11:59:58Z'),
           });
           if (last.outcome !== 'changed') throw new Error(`expected changed, got ${last.outcome}`);
           const stamped = (JSON.parse(last.event.payload) as { event_timestamp: string }).event_timestamp;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
-import { createStore } from '../../src/storage/index.js';
+import { openStorage, type Storage } from '../../src/storage/index.js';
 import type { Store } from '../../src/storage/store.js';
 
 export const DIALECTS = ['sqlite', 'postgres'] as const;
@@ -59,13 +59,15 @@ export interface TestDatabases {
   open(url: string): Promise<Store>;
   /** Writes an attempt directly with the driver. */
   insertAttempt(url: string, a: RawAttempt): Promise<void>;
+  /** Opens (and migrates) a database; closed after the suite. */
+  storage(url: string): Promise<Storage>;
   /** The URL `store` was opened on. */
   readonly url: string;
 }
 
 /** Registers beforeAll/afterAll hooks that set up and tear down the dialect's databases. */
 export function useDatabases(dialect: Dialect): TestDatabases {
-  const stores: Store[] = [];
+  const stores: Storage[] = [];
   const schemas: string[] = [];
   let dir: string | undefined;
   let shared: Store | undefined;
@@ -86,16 +88,16 @@ export function useDatabases(dialect: Dialect): TestDatabases {
     return u.toString();
   };
 
-  const open = async (url: string): Promise<Store> => {
-    const s = await createStore(url);
-    stores.push(s);
-    return s;
+  const storage = async (url: string): Promise<Storage> => {
+    const opened = await openStorage(url);
+    stores.push(opened);
+    return opened;
   };
+  const open = async (url: string): Promise<Store> => (await storage(url)).store;
 
   beforeAll(async () => {
     sharedUrl = await freshUrl();
     shared = await open(sharedUrl);
-    await shared.migrate();
   });
 
   afterAll(async () => {
@@ -117,6 +119,7 @@ export function useDatabases(dialect: Dialect): TestDatabases {
     },
     freshUrl,
     open,
+    storage,
     async insertAttempt(url: string, a: RawAttempt): Promise<void> {
       if (dialect === 'sqlite') {
         const db = new Database(url.slice('sqlite:'.length));

@@ -1,5 +1,6 @@
 import { formatEventTimestamp } from '../../src/contract/index.js';
 import { nextEventTimestamp } from '../../src/customers/decisions.js';
+import { isStatusChange, storedReasons } from '../../src/customers/status-change.js';
 import type {
   ComplianceDecisionInput,
   DecisionStatus,
@@ -73,8 +74,9 @@ export function decision(
     customerId,
     clientCustomerRef: ref,
     status,
-    reasons,
+    reasons: storedReasons(status, reasons), // as the domain hands them over (none on APPROVED)
     decidedAt,
+    changes: (current) => isStatusChange(current, { status, reasons }),
     buildEvent: (previousEventAt) => {
       const eventId = crypto.randomUUID();
       const eventAt = nextEventTimestamp(decidedAt, previousEventAt);

@@ -8,22 +8,21 @@ for (const dialect of DIALECTS) {
 
     describe('migrate', () => {
       it('applies every migration once, then nothing', async () => {
-        const store = await db.open(await db.freshUrl());
-        expect((await store.migrate())[0]).toBe('001_initial');
-        expect(await store.migrate()).toEqual([]);
-        await store.ping();
+        const storage = await db.storage(await db.freshUrl());
+        expect(storage.applied[0]).toBe('001_initial');
+        expect(await storage.store.migrate()).toEqual([]);
+        await storage.store.ping();
       });
 
-      it('is safe when two stores migrate the same database at once', async () => {
+      it('is safe when two processes open and migrate the same database at once', async () => {
         const url = await db.freshUrl();
-        const [a, b] = await Promise.all([db.open(url), db.open(url)]);
-        const applied = await Promise.all([a.migrate(), b.migrate()]);
-        expect(applied.flat().filter((n) => n === '001_initial')).toHaveLength(1);
-        expect(await b.migrate()).toEqual([]);
+        const [a, b] = await Promise.all([db.storage(url), db.storage(url)]);
+        expect([...a.applied, ...b.applied].filter((n) => n === '001_initial')).toHaveLength(1);
+        expect(await b.store.migrate()).toEqual([]);
         expect(
-          await a.createPartner({ customerId: 'x', name: null, tokenHash: 'h', createdAt: new Date() }),
+          await a.store.createPartner({ customerId: 'x', name: null, tokenHash: 'h', createdAt: new Date() }),
         ).toBe('created');
-        expect((await b.getPartner('x'))?.customerId).toBe('x');
+        expect((await b.store.getPartner('x'))?.customerId).toBe('x');
       });
     });
 

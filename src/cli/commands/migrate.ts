@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { CONFIG_SETTINGS, DEFAULTS } from '../../config.js';
-import { createStore } from '../../storage/index.js';
+import { openStorage, parseDatabaseUrl } from '../../storage/index.js';
 import { addEnvMirrors, envWithFlags } from '../options.js';
 import { startProgress } from '../progress.js';
 
@@ -13,29 +13,30 @@ export function registerMigrate(program: Command): void {
   addEnvMirrors(command, settings).action(async (options: Record<string, unknown>) => {
     const databaseUrl =
       envWithFlags(process.env, options, settings).DATABASE_URL?.trim() || DEFAULTS.databaseUrl;
-    let store: Awaited<ReturnType<typeof createStore>>;
+    let dialect: string;
     try {
-      store = await createStore(databaseUrl);
+      dialect = parseDatabaseUrl(databaseUrl).dialect;
     } catch (err) {
       console.error(`tpcs migrate: ${(err as Error).message}`);
       process.exit(1);
     }
+    const progress = startProgress(`migrating ${dialect}`, undefined);
     try {
-      const progress = startProgress(`migrating ${store.dialect}`, undefined);
-      const applied = await store.migrate((name, done, total) =>
-        progress.tick(`${name} (${done + 1} of ${total})`, done + 1),
-      );
+      const storage = await openStorage(databaseUrl, {
+        onMigration: (name, done, total) => progress.tick(`${name} (${done + 1} of ${total})`, done + 1),
+      });
+      await storage.close();
       progress.stop();
-      if (applied.length === 0) console.log(`tpcs migrate: ${store.dialect} schema is up to date`);
+      const { applied } = storage;
+      if (applied.length === 0) console.log(`tpcs migrate: ${dialect} schema is up to date`);
       else
         console.log(
-          `tpcs migrate: applied ${applied.length} migration(s) to ${store.dialect}:\n${applied.map((m) => `  ${m}`).join('\n')}`,
+          `tpcs migrate: applied ${applied.length} migration(s) to ${dialect}:\n${applied.map((m) => `  ${m}`).join('\n')}`,
         );
     } catch (err) {
+      progress.stop();
       console.error(`tpcs migrate: failed: ${(err as Error).message}`);
       process.exitCode = 1;
-    } finally {
-      await store.close();
     }
   });
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { CONFIG_SETTINGS, loadConfig } from '../../config.js';
-import { createStore } from '../../storage/index.js';
+import { openStorage } from '../../storage/index.js';
 import { startDeliveryService, tuningFromEnv } from '../../webhooks/dispatcher/service.js';
 import { addEnvMirrors, EXIT, envWithFlags } from '../options.js';
 
@@ -43,11 +43,9 @@ export function registerWorker(program: Command): void {
         console.error(`tpcs worker: invalid configuration: ${(err as Error).message}`);
         process.exit(EXIT.usage);
       }
-      const store = await createStore(config.databaseUrl);
-      await store.migrate();
-      await store.close();
+      const storage = await openStorage(config.databaseUrl);
       const service = await startDeliveryService({
-        databaseUrl: config.databaseUrl,
+        queue: storage.queue,
         allowPrivateEndpoints: config.allowPrivateEndpoints,
         retryScheduleMs: config.retryScheduleMs,
         dispatchers: Math.max(1, Number.parseInt(opts.dispatchers, 10) || 1),
@@ -58,17 +56,20 @@ export function registerWorker(program: Command): void {
           ),
       });
       console.log(
-        `tpcs worker: delivering (${service.dispatchers.map((d) => d.workerId).join(', ')}) on ${store.dialect}`,
+        `tpcs worker: delivering (${service.dispatchers.map((d) => d.workerId).join(', ')}) on ${storage.dialect}`,
       );
       const shutdown = () => {
-        service.stop().then(
-          () => {
-            const counts = service.dispatchers.map((d) => ({ worker: d.workerId, ...d.counts() }));
-            console.log(JSON.stringify({ level: 'info', msg: 'stopped', counts }));
-            process.exit(0);
-          },
-          () => process.exit(1),
-        );
+        service
+          .stop()
+          .then(() => storage.close())
+          .then(
+            () => {
+              const counts = service.dispatchers.map((d) => ({ worker: d.workerId, ...d.counts() }));
+              console.log(JSON.stringify({ level: 'info', msg: 'stopped', counts }));
+              process.exit(0);
+            },
+            () => process.exit(1),
+          );
       };
       process.once('SIGTERM', shutdown);
       process.once('SIGINT', shutdown);

@@ -7,7 +7,6 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { buildEvent } from '../../contract/build.js';
 import { toDeliveryView } from '../../webhooks/deliveries.js';
-import { notifyDeliveriesQueued } from '../../webhooks/dispatcher/notify.js';
 import { isEndpointId } from '../../webhooks/endpoints.js';
 import { HttpError } from '../errors.js';
 import { customerIdSchema, errorResponses, PARTNER_SECURITY, type RouteDeps } from './shared.js';
@@ -47,7 +46,6 @@ export const deliveryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (
       const { customer_id: customerId, webhook_id: id, delivery_id: deliveryId } = request.params;
       const d = await delivery().queue.retry(customerId, id, deliveryId, new Date());
       if (!d) throw notFound(`delivery ${deliveryId.slice(0, 100)} for webhook ${id.slice(0, 100)}`);
-      notifyDeliveriesQueued();
       return reply.code(202).send(toDeliveryView(d));
     },
   );
@@ -69,7 +67,7 @@ export const deliveryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (
       const since = new Date(request.body.since);
       const n = await delivery().queue.recover(customerId, id, since, new Date());
       if (n === undefined) throw notFound(`webhook ${id.slice(0, 100)}`);
-      if (n > 0) notifyDeliveriesQueued();
+
       return reply.code(202).send({ requeued: n });
     },
   );

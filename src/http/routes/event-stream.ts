@@ -1,7 +1,9 @@
 /**
  * Partner API: the partner's events as Server-Sent Events, as they are committed (what `tpcs listen`
- * subscribes to). Polls the store by `seq` so it works the same with several service processes on
- * one PostgreSQL database: an event committed by any process is seen within one poll interval.
+ * subscribes to). Reads the store by `seq` when the queue says something was recorded (`onQueued`:
+ * this process's decisions at once, other processes' through PostgreSQL's NOTIFY), and every
+ * `FALLBACK_POLL_MS` in case a wake-up was missed (another process on a shared SQLite file, a LISTEN
+ * connection down).
  *
  * Each event is one SSE message: `id:` the event_id, `event: event`, `data:` the payload exactly as
  * stored (and delivered). A reconnecting client sends `Last-Event-ID` (or `?last_event_id=`) and
@@ -16,8 +18,8 @@ import { isEventId } from '../../webhooks/events.js';
 import { HttpError } from '../errors.js';
 import { customerParamsSchema, errorResponses, PARTNER_SECURITY, type RouteDeps } from './shared.js';
 
-/** How often the store is asked for new events. */
-export const POLL_MS = 200;
+/** How often the store is asked for new events when nothing said there are any. */
+export const FALLBACK_POLL_MS = 2000;
 /** How often a heartbeat comment is sent when nothing happens. */
 export const HEARTBEAT_MS = 15_000;
 /** Events read per store page while catching up. */
@@ -62,7 +64,7 @@ function message(event: StoredEvent): string {
 }
 
 /** `GET /api/v1/customers/{customer_id}/events/stream`; registered by `buildApp`. */
-export const eventStreamRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store, auth }) => {
+export const eventStreamRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store, auth, delivery }) => {
   app.addHook('onRequest', auth.requirePartner);
   /** Open streams, ended when the service shuts down so that closing does not wait for them. */
   const open = new Set<() => void>();
@@ -103,10 +105,13 @@ export const eventStreamRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, {
       let stopped = false;
       let timer: NodeJS.Timeout | undefined;
       let lastWrite = Date.now();
+      let reading = false;
+      let again = false;
       const end = () => {
         if (stopped) return;
         stopped = true;
         clearTimeout(timer);
+        unsubscribe?.();
         open.delete(end);
         res.end();
       };
@@ -114,8 +119,15 @@ export const eventStreamRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, {
       request.raw.socket.once('close', end);
       res.once('close', end);
 
+      // One read at a time; a wake-up during a read makes one more read after it.
       const poll = async () => {
         if (stopped) return;
+        if (reading) {
+          again = true;
+          return;
+        }
+        reading = true;
+        clearTimeout(timer);
         try {
           for (const event of await eventsAfter(store, customerId, lastSeq)) {
             res.write(message(event));
@@ -131,10 +143,17 @@ export const eventStreamRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, {
           request.log.warn({ err: error }, 'event stream stopped');
           end();
           return;
+        } finally {
+          reading = false;
         }
-        if (!stopped) timer = setTimeout(poll, POLL_MS);
+        if (again) {
+          again = false;
+          void poll();
+        } else if (!stopped) timer = setTimeout(poll, FALLBACK_POLL_MS);
       };
-      timer = setTimeout(poll, POLL_MS);
+      const unsubscribe = delivery?.queue.onQueued(() => void poll());
+      // anything committed between the start position and the subscription
+      void poll();
     },
   );
 };

@@ -1,16 +1,14 @@
 import type pg from 'pg';
-import { isStatusChange, storedReasons } from '../decision.js';
 import type { ComplianceDecisionInput, DecisionResult } from '../store.js';
 import { statement, withTransaction } from './db.js';
 import { THIRD_PARTY_COLUMNS, type ThirdPartyRow, toThirdParty } from './third-parties.js';
 
 // FOR UPDATE: concurrent decisions on one third party queue here, so each compares against the status
-// the previous one committed and events are numbered (seq) in the order the statuses changed. The
-// set_config ('on') quiets the deliveries trigger for this transaction only, when the caller notifies
-// after the commit instead (migration 005), at no extra round trip.
+// the previous one committed, stamps its event after the previous one's, and events are numbered
+// (seq) in the order the statuses changed.
 const lockCurrent = statement<ThirdPartyRow & { last_event_at: Date | null }>(
   'decision_lock',
-  `SELECT ${THIRD_PARTY_COLUMNS}, last_event_at, set_config('tpcs.notify_after_commit', $3, true) AS notify_after_commit
+  `SELECT ${THIRD_PARTY_COLUMNS}, last_event_at
    FROM third_parties
    WHERE customer_id = $1 AND client_customer_ref = $2
    FOR UPDATE`,
@@ -42,26 +40,19 @@ const write = statement<ThirdPartyRow & { seq: string; delivery_ids: string[] }>
 );
 
 /**
- * The outbox write; see {@link DecisionResult}. Four round trips: BEGIN, lock, write, COMMIT. The lock also reads the third party's last
- * `event_timestamp`, which `buildEvent` orders the new event after. With
- * `notifyAfterCommit` the deliveries trigger stays quiet, and the caller sends the NOTIFY for the
- * deliveries it queued after the commit (`DeliveryNotifier`).
+ * The outbox write; see {@link DecisionResult}. Four round trips: BEGIN, lock, write, COMMIT. The lock
+ * also reads the third party's last `event_timestamp`, which `buildEvent` orders the new event after.
+ * The caller tells other processes after the commit (`DeliveryNotifier`).
  */
-export async function recordDecision(
-  pool: pg.Pool,
-  d: ComplianceDecisionInput,
-  notifyAfterCommit = false,
-): Promise<DecisionResult> {
+export async function recordDecision(pool: pg.Pool, d: ComplianceDecisionInput): Promise<DecisionResult> {
   return withTransaction(pool, async (client): Promise<DecisionResult> => {
-    const row = (
-      await lockCurrent.run(client, [d.customerId, d.clientCustomerRef, notifyAfterCommit ? 'on' : 'off'])
-    ).rows[0];
+    const row = (await lockCurrent.run(client, [d.customerId, d.clientCustomerRef])).rows[0];
     if (!row) return { outcome: 'not_found' };
     const before = toThirdParty(row);
-    if (!isStatusChange(before, d)) return { outcome: 'unchanged', thirdParty: before };
+    if (!d.changes(before)) return { outcome: 'unchanged', thirdParty: before };
 
     const built = d.buildEvent(row.last_event_at);
-    const reasons = storedReasons(d.status, d.reasons);
+    const reasons = d.reasons;
     const written = (
       await write.run(client, [
         d.customerId,

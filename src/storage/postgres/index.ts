@@ -1,6 +1,6 @@
 import pg from 'pg';
-import { queuedDeliveries } from '../decision.js';
 import { UnsupportedDatabaseUrlError } from '../errors.js';
+import { QueueSignal, recordedEvent } from '../signal.js';
 import type {
   ComplianceDecisionInput,
   CursorPage,
@@ -89,12 +89,13 @@ export class PostgresStore implements Store {
   readonly #pool: pg.Pool;
   readonly #schema: string | undefined;
   readonly #notifier: DeliveryNotifier;
-  #decisionsInFlight = 0;
+  readonly #signal: QueueSignal;
 
-  constructor(pool: pg.Pool, schema?: string) {
+  constructor(pool: pg.Pool, schema?: string, signal = new QueueSignal()) {
     this.#pool = pool;
     this.#schema = schema;
     this.#notifier = new DeliveryNotifier(pool);
+    this.#signal = signal;
   }
 
   /** The pool, for code that shares this store's connections (benchmarks, the dispatcher). */
@@ -154,18 +155,13 @@ export class PostgresStore implements Store {
     return listThirdParties(this.#pool, customerId, q);
   }
   async recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult> {
-    // Alone, a decision's NOTIFY rides on its own commit (the trigger) and costs nothing more. With
-    // others in flight, NOTIFYs inside the commits would serialise them (migration 005): those
-    // decisions notify after their commits, coalesced.
-    this.#decisionsInFlight++;
-    try {
-      const notifyAfterCommit = this.#decisionsInFlight > 1;
-      const result = await recordDecision(this.#pool, d, notifyAfterCommit);
-      if (notifyAfterCommit && queuedDeliveries(result)) this.#notifier.request();
-      return result;
-    } finally {
-      this.#decisionsInFlight--;
+    const result = await recordDecision(this.#pool, d);
+    // After the commit: this process's listeners at once, other processes by one coalesced NOTIFY.
+    if (recordedEvent(result)) {
+      this.#signal.emit();
+      this.#notifier.request();
     }
+    return result;
   }
 
   getEvent(customerId: string, eventId: string): Promise<StoredEvent | undefined> {
@@ -257,14 +253,14 @@ export class PostgresStore implements Store {
  * const store = await createPostgresStore('postgres://app@127.0.0.1:5432/tpcs');
  * await store.migrate();
  */
-export async function createPostgresStore(url: string): Promise<PostgresStore> {
+export async function createPostgresStore(url: string, signal?: QueueSignal): Promise<PostgresStore> {
   const { config, schema } = parsePostgresUrl(url);
   if (schema !== undefined) quoteIdent(schema);
   const pool = new pg.Pool(config);
   // an idle client's connection dropped (server restart): the pool discards it, and the next query
   // reports the problem to its caller; without a listener the error would end the process
   pool.on('error', () => {});
-  const store = new PostgresStore(pool, schema);
+  const store = new PostgresStore(pool, schema, signal);
   try {
     await store.ping();
   } catch (err) {

@@ -8,6 +8,7 @@ import * as m004 from './migrations/004_delivery_notify.js';
 import * as m005 from './migrations/005_notify_after_commit.js';
 import * as m006 from './migrations/006_retry_round.js';
 import * as m007 from './migrations/007_event_order.js';
+import * as m008 from './migrations/008_notify_after_commit_only.js';
 
 /** Every PostgreSQL migration, oldest first. Append only: never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
@@ -18,6 +19,7 @@ export const migrations: readonly Migration[] = [
   { name: '005_notify_after_commit', sql: m005.sql },
   { name: '006_retry_round', sql: m006.sql },
   { name: '007_event_order', sql: m007.sql },
+  { name: '008_notify_after_commit_only', sql: m008.sql },
 ];
 
 /** First key of the two-int advisory lock; the second is a hash of the schema name. */

@@ -9,11 +9,11 @@ const notify = statement(
 );
 
 /**
- * Wakes every process's dispatchers (their `LISTEN tpcs_deliveries`, migration 004) after commits that
- * queued deliveries, outside those commits (migration 005 says why). Coalesced: while one NOTIFY is
- * on its way, any number of requests make one more after it, so every commit is followed by a
- * NOTIFY sent after it, and a burst of decisions costs two. A failed NOTIFY is dropped: the
- * dispatchers' polling is the fallback, as for a lost LISTEN connection.
+ * Wakes every process's listeners (their `LISTEN tpcs_deliveries`, postgres/queue.ts) after commits
+ * that recorded events or made deliveries claimable, outside those commits (migrations 005 and 008
+ * say why). Coalesced: while one NOTIFY is on its way, any number of requests make one more after
+ * it, so every commit is followed by a NOTIFY sent after it, and a burst of decisions costs two. A
+ * failed NOTIFY is dropped: polling is the fallback, as for a lost LISTEN connection.
  */
 export class DeliveryNotifier {
   readonly #pool: pg.Pool;

@@ -6,10 +6,11 @@
  */
 import pg from 'pg';
 import type { ClaimedDelivery, CompleteResult, Completion, DeliveryQueue, QueueStats } from '../queue.js';
+import type { QueueSignal } from '../signal.js';
 import { statement, withTransaction } from './db.js';
 import { getDelivery } from './deliveries.js';
 import { parsePostgresUrl } from './index.js';
-import { migrate, migrations } from './migrations.js';
+import { DeliveryNotifier } from './notify.js';
 
 // The claim is the function `tpcs_claim` of migration 003 (006 adds retry_round_start to its result):
 // per-endpoint advisory try-lock, then the due heads (deliveries.head, kept by triggers) of each locked
@@ -63,22 +64,35 @@ FROM c WHERE d.id = c.delivery_id
 const completeStatement = statement('queue_complete', COMPLETE);
 
 /**
- * Opens the queue on its own pool (`?schema=` and `?max=` as for the store) and applies the migrations
- * not yet applied.
+ * The queue on its own pool (`?schema=` and `?max=` as for the store), sharing the storage's signal:
+ * `onQueued` hears this process's decisions, retries and recovers at once, and other processes'
+ * through LISTEN. Opened by `openStorage` after the store has migrated.
  */
-export async function openPostgresDeliveryQueue(
+export function openPostgresQueue(
   url: string,
-): Promise<DeliveryQueue & { close(): Promise<void> }> {
-  const { config, schema } = parsePostgresUrl(url);
+  signal: QueueSignal,
+): DeliveryQueue & { close(): Promise<void> } {
+  const { config } = parsePostgresUrl(url);
   const pool = new pg.Pool({ max: 4, ...config });
   pool.on('error', () => {}); // an idle client's error surfaces on its next query
-  await migrate(pool, migrations, schema);
   const listener = deliveryListener(config);
+  const notifier = new DeliveryNotifier(pool);
   return {
-    ...postgresDeliveryQueue(pool),
-    subscribe: listener.subscribe,
+    ...postgresDeliveryQueue(pool, () => {
+      signal.emit();
+      notifier.request();
+    }),
+    onQueued(listener_) {
+      const local = signal.on(listener_);
+      const remote = listener.subscribe(listener_);
+      return () => {
+        local();
+        remote();
+      };
+    },
     async close() {
       await listener.close();
+      await notifier.idle();
       await pool.end();
     },
   };
@@ -88,7 +102,7 @@ export async function openPostgresDeliveryQueue(
 const RELISTEN_MS = 1000;
 
 /**
- * LISTEN tpcs_deliveries (migration 004) on a dedicated connection, opened with the first subscriber
+ * LISTEN tpcs_deliveries (NOTIFYs from notify.ts) on a dedicated connection, opened with the first subscriber
  * and reopened after a failure. Notifications from other schemas on the same database are ignored.
  */
 function deliveryListener(config: pg.PoolConfig) {
@@ -154,8 +168,11 @@ function deliveryListener(config: pg.PoolConfig) {
   };
 }
 
-/** The queue on an existing pool whose search_path holds the migrated tables. */
-export function postgresDeliveryQueue(pool: pg.Pool): DeliveryQueue {
+/**
+ * The queue's operations on an existing pool whose search_path holds the migrated tables; `queued` is
+ * called after a commit that made deliveries claimable (release, retry, recover).
+ */
+export function postgresDeliveryQueue(pool: pg.Pool, queued: () => void): Omit<DeliveryQueue, 'onQueued'> {
   return {
     async claim(o) {
       const { rows } = await pool.query<ClaimRow>({
@@ -260,15 +277,12 @@ export function postgresDeliveryQueue(pool: pg.Pool): DeliveryQueue {
 
     async release(workerId, ids) {
       if (ids.length === 0) return;
-      // released leases are claimable now: wake the other processes (LISTEN, migration 004)
-      await pool.query(
-        `WITH r AS (
-           UPDATE deliveries SET locked_by = NULL, locked_until = NULL WHERE id = ANY($1) AND locked_by = $2
-           RETURNING 1
-         )
-         SELECT pg_notify('tpcs_deliveries', current_schema()) FROM (SELECT 1 FROM r LIMIT 1) x`,
+      const r = await pool.query(
+        'UPDATE deliveries SET locked_by = NULL, locked_until = NULL WHERE id = ANY($1) AND locked_by = $2',
         [ids, workerId],
       );
+      // released leases are claimable now: wake the other processes
+      if (r.rowCount) queued();
     },
 
     async nextDueAt() {
@@ -287,19 +301,15 @@ export function postgresDeliveryQueue(pool: pg.Pool): DeliveryQueue {
     },
 
     async retry(customerId, endpointId, deliveryId, now) {
-      // due now: wake every process's dispatchers (LISTEN, migration 004), not only this one's
-      const { rows } = await pool.query<{ id: string }>(
-        `WITH r AS (
-           UPDATE deliveries d SET status = 'pending', next_attempt_at = $4, locked_by = NULL, locked_until = NULL,
-             updated_at = $4
-           FROM endpoints e
-           WHERE d.id = $3 AND d.endpoint_id = $2 AND e.id = d.endpoint_id AND e.customer_id = $1
-           RETURNING d.id
-         )
-         SELECT r.id, pg_notify('tpcs_deliveries', current_schema()) FROM r`,
+      const { rowCount } = await pool.query(
+        `UPDATE deliveries d SET status = 'pending', next_attempt_at = $4, locked_by = NULL, locked_until = NULL,
+           updated_at = $4
+         FROM endpoints e
+         WHERE d.id = $3 AND d.endpoint_id = $2 AND e.id = d.endpoint_id AND e.customer_id = $1`,
         [customerId, endpointId, deliveryId, now],
       );
-      if (rows.length === 0) return undefined;
+      if (!rowCount) return undefined;
+      queued(); // due now: every process's dispatchers wake, not only this one's
       return getDelivery(pool, customerId, endpointId, deliveryId);
     },
 
@@ -309,7 +319,7 @@ export function postgresDeliveryQueue(pool: pg.Pool): DeliveryQueue {
         customerId,
       ]);
       if (own.rowCount === 0) return undefined;
-      return withTransaction(pool, async (client) => {
+      const requeued = await withTransaction(pool, async (client) => {
         await client.query(
           `SELECT tpcs_lock_delivery_keys(ARRAY(
              SELECT id FROM deliveries WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2))`,
@@ -322,10 +332,10 @@ export function postgresDeliveryQueue(pool: pg.Pool): DeliveryQueue {
            WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2`,
           [endpointId, since, now],
         );
-        // sent at commit: every process's dispatchers wake for the re-queued deliveries
-        if (r.rowCount) await client.query("SELECT pg_notify('tpcs_deliveries', current_schema())");
         return r.rowCount ?? 0;
       });
+      if (requeued > 0) queued(); // after the commit: every process's dispatchers wake
+      return requeued;
     },
   };
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
-import { isStatusChange, storedReasons } from '../decision.js';
 import type { ComplianceDecisionInput, DecisionResult } from '../store.js';
 import { toEvent } from './events.js';
 import type { Row } from './tables.js';
@@ -59,10 +58,10 @@ export function decisionQueries(db: Database) {
     const row = current.get(d.customerId, d.clientCustomerRef);
     if (!row) return { outcome: 'not_found' };
     const before = toThirdParty(row);
-    if (!isStatusChange(before, d)) return { outcome: 'unchanged', thirdParty: before };
+    if (!d.changes(before)) return { outcome: 'unchanged', thirdParty: before };
 
     const built = d.buildEvent(row.last_event_at === null ? null : new Date(row.last_event_at));
-    const reasons = storedReasons(d.status, d.reasons);
+    const reasons = d.reasons;
     const at = d.decidedAt.getTime();
     const updated = update.get({
       customer_id: d.customerId,

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { QueueSignal, recordedEvent } from '../signal.js';
 import type {
   ComplianceDecisionInput,
   CursorPage,
@@ -70,11 +71,18 @@ export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   readonly #db: Database.Database;
   readonly #ping: Database.Statement<[]>;
+  readonly #signal: QueueSignal;
   #queries: ReturnType<typeof prepareQueries> | undefined;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, signal = new QueueSignal()) {
     this.#db = db;
     this.#ping = db.prepare<[]>('SELECT 1');
+    this.#signal = signal;
+  }
+
+  /** The connection, for the delivery queue that shares it (see `openStorage`). */
+  get database(): Database.Database {
+    return this.#db;
   }
 
   get #q(): ReturnType<typeof prepareQueries> {
@@ -136,7 +144,9 @@ export class SqliteStore implements Store {
     return this.#q.thirdParties.list(customerId, q);
   }
   async recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult> {
-    return this.#q.decisions.record(d);
+    const result = this.#q.decisions.record(d);
+    if (recordedEvent(result)) this.#signal.emit(); // committed: the dispatcher claims at once
+    return result;
   }
 
   async getEvent(customerId: string, eventId: string): Promise<StoredEvent | undefined> {
@@ -229,13 +239,17 @@ export class SqliteStore implements Store {
 
 /**
  * Opens (creating if needed) a SQLite database file as a {@link Store}. The caller creates the parent
- * folder (`createStore` does) and calls `migrate()`.
+ * folder (`openStorage` does) and calls `migrate()`.
  *
  * @example
  * const store = openSqliteStore('./data/tpcs.db');
  * await store.migrate();
  */
-export function openSqliteStore(filename: string, options: SqliteStoreOptions = {}): SqliteStore {
+export function openSqliteStore(
+  filename: string,
+  options: SqliteStoreOptions = {},
+  signal?: QueueSignal,
+): SqliteStore {
   const db = new Database(filename);
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
@@ -246,5 +260,5 @@ export function openSqliteStore(filename: string, options: SqliteStoreOptions = 
     db.close();
     throw err;
   }
-  return new SqliteStore(db);
+  return new SqliteStore(db, signal);
 }

@@ -4,8 +4,7 @@
  * holds the write lock for well under a millisecond per row and never across an await. Several
  * processes may share one file; the write lock makes each claim atomic.
  */
-import { resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type {
   ClaimedDelivery,
   ClaimOptions,
@@ -15,8 +14,8 @@ import type {
   DeliveryQueue,
   QueueStats,
 } from '../queue.js';
+import type { QueueSignal } from '../signal.js';
 import { deliveryQueries } from './deliveries.js';
-import { migrate } from './migrations.js';
 import type { Row } from './tables.js';
 
 type DeliveryRow = Row<'deliveries'>;
@@ -29,7 +28,7 @@ type AttemptRow = Row<'attempts'>;
  * const queue = sqliteDeliveryQueue(db);
  * const claimed = await queue.claim({ workerId, now: new Date(), leaseMs: 60_000, limit: 100, perEndpoint: 8 });
  */
-export function sqliteDeliveryQueue(db: Database.Database): DeliveryQueue {
+export function sqliteDeliveryQueue(db: Database.Database, signal: QueueSignal): DeliveryQueue {
   const endpointsWithRoom = db.prepare<
     { now: number; per: number },
     { id: string; url: string; room: number }
@@ -226,7 +225,9 @@ export function sqliteDeliveryQueue(db: Database.Database): DeliveryQueue {
       return completeTx.immediate(cs, o);
     },
     async release(workerId, ids) {
-      if (ids.length > 0) releaseTx.immediate(workerId, ids);
+      if (ids.length === 0) return;
+      releaseTx.immediate(workerId, ids);
+      signal.emit(); // claimable again now
     },
     async nextDueAt() {
       const ms = nextDue.get();
@@ -243,7 +244,9 @@ export function sqliteDeliveryQueue(db: Database.Database): DeliveryQueue {
         requeue.run({ id: deliveryId, now: now.getTime() });
         return deliveries.get(customerId, endpointId, deliveryId);
       });
-      return run.immediate();
+      const delivery = run.immediate();
+      if (delivery) signal.emit();
+      return delivery;
     },
     async recover(customerId, endpointId, since, now) {
       const run = db.transaction(() => {
@@ -251,31 +254,10 @@ export function sqliteDeliveryQueue(db: Database.Database): DeliveryQueue {
         return recoverQuery.run({ endpoint_id: endpointId, since: since.getTime(), now: now.getTime() })
           .changes;
       });
-      return run.immediate();
+      const requeued = run.immediate();
+      if (requeued) signal.emit();
+      return requeued;
     },
-  };
-}
-
-/**
- * Opens a file (`PATH[?synchronous=full]`, as in `sqlite:PATH`) on a connection of its own, with the
- * store's settings (WAL, busy timeout), and applies the migrations not yet applied.
- */
-export function openSqliteDeliveryQueue(spec: string): DeliveryQueue & { close(): Promise<void> } {
-  const q = spec.indexOf('?');
-  const path = q === -1 ? spec : spec.slice(0, q);
-  const sync = new URLSearchParams(q === -1 ? '' : spec.slice(q + 1)).get('synchronous')?.toUpperCase();
-  if (path === ':memory:') throw new Error('the delivery queue needs a SQLite file shared with the store');
-  const db = new Database(resolve(path.startsWith('file:') ? path.slice('file:'.length) : path));
-  db.pragma('busy_timeout = 5000');
-  db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${sync === 'FULL' ? 'FULL' : 'NORMAL'}`);
-  db.pragma('foreign_keys = ON');
-  migrate(db);
-  const queue = sqliteDeliveryQueue(db);
-  return {
-    ...queue,
-    async close() {
-      if (db.open) db.close();
-    },
+    onQueued: (listener) => signal.on(listener),
   };
 }

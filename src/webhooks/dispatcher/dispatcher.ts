@@ -9,10 +9,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { Registry } from 'prom-client';
 import type { ClaimedDelivery, Completion, DeliveryQueue } from '../../storage/queue.js';
 import { planCompletion } from './attempt.js';
-import { type DispatcherMetrics, dispatcherMetrics, reportQueueStats } from './metrics.js';
-import { onDeliveriesQueued } from './notify.js';
+import { createDispatcherMetrics, type DispatcherMetrics } from './metrics.js';
 import { createRetryPolicy, type RetryPolicy } from './retry-policy.js';
 import { createSender, DEFAULT_ATTEMPT_TIMEOUT_MS, type Sender } from './sender.js';
 
@@ -44,13 +44,14 @@ export interface DispatcherOptions {
   onError?: (err: unknown) => void;
   /** Called when the dispatcher disables an endpoint. */
   onEndpointDisabled?: (endpointId: string, reason: string) => void;
+  /** Where to count; default: a registry of its own (nobody scrapes it). */
   metrics?: DispatcherMetrics;
 }
 
 export interface Dispatcher {
   readonly workerId: string;
   start(): void;
-  /** Wakes the loop now: a decision committed deliveries in this process. */
+  /** Wakes the loop now (the queue's `onQueued` does it for decisions, retries and recovers). */
   notify(): void;
   /**
    * Stops claiming, waits up to `graceMs` (default: the attempt timeout) for attempts in flight,
@@ -69,7 +70,7 @@ const DAY = 24 * 3600_000;
  * Creates a dispatcher on a queue.
  *
  * @example
- * const queue = await openDeliveryQueue(process.env.DATABASE_URL);
+ * const { queue } = await openStorage(process.env.DATABASE_URL);
  * const dispatcher = createDispatcher({ queue, policy: createRetryPolicy() });
  * dispatcher.start();
  * process.on('SIGTERM', () => dispatcher.stop());
@@ -95,7 +96,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const failureWindowMs = options.failureWindowMs ?? 5 * DAY;
   const slowDownMs = options.slowDownMs ?? 5000;
   const onError = options.onError ?? ((err: unknown) => console.error('dispatcher:', err));
-  const metrics = options.metrics ?? dispatcherMetrics();
+  const metrics = options.metrics ?? createDispatcherMetrics(new Registry(), (now) => queue.stats(now));
 
   let running = false;
   // Set once stop() has released the leases of attempts still running: their late results are dropped
@@ -109,7 +110,6 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let flushing: Promise<void> | undefined;
   let lastClaimEmpty = false;
   let idleWaiters: (() => void)[] = [];
-  let unreport: (() => void) | undefined;
   let unsubscribe: (() => void) | undefined;
   const counts = { attempts: 0, delivered: 0 };
 
@@ -208,7 +208,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         metrics.commitToDeliverySeconds.observe((Date.now() - d.createdAt.getTime()) / 1000);
       }
     } else {
-      metrics.endpointFailures.inc({ endpoint_id: d.endpointId });
+      metrics.endpointFailures.inc();
       if (completion.next.status === 'failed') metrics.deliveries.inc({ status: 'failed' });
     }
     pendingCompletions.push(completion);
@@ -258,14 +258,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (running) return;
       running = true;
       released = false;
-      unreport = reportQueueStats((now) => queue.stats(now));
-      const local = onDeliveriesQueued(signal);
-      // other processes' decisions (PostgreSQL LISTEN/NOTIFY); without it, the poll finds them
-      const remote = queue.subscribe?.(signal);
-      unsubscribe = () => {
-        local();
-        remote?.();
-      };
+      // decisions, retries and recovers of this storage, and on PostgreSQL of every process
+      unsubscribe = queue.onQueued(signal);
       loopDone = loop();
     },
     notify: signal,
@@ -288,7 +282,6 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (pendingCompletions.length > 0) await flush();
       released = true;
       if (stillRunning.length > 0) await queue.release(workerId, stillRunning).catch(onError);
-      unreport?.();
       // close() aborts what is still running (a never-answering endpoint would otherwise hold stop()
       // for the whole attempt timeout); those deliveries were released above.
       if (ownSender) await sender.close().catch(() => {});

@@ -2,13 +2,18 @@
  * Running dispatchers in a process: `tpcs worker` runs them alone, `tpcs serve` runs one beside the
  * API. Tuning comes from the environment (names below) so both commands read it the same way.
  */
-import { type DeliveryQueue, openDeliveryQueue } from '../../storage/queue.js';
+import { Registry } from 'prom-client';
+import type { DeliveryQueue } from '../../storage/queue.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
+import { createDispatcherMetrics } from './metrics.js';
 import { createRetryPolicy, type Jitter, parseDuration } from './retry-policy.js';
 import { createSender, type Sender } from './sender.js';
 
 export interface DeliveryServiceOptions {
-  databaseUrl: string;
+  /** The storage's queue (`openStorage`); the service does not close it. */
+  queue: DeliveryQueue;
+  /** Where the dispatchers count: the registry `/metrics` serves. Default: one of its own. */
+  registry?: Registry;
   allowPrivateEndpoints: boolean;
   retryScheduleMs: readonly number[];
   /** How many dispatchers (each with its own claim loop). Default 1. */
@@ -87,19 +92,21 @@ export interface DeliveryService {
   dispatchers: Dispatcher[];
   /** Sends one signed message now, outside the queue (the endpoint's test event). */
   sender: Sender;
-  /** Stops the dispatchers gracefully, then closes the queue's connection. */
+  /** Stops the dispatchers gracefully (the queue stays open: its storage owns it). */
   stop(graceMs?: number): Promise<void>;
 }
 
 /**
- * Opens the queue and starts the dispatchers.
+ * Starts the dispatchers on a storage's queue.
  *
  * @example
- * const delivery = await startDeliveryService({ databaseUrl, allowPrivateEndpoints: false, retryScheduleMs });
+ * const storage = await openStorage(databaseUrl);
+ * const delivery = await startDeliveryService({ queue: storage.queue, allowPrivateEndpoints: false, retryScheduleMs });
  * process.once('SIGTERM', () => delivery.stop());
  */
 export async function startDeliveryService(o: DeliveryServiceOptions): Promise<DeliveryService> {
-  const queue = await openDeliveryQueue(o.databaseUrl);
+  const queue = o.queue;
+  const metrics = createDispatcherMetrics(o.registry ?? new Registry(), (now) => queue.stats(now));
   const t = o.tuning ?? {};
   const policy = createRetryPolicy({ schedule: o.retryScheduleMs, jitter: t.jitter ?? 'full' });
   const log = o.log ?? (() => {});
@@ -107,6 +114,7 @@ export async function startDeliveryService(o: DeliveryServiceOptions): Promise<D
     createDispatcher({
       queue,
       policy,
+      metrics,
       allowPrivateEndpoints: o.allowPrivateEndpoints,
       ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }),
       ...(t.concurrency === undefined ? {} : { concurrency: t.concurrency }),
@@ -132,7 +140,6 @@ export async function startDeliveryService(o: DeliveryServiceOptions): Promise<D
       stopping ??= (async () => {
         await Promise.all(dispatchers.map((d) => d.stop(graceMs)));
         await sender.close();
-        await queue.close();
       })();
       return stopping;
     },

@@ -1,4 +1,5 @@
-import type { DecisionResult, DecisionStatus, Reason, ThirdPartyStatus } from './store.js';
+/** What counts as a status change: the domain's rule, which the store applies under its row lock. */
+import type { DecisionStatus, Reason, ThirdPartyStatus } from '../storage/store.js';
 
 /**
  * What a compliance decision stores as `reasons`: REJECTED keeps the reasons given (null when none),
@@ -7,11 +8,6 @@ import type { DecisionResult, DecisionStatus, Reason, ThirdPartyStatus } from '.
 export function storedReasons(status: DecisionStatus, reasons: Reason[] | null): Reason[] | null {
   if (status === 'APPROVED') return null;
   return reasons && reasons.length > 0 ? reasons.map((r) => ({ code: r.code, reason: r.reason })) : null;
-}
-
-/** Whether a recorded decision queued deliveries: the dispatchers then have work to wake up for. */
-export function queuedDeliveries(result: DecisionResult): boolean {
-  return result.outcome === 'changed' && result.deliveryIds.length > 0;
 }
 
 /**
