@@ -4,6 +4,7 @@
  * ordinary outcome the command reports with exit code 1.
  */
 import { request } from 'undici';
+import type { ErrorBody } from '../errors/index.js';
 
 /** One answer of the API: its status and its JSON body (or the text when it is not JSON). */
 export interface ApiAnswer {
@@ -52,25 +53,39 @@ export function createApiClient(base: string, token: string | undefined, timeout
       } catch (error) {
         throw new ApiUnreachableError(root, error);
       }
-      const text = await response.body.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text === '' ? null : JSON.parse(text);
-      } catch {
-        // Not JSON (a proxy's HTML error page, say): keep the text for the message.
-      }
-      return { status: response.statusCode, body: parsed };
+      return apiAnswer(response.statusCode, await response.body.text());
     },
   };
 }
 
-/** The `{error: {code, message}}` of an API answer as one line, or the body itself when it has none. */
-export function describeApiError(answer: ApiAnswer): string {
-  const error = (answer.body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
-  if (error && typeof error.message === 'string') {
-    return `${answer.status} ${String(error.code ?? '')}: ${error.message}`;
+/** An answer from its status and body text: the JSON body, `null` when empty, else the text itself. */
+export function apiAnswer(status: number, text: string): ApiAnswer {
+  let body: unknown = text;
+  try {
+    body = text === '' ? null : JSON.parse(text);
+  } catch {
+    // Not JSON (a proxy's HTML error page, say): keep the text for the message.
   }
-  return `${answer.status}: ${typeof answer.body === 'string' ? answer.body.slice(0, 300) : JSON.stringify(answer.body)}`;
+  return { status, body };
+}
+
+/**
+ * A refused API answer as the one line the CLI prints, `error: <code>: <message>`, from the
+ * service's error body `{error: {code, message, details?}}`. An answer without that shape (a proxy's
+ * page) gives `error: HTTP <status>: <the start of its body>`.
+ *
+ * @example
+ * describeApiError({ status: 404, body: { error: { code: 'not_found', message: 'No delivery dl_1' } } });
+ * // 'error: not_found: No delivery dl_1'
+ */
+export function describeApiError(answer: ApiAnswer): string {
+  const error = (answer.body as { error?: Partial<Record<keyof ErrorBody['error'], unknown>> } | null)?.error;
+  const text = typeof answer.body === 'string' ? answer.body : String(JSON.stringify(answer.body));
+  const line =
+    typeof error?.code === 'string' && typeof error.message === 'string'
+      ? `error: ${error.code}: ${error.message}`
+      : `error: HTTP ${answer.status}: ${text.slice(0, 300)}`;
+  return line.replace(/\s*\n\s*/g, ' ');
 }
 
 /** A path segment, percent-encoded. */

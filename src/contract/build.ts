@@ -5,8 +5,9 @@
  * its absence only because the seed's first example lacks it).
  */
 import { randomUUID } from 'node:crypto';
+import type { Problem } from '../errors/index.js';
 import { validateEvent } from './parse.js';
-import { type Problem, problemAt } from './problems.js';
+import { problemAt } from './problems.js';
 import {
   CONTRACT_VERSION,
   type CustomerStatus,

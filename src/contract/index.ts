@@ -7,6 +7,7 @@
  * const { json } = buildEvent({ customerId: '0201001008132685', clientCustomerRef: 'CUST_001', status: 'APPROVED' });
  * parseEvent(json).ok; // true
  */
+export { jsonPath, type Problem } from '../errors/index.js';
 export { type BuildInput, type BuiltEvent, buildEvent, ContractError } from './build.js';
 export { fixtures } from './fixtures.gen.js';
 export { eventJsonSchema } from './json-schema.js';
@@ -19,7 +20,7 @@ export {
   WEBHOOK_NAME,
 } from './openapi.js';
 export { type ParseResult, parseEvent, validateEvent } from './parse.js';
-export { jsonPath, MAX_PROBLEMS, type Problem, problemAt } from './problems.js';
+export { MAX_PROBLEMS, problemAt } from './problems.js';
 export {
   CONTRACT_VERSION,
   CUSTOMER_STATUSES,

@@ -5,7 +5,8 @@
  * field nor the rule; these do. Rule-specific messages are written in `schema.ts` and kept as is.
  */
 import type { z } from 'zod';
-import { describeValue, jsonPath, type Problem, problemAt } from './problems.js';
+import { jsonPath, type Problem } from '../errors/index.js';
+import { describeValue, problemAt } from './problems.js';
 
 const TYPE_NAMES: Record<string, string> = {
   string: 'a string',

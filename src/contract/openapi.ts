@@ -2,18 +2,18 @@
  * The OpenAPI 3.1 description of the webhook, generated from the same schema as everything else.
  */
 import { z } from 'zod';
+import type { ErrorCode, Problem } from '../errors/index.js';
 import { fixtures } from './fixtures.gen.js';
 import { eventJsonSchema } from './json-schema.js';
-import type { Problem } from './problems.js';
 import { CONTRACT_VERSION, EVENT_TYPE, ORDER_RULE } from './schema.js';
 
 /**
- * The error code of the receiver's 400 answer.
+ * The error code of the receiver's 400 answer (one of the project's `ERROR_STATUS` codes).
  *
  * @example
  * if (body.error.code === INVALID_PAYLOAD_CODE) showProblems(body.error.details.problems);
  */
-export const INVALID_PAYLOAD_CODE = 'invalid_payload';
+export const INVALID_PAYLOAD_CODE = 'invalid_payload' satisfies ErrorCode;
 
 /**
  * The body of the receiver's 400 answer.

@@ -1,8 +1,9 @@
 /**
  * The receiving side: raw body in, a typed event or every problem out. Never throws.
  */
+import type { Problem } from '../errors/index.js';
 import { issueToProblem } from './issues.js';
-import { capProblems, type Problem, problemAt } from './problems.js';
+import { capProblems, problemAt } from './problems.js';
 import {
   type ThirdPartyCustomerStatusEvent,
   thirdPartyCustomerStatusEventSchema,

@@ -1,45 +1,15 @@
 /**
- * Problems: what the receiver sends back in its 400 body, one per thing wrong with a payload.
+ * How the contract words a problem with a payload: messages that name the field, values described
+ * briefly, and a cap on how many a 400 lists. The problem itself (`{path, message}`) and its JSON path
+ * belong to the project's one error vocabulary, `src/errors`.
  */
-
-/**
- * One thing wrong with a payload.
- *
- * @example
- * const p: Problem = { path: '$.data.status', message: 'data.status must be "APPROVED" or "REJECTED", but is the string "PENDING".' };
- */
-export interface Problem {
-  /** A JSON path to the offending value: `$` for the whole document, e.g. `$.data.reasons[0].code`. */
-  path: string;
-  /** A sentence for a partner's developer, naming the field and saying what was expected and found. */
-  message: string;
-}
+import type { Problem } from '../errors/index.js';
 
 /**
  * A cap on the problems returned, so that a hostile body (say 50,000 broken reasons) cannot turn
  * the 400 answer into megabytes. The last problem then says how many were left out.
  */
 export const MAX_PROBLEMS = 100;
-
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/**
- * Formats path segments as a JSON path: keys that are identifiers as `.key`, others as `["a key"]`,
- * array indexes as `[0]`.
- *
- * @example
- * jsonPath(['data', 'reasons', 0, 'code']); // '$.data.reasons[0].code'
- * jsonPath([]); // '$'
- */
-export function jsonPath(segments: readonly PropertyKey[]): string {
-  let out = '$';
-  for (const segment of segments) {
-    if (typeof segment === 'number') out += `[${segment}]`;
-    else if (typeof segment === 'string' && IDENTIFIER.test(segment)) out += `.${segment}`;
-    else out += `[${JSON.stringify(String(segment))}]`;
-  }
-  return out;
-}
 
 /** How a message names the field at `path`: `data.status` for `$.data.status`, "The body" for `$`. */
 export function fieldLabel(path: string): string {

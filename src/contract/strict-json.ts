@@ -13,7 +13,8 @@
  * accepts (a property test checks this). It builds no values: the caller still uses `JSON.parse`,
  * which is native and faster at that.
  */
-import { jsonPath, type Problem, problemAt } from './problems.js';
+import { jsonPath, type Problem } from '../errors/index.js';
+import { problemAt } from './problems.js';
 
 /**
  * What the scan found.

@@ -1,53 +1,35 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import FindMyWay from 'find-my-way';
 import { z } from 'zod';
+import {
+  ERROR_STATUS,
+  type ErrorBody,
+  type ErrorCode,
+  errorBody,
+  jsonPath,
+  type Problem,
+} from '../errors/index.js';
 import { InvalidCursorError } from '../storage/index.js';
 
-/**
- * Every error code the service answers with, and its HTTP status. The one place that decides a
- * status: routes throw `HttpError` with a code, never a bare number.
- */
-export const ERROR_STATUS = {
-  bad_request: 400,
-  validation_failed: 400,
-  unauthorized: 401,
-  not_found: 404,
-  method_not_allowed: 405,
-  conflict: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  idempotency_key_reused: 422,
-  rate_limited: 429,
-  internal: 500,
-  unavailable: 503,
-} as const;
-
-export type ErrorCode = keyof typeof ERROR_STATUS;
-
-/** One problem in a request, with where it is (`client_customer_details.address.country`). */
-export interface Problem {
-  path: string;
-  message: string;
-}
-
-/** The body of every error response. */
-export interface ErrorBody {
-  error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
-}
-
-/** The zod schema of `ErrorBody`, for the OpenAPI document. */
+/** The zod schema of `ErrorBody`, for the OpenAPI document: every code of the one vocabulary. */
 export const errorBodySchema = z
   .object({
     error: z.object({
-      code: z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]),
-      message: z.string(),
-      details: z.record(z.string(), z.unknown()).optional(),
+      code: z
+        .enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]])
+        .meta({ description: 'Stable and machine-readable; each code has one HTTP status.' }),
+      message: z.string().meta({ description: 'A summary for humans.' }),
+      details: z.record(z.string(), z.unknown()).optional().meta({
+        description:
+          'On validation_failed, `problems`: every problem as `{path, message}`, the path a JSON path ("$.property_details[0].property_ref").',
+      }),
     }),
   })
   .meta({ id: 'Error' });
 
 /**
- * The service's one HTTP error: a code from `ERROR_STATUS`, a message for humans and optional details.
+ * The service's one HTTP error: a code from `ERROR_STATUS` (src/errors), a message for humans and
+ * optional details.
  *
  * @example
  * throw new HttpError('not_found', 'No third party customer CUST_001');
@@ -67,13 +49,7 @@ export class HttpError extends Error {
 
   /** The JSON body this error answers with. */
   toBody(): ErrorBody {
-    return {
-      error: {
-        code: this.code,
-        message: this.message,
-        ...(this.details === undefined ? {} : { details: this.details }),
-      },
-    };
+    return errorBody(this.code, this.message, this.details);
   }
 }
 
@@ -86,26 +62,19 @@ export function sendHttpError(reply: FastifyReply, err: HttpError): FastifyReply
   return reply.code(err.status).type('application/json; charset=utf-8').send(err.toBody());
 }
 
-/** Formats a zod-style path (`['a', 0, 'b']`) as `a[0].b`; the empty path is `$` (the whole value). */
-export function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else out += out === '' ? String(key) : `.${String(key)}`;
-  }
-  return out === '' ? '$' : out;
-}
-
-/** zod issue → problems; an unrecognized-keys issue becomes one problem per unknown key. */
+/**
+ * zod issues → problems, each at its JSON path (`$.property_details[0].property_ref`); an
+ * unrecognized-keys issue becomes one problem per unknown key.
+ */
 export function problemsFromIssues(issues: ReadonlyArray<z.core.$ZodIssue>): Problem[] {
   const problems: Problem[] = [];
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
-        problems.push({ path: formatPath([...issue.path, key]), message: 'Unknown field' });
+        problems.push({ path: jsonPath([...issue.path, key]), message: 'Unknown field' });
       }
     } else {
-      problems.push({ path: formatPath(issue.path), message: readable(issue) });
+      problems.push({ path: jsonPath(issue.path), message: readable(issue) });
     }
   }
   return problems;

@@ -40,7 +40,7 @@ describe('tpcs against a running service', () => {
     expect(firstToken).toMatch(/^tpcs_pk_/);
     const again = await tpcs(['partners', 'create', '--customer-id', CUSTOMER], { env });
     expect(again.code).toBe(1);
-    expect(again.stderr).toContain('409');
+    expect(again.stderr).toMatch(/^error: conflict: [^\n]+\n$/);
 
     // tokens reset: a new token, the old one refused from now on.
     const reset = await tpcs(['tokens', 'reset', '--customer-id', CUSTOMER, '--api', serve.base], {
@@ -137,7 +137,7 @@ describe('tpcs against a running service', () => {
     await until(() => endpoint.received.length === before + 2);
     const unknown = await tpcs(['replay', '--webhook', webhookId, '--delivery', 'nope'], { env: partnerEnv });
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain('404');
+    expect(unknown.stderr).toMatch(/^error: not_found: [^\n]+\n$/);
 
     await Promise.all([endpoint.close(), app.close()]);
   });
@@ -150,7 +150,7 @@ describe('tpcs against a running service', () => {
       },
     );
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain('401');
+    expect(run.stderr).toMatch(/^error: unauthorized: [^\n]+$/m);
   });
 
   it('serve shuts down promptly with a listen stream open (last: stops the service)', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERROR_STATUS } from '../../src/errors/index.js';
 import { hashToken } from '../../src/http/auth.js';
-import { ERROR_STATUS, HttpError } from '../../src/http/errors.js';
+import { HttpError } from '../../src/http/errors.js';
 import {
   expectErrorShape,
   startService,

@@ -79,7 +79,7 @@ for (const database of TEST_DATABASES) {
       const err = expectErrorShape(bad);
       expect(err.details).toMatchObject({ in: 'querystring' });
       const paths = (err.details as { problems: { path: string }[] }).problems.map((x) => x.path);
-      expect(paths).toEqual(expect.arrayContaining(['status', 'limit', 'page', 'extra']));
+      expect(paths).toEqual(expect.arrayContaining(['$.status', '$.limit', '$.page', '$.extra']));
     });
 
     it('answers 400 listing every compliance problem with its path, and writes nothing', async () => {
@@ -104,20 +104,22 @@ for (const database of TEST_DATABASES) {
       const problems = (err.details as { problems: { path: string; message: string }[] }).problems;
       const paths = problems.map((p) => p.path);
       for (const path of [
-        'client_customer_details.country',
-        'client_customer_details.currency',
-        'client_customer_details.mobile_phone',
-        'client_customer_details.date_of_birth',
-        'client_customer_details.email',
-        'client_customer_details.first_name',
-        'client_customer_details.nickname',
-        'client_customer_details.income_range.currency',
-        'client_customer_details.address.country',
-        'property_details[1].property_ref',
+        '$.client_customer_details.country',
+        '$.client_customer_details.currency',
+        '$.client_customer_details.mobile_phone',
+        '$.client_customer_details.date_of_birth',
+        '$.client_customer_details.email',
+        '$.client_customer_details.first_name',
+        '$.client_customer_details.nickname',
+        '$.client_customer_details.income_range.currency',
+        '$.client_customer_details.address.country',
+        '$.property_details[1].property_ref',
       ]) {
         expect(paths, path).toContain(path);
       }
-      expect(problems.find((p) => p.path === 'client_customer_details.date_of_birth')?.message).toMatch(/18/);
+      expect(problems.find((p) => p.path === '$.client_customer_details.date_of_birth')?.message).toMatch(
+        /18/,
+      );
       expect((await s.call('GET', `${base}/TP_BAD`, { token })).statusCode).toBe(404);
     });
 
@@ -132,8 +134,8 @@ for (const database of TEST_DATABASES) {
       );
       expect(paths).toEqual(
         expect.arrayContaining([
-          'client_customer_details.income_range.min_value',
-          'property_details[0].property_purchase_amount.value',
+          '$.client_customer_details.income_range.min_value',
+          '$.property_details[0].property_purchase_amount.value',
         ]),
       );
     });
@@ -149,7 +151,7 @@ for (const database of TEST_DATABASES) {
       const paths = (expectErrorShape(res).details as { problems: { path: string }[] }).problems.map(
         (p) => p.path,
       );
-      expect(paths).toEqual(['client_customer_details.date_of_birth', 'property_details']);
+      expect(paths).toEqual(['$.client_customer_details.date_of_birth', '$.property_details']);
     });
 
     it('replays the first answer for a retried Idempotency-Key, and refuses the key with another body', async () => {

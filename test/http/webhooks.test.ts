@@ -87,21 +87,21 @@ for (const database of TEST_DATABASES) {
 
     it('refuses unknown event types, non-http schemes and non-public addresses', async () => {
       const cases: [unknown, string][] = [
-        [{ url: 'https://partner.example/x', event_types: ['SOMETHING ELSE'] }, 'event_types[0]'],
-        [{ url: 'https://partner.example/x', event_types: [] }, 'event_types'],
-        [{ url: 'ftp://partner.example/x', event_types: [TYPE] }, 'url'],
-        [{ url: 'https://user:pw@partner.example/x', event_types: [TYPE] }, 'url'],
-        [{ url: 'not a url', event_types: [TYPE] }, 'url'],
-        [{ url: 'http://127.0.0.1:8080/x', event_types: [TYPE] }, 'url'],
-        [{ url: 'http://localhost/x', event_types: [TYPE] }, 'url'],
-        [{ url: 'http://10.0.0.5/x', event_types: [TYPE] }, 'url'],
-        [{ url: 'http://[::1]/x', event_types: [TYPE] }, 'url'],
-        [{ url: 'http://[::ffff:192.168.1.1]/x', event_types: [TYPE] }, 'url'],
-        [{ url: 'http://2130706433/x', event_types: [TYPE] }, 'url'],
-        [{ url: 'http://100.64.0.1/x', event_types: [TYPE] }, 'url'],
-        [{ url: 'http://metadata.example/x', event_types: [TYPE] }, 'url'],
-        [{ url: 'http://mixed.example/x', event_types: [TYPE] }, 'url'],
-        [{ url: 'http://nowhere.example/x', event_types: [TYPE] }, 'url'],
+        [{ url: 'https://partner.example/x', event_types: ['SOMETHING ELSE'] }, '$.event_types[0]'],
+        [{ url: 'https://partner.example/x', event_types: [] }, '$.event_types'],
+        [{ url: 'ftp://partner.example/x', event_types: [TYPE] }, '$.url'],
+        [{ url: 'https://user:pw@partner.example/x', event_types: [TYPE] }, '$.url'],
+        [{ url: 'not a url', event_types: [TYPE] }, '$.url'],
+        [{ url: 'http://127.0.0.1:8080/x', event_types: [TYPE] }, '$.url'],
+        [{ url: 'http://localhost/x', event_types: [TYPE] }, '$.url'],
+        [{ url: 'http://10.0.0.5/x', event_types: [TYPE] }, '$.url'],
+        [{ url: 'http://[::1]/x', event_types: [TYPE] }, '$.url'],
+        [{ url: 'http://[::ffff:192.168.1.1]/x', event_types: [TYPE] }, '$.url'],
+        [{ url: 'http://2130706433/x', event_types: [TYPE] }, '$.url'],
+        [{ url: 'http://100.64.0.1/x', event_types: [TYPE] }, '$.url'],
+        [{ url: 'http://metadata.example/x', event_types: [TYPE] }, '$.url'],
+        [{ url: 'http://mixed.example/x', event_types: [TYPE] }, '$.url'],
+        [{ url: 'http://nowhere.example/x', event_types: [TYPE] }, '$.url'],
       ];
       const before = (await s.store.listEndpoints('HOOKS')).length;
       for (const [body, path] of cases) {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fixtures } from '../../src/contract/index.js';
-import { createMemoryInbox, createReceiver, RECEIVER_ERRORS } from '../../src/receiver/index.js';
+import { createMemoryInbox, createReceiver, ERROR_STATUS } from '../../src/receiver/index.js';
 import { answer, recordingLogger, SECRET, signedHeaders } from './helpers.js';
 
 // Statuses a client can cause; 500 (a bug) and 503 (our storage) are not among them.
@@ -51,9 +51,8 @@ const body = fc.oneof(
 
 function assertSafe(response: { status: number; headers: Record<string, string>; body: string }) {
   expect(CLIENT_STATUSES.has(response.status), `status ${response.status}: ${response.body}`).toBe(true);
-  const parsed = JSON.parse(response.body) as { error?: { code: keyof typeof RECEIVER_ERRORS } };
-  if (response.status !== 200)
-    expect(RECEIVER_ERRORS[parsed.error?.code ?? 'internal_error']).toBe(response.status);
+  const parsed = JSON.parse(response.body) as { error?: { code: keyof typeof ERROR_STATUS } };
+  if (response.status !== 200) expect(ERROR_STATUS[parsed.error?.code ?? 'internal']).toBe(response.status);
 }
 
 describe('fuzz: nothing a client sends gives a 500 or a throw', () => {

@@ -1,6 +1,7 @@
 /** Operations: liveness, readiness (the store answers) and Prometheus metrics. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { HttpError } from '../errors.js';
 import type { HttpMetrics } from '../metrics.js';
 import { errorResponses, type RouteDeps } from './shared.js';
 
@@ -35,14 +36,12 @@ export const opsRoutes: FastifyPluginAsyncZod<RouteDeps & { metrics: HttpMetrics
         },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       try {
         await store.ping();
       } catch (err) {
         request.log.warn({ err }, 'readiness check: the store does not answer');
-        return reply
-          .code(503)
-          .send({ error: { code: 'unavailable', message: 'The database does not answer' } });
+        throw new HttpError('unavailable', 'The database does not answer');
       }
       return { status: 'ready' as const, database: store.dialect };
     },

@@ -58,7 +58,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps)
     if (!check.ok) {
       throw new HttpError('validation_failed', 'The request body is invalid', {
         in: 'body',
-        problems: [{ path: 'url', message: check.problem }],
+        problems: [{ path: '$.url', message: check.problem }],
       });
     }
     return check.url;

@@ -1,4 +1,4 @@
-import { type ErrorBody, RECEIVER_ERRORS, type ReceiverErrorCode } from '../errors.js';
+import { ERROR_STATUS, type ErrorCode, errorBody } from '../../errors/index.js';
 
 /** What the core answers; adapters copy it onto their runtime's response unchanged. */
 export interface ReceiverResponse {
@@ -22,12 +22,18 @@ export function jsonResponse(
   };
 }
 
+/**
+ * An error answer in the project's one shape, `{error: {code, message, details?}}`, with the status
+ * `ERROR_STATUS` gives its code (src/errors, shared with the service's API).
+ *
+ * @example
+ * errorResponse('invalid_signature', 'No signature matches', { reason: 'no_match' }); // status 401
+ */
 export function errorResponse(
-  code: ReceiverErrorCode,
+  code: ErrorCode,
   message: string,
   details?: Record<string, unknown>,
   headers?: Record<string, string>,
 ): ReceiverResponse {
-  const body: ErrorBody = { error: details ? { code, message, details } : { code, message } };
-  return jsonResponse(RECEIVER_ERRORS[code], body, headers);
+  return jsonResponse(ERROR_STATUS[code], errorBody(code, message, details), headers);
 }
