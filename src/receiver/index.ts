@@ -1,7 +1,9 @@
 /**
- * The partner's receiver kit for "Third Party Customer Status Updated Event" webhooks: a pure core
- * (`createReceiver`) that verifies, validates and durably records each event before answering, then
- * hands typed events to your handlers; and thin adapters for node:http, Express, Fastify and Fetch.
+ * The partner's receiver kit for "Third Party Customer Status Updated Event" webhooks, on Node
+ * (`tpcs/receiver`): `createReceiver` verifies (node:crypto), validates and durably records each event
+ * (SQLite by default) before answering, then hands typed events to your handlers; thin adapters for
+ * node:http, Express, Fastify and Fetch. The same runtime-agnostic core, without any Node built-in, is
+ * `tpcs/receiver/web` (Workers, Deno, Bun, browsers), where you pass the inbox yourself.
  *
  * What it guarantees
  * - 200 only once the event is committed to the inbox (SQLite, WAL mode). By default
@@ -11,7 +13,7 @@
  *   transaction (group commit); with NORMAL, WAL checkpoints run on a thread of their own.
  * - One `event_id` is recorded and handled once; a redelivery is answered 200 (`outcome: duplicate`).
  * - Per `(customer_id, client_customer_ref)` the status table holds the newest event by
- *   `event_timestamp` (ties: the greater `event_id`). An older event is kept as `stale`, does not
+ *   `event_timestamp` (ties: the later arrival). An older event is kept as `stale`, does not
  *   change the status and does not reach handlers unless `handleStaleEvents: true`.
  * - Handlers run after the answer, from the inbox, in arrival order; one that throws is retried with
  *   backoff, and events left by a crash run at the next start. A crash between a handler finishing and
@@ -26,6 +28,7 @@
  * createServer(createNodeHandler(receiver)).listen(3000);
  * ```
  */
+export { ERROR_STATUS, type ErrorBody, type ErrorCode } from '../errors/index.js';
 export { createExpressMiddleware } from './adapters/express.js';
 export { type FastifyReceiverOptions, fastifyReceiver } from './adapters/fastify.js';
 export { createFetchHandler } from './adapters/fetch.js';
@@ -35,26 +38,30 @@ export type { EventFor, Handler, HandlerContext, HandlerName, StatusEvent } from
 export type { ReceiverLogger } from './core/logger.js';
 export {
   type BodyReader,
-  createReceiver,
-  DEFAULT_INBOX_FILE,
   DEFAULT_MAX_BODY_BYTES,
   type Receiver,
-  type ReceiverOptions,
   type ReceiverRequest,
   type ReceiverStats,
 } from './core/receiver.js';
 export type { ReceiverResponse } from './core/response.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './core/retry-policy.js';
-export { type ErrorBody, RECEIVER_ERRORS, type ReceiverErrorCode } from './errors.js';
+// The Node receiver's options are `ReceiverOptions` here, as the web entry's are there: each entry's
+// `createReceiver` takes its `ReceiverOptions`.
+export {
+  createReceiver,
+  DEFAULT_INBOX_FILE,
+  type NodeReceiverOptions as ReceiverOptions,
+} from './create-receiver.js';
 export { createMemoryInbox } from './inbox/memory.js';
 export { createSqliteInbox, type SqliteInbox, type SqliteInboxOptions } from './inbox/sqlite.js';
-export { createSqliteWorkerInbox } from './inbox/sqlite-worker.js';
 export type {
   CustomerStatusRecord,
+  HandlerFailure,
   InboxEntry,
   InboxEvent,
   InboxState,
   InboxStore,
   PendingEvent,
+  RecordOptions,
   RecordOutcome,
 } from './inbox/store.js';

@@ -5,12 +5,7 @@ import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseEvent, type ThirdPartyCustomerStatusEvent } from '../../src/contract/index.js';
-import {
-  createMemoryInbox,
-  createSqliteInbox,
-  createSqliteWorkerInbox,
-  type InboxStore,
-} from '../../src/receiver/index.js';
+import { createMemoryInbox, createSqliteInbox, type InboxStore } from '../../src/receiver/index.js';
 import { eventJson, REASONS, tempDir, waitFor } from './helpers.js';
 
 // The same suite runs against every store (kysely's "no mocks, every dialect").
@@ -21,7 +16,6 @@ const STORES: [string, () => InboxStore][] = [
     'sqlite, synchronous FULL',
     () => createSqliteInbox(path.join(tempDir(), 'inbox.db'), { synchronous: 'FULL' }),
   ],
-  ['sqlite, writes on a worker thread', () => createSqliteWorkerInbox(path.join(tempDir(), 'inbox.db'))],
 ];
 
 function entry(overrides: Parameters<typeof eventJson>[0] = {}, receivedAt = 1_000) {
@@ -42,14 +36,14 @@ function count(db: Database.Database, table: 'inbox_events' | 'customer_statuses
  * Runs a script that opens an inbox, writes once and never closes it; resolves with its exit code and
  * output once it exits on its own (an idle inbox must not hold the process open).
  */
-async function exitsWithIdleInbox(factory: 'createSqliteInbox' | 'createSqliteWorkerInbox') {
+async function exitsWithIdleInbox() {
   const dir = tempDir();
   const script = path.join(dir, 'script.mts');
   const index = pathToFileURL(path.resolve('src/receiver/index.ts')).href;
   fs.writeFileSync(
     script,
-    `import { ${factory} } from ${JSON.stringify(index)};
-     const store = ${factory}(${JSON.stringify(path.join(dir, 'inbox.db'))});
+    `import { createSqliteInbox } from ${JSON.stringify(index)};
+     const store = createSqliteInbox(${JSON.stringify(path.join(dir, 'inbox.db'))});
      await store.markHandled([1], 1);
      console.log('done');`,
   );
@@ -406,63 +400,22 @@ describe('SQLite inbox on a real file', () => {
     }
   });
 
+  it('rejects the write (the receiver answers 503) when SQLite cannot commit, and keeps working after', async () => {
+    const store = createSqliteInbox(path.join(tempDir(), 'inbox.db'));
+    expect(await store.record([entry()], keep)).toEqual(['recorded']);
+    // Another connection holds the write lock past busy_timeout: the next commit cannot happen.
+    const blocker = new Database(store.database.name);
+    blocker.pragma('busy_timeout = 0');
+    blocker.exec('BEGIN IMMEDIATE');
+    store.database.pragma('busy_timeout = 0');
+    await expect(store.record([entry()], keep)).rejects.toThrow(/locked/);
+    blocker.exec('ROLLBACK');
+    blocker.close();
+    expect(await store.record([entry()], keep)).toEqual(['recorded']);
+    await store.close();
+  });
+
   it('an idle, unclosed inbox does not keep the process alive (the checkpointer thread included)', async () => {
-    expect(await exitsWithIdleInbox('createSqliteInbox')).toEqual([0, 'done']);
-  });
-});
-
-describe('SQLite inbox with its writes on a worker thread', () => {
-  it('has the same default as the in-thread inbox (NORMAL), FULL on request', async () => {
-    const dir = tempDir();
-    for (const [options, level] of [
-      [{}, 1],
-      [{ synchronous: 'FULL' as const }, 2],
-    ] as const) {
-      const store = createSqliteWorkerInbox(path.join(dir, `${level}.db`), options);
-      expect(store.database.pragma('synchronous', { simple: true })).toBe(level);
-      await store.close();
-    }
-  });
-
-  it('fails the write (the receiver answers 503) when the writer thread cannot commit', async () => {
-    const file = path.join(tempDir(), 'inbox.db');
-    const store = createSqliteWorkerInbox(file);
-    const first = entry();
-    expect(await store.record([first], keep)).toEqual(['recorded']);
-    // Break the schema under the writer: its next commit fails, and says so.
-    store.database.exec('DROP TABLE inbox_events');
-    await expect(store.record([entry()], keep)).rejects.toThrow(/inbox_events/);
-    await store.close();
-  });
-
-  it('rejects every write after close, and close is idempotent', async () => {
-    const store = createSqliteWorkerInbox(path.join(tempDir(), 'inbox.db'));
-    await store.close();
-    await store.close();
-    await expect(store.record([entry()], keep)).rejects.toThrow(/writer thread/);
-  });
-
-  it('two writers on one file (a second process, a writer left behind) never fail a record', async () => {
-    const file = path.join(tempDir(), 'inbox.db');
-    const stores = [createSqliteWorkerInbox(file), createSqliteWorkerInbox(file)];
-    // Each record reads statuses, then writes: the other thread commits in between, often.
-    const recorded = await Promise.all(
-      stores.map(async (store, s) => {
-        const outcomes = [];
-        for (let i = 0; i < 300; i++) {
-          outcomes.push(
-            ...(await store.record([entry({ ref: `S${s}_${i % 7}` }), entry({ ref: 'SHARED' })], keep)),
-          );
-        }
-        return outcomes;
-      }),
-    );
-    expect(recorded.flat().filter((o) => o === 'duplicate')).toEqual([]);
-    expect(count(stores[0]?.database as Database.Database, 'inbox_events')).toBe(1200);
-    for (const store of stores) await store.close();
-  });
-
-  it('an idle, unclosed inbox does not keep the process alive', async () => {
-    expect(await exitsWithIdleInbox('createSqliteWorkerInbox')).toEqual([0, 'done']);
+    expect(await exitsWithIdleInbox()).toEqual([0, 'done']);
   });
 });

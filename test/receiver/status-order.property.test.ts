@@ -5,7 +5,6 @@ import { parseEvent, type ThirdPartyCustomerStatusEvent } from '../../src/contra
 import {
   createMemoryInbox,
   createSqliteInbox,
-  createSqliteWorkerInbox,
   type InboxStore,
   type RecordOutcome,
 } from '../../src/receiver/index.js';
@@ -54,10 +53,8 @@ function toEntry(a: Arrival, firstSeen: Map<number, Arrival>) {
   return { event: parsed.event as ThirdPartyCustomerStatusEvent, body: Buffer.from(json), receivedAt: 1 };
 }
 
-// Each restart opens a store whose threads start anew: about 150 threads per store. Run from sources,
-// thread.ts starts them from the fresh build (`npm test` builds first), not through tsx's module
-// hooks registered inside each thread, with which CI hung twice in this property (Node 20's hooks in
-// worker threads have known deadlocks, nodejs/node#50948, #53182).
+// Each restart of a NORMAL store starts a checkpointer thread anew: about 150 per run. Their program
+// is plain JavaScript (checkpointer.ts), so no TypeScript loader runs inside a thread.
 const STORES: [string, (file: string) => InboxStore, { restartable: boolean }][] = [
   ['sqlite', (file) => createSqliteInbox(file), { restartable: true }],
   [
@@ -65,7 +62,6 @@ const STORES: [string, (file: string) => InboxStore, { restartable: boolean }][]
     (file) => createSqliteInbox(file, { synchronous: 'FULL' }),
     { restartable: true },
   ],
-  ['sqlite, writes on a worker thread', (file) => createSqliteWorkerInbox(file), { restartable: true }],
   ['memory', () => createMemoryInbox(), { restartable: false }],
 ];
 

@@ -45,7 +45,7 @@ export const fastifyReceiver: FastifyPluginAsync<FastifyReceiverOptions> = async
     if (status >= 400 && status < 500)
       return send(reply, errorResponse('unreadable_body', 'The request body could not be read'));
     reply.log.error({ err: error }, 'tpcs receiver: unexpected error');
-    return send(reply, errorResponse('internal_error', 'Internal error'));
+    return send(reply, errorResponse('internal', 'Internal error'));
   });
   app.all(path, async (request, reply) => {
     const body = request.body;

@@ -3,6 +3,7 @@ import type { Receiver } from '../core/receiver.js';
 /**
  * A Fetch-API handler (`Request` in, `Response` out): Node 20's global Request/Response, Deno, Bun,
  * Cloudflare Workers, Next.js route handlers, Hono (`app.post('/webhook', (c) => handler(c.req.raw))`).
+ * Off Node, take it (and `createReceiver`) from `tpcs/receiver/web`, which loads no Node built-in.
  *
  * @example
  * ```ts

@@ -1,4 +1,5 @@
-import { type Problem, problemAt } from '../../contract/index.js';
+import { problemAt } from '../../contract/problems.js';
+import type { Problem } from '../../errors/index.js';
 import { timestampMs } from '../inbox/order.js';
 
 /** How far ahead of the receiver's clock an `event_timestamp` may be, by default: 5 minutes. */

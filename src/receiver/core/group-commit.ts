@@ -1,4 +1,5 @@
 import type { InboxEntry, InboxStore, RecordOptions, RecordOutcome } from '../inbox/store.js';
+import { nextTurn } from './timers.js';
 
 interface Waiting {
   entry: InboxEntry;
@@ -9,12 +10,11 @@ interface Waiting {
 /**
  * Group commit: requests that arrive while a transaction is being written (or in the same event-loop
  * turn) share the next transaction, so N concurrent events cost one commit and one fsync instead of N.
- * At low load a batch is one event and the only added latency is one `setImmediate`.
+ * At low load a batch is one event and the only added latency is one turn of the event loop.
  *
- * A store that groups concurrent `record` calls itself (`groupsConcurrentRecords`, the SQLite worker
- * inbox) is handed each turn's events at once without waiting for the previous commit: the writer
- * thread then joins everything that arrived during a commit into the next one, with no round trip
- * through this thread in between.
+ * A store whose `record` calls may overlap (`groupsConcurrentRecords`: the SQLite inbox with `FULL`)
+ * is handed each turn's events at once without waiting for the previous `record`: it commits them at
+ * once, and one WAL sync then serves every commit made before it started.
  */
 export class GroupCommit {
   readonly #store: InboxStore;
@@ -50,7 +50,7 @@ export class GroupCommit {
   #schedule(): void {
     if (this.#scheduled || (!this.#concurrent && this.#writing.size > 0)) return;
     this.#scheduled = true;
-    setImmediate(() => {
+    nextTurn(() => {
       this.#scheduled = false;
       if (this.#queue.length > 0 && (this.#concurrent || this.#writing.size === 0)) this.#write();
     });

@@ -1,6 +1,9 @@
-import { invalidPayloadBody, parseEvent, type ThirdPartyCustomerStatusEvent } from '../../contract/index.js';
-import { createVerifier, type HeaderSource, type VerifyResult } from '../../signing/index.js';
-import { createSqliteInbox } from '../inbox/sqlite.js';
+// The contract's modules one by one, not its index: the index also holds the sender's builder, which
+// uses node:crypto, and this core runs on runtimes without it (test/examples/worker-receiver.test.ts bundles it).
+import { invalidPayloadBody } from '../../contract/openapi.js';
+import { parseEvent } from '../../contract/parse.js';
+import type { ThirdPartyCustomerStatusEvent } from '../../contract/schema.js';
+import type { HeaderSource } from '../../signing/headers.js';
 import type { InboxStore, PendingEvent, RecordOutcome } from '../inbox/store.js';
 import { isJsonContentType } from './content-type.js';
 import { DEFAULT_FUTURE_TOLERANCE_SECONDS, futureProblem } from './future.js';
@@ -10,6 +13,8 @@ import { getHeader } from './headers.js';
 import { consoleLogger, type ReceiverLogger } from './logger.js';
 import { errorResponse, jsonResponse, type ReceiverResponse } from './response.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.js';
+import { nextTurn } from './timers.js';
+import type { SignatureCheck } from './verification.js';
 import { InboxWorker } from './worker.js';
 
 /**
@@ -32,11 +37,10 @@ export interface ReceiverOptions {
    */
   secrets?: string | readonly string[];
   /**
-   * Where events are recorded before the 200: a store, or a SQLite file path (`createSqliteInbox` with
-   * its defaults; pass `createSqliteInbox(file, { synchronous: 'FULL' })` for a 200 that survives power
-   * loss too). Default `./tpcs-inbox.db`.
+   * Where events are recorded before the 200. The receiver does not close it: whoever opened it does.
+   * (The Node entry's `createReceiver` also takes a SQLite file path, and opens `./tpcs-inbox.db` by default.)
    */
-  inbox?: InboxStore | string;
+  inbox: InboxStore;
   /** Larger bodies are answered 413 without being read further. Default 256 KiB. */
   maxBodyBytes?: number;
   /** Accepted clock skew for `webhook-timestamp`, both ways. Default 300 s (Standard Webhooks). */
@@ -75,7 +79,10 @@ export interface Receiver {
   stats(): ReceiverStats;
   /** Runs handlers for every event that is due now; resolves when none is left. */
   drain(): Promise<void>;
-  /** Stops the worker (unhandled events stay in the inbox) and closes the inbox if the receiver opened it. */
+  /**
+   * Stops the worker (unhandled events stay in the inbox). The Node entry's receiver also closes the
+   * SQLite inbox it opened from a path; a store passed in is closed by whoever opened it.
+   */
   close(): Promise<void>;
   readonly inbox: InboxStore;
   readonly maxBodyBytes: number;
@@ -93,30 +100,29 @@ export interface ReceiverStats {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
-export const DEFAULT_INBOX_FILE = './tpcs-inbox.db';
+
+/** Decodes stored bodies for handlers; they were validated as UTF-8 when received. */
+const UTF8 = new TextDecoder();
 
 /**
- * Creates a receiver: verify, validate, record durably, answer, then hand typed events to handlers.
+ * The receiver itself, on any runtime: verify, validate, record durably, answer, then hand typed
+ * events to handlers. It imports nothing from Node: each entry passes what is runtime-specific, the
+ * inbox and the signature check it made from `options.secrets` and `options.toleranceSeconds` with
+ * its runtime's crypto (`signatureCheckFor`; the core reads neither option itself). Partners call an
+ * entry's `createReceiver` (`tpcs/receiver` on Node, `tpcs/receiver/web` elsewhere), not this.
  *
  * @example
  * ```ts
- * const receiver = createReceiver({ secrets: [process.env.WEBHOOK_SECRET!], inbox: './data/inbox.db' });
- * receiver.on('REJECTED', (event) => console.log(event.data.client_customer_ref, event.data.reasons));
- * http.createServer(createNodeHandler(receiver)).listen(3000);
+ * const receiver = createReceiverCore(
+ *   { ...options, inbox },
+ *   signatureCheckFor(options, createWebVerifier),
+ * );
  * ```
  */
-export function createReceiver(options: ReceiverOptions = {}): Receiver {
+export function createReceiverCore(options: ReceiverOptions, verify: SignatureCheck | undefined): Receiver {
   const log = options.logger ?? consoleLogger;
-  const secrets = normaliseSecrets(options.secrets);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const futureToleranceSeconds = options.futureToleranceSeconds ?? DEFAULT_FUTURE_TOLERANCE_SECONDS;
-  const verify =
-    secrets.length > 0
-      ? createVerifier(
-          secrets,
-          options.toleranceSeconds === undefined ? {} : { toleranceSeconds: options.toleranceSeconds },
-        )
-      : undefined;
   if (!verify) {
     log.warn(
       { signature_verification: false },
@@ -124,11 +130,7 @@ export function createReceiver(options: ReceiverOptions = {}): Receiver {
         'endpoint can forge events. Pass secrets: ["whsec_…"] in production.',
     );
   }
-  const ownsInbox = typeof options.inbox !== 'object';
-  const inbox =
-    typeof options.inbox === 'object'
-      ? options.inbox
-      : createSqliteInbox(options.inbox ?? DEFAULT_INBOX_FILE);
+  const { inbox } = options;
   const handlers = new HandlerRegistry();
   const handleStale = options.handleStaleEvents ?? false;
   const recordOptions = () => ({ handleStale, handlers: handlers.size > 0 });
@@ -146,7 +148,7 @@ export function createReceiver(options: ReceiverOptions = {}): Receiver {
     dispatch: async (pending: PendingEvent) => {
       if (handlers.size === 0) return; // nothing subscribed (e.g. `tpcs receive`): just mark it handled
       // Validated when received; stored bytes are exactly those bytes, so a plain parse suffices.
-      const event = JSON.parse(Buffer.from(pending.body).toString('utf8')) as ThirdPartyCustomerStatusEvent;
+      const event = JSON.parse(UTF8.decode(pending.body)) as ThirdPartyCustomerStatusEvent;
       return handlers.run(event, {
         attempt: pending.attempts + 1,
         stale: pending.stale,
@@ -157,7 +159,7 @@ export function createReceiver(options: ReceiverOptions = {}): Receiver {
   const workerEnabled = options.startWorker ?? true;
   // Events left unhandled by a previous process (crash after 200) are picked up on the next turn of the
   // event loop, once the caller has subscribed its handlers (`on` right after `createReceiver`).
-  if (workerEnabled) setImmediate(() => worker.notify());
+  if (workerEnabled) nextTurn(() => worker.notify());
   let closed = false;
   const stats: ReceiverStats = { recorded: 0, duplicate: 0, stale: 0, rejected: {} };
 
@@ -186,7 +188,9 @@ export function createReceiver(options: ReceiverOptions = {}): Receiver {
     if (body === undefined || body.byteLength > maxBodyBytes) return tooLarge(maxBodyBytes);
 
     if (verify) {
-      const verified: VerifyResult = verify(request.headers, body);
+      const checked = verify(request.headers, body);
+      // node:crypto answers at once; only Web Crypto's answer is awaited (no extra turn on Node's hot path).
+      const verified = checked instanceof Promise ? await checked : checked;
       if (!verified.ok) {
         log.warn({ reason: verified.code }, 'rejected a request: signature');
         return errorResponse('invalid_signature', verified.message, { reason: verified.code });
@@ -247,7 +251,7 @@ export function createReceiver(options: ReceiverOptions = {}): Receiver {
       } catch (error) {
         // Only a bug gets here; the fuzz test asserts that no input does.
         log.error({ err: error instanceof Error ? error.stack : String(error) }, 'receiver bug');
-        response = errorResponse('internal_error', 'Internal error');
+        response = errorResponse('internal', 'Internal error');
       }
       if (response.status !== 200)
         stats.rejected[response.status] = (stats.rejected[response.status] ?? 0) + 1;
@@ -268,20 +272,10 @@ export function createReceiver(options: ReceiverOptions = {}): Receiver {
       closed = true;
       await groupCommit.flush();
       await worker.stop();
-      if (ownsInbox) await inbox.close();
     },
   };
 }
 
 function tooLarge(limit: number): ReceiverResponse {
   return errorResponse('payload_too_large', `The body exceeds ${limit} bytes`, { limit_bytes: limit });
-}
-
-function normaliseSecrets(secrets: ReceiverOptions['secrets']): string[] {
-  const list = secrets === undefined ? [] : typeof secrets === 'string' ? [secrets] : [...secrets];
-  // `secrets: [process.env.SECRET]` with the variable unset must not silently turn verification off.
-  if (list.some((s) => typeof s !== 'string' || s.trim() === '')) {
-    throw new TypeError('createReceiver: a secret is empty or undefined (is its environment variable set?)');
-  }
-  return list;
 }

@@ -1,6 +1,7 @@
 import type { InboxStore, PendingEvent } from '../inbox/store.js';
 import type { ReceiverLogger } from './logger.js';
 import { nextAttemptAt, type RetryPolicy } from './retry-policy.js';
+import { backgroundTimeout } from './timers.js';
 
 export interface InboxWorkerOptions {
   store: InboxStore;
@@ -24,8 +25,8 @@ export class InboxWorker {
   #running: Promise<void> | undefined;
   #wakeAgain = false;
   #stopped = false;
-  #timer: NodeJS.Timeout | undefined;
-  #nudge: NodeJS.Timeout | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #nudge: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: InboxWorkerOptions) {
     this.#options = options;
@@ -131,13 +132,13 @@ export class InboxWorker {
   #arm(at: number): void {
     if (this.#stopped) return;
     if (this.#timer) clearTimeout(this.#timer);
-    // Capped so a clock jump does not park the worker for hours; unref so it never holds the process open.
-    this.#timer = setTimeout(
+    // Capped so a clock jump does not park the worker for hours; it never holds a process open.
+    this.#timer = backgroundTimeout(
       () => {
         this.#timer = undefined;
         this.notify();
       },
       Math.min(Math.max(at - Date.now(), 0), 60_000),
-    ).unref();
+    );
   }
 }

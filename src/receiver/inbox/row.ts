@@ -1,9 +1,6 @@
 import type { InboxEntry } from './store.js';
 
-/**
- * One event as the writer stores it: the columns, already taken out of the parsed event. This is also
- * what crosses to the writer thread (strings and numbers, no object graph).
- */
+/** One event as the SQLite inbox stores it: the columns, already taken out of the parsed event. */
 export interface InboxRow {
   eventId: string;
   customerId: string;

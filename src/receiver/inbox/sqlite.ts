@@ -5,7 +5,7 @@ import type Database from 'better-sqlite3';
 import { startCheckpointer } from './checkpointer.js';
 import { supersedes, timestampMs } from './order.js';
 import { type InboxRow, toInboxRow } from './row.js';
-import { StatusProjection, type StatusUpdates } from './status-projection.js';
+import { StatusProjection } from './status-projection.js';
 import type {
   CustomerStatusRecord,
   HandlerFailure,
@@ -108,8 +108,7 @@ interface EventRow {
  * The default inbox: one SQLite file (WAL mode), created with its folder if missing. Writes run on the
  * calling thread, in batches (group commit); the fsync of `FULL` runs on libuv's thread pool, and with
  * `NORMAL` WAL checkpoints run on a thread of their own, so neither stops the event loop. (The default for
- * `createReceiver` with a file path and for `tpcs receive`; {@link createSqliteWorkerInbox} moves the
- * writes themselves to a thread, which measured slower on two cores.)
+ * `createReceiver` with a file path and for `tpcs receive`.)
  *
  * @example
  * ```ts
@@ -120,7 +119,7 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
   // FULL is kept by an fdatasync of the WAL on the thread pool after each (NORMAL) commit: the event
   // loop goes on with the next batch meanwhile, instead of stopping for SQLite's own fsync.
   const full = options.synchronous === 'FULL' && filename !== ':memory:';
-  const db = openSqliteDatabase(filename, 'NORMAL');
+  const db = openSqliteDatabase(filename);
   let walSync: WalSync | undefined;
   try {
     walSync = full ? new WalSync(`${db.name}-wal`) : undefined;
@@ -134,7 +133,7 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
   // between two commits, at SQLite's default 1,000 pages.
   const checkpointer = filename === ':memory:' || full ? undefined : startCheckpointer(db.name);
   if (full) db.pragma('wal_autocheckpoint = 1000');
-  const writer = sqliteWriter(db, 'NORMAL', 'deferred');
+  const writer = sqliteWriter(db);
   const reader = sqliteReader(db);
   let closed = false;
   // Statuses are written in batches of their own (StatusProjection): soon after a record, at once when
@@ -170,6 +169,8 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
       if (walSync) await walSync.durable();
       return outcomes;
     },
+    // Handler bookkeeping does not wait for a sync, even with FULL: losing it to a power cut only runs
+    // a handler again, which at-least-once allows; a sync per worker batch would halve the events taken.
     async markHandled(seqs, at) {
       writer.markHandled(seqs, at);
     },
@@ -191,16 +192,16 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
 const PROJECT_AFTER_MS = 50;
 const MAX_PENDING_STATUSES = 2000;
 
-/** Opens (creating if needed) and migrates the inbox file: WAL mode, the given `synchronous`. */
-export function openSqliteDatabase(filename: string, synchronous: 'FULL' | 'NORMAL'): Database.Database {
+/** Opens (creating if needed) and migrates the inbox file: WAL mode, `synchronous=NORMAL`. */
+function openSqliteDatabase(filename: string): Database.Database {
   if (filename !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
-  // Loaded on first use, not at import: the kit (core, fetch adapter, memory inbox) then also loads
-  // on runtimes without native modules, as long as they pass their own InboxStore.
+  // Loaded on first use, not at import: `tpcs/receiver` then also loads where the native module does
+  // not (Bun, a platform without a prebuilt binary), as long as an InboxStore is passed.
   const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
   const db = new BetterSqlite3(filename);
   try {
     db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${synchronous}`);
+    db.pragma('synchronous = NORMAL');
     // SQLite checkpoints inside the commit that crosses this many WAL pages. 4,000 (16 MiB) instead of
     // 1,000: a page written many times (random event_id index leaves, busy status rows) is copied once
     // per checkpoint. With UUID event ids that cut the write from 21 to 17 µs per event (batches of 8).
@@ -215,10 +216,10 @@ export function openSqliteDatabase(filename: string, synchronous: 'FULL' | 'NORM
   return db;
 }
 
-/** The write half of the inbox, synchronous: the in-thread store and the writer thread share it. */
-export interface SqliteWriter {
+/** The write half of the inbox, synchronous. */
+interface SqliteWriter {
   record(rows: readonly InboxRow[], options: RecordOptions): RecordOutcome[];
-  /** Writes the statuses a `deferred` writer holds back (see StatusProjection). */
+  /** Writes the statuses held back (see StatusProjection). */
   projectStatuses(): void;
   /** Statuses held back, not yet written. */
   readonly pendingStatuses: number;
@@ -226,12 +227,8 @@ export interface SqliteWriter {
   markFailed(failures: readonly HandlerFailure[]): void;
 }
 
-export function sqliteWriter(
-  db: Database.Database,
-  synchronous: 'FULL' | 'NORMAL',
-  statusUpdates: StatusUpdates = 'immediate',
-): SqliteWriter {
-  const statuses = new StatusProjection(db, statusUpdates);
+function sqliteWriter(db: Database.Database): SqliteWriter {
+  const statuses = new StatusProjection(db);
   statuses.recover();
   // Positional parameters: binding by name costs a lookup per column on the hottest statement.
   const insertEvent = db.prepare<
@@ -285,7 +282,6 @@ export function sqliteWriter(
       statuses.remember(row, tsMs, seq);
       outcomes.push('recorded');
     }
-    statuses.recorded();
     return outcomes;
   });
   const markHandledBatch = db.transaction((seqs: readonly number[], at: number) => {
@@ -298,29 +294,14 @@ export function sqliteWriter(
     }
   });
 
-  /**
-   * Handler bookkeeping is committed without its own fsync: in WAL mode the next FULL commit (the next
-   * event) or checkpoint makes it durable. Losing it to a power cut only means a handler runs again,
-   * which at-least-once allows; an fsync per worker batch would halve the events we can take.
-   */
-  const withoutFsync = (write: () => void) => {
-    if (synchronous === 'NORMAL') return write();
-    db.pragma('synchronous = NORMAL');
-    try {
-      write();
-    } finally {
-      db.pragma('synchronous = FULL');
-    }
-  };
-
   return {
     record(rows, options) {
       if (rows.length === 0) return [];
       let committed = false;
       try {
         // IMMEDIATE: the write lock first (waiting up to busy_timeout). A deferred transaction reads the
-        // statuses first, and if another connection on the file (a second process, a writer thread left
-        // behind) commits before its first write, SQLite fails it at once with "database is locked".
+        // statuses first, and if another connection on the file (a second process) commits before its
+        // first write, SQLite fails it at once with "database is locked".
         const outcomes = recordBatch.immediate(rows, options);
         committed = true;
         return outcomes;
@@ -335,10 +316,10 @@ export function sqliteWriter(
       return statuses.pending;
     },
     markHandled(seqs, at) {
-      if (seqs.length > 0) withoutFsync(() => markHandledBatch(seqs, at));
+      if (seqs.length > 0) markHandledBatch(seqs, at);
     },
     markFailed(failures) {
-      if (failures.length > 0) withoutFsync(() => markFailedBatch(failures));
+      if (failures.length > 0) markFailedBatch(failures);
     },
   };
 }
@@ -348,8 +329,8 @@ type SqliteReads = Pick<
   'database' | 'due' | 'nextDueAt' | 'getEvent' | 'getStatus' | 'listStatuses'
 >;
 
-/** The read half of the inbox. In WAL mode reads never wait for the writer (thread) and see every commit. */
-export function sqliteReader(db: Database.Database): SqliteReads {
+/** The read half of the inbox, on the writes' connection. */
+function sqliteReader(db: Database.Database): SqliteReads {
   const selectDue = db.prepare<
     [number, number],
     { seq: number; event_id: string; body: Buffer; stale: number; attempts: number; received_at: number }

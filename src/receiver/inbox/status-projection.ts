@@ -3,9 +3,6 @@ import type { ThirdPartyCustomerStatusEvent } from '../../contract/index.js';
 import { type EventOrder, timestampMs } from './order.js';
 import { type InboxRow, toInboxRow } from './row.js';
 
-/** How the writer's status table is kept: in each record transaction, or in batches of their own. */
-export type StatusUpdates = 'immediate' | 'deferred';
-
 interface PendingStatus extends EventOrder {
   row: InboxRow;
 }
@@ -15,8 +12,8 @@ interface PendingStatus extends EventOrder {
  * `(customer_id, client_customer_ref)`. `inbox_meta.projected_seq` says how far into `inbox_events`
  * the table is known to be up to date.
  *
- * Deferred: a record transaction only inserts the event and remembers it here; {@link project}
- * writes every remembered status in one transaction of its own. Events of a busy receiver then cost
+ * A record transaction only inserts the event and remembers it here; {@link project} writes every
+ * remembered status in one transaction of its own. Events of a busy receiver then cost
  * one status write per third party per batch instead of one per event, and the record commit no
  * longer carries the status table's pages (~40% of its WAL frames). Whoever reads statuses projects
  * first, so a read always sees every recorded event. A crash loses only the in-memory part: at open
@@ -40,11 +37,9 @@ export class StatusProjection {
   readonly #staged = new Map<string, PendingStatus>();
   #stagedSeq = 0;
   #lastSeq = 0;
-  readonly #updates: StatusUpdates;
 
-  constructor(db: Database.Database, updates: StatusUpdates) {
+  constructor(db: Database.Database) {
     this.#db = db;
-    this.#updates = updates;
     this.#selectOrder = db.prepare(
       'SELECT event_ts_ms, event_seq FROM customer_statuses WHERE customer_id = ? AND client_customer_ref = ?',
     );
@@ -82,20 +77,12 @@ export class StatusProjection {
   /** Inside a record transaction: `row` (inserted as `seq`) is the newest status for its third party. */
   remember(row: InboxRow, timestampMs: number, seq: number): void {
     this.#stagedSeq = seq;
-    if (this.#updates === 'immediate') this.#write(row, timestampMs, seq);
-    else this.#staged.set(key(row.customerId, row.clientCustomerRef), { row, timestampMs, seq });
+    this.#staged.set(key(row.customerId, row.clientCustomerRef), { row, timestampMs, seq });
   }
 
   /** Inside a record transaction: a row was inserted that changes no status (stale). */
   skip(seq: number): void {
     this.#stagedSeq = seq;
-  }
-
-  /** Last thing inside a record transaction: `immediate` statuses are written, so say so. */
-  recorded(): void {
-    if (this.#updates === 'immediate' && this.#stagedSeq > 0) {
-      this.#setProjected.run(this.#stagedSeq);
-    }
   }
 
   /** After the record transaction: keeps what it remembered if it committed, forgets it if not. */

@@ -91,9 +91,10 @@ export interface InboxStore {
    */
   record(entries: readonly InboxEntry[], options: RecordOptions): Promise<RecordOutcome[]>;
   /**
-   * True when the store itself groups `record` calls made while a commit is running into the next
-   * commit (the SQLite worker inbox does). The receiver then hands each event-loop turn's events over
-   * at once instead of waiting for the previous commit. Default false: one `record` at a time.
+   * True when `record` calls may overlap: the store commits each one at once and only then waits for
+   * it to be durable (the SQLite inbox with `FULL` waits for a WAL sync that serves every commit made
+   * before it started). The receiver then hands each event-loop turn's events over at once instead of
+   * waiting for the previous `record`. Default false: one `record` at a time.
    */
   readonly groupsConcurrentRecords?: boolean;
   /** Pending events due at `now` (epoch ms), oldest first. */

@@ -23,7 +23,7 @@ export const WEBHOOK_PATH = '/webhook';
 export function createReceiverServer(receiver: Receiver): Server {
   return createServer((req, res) => {
     route(receiver, req, res).catch(() => {
-      writeNodeResponse(res, errorResponse('internal_error', 'Internal error'), true);
+      writeNodeResponse(res, errorResponse('internal', 'Internal error'), true);
     });
   });
 }
@@ -35,7 +35,7 @@ async function route(receiver: Receiver, req: IncomingMessage, res: ServerRespon
   try {
     url = new URL(req.url ?? '/', 'http://receiver.invalid');
   } catch {
-    return writeNodeResponse(res, errorResponse('invalid_request', 'Unreadable request target'), true);
+    return writeNodeResponse(res, errorResponse('bad_request', 'Unreadable request target'), true);
   }
   const path = url.pathname;
   if (path === WEBHOOK_PATH) return handleNodeRequest(receiver, req, res);
@@ -79,7 +79,7 @@ async function listStatuses(receiver: Receiver, query: URLSearchParams): Promise
   const limitText = query.get('limit') ?? '100';
   const limit = Number(limitText);
   if (!/^\d+$/.test(limitText) || limit < 1 || limit > 1000) {
-    return errorResponse('invalid_request', 'limit must be an integer from 1 to 1000', { limit: limitText });
+    return errorResponse('bad_request', 'limit must be an integer from 1 to 1000', { limit: limitText });
   }
   const customerId = query.get('customer_id');
   const records = await receiver.inbox.listStatuses(
