@@ -6,14 +6,10 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import { openStorage } from '../storage/index.js';
 import type { Store } from '../storage/store.js';
-import {
-  type DeliveryService,
-  type DeliveryTuning,
-  startDeliveryService,
-} from '../webhooks/dispatcher/service.js';
+import { type DeliveryService, startDeliveryService } from '../webhooks/dispatcher/service.js';
 import { buildApp } from './app.js';
 import { ADMIN_TOKEN_SETTING, generateToken, hashToken } from './auth.js';
 import { startIdempotencyPruner } from './idempotency.js';
@@ -69,7 +65,6 @@ export async function ensureAdminToken(
 export async function startServer(
   config: Config,
   print: Print = (line) => console.log(line),
-  tuning: DeliveryTuning = {},
 ): Promise<RunningServer> {
   const logger = pino({ level: config.logLevel, base: { service: 'tpcs' } });
   const storage = await openStorage(config.databaseUrl);
@@ -85,7 +80,7 @@ export async function startServer(
         'ALLOW_PRIVATE_ENDPOINTS=true: endpoint URLs on private and loopback addresses are accepted',
       );
     }
-    // One dispatcher beside the API, so that `npm start` alone delivers; `tpcs worker` adds more. Started
+    // Dispatchers beside the API (one by default), so that `npm start` alone delivers; `tpcs worker` adds more. Started
     // first: the app's retry, recover and test routes (and the dashboard's retry) use its queue and sender.
     // One registry for everything this process counts: `/metrics` serves it.
     const registry = new Registry();
@@ -94,7 +89,7 @@ export async function startServer(
       registry,
       allowPrivateEndpoints: config.allowPrivateEndpoints,
       retryScheduleMs: config.retryScheduleMs,
-      tuning,
+      tuning: config.delivery,
       log: (level, msg, extra) => logger[level](extra ?? {}, msg),
     });
     const app = buildApp({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 
 describe('loadConfig', () => {
   it('applies the defaults', () => {
@@ -8,7 +8,7 @@ describe('loadConfig', () => {
       ok: true,
       config: {
         port: 8080,
-        host: DEFAULTS.host,
+        host: '0.0.0.0',
         databaseUrl: 'sqlite:./data/tpcs.db',
         adminToken: undefined,
         allowPrivateEndpoints: false,
@@ -27,6 +27,14 @@ describe('loadConfig', () => {
       ALLOW_PRIVATE_ENDPOINTS: 'true',
       RETRY_SCHEDULE: '1s, 2s,5m,1h',
       LOG_LEVEL: 'debug',
+      RETRY_JITTER: 'none',
+      DELIVERY_TIMEOUT: '2s',
+      DELIVERY_CONCURRENCY: '16',
+      DELIVERY_PER_ENDPOINT: '4',
+      DELIVERY_LEASE: '10s',
+      DELIVERY_POLL: '50ms',
+      ENDPOINT_FAILURE_WINDOW: '1d',
+      DELIVERY_DISPATCHERS: '2',
     });
     expect(result).toEqual({
       ok: true,
@@ -38,6 +46,16 @@ describe('loadConfig', () => {
         allowPrivateEndpoints: true,
         retryScheduleMs: [1000, 2000, 300_000, 3_600_000],
         logLevel: 'debug',
+        delivery: {
+          jitter: 'none',
+          timeoutMs: 2000,
+          concurrency: 16,
+          perEndpoint: 4,
+          leaseMs: 10_000,
+          pollIntervalMs: 50,
+          failureWindowMs: 86_400_000,
+          dispatchers: 2,
+        },
       },
     });
   });
@@ -62,5 +80,27 @@ describe('loadConfig', () => {
 
   it.each(['0s', '8d', ','])('refuses RETRY_SCHEDULE=%s', (schedule) => {
     expect(loadConfig({ RETRY_SCHEDULE: schedule }).ok).toBe(false);
+  });
+
+  it('takes a flag over its environment variable', () => {
+    expect(loadConfig({ PORT: 'not-a-port', LOG_LEVEL: 'warn' }, { port: '9090' })).toMatchObject({
+      ok: true,
+      config: { port: 9090, logLevel: 'warn' },
+    });
+  });
+
+  it('refuses the delivery knobs like any other setting', () => {
+    const result = loadConfig({
+      DELIVERY_TIMEOUT: 'soon',
+      DELIVERY_CONCURRENCY: '0',
+      RETRY_JITTER: 'some',
+      ENDPOINT_FAILURE_WINDOW: '10s',
+    });
+    expect(result.ok ? [] : result.problems.map((p) => p.split('=')[0])).toEqual([
+      'RETRY_JITTER',
+      'DELIVERY_TIMEOUT',
+      'DELIVERY_CONCURRENCY',
+      'ENDPOINT_FAILURE_WINDOW',
+    ]);
   });
 });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError, Option } from 'commander';
+import { z } from 'zod';
+import { httpUrl, integer, text } from '../../config/values.js';
 import {
   formatReport,
   runConformance,
@@ -8,82 +9,81 @@ import {
   statusUrlFor,
 } from '../../conformance/index.js';
 import {
+  type Arguments,
+  addOptions,
+  type CommandValues,
+  commandAction,
   EXIT,
   EXIT_CODES_HELP,
-  httpUrl,
-  integer,
-  runAction,
-  secret,
-  setting,
+  jsonFlag,
   UsageError,
 } from '../options.js';
 import { startProgress } from '../progress.js';
 
-interface ConformanceOptions {
-  url: string;
-  secret: string;
-  customerId: string;
-  timeout: number;
-  largeBody: number;
-  statusUrl?: string;
-  only?: string[];
-  json?: boolean;
-}
+/** A status URL template: naming both fields, and an http(s) URL once they are filled in. */
+const statusUrlTemplate = z
+  .string()
+  .trim()
+  .superRefine((template, ctx) => {
+    const missing = STATUS_URL_FIELDS.filter((field) => !template.includes(field));
+    const filled = statusUrlFor(template, { customerId: 'c', clientCustomerRef: 'r' });
+    if (missing.length > 0 || !httpUrl.safeParse(filled).success) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected an http(s) URL with ${STATUS_URL_FIELDS.join(' and ')} in it, e.g. http://127.0.0.1:3000/statuses/{customer_id}/{client_customer_ref}`,
+      });
+    }
+  });
+
+/** What to test this time (the secret is a setting: `WEBHOOK_SECRET`). */
+const ARGUMENTS = {
+  url: { flag: '--url <url>', description: "the receiver's URL", schema: httpUrl, required: true },
+  customerId: {
+    flag: '--customer-id <id>',
+    description: 'customer_id in the events sent',
+    schema: text('a customer_id'),
+    default: '0201001008132685',
+  },
+  timeout: {
+    flag: '--timeout <ms>',
+    description: 'per request',
+    schema: integer(1, 600_000),
+    default: '10000',
+  },
+  largeBody: {
+    flag: '--large-body <bytes>',
+    description: 'also send a body this large, expecting 413; 0 to skip',
+    schema: integer(0, 1024 * 1024 * 1024),
+    default: String(1024 * 1024),
+  },
+  statusUrl: {
+    flag: '--status-url <template>',
+    description:
+      'where the order checks read the status the receiver holds (GET, JSON with "status"); {customer_id} and {client_customer_ref} are replaced',
+    schema: statusUrlTemplate,
+  },
+  only: {
+    flag: '--only <id>',
+    description: 'run only this check (repeatable); ids are listed by --json',
+    schema: text('a check id').transform((id) => [id]),
+    repeatable: true,
+  },
+  json: jsonFlag('print the results as JSON instead of a table'),
+} as const satisfies Arguments;
+
+type ConformanceOptions = CommandValues<'conformance', typeof ARGUMENTS>;
 
 /**
  * `tpcs conformance`: tests a receiver URL against the contract and prints a pass/fail table. Exit 0
  * when no check fails (warnings allowed), 1 otherwise.
  */
 export function registerConformance(program: Command): void {
-  program
+  const command = program
     .command('conformance')
     .description(
       'test a receiver URL against the contract: 200 for valid events, 400 for invalid ones, 401 for bad signatures, the newest event held',
-    )
-    .addOption(
-      setting({ flags: '--url <url>', description: "the receiver's URL", parse: httpUrl, required: true }),
-    )
-    .addOption(
-      setting({
-        flags: '--secret <whsec>',
-        description: "the receiver's signing secret",
-        env: 'WEBHOOK_SECRET',
-        parse: secret,
-        required: true,
-      }),
-    )
-    .addOption(
-      setting({
-        flags: '--customer-id <id>',
-        description: 'customer_id in the events sent',
-        default: '0201001008132685',
-      }),
-    )
-    .addOption(
-      setting({ flags: '--timeout <ms>', description: 'per request', default: 10_000, parse: integer(1) }),
-    )
-    .addOption(
-      setting({
-        flags: '--large-body <bytes>',
-        description: 'also send a body this large, expecting 413; 0 to skip',
-        default: 1024 * 1024,
-        parse: integer(0),
-      }),
-    )
-    .addOption(
-      setting({
-        flags: '--status-url <template>',
-        description:
-          'where the order checks read the status the receiver holds (GET, JSON with "status"); {customer_id} and {client_customer_ref} are replaced',
-        parse: statusUrlTemplate,
-      }),
-    )
-    .addOption(
-      new Option('--only <id>', 'run only this check (repeatable); ids are listed by --json').argParser(
-        (raw: string, previous: string[] | undefined) => [...(previous ?? []), raw],
-      ),
-    )
-    .option('--json', 'print the results as JSON instead of a table')
+    );
+  addOptions(command, 'conformance', ARGUMENTS)
     .addHelpText(
       'after',
       `
@@ -107,7 +107,7 @@ Examples:
   $ tpcs conformance --url https://partner.example/webhook --json > report.json
 ${EXIT_CODES_HELP}`,
     )
-    .action(runAction('conformance', conformance));
+    .action(commandAction('conformance', ARGUMENTS, conformance));
 }
 
 async function conformance(options: ConformanceOptions): Promise<void> {
@@ -123,7 +123,7 @@ async function conformance(options: ConformanceOptions): Promise<void> {
   const progress = startProgress('conformance', total);
   const results = await runConformance({
     url: options.url,
-    secret: options.secret,
+    secret: options.signingSecret,
     customerId: options.customerId,
     timeoutMs: options.timeout,
     largeBodyBytes: options.largeBody,
@@ -157,17 +157,4 @@ async function conformance(options: ConformanceOptions): Promise<void> {
     console.log(formatReport(results));
   }
   process.exitCode = failed === 0 ? EXIT.ok : EXIT.failed;
-}
-
-/** A status URL template: an http(s) URL once both fields are filled in, and naming both. */
-function statusUrlTemplate(raw: string): string {
-  const template = raw.trim();
-  const missing = STATUS_URL_FIELDS.filter((field) => !template.includes(field));
-  if (missing.length > 0) {
-    throw new InvalidArgumentError(
-      `expected a URL with ${missing.join(' and ')} in it, e.g. http://127.0.0.1:3000/statuses/{customer_id}/{client_customer_ref}.`,
-    );
-  }
-  httpUrl(statusUrlFor(template, { customerId: 'c', clientCustomerRef: 'r' }));
-  return template;
 }

@@ -1,32 +1,39 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { request } from 'undici';
+import { httpUrl, integer } from '../../config/values.js';
 import { postRaw } from '../../conformance/post.js';
 import { generateSecret, signWebhook } from '../../signing/index.js';
-import { seg } from '../api-client.js';
+import { apiAnswer, describeApiError, seg } from '../api-client.js';
 import {
-  apiOption,
-  customerIdOption,
+  type Arguments,
+  addOptions,
+  type CommandValues,
+  commandAction,
   EXIT,
   EXIT_CODES_HELP,
-  httpUrl,
-  integer,
-  runAction,
-  secret,
-  setting,
-  tokenOption,
+  jsonFlag,
 } from '../options.js';
 import { readSse } from '../sse.js';
 
-interface ListenOptions {
-  forwardTo: string;
-  api: string;
-  token: string;
-  customerId: string;
-  secret?: string;
-  timeout: number;
-  json?: boolean;
-}
+/** Where to forward this time (the service, token and secret are settings: `TPCS_*`, `WEBHOOK_SECRET`). */
+const ARGUMENTS = {
+  forwardTo: {
+    flag: '--forward-to <url>',
+    description: 'where to POST each event (your local receiver)',
+    schema: httpUrl,
+    required: true,
+  },
+  timeout: {
+    flag: '--timeout <ms>',
+    description: 'per forwarded request',
+    schema: integer(1, 600_000),
+    default: '10000',
+  },
+  json: jsonFlag('print one JSON object per event instead of text'),
+} as const satisfies Arguments;
+
+type ListenOptions = CommandValues<'listen', typeof ARGUMENTS>;
 
 /** Waits between reconnections after the stream drops (the service restarting, say). */
 const RECONNECT_MS = 1_000;
@@ -37,37 +44,10 @@ const RECONNECT_MS = 1_000;
  * per event. Runs until Ctrl-C (exit 0); exit 1 when the service refuses the subscription.
  */
 export function registerListen(program: Command): void {
-  program
+  const command = program
     .command('listen')
-    .description("forward a partner's events from a running service to a local URL as they happen")
-    .addOption(
-      setting({
-        flags: '--forward-to <url>',
-        description: 'where to POST each event (your local receiver)',
-        parse: httpUrl,
-        required: true,
-      }),
-    )
-    .addOption(tokenOption())
-    .addOption(customerIdOption())
-    .addOption(apiOption())
-    .addOption(
-      setting({
-        flags: '--secret <whsec>',
-        description: 'sign forwarded events with this secret (default: a new one, printed at start)',
-        env: 'WEBHOOK_SECRET',
-        parse: secret,
-      }),
-    )
-    .addOption(
-      setting({
-        flags: '--timeout <ms>',
-        description: 'per forwarded request',
-        default: 10_000,
-        parse: integer(1),
-      }),
-    )
-    .option('--json', 'print one JSON object per event instead of text')
+    .description("forward a partner's events from a running service to a local URL as they happen");
+  addOptions(command, 'listen', ARGUMENTS)
     .addHelpText(
       'after',
       `
@@ -81,11 +61,11 @@ Examples:
   $ TPCS_TOKEN=tpcs_pk_… TPCS_CUSTOMER_ID=0201001008132685 tpcs listen --forward-to http://127.0.0.1:3000/webhook
 ${EXIT_CODES_HELP}`,
     )
-    .action(runAction('listen', listen));
+    .action(commandAction('listen', ARGUMENTS, listen));
 }
 
 async function listen(options: ListenOptions): Promise<void> {
-  const sessionSecret = options.secret ?? generateSecret();
+  const sessionSecret = options.signingSecret ?? generateSecret();
   const streamUrl = `${options.api}/api/v1/customers/${seg(options.customerId)}/events/stream`;
   const stop = new AbortController();
   const onSignal = () => stop.abort();
@@ -122,10 +102,7 @@ async function listen(options: ListenOptions): Promise<void> {
         continue;
       }
       if (response.statusCode !== 200) {
-        const text = await response.body.text();
-        console.error(
-          `tpcs listen: the service refused the subscription: ${response.statusCode} ${text.slice(0, 300)}`,
-        );
+        console.error(describeApiError(apiAnswer(response.statusCode, await response.body.text())));
         process.exitCode = EXIT.failed;
         return;
       }

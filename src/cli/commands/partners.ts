@@ -1,15 +1,20 @@
 import type { Command } from 'commander';
+import { text } from '../../config/values.js';
 import { createApiClient } from '../api-client.js';
-import { adminTokenOption, apiOption, EXIT_CODES_HELP, runAction, setting } from '../options.js';
+import { type Arguments, addOptions, commandAction, EXIT_CODES_HELP, jsonFlag } from '../options.js';
 import { report } from './replay.js';
 
-interface CreateOptions {
-  customerId: string;
-  name?: string;
-  api: string;
-  adminToken: string;
-  json?: boolean;
-}
+/** The partner to create (the service and the operator token are settings: `TPCS_API`, `ADMIN_TOKEN`). */
+const ARGUMENTS = {
+  customerId: {
+    flag: '--customer-id <id>',
+    description: "the partner's customer_id",
+    schema: text('a customer_id'),
+    required: true,
+  },
+  name: { flag: '--name <name>', description: "the partner's display name", schema: text('a name') },
+  json: jsonFlag("print the service's answer as JSON"),
+} as const satisfies Arguments;
 
 /**
  * `tpcs partners create`: the operator creates a partner (`POST /api/v1/admin/partners`) and gets its
@@ -17,20 +22,10 @@ interface CreateOptions {
  */
 export function registerPartners(program: Command): void {
   const partners = program.command('partners').description('operator: manage partner accounts (admin API)');
-  partners
+  const create = partners
     .command('create')
-    .description('create a partner and print its bearer token (shown only now)')
-    .addOption(
-      setting<string>({
-        flags: '--customer-id <id>',
-        description: "the partner's customer_id",
-        required: true,
-      }),
-    )
-    .addOption(setting<string>({ flags: '--name <name>', description: "the partner's display name" }))
-    .addOption(adminTokenOption())
-    .addOption(apiOption())
-    .option('--json', "print the service's answer as JSON")
+    .description('create a partner and print its bearer token (shown only now)');
+  addOptions(create, 'partners create', ARGUMENTS)
     .addHelpText(
       'after',
       `
@@ -40,13 +35,13 @@ Examples:
 ${EXIT_CODES_HELP}`,
     )
     .action(
-      runAction('partners create', async (options: CreateOptions) => {
+      commandAction('partners create', ARGUMENTS, async (options) => {
         const api = createApiClient(options.api, options.adminToken);
         const answer = await api.call('POST', '/api/v1/admin/partners', {
           customer_id: options.customerId,
           ...(options.name === undefined ? {} : { name: options.name }),
         });
-        report('partners create', answer, options.json, (body) => {
+        report(answer, options.json, (body) => {
           const { token } = body as { token: string };
           return `Created partner ${options.customerId}.\nPartner token (shown only now, store it): ${token}\nUse it as: export TPCS_TOKEN=${token} TPCS_CUSTOMER_ID=${options.customerId}`;
         });

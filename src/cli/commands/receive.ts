@@ -2,21 +2,10 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { type Logger, pino } from 'pino';
-import { LOG_LEVELS, type LogLevel } from '../../config.js';
+import type { SettingValues } from '../../config/index.js';
 import { createReceiver, createSqliteInbox, type InboxStore, type Receiver } from '../../receiver/index.js';
 import { createReceiverServer, WEBHOOK_PATH } from '../../receiver/service/server.js';
-import { EXIT_CODES_HELP, integer, oneOf, port as portNumber, secretList, setting } from '../options.js';
-
-interface ReceiveOptions {
-  port: number;
-  host: string;
-  secret: string[];
-  db: string;
-  maxBodyBytes: number;
-  futureTolerance: number;
-  synchronous: 'full' | 'normal';
-  logLevel: LogLevel;
-}
+import { addOptions, commandAction, EXIT_CODES_HELP } from '../options.js';
 
 /** How often `tpcs receive` logs what it took since the last summary (only when it took something). */
 const SUMMARY_INTERVAL_MS = 10_000;
@@ -27,87 +16,15 @@ const SUMMARY_INTERVAL_MS = 10_000;
  * read like every command's: flag, then environment, then default (all shown by `--help`).
  */
 export function registerReceive(program: Command): void {
-  program
+  const command = program
     .command('receive')
-    .description('run a webhook receiver: POST /webhook, GET /statuses/{customer_id}/{ref}, GET /healthz')
-    .addOption(
-      setting({
-        flags: '-p, --port <port>',
-        description: 'port to listen on, 0 for any free port',
-        env: 'RECEIVER_PORT',
-        default: 3000,
-        parse: portNumber,
-      }),
-    )
-    .addOption(
-      setting({
-        flags: '--host <host>',
-        description: 'address to listen on',
-        env: 'RECEIVER_HOST',
-        default: '127.0.0.1',
-      }),
-    )
-    .addOption(
-      setting({
-        flags: '--secret <whsec>',
-        description: 'signing secret; repeat it (or comma-separate it) during a rotation',
-        env: 'WEBHOOK_SECRET',
-        default: [] as string[],
-        defaultLabel: 'none: signatures are not checked',
-      }).argParser(secretList),
-    )
-    .addOption(
-      setting({
-        flags: '--db <file>',
-        description: 'SQLite inbox and status file',
-        env: 'RECEIVER_DB',
-        default: './data/receiver.db',
-      }),
-    )
-    .addOption(
-      setting({
-        flags: '--max-body-bytes <bytes>',
-        description: 'larger bodies are answered 413',
-        env: 'RECEIVER_MAX_BODY_BYTES',
-        default: 256 * 1024,
-        parse: integer(1),
-      }),
-    )
-    .addOption(
-      setting({
-        flags: '--future-tolerance <seconds>',
-        description: 'events dated further ahead of this clock are answered 400 and not recorded',
-        env: 'RECEIVER_FUTURE_TOLERANCE',
-        default: 300,
-        parse: integer(0),
-      }),
-    )
-    .addOption(
-      setting({
-        flags: '--synchronous <mode>',
-        description:
-          'normal: every 200 survives a crash of this process; full: also waits for an fsync, so it survives power loss',
-        env: 'RECEIVER_SYNCHRONOUS',
-        default: 'normal' as const,
-        parse: oneOf(['full', 'normal'] as const),
-      }),
-    )
-    .addOption(
-      setting({
-        flags: '--log-level <level>',
-        description: `${LOG_LEVELS.join(', ')}; debug adds one line per event`,
-        env: 'LOG_LEVEL',
-        default: 'info' as LogLevel,
-        parse: oneOf(LOG_LEVELS),
-      }),
-    )
+    .description('run a webhook receiver: POST /webhook, GET /statuses/{customer_id}/{ref}, GET /healthz');
+  addOptions(command, 'receive')
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (options: ReceiveOptions) => {
-      await runReceiveService(options);
-    });
+    .action(commandAction('receive', {}, runReceiveService));
 }
 
-async function runReceiveService(options: ReceiveOptions): Promise<void> {
+async function runReceiveService(options: SettingValues<'receive'>): Promise<void> {
   // Buffered stdout: with `--log-level debug` (a line per event) a line must not cost one write(2) per
   // request. Lines are flushed every 4 KiB or 200 ms, whichever comes first, and synchronously on shutdown.
   const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
@@ -119,26 +36,26 @@ async function runReceiveService(options: ReceiveOptions): Promise<void> {
     process.exit(2);
   };
 
-  const { secret: secrets, port, maxBodyBytes } = options;
-  const synchronous = options.synchronous === 'full' ? 'FULL' : 'NORMAL';
+  const secrets = options.webhookSecrets ?? [];
+  const synchronous = options.receiverSynchronous === 'full' ? 'FULL' : 'NORMAL';
 
   let receiver: ReturnType<typeof createReceiver>;
   let inbox: InboxStore;
   try {
     // In-thread writes (checkpoints and FULL's fsync off the event loop): the fastest measured (bench/receiver).
-    inbox = createSqliteInbox(options.db, { synchronous });
+    inbox = createSqliteInbox(options.receiverDb, { synchronous });
     receiver = createReceiver({
       secrets,
       inbox,
-      maxBodyBytes,
-      futureToleranceSeconds: options.futureTolerance,
+      maxBodyBytes: options.receiverMaxBodyBytes,
+      futureToleranceSeconds: options.receiverFutureTolerance,
       logger: log,
     });
   } catch (error) {
     return fail(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
   }
   const server = createReceiverServer(receiver);
-  server.listen(port, options.host);
+  server.listen(options.receiverPort, options.receiverHost);
   await once(server, 'listening');
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -148,7 +65,7 @@ async function runReceiveService(options: ReceiveOptions): Promise<void> {
     {
       port: address.port,
       url: `http://${host}:${address.port}${WEBHOOK_PATH}`,
-      db: options.db,
+      db: options.receiverDb,
       synchronous,
       signature_verification: receiver.verifiesSignatures,
       secrets: secrets.length,

@@ -1,29 +1,42 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import { integer, pointInTime, text } from '../../config/values.js';
 import { type ApiClient, createApiClient, seg } from '../api-client.js';
 import {
-  apiOption,
-  customerIdOption,
+  type Arguments,
+  addOptions,
+  type CommandValues,
+  commandAction,
   EXIT,
   EXIT_CODES_HELP,
-  integer,
-  pointInTime,
-  runAction,
-  setting,
-  tokenOption,
+  jsonFlag,
 } from '../options.js';
 import { startProgress } from '../progress.js';
 import { report } from './replay.js';
 
-interface RecoverOptions {
-  webhook: string;
-  since: Date;
-  api: string;
-  token: string;
-  customerId: string;
-  wait?: number;
-  json?: boolean;
-}
+/** Which endpoint and since when (the service, token and partner are settings: `TPCS_*`). */
+const ARGUMENTS = {
+  webhook: {
+    flag: '--webhook <id>',
+    description: 'the webhook endpoint id',
+    schema: text('an endpoint id'),
+    required: true,
+  },
+  since: {
+    flag: '--since <time>',
+    description: 'failed deliveries created since: ISO 8601, unix seconds, or ago (2h, 3d)',
+    schema: pointInTime,
+    required: true,
+  },
+  wait: {
+    flag: '--wait <seconds>',
+    description: 'then wait up to this long for the re-queued deliveries to finish',
+    schema: integer(1, 86_400),
+  },
+  json: jsonFlag("print the service's answer as JSON"),
+} as const satisfies Arguments;
+
+type RecoverOptions = CommandValues<'recover', typeof ARGUMENTS>;
 
 /**
  * `tpcs recover`: re-queues every failed delivery of an endpoint created since a time (`POST
@@ -31,31 +44,10 @@ interface RecoverOptions {
  * none is pending (progress on a terminal) and exits 1 if any failed again.
  */
 export function registerRecover(program: Command): void {
-  program
+  const command = program
     .command('recover')
-    .description('re-queue every failed delivery of an endpoint since a time')
-    .addOption(
-      setting<string>({ flags: '--webhook <id>', description: 'the webhook endpoint id', required: true }),
-    )
-    .addOption(
-      setting({
-        flags: '--since <time>',
-        description: 'failed deliveries created since: ISO 8601, unix seconds, or ago (2h, 3d)',
-        parse: pointInTime,
-        required: true,
-      }),
-    )
-    .addOption(tokenOption())
-    .addOption(customerIdOption())
-    .addOption(apiOption())
-    .addOption(
-      setting({
-        flags: '--wait <seconds>',
-        description: 'then wait up to this long for the re-queued deliveries to finish',
-        parse: integer(1),
-      }),
-    )
-    .option('--json', "print the service's answer as JSON")
+    .description('re-queue every failed delivery of an endpoint since a time');
+  addOptions(command, 'recover', ARGUMENTS)
     .addHelpText(
       'after',
       `
@@ -64,7 +56,7 @@ Examples:
   $ tpcs recover --webhook wh_… --since 3d --wait 120
 ${EXIT_CODES_HELP}`,
     )
-    .action(runAction('recover', recover));
+    .action(commandAction('recover', ARGUMENTS, recover));
 }
 
 async function recover(options: RecoverOptions): Promise<void> {
@@ -72,7 +64,7 @@ async function recover(options: RecoverOptions): Promise<void> {
   const base = `/api/v1/customers/${seg(options.customerId)}/webhooks/${seg(options.webhook)}`;
   const answer = await api.call('POST', `${base}/recover`, { since: options.since.toISOString() });
   const requeued = (answer.body as { requeued?: number } | null)?.requeued ?? 0;
-  const ok = report('recover', answer, options.json, () =>
+  const ok = report(answer, options.json, () =>
     requeued === 0
       ? `No failed deliveries since ${options.since.toISOString()}`
       : `Re-queued ${requeued} failed deliver${requeued === 1 ? 'y' : 'ies'} since ${options.since.toISOString()}`,

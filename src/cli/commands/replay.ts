@@ -1,40 +1,34 @@
 import type { Command } from 'commander';
+import { text } from '../../config/values.js';
 import { type ApiAnswer, createApiClient, describeApiError, seg } from '../api-client.js';
-import {
-  apiOption,
-  customerIdOption,
-  EXIT,
-  EXIT_CODES_HELP,
-  runAction,
-  setting,
-  tokenOption,
-} from '../options.js';
+import { type Arguments, addOptions, commandAction, EXIT, EXIT_CODES_HELP, jsonFlag } from '../options.js';
 
-interface ReplayOptions {
-  webhook: string;
-  delivery: string;
-  api: string;
-  token: string;
-  customerId: string;
-  json?: boolean;
-}
+/** Which delivery (the service, token and partner are settings: `TPCS_API`, `TPCS_TOKEN`, `TPCS_CUSTOMER_ID`). */
+const ARGUMENTS = {
+  webhook: {
+    flag: '--webhook <id>',
+    description: 'the webhook endpoint id',
+    schema: text('an endpoint id'),
+    required: true,
+  },
+  delivery: {
+    flag: '--delivery <id>',
+    description: 'the delivery id',
+    schema: text('a delivery id'),
+    required: true,
+  },
+  json: jsonFlag("print the service's answer as JSON"),
+} as const satisfies Arguments;
 
 /**
  * `tpcs replay`: sends one delivery again now (`POST …/deliveries/{id}/retry`), whatever its state.
  * Exit 0 when the service queued it, 1 when it refused (unknown id, bad token).
  */
 export function registerReplay(program: Command): void {
-  program
+  const command = program
     .command('replay')
-    .description('send one delivery again now (also a delivered or failed one)')
-    .addOption(
-      setting<string>({ flags: '--webhook <id>', description: 'the webhook endpoint id', required: true }),
-    )
-    .addOption(setting<string>({ flags: '--delivery <id>', description: 'the delivery id', required: true }))
-    .addOption(tokenOption())
-    .addOption(customerIdOption())
-    .addOption(apiOption())
-    .option('--json', "print the service's answer as JSON")
+    .description('send one delivery again now (also a delivered or failed one)');
+  addOptions(command, 'replay', ARGUMENTS)
     .addHelpText(
       'after',
       `
@@ -44,13 +38,13 @@ Examples:
 ${EXIT_CODES_HELP}`,
     )
     .action(
-      runAction('replay', async (options: ReplayOptions) => {
+      commandAction('replay', ARGUMENTS, async (options) => {
         const api = createApiClient(options.api, options.token);
         const answer = await api.call(
           'POST',
           `/api/v1/customers/${seg(options.customerId)}/webhooks/${seg(options.webhook)}/deliveries/${seg(options.delivery)}/retry`,
         );
-        report('replay', answer, options.json, (body) => {
+        report(answer, options.json, (body) => {
           const d = body as { id?: string; event_id?: string; status?: string };
           return `Queued delivery ${d.id ?? options.delivery} (event ${d.event_id ?? '?'}) to be sent again now; status ${d.status ?? '?'}`;
         });
@@ -59,11 +53,10 @@ ${EXIT_CODES_HELP}`,
 }
 
 /**
- * Prints an API answer: `describe(body)` on a 2xx, the error on anything else, and sets the exit code.
- * Shared by the commands that make one API call.
+ * Prints an API answer: `describe(body)` on a 2xx, else the error as `error: <code>: <message>` on
+ * stderr, and sets the exit code. Shared by the commands that make one API call.
  */
 export function report(
-  name: string,
   answer: ApiAnswer,
   json: boolean | undefined,
   describe: (body: unknown) => string,
@@ -71,7 +64,7 @@ export function report(
   const ok = answer.status >= 200 && answer.status < 300;
   if (json) console.log(JSON.stringify({ status: answer.status, body: answer.body }));
   else if (ok) console.log(describe(answer.body));
-  if (!ok) console.error(`tpcs ${name}: the service refused: ${describeApiError(answer)}`);
+  if (!ok) console.error(describeApiError(answer));
   process.exitCode = ok ? EXIT.ok : EXIT.failed;
   return ok;
 }

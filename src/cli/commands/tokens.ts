@@ -1,14 +1,19 @@
 import type { Command } from 'commander';
+import { text } from '../../config/values.js';
 import { createApiClient, seg } from '../api-client.js';
-import { adminTokenOption, apiOption, EXIT_CODES_HELP, runAction, setting } from '../options.js';
+import { type Arguments, addOptions, commandAction, EXIT_CODES_HELP, jsonFlag } from '../options.js';
 import { report } from './replay.js';
 
-interface ResetOptions {
-  customerId: string;
-  api: string;
-  adminToken: string;
-  json?: boolean;
-}
+/** The partner whose token is replaced (the service and the operator token are settings). */
+const ARGUMENTS = {
+  customerId: {
+    flag: '--customer-id <id>',
+    description: "the partner's customer_id",
+    schema: text('a customer_id'),
+    required: true,
+  },
+  json: jsonFlag("print the service's answer as JSON"),
+} as const satisfies Arguments;
 
 /** How the operator's token works, for `tpcs tokens admin`. */
 const ADMIN_TOKEN_EXPLAINED = `The operator (admin) token guards /api/v1/admin/* and works on every partner route too.
@@ -27,19 +32,10 @@ and replace a leaked one with \`tpcs tokens reset --customer-id …\` (the old o
 /** `tpcs tokens`: operator conveniences for bearer tokens. */
 export function registerTokens(program: Command): void {
   const tokens = program.command('tokens').description('operator: partner and admin tokens');
-  tokens
+  const reset = tokens
     .command('reset')
-    .description("replace a partner's bearer token; the old one stops working at once")
-    .addOption(
-      setting<string>({
-        flags: '--customer-id <id>',
-        description: "the partner's customer_id",
-        required: true,
-      }),
-    )
-    .addOption(adminTokenOption())
-    .addOption(apiOption())
-    .option('--json', "print the service's answer as JSON")
+    .description("replace a partner's bearer token; the old one stops working at once");
+  addOptions(reset, 'tokens reset', ARGUMENTS)
     .addHelpText(
       'after',
       `
@@ -48,10 +44,10 @@ Example:
 ${EXIT_CODES_HELP}`,
     )
     .action(
-      runAction('tokens reset', async (options: ResetOptions) => {
+      commandAction('tokens reset', ARGUMENTS, async (options) => {
         const api = createApiClient(options.api, options.adminToken);
         const answer = await api.call('POST', `/api/v1/admin/partners/${seg(options.customerId)}/token`);
-        report('tokens reset', answer, options.json, (body) => {
+        report(answer, options.json, (body) => {
           const { token } = body as { token: string };
           return `New token for partner ${options.customerId} (shown only now; the old one no longer works): ${token}`;
         });

@@ -1,31 +1,19 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError, Option } from 'commander';
+import { z } from 'zod';
+import { httpUrl, integer, oneOf, text } from '../../config/values.js';
 import { postRaw } from '../../conformance/post.js';
 import { buildEvent, ContractError, CUSTOMER_STATUSES, type Reason } from '../../contract/index.js';
 import { signWebhook } from '../../signing/index.js';
 import {
+  type Arguments,
+  addOptions,
+  type CommandValues,
+  commandAction,
   EXIT,
   EXIT_CODES_HELP,
-  httpUrl,
-  integer,
-  oneOf,
-  runAction,
-  secret,
-  setting,
+  jsonFlag,
   UsageError,
 } from '../options.js';
-
-interface TriggerOptions {
-  url: string;
-  secret: string;
-  status: 'APPROVED' | 'REJECTED';
-  customerId: string;
-  ref: string;
-  reason?: Reason[];
-  eventId?: string;
-  timeout: number;
-  json?: boolean;
-}
 
 /** The reason sent on a REJECTED event when none is given. */
 const DEFAULT_REASON: Reason = {
@@ -33,71 +21,71 @@ const DEFAULT_REASON: Reason = {
   reason: 'Compliance check failed due to validation or regulatory issues',
 };
 
-/** `CODE:text` → a reason. */
-function parseReason(raw: string, previous: Reason[] | undefined): Reason[] {
+/** `CODE:text` → a reason (one, in a list: the flag is repeatable). */
+const reason = z.string().transform((raw, ctx): Reason[] => {
   const at = raw.indexOf(':');
   if (at <= 0 || at === raw.length - 1) {
-    throw new InvalidArgumentError(
-      'expected CODE:text, e.g. COMPLIANCE_CHECK_FAILED:"Sanctions list match".',
-    );
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected CODE:text, e.g. COMPLIANCE_CHECK_FAILED:"Sanctions list match"',
+    });
+    return z.NEVER;
   }
-  return [...(previous ?? []), { code: raw.slice(0, at).trim(), reason: raw.slice(at + 1).trim() }];
-}
+  return [{ code: raw.slice(0, at).trim(), reason: raw.slice(at + 1).trim() }];
+});
+
+/** What to send this time (the secret is a setting: `WEBHOOK_SECRET`). */
+const ARGUMENTS = {
+  url: { flag: '--url <url>', description: "the receiver's URL", schema: httpUrl, required: true },
+  status: {
+    flag: '--status <status>',
+    description: 'the decision the event reports',
+    schema: oneOf(CUSTOMER_STATUSES),
+    default: 'APPROVED',
+  },
+  customerId: {
+    flag: '--customer-id <id>',
+    description: "the partner's customer_id",
+    schema: text('a customer_id'),
+    default: '0201001008132685',
+  },
+  ref: {
+    flag: '--ref <client_customer_ref>',
+    description: 'the third party',
+    schema: text('a client_customer_ref'),
+    default: 'CUST_001',
+  },
+  reason: {
+    flag: '--reason <CODE:text>',
+    description: `a rejection reason, repeatable (REJECTED only; default ${DEFAULT_REASON.code})`,
+    schema: reason,
+    repeatable: true,
+  },
+  eventId: {
+    flag: '--event-id <id>',
+    description: 'the event_id (default: a new UUID)',
+    schema: text('an event id'),
+  },
+  timeout: {
+    flag: '--timeout <ms>',
+    description: 'how long to wait for the answer',
+    schema: integer(1, 600_000),
+    default: '10000',
+  },
+  json: jsonFlag('print one JSON object (event, request headers, response) instead of text'),
+} as const satisfies Arguments;
+
+type TriggerOptions = CommandValues<'trigger', typeof ARGUMENTS>;
 
 /**
  * `tpcs trigger`: builds one event with the contract's builder, signs it the Standard Webhooks way,
  * POSTs those exact bytes to a URL and prints the answer. Exit 0 on a 2xx, 1 otherwise.
  */
 export function registerTrigger(program: Command): void {
-  program
+  const command = program
     .command('trigger')
-    .description('send one signed sample event to a URL and print the response')
-    .addOption(
-      setting({ flags: '--url <url>', description: "the receiver's URL", parse: httpUrl, required: true }),
-    )
-    .addOption(
-      setting({
-        flags: '--secret <whsec>',
-        description: "the endpoint's signing secret",
-        env: 'WEBHOOK_SECRET',
-        parse: secret,
-        required: true,
-      }),
-    )
-    .addOption(
-      setting({
-        flags: '--status <status>',
-        description: 'the decision the event reports',
-        default: 'APPROVED' as const,
-        parse: oneOf(CUSTOMER_STATUSES),
-      }),
-    )
-    .addOption(
-      setting({
-        flags: '--customer-id <id>',
-        description: "the partner's customer_id",
-        default: '0201001008132685',
-      }),
-    )
-    .addOption(
-      setting({ flags: '--ref <client_customer_ref>', description: 'the third party', default: 'CUST_001' }),
-    )
-    .addOption(
-      new Option(
-        '--reason <CODE:text>',
-        `a rejection reason, repeatable (REJECTED only; default ${DEFAULT_REASON.code})`,
-      ).argParser(parseReason),
-    )
-    .addOption(setting({ flags: '--event-id <id>', description: 'the event_id (default: a new UUID)' }))
-    .addOption(
-      setting({
-        flags: '--timeout <ms>',
-        description: 'how long to wait for the answer',
-        default: 10_000,
-        parse: integer(1),
-      }),
-    )
-    .option('--json', 'print one JSON object (event, request headers, response) instead of text')
+    .description('send one signed sample event to a URL and print the response');
+  addOptions(command, 'trigger', ARGUMENTS)
     .addHelpText(
       'after',
       `
@@ -108,7 +96,7 @@ Examples:
   $ WEBHOOK_SECRET=whsec_… tpcs trigger --url https://partner.example/webhook --json | jq .response.status
 ${EXIT_CODES_HELP}`,
     )
-    .action(runAction('trigger', trigger));
+    .action(commandAction('trigger', ARGUMENTS, trigger));
 }
 
 async function trigger(options: TriggerOptions): Promise<void> {
@@ -138,7 +126,7 @@ async function trigger(options: TriggerOptions): Promise<void> {
     id: event.event_id,
     timestamp: Math.floor(Date.now() / 1000),
     body: json,
-    secrets: [options.secret],
+    secrets: [options.signingSecret],
   });
   const headers = { ...signed, 'content-type': 'application/json' };
   const outcome = await postRaw(options.url, headers, json, options.timeout);

@@ -1,26 +1,37 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { Option } from 'commander';
+import { pointInTime, text } from '../../config/values.js';
 import { type Problem, parseEvent } from '../../contract/index.js';
 import { createVerifier, type VerifyResult } from '../../signing/index.js';
 import { type CapturedRequest, parseHeadersFile, parseRawRequest } from '../capture.js';
 import {
+  type Arguments,
+  addOptions,
+  type CommandValues,
+  commandAction,
   EXIT,
   EXIT_CODES_HELP,
-  pointInTime,
-  runAction,
-  secretList,
-  setting,
+  jsonFlag,
   UsageError,
 } from '../options.js';
 
-interface VerifyOptions {
-  secret: string[];
-  headers?: string;
-  body?: string;
-  now?: Date;
-  json?: boolean;
-}
+/** The capture to check (the secrets are a setting: `WEBHOOK_SECRET`). */
+const ARGUMENTS = {
+  headers: {
+    flag: '--headers <file>',
+    description: 'the headers: "Name: value" lines or a JSON object',
+    schema: text('a file'),
+  },
+  body: { flag: '--body <file>', description: 'the raw body, byte for byte', schema: text('a file') },
+  now: {
+    flag: '--now <time>',
+    description: 'check the timestamp as of this time (ISO 8601, unix seconds, or 2h ago), for old captures',
+    schema: pointInTime,
+  },
+  json: jsonFlag('print one JSON object instead of text'),
+} as const satisfies Arguments;
+
+type VerifyOptions = CommandValues<'verify', typeof ARGUMENTS>;
 
 /**
  * `tpcs verify`: checks one captured request: is the signature valid for the secret, and does the
@@ -28,31 +39,10 @@ interface VerifyOptions {
  * hold.
  */
 export function registerVerify(program: Command): void {
-  program
+  const command = program
     .command('verify')
-    .description('check a captured webhook request: signature and payload, and why not')
-    .addOption(
-      new Option('--secret <whsec>', 'the signing secret; repeat it (or comma-separate) during a rotation')
-        .env('WEBHOOK_SECRET')
-        .argParser(secretList)
-        .makeOptionMandatory(),
-    )
-    .addOption(
-      setting({
-        flags: '--headers <file>',
-        description: 'the headers: "Name: value" lines or a JSON object',
-      }),
-    )
-    .addOption(setting({ flags: '--body <file>', description: 'the raw body, byte for byte' }))
-    .addOption(
-      setting({
-        flags: '--now <time>',
-        description:
-          'check the timestamp as of this time (ISO 8601, unix seconds, or 2h ago), for old captures',
-        parse: pointInTime,
-      }),
-    )
-    .option('--json', 'print one JSON object instead of text')
+    .description('check a captured webhook request: signature and payload, and why not');
+  addOptions(command, 'verify', ARGUMENTS)
     .addHelpText(
       'after',
       `
@@ -65,12 +55,12 @@ Examples:
   $ tpcs verify --secret whsec_… --now 2025-01-31T10:00:05Z < old-request.txt
 ${EXIT_CODES_HELP}`,
     )
-    .action(runAction('verify', verify));
+    .action(commandAction('verify', ARGUMENTS, verify));
 }
 
 async function verify(options: VerifyOptions): Promise<void> {
   const captured = await readCapture(options);
-  const signature: VerifyResult = createVerifier(options.secret, {
+  const signature: VerifyResult = createVerifier(options.webhookSecrets, {
     ...(options.now === undefined ? {} : { now: Math.floor(options.now.getTime() / 1000) }),
   })(captured.headers, captured.body);
   const payload = parseEvent(captured.body);

@@ -1,12 +1,13 @@
 /**
  * Running dispatchers in a process: `tpcs worker` runs them alone, `tpcs serve` runs one beside the
- * API. Tuning comes from the environment (names below) so both commands read it the same way.
+ * API. Both read the tuning from the same settings (src/config: `--delivery-timeout` or
+ * `DELIVERY_TIMEOUT`, …).
  */
 import { Registry } from 'prom-client';
 import type { DeliveryQueue } from '../../storage/queue.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
 import { createDispatcherMetrics } from './metrics.js';
-import { createRetryPolicy, type Jitter, parseDuration } from './retry-policy.js';
+import { createRetryPolicy, type Jitter } from './retry-policy.js';
 import { createSender, type Sender } from './sender.js';
 
 export interface DeliveryServiceOptions {
@@ -22,69 +23,27 @@ export interface DeliveryServiceOptions {
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
 }
 
-/** Knobs, each with an environment variable. */
+/** Knobs, each a setting of `serve` and `worker` (src/config/settings.ts has their defaults and limits). */
 export interface DeliveryTuning {
-  /** DELIVERY_TIMEOUT (duration, default 15s) */
+  /** `DELIVERY_TIMEOUT`: how long an attempt waits for an answer. */
   timeoutMs?: number;
-  /** DELIVERY_CONCURRENCY (default 256): attempts in flight per dispatcher */
+  /** `DELIVERY_CONCURRENCY`: attempts in flight per dispatcher. */
   concurrency?: number;
-  /** DELIVERY_PER_ENDPOINT (default 8): attempts in flight per endpoint, all processes together */
+  /** `DELIVERY_PER_ENDPOINT`: attempts in flight per endpoint, all processes together. */
   perEndpoint?: number;
-  /** DELIVERY_LEASE (duration, default 2 × timeout + 5 s) */
+  /** `DELIVERY_LEASE`: default 2 × timeout + 5 s. */
   leaseMs?: number;
-  /** DELIVERY_POLL (duration, default 500ms) */
+  /** `DELIVERY_POLL`: how often an idle dispatcher looks for work. */
   pollIntervalMs?: number;
-  /** ENDPOINT_FAILURE_WINDOW (duration, default 5d) */
+  /** `ENDPOINT_FAILURE_WINDOW`: failing every attempt this long disables an endpoint. */
   failureWindowMs?: number;
-  /** RETRY_JITTER (full | none, default full) */
+  /** `RETRY_JITTER`: full | none. */
   jitter?: Jitter;
   /**
-   * DELIVERY_DISPATCHERS (default 1): claim loops in this process when the caller does not say;
-   * 0 runs `tpcs serve` as an API only, with `tpcs worker` processes delivering.
+   * Claim loops in this process when the caller does not say (`DELIVERY_DISPATCHERS` in `serve`,
+   * default 1); 0 runs `tpcs serve` as an API only, with `tpcs worker` processes delivering.
    */
   dispatchers?: number;
-}
-
-/** Reads {@link DeliveryTuning} from the environment; throws on a malformed value. */
-export function tuningFromEnv(env: NodeJS.ProcessEnv): DeliveryTuning {
-  const t: DeliveryTuning = {};
-  const duration = (name: string): number | undefined => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return undefined;
-    const ms = parseDuration(raw);
-    if (ms === undefined || ms <= 0) throw new Error(`${name} must be a duration such as 15s, not ${raw}`);
-    return ms;
-  };
-  const count = (name: string): number | undefined => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return undefined;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, not ${raw}`);
-    return n;
-  };
-  const set = <K extends keyof DeliveryTuning>(k: K, v: DeliveryTuning[K] | undefined) => {
-    if (v !== undefined) t[k] = v;
-  };
-  set('timeoutMs', duration('DELIVERY_TIMEOUT'));
-  set('concurrency', count('DELIVERY_CONCURRENCY'));
-  set('perEndpoint', count('DELIVERY_PER_ENDPOINT'));
-  set('leaseMs', duration('DELIVERY_LEASE'));
-  set('pollIntervalMs', duration('DELIVERY_POLL'));
-  set('failureWindowMs', duration('ENDPOINT_FAILURE_WINDOW'));
-  const dispatchers = env.DELIVERY_DISPATCHERS;
-  if (dispatchers !== undefined && dispatchers !== '') {
-    const n = Number(dispatchers);
-    if (!Number.isInteger(n) || n < 0)
-      throw new Error(`DELIVERY_DISPATCHERS must be a whole number (0 for none), not ${dispatchers}`);
-    t.dispatchers = n;
-  }
-  const jitter = env.RETRY_JITTER;
-  if (jitter !== undefined && jitter !== '') {
-    if (jitter !== 'full' && jitter !== 'none')
-      throw new Error(`RETRY_JITTER must be full or none, not ${jitter}`);
-    t.jitter = jitter;
-  }
-  return t;
 }
 
 export interface DeliveryService {

@@ -1,0 +1,334 @@
+/**
+ * Every setting of every `tpcs` command, in one table: its flag, its environment variable, the schema
+ * that reads its text, its default and which commands use it. `--help` and the README's table are
+ * made from it; {@link readSettings} reads a command's settings from it, flag > environment > default.
+ */
+import type { z } from 'zod';
+import { type FlagValue, type OptionSpec, type ReadResult, readOptions } from './read.js';
+import {
+  adminToken,
+  boolean,
+  databaseUrl,
+  duration,
+  httpUrl,
+  integer,
+  oneOf,
+  port,
+  retrySchedule,
+  secret,
+  secretList,
+  text,
+} from './values.js';
+
+/** The commands that have settings, as `tpcs` names them. */
+export const COMMANDS = [
+  'serve',
+  'worker',
+  'migrate',
+  'receive',
+  'trigger',
+  'verify',
+  'conformance',
+  'listen',
+  'replay',
+  'recover',
+  'partners create',
+  'tokens reset',
+] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+/** For each command using a setting: whether it must be given or may be left to its default. */
+export type Uses = { readonly [C in CommandName]?: 'required' | 'optional' };
+
+/** One row of the table. */
+export interface Setting extends Omit<OptionSpec, 'required'> {
+  readonly env: string;
+  readonly commands: Uses;
+}
+
+const optionalIn = <const C extends CommandName[]>(...commands: C) =>
+  Object.fromEntries(commands.map((c) => [c, 'optional'])) as { readonly [K in C[number]]: 'optional' };
+const requiredIn = <const C extends CommandName[]>(...commands: C) =>
+  Object.fromEntries(commands.map((c) => [c, 'required'])) as { readonly [K in C[number]]: 'required' };
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The settings, in the order `--help` and the README list them. */
+export const SETTINGS = {
+  // The service (`serve`), and what `worker` and `migrate` share with it.
+  port: {
+    env: 'PORT',
+    flag: '--port <n>',
+    description: 'port of tpcs serve; 0 for any free port',
+    schema: port,
+    default: '8080',
+    commands: optionalIn('serve'),
+  },
+  host: {
+    env: 'HOST',
+    flag: '--host <address>',
+    description:
+      'address tpcs serve listens on; every API route needs a token, and 127.0.0.1 keeps the port private',
+    schema: text('an address such as 127.0.0.1'),
+    default: '0.0.0.0',
+    commands: optionalIn('serve'),
+  },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    flag: '--database-url <url>',
+    description:
+      'where the service keeps its data: sqlite:PATH, sqlite::memory: or postgres://user@host:5432/db',
+    schema: databaseUrl,
+    default: 'sqlite:./data/tpcs.db',
+    commands: optionalIn('serve', 'worker', 'migrate'),
+  },
+  adminToken: {
+    env: 'ADMIN_TOKEN',
+    flag: '--admin-token <token>',
+    description: "the operator's bearer token, 16+ characters without spaces",
+    schema: adminToken,
+    defaultLabel: 'generated on first start, printed once, stored hashed',
+    commands: { ...optionalIn('serve'), ...requiredIn('partners create', 'tokens reset') },
+  },
+  allowPrivateEndpoints: {
+    env: 'ALLOW_PRIVATE_ENDPOINTS',
+    flag: '--allow-private-endpoints [bool]',
+    description: 'true accepts endpoint URLs on loopback and private networks (development, tests)',
+    schema: boolean,
+    default: 'false',
+    commands: optionalIn('serve', 'worker'),
+  },
+  // Delivery: the dispatchers of `serve` and `worker`.
+  retryScheduleMs: {
+    env: 'RETRY_SCHEDULE',
+    flag: '--retry-schedule <list>',
+    description:
+      'delays before each retry (the first attempt goes at once); the default spans about three days',
+    schema: retrySchedule,
+    default: '5s,5m,30m,2h,5h,10h,10h,10h,10h,10h,10h',
+    commands: optionalIn('serve', 'worker'),
+  },
+  retryJitter: {
+    env: 'RETRY_JITTER',
+    flag: '--retry-jitter <mode>',
+    description:
+      'full waits a random part of each delay, so that a recovering endpoint is not hit all at once; none waits exactly',
+    schema: oneOf(['full', 'none']),
+    default: 'full',
+    commands: optionalIn('serve', 'worker'),
+  },
+  deliveryTimeoutMs: {
+    env: 'DELIVERY_TIMEOUT',
+    flag: '--delivery-timeout <duration>',
+    description: "how long an attempt waits for the endpoint's answer",
+    schema: duration('1ms', '10m'),
+    default: '15s',
+    commands: optionalIn('serve', 'worker'),
+  },
+  deliveryConcurrency: {
+    env: 'DELIVERY_CONCURRENCY',
+    flag: '--delivery-concurrency <n>',
+    description: 'attempts in flight per dispatcher',
+    schema: integer(1, 10_000),
+    default: '256',
+    commands: optionalIn('serve', 'worker'),
+  },
+  deliveryPerEndpoint: {
+    env: 'DELIVERY_PER_ENDPOINT',
+    flag: '--delivery-per-endpoint <n>',
+    description: 'attempts in flight per endpoint, all processes together',
+    schema: integer(1, 1000),
+    default: '8',
+    commands: optionalIn('serve', 'worker'),
+  },
+  deliveryLeaseMs: {
+    env: 'DELIVERY_LEASE',
+    flag: '--delivery-lease <duration>',
+    description: 'how long a claimed delivery stays with its dispatcher before another may take it',
+    schema: duration('1ms', '1d'),
+    defaultLabel: '2 × timeout + 5s',
+    commands: optionalIn('serve', 'worker'),
+  },
+  deliveryPollMs: {
+    env: 'DELIVERY_POLL',
+    flag: '--delivery-poll <duration>',
+    description: 'how often an idle dispatcher looks for deliveries due',
+    schema: duration('1ms', '1m'),
+    default: '500ms',
+    commands: optionalIn('serve', 'worker'),
+  },
+  endpointFailureWindowMs: {
+    env: 'ENDPOINT_FAILURE_WINDOW',
+    flag: '--endpoint-failure-window <duration>',
+    description: 'an endpoint failing every attempt for this long is disabled',
+    schema: duration('1m', '365d'),
+    default: '5d',
+    commands: optionalIn('serve', 'worker'),
+  },
+  dispatchers: {
+    env: 'DELIVERY_DISPATCHERS',
+    flag: '--dispatchers <n>',
+    description: 'dispatchers beside the API; 0 runs the API only, with tpcs worker processes delivering',
+    schema: integer(0, 64),
+    default: '1',
+    commands: optionalIn('serve'),
+  },
+  // Not DELIVERY_DISPATCHERS: an environment shared with an API-only `serve` (0) must not stop workers.
+  workerDispatchers: {
+    env: 'WORKER_DISPATCHERS',
+    flag: '--dispatchers <n>',
+    description: 'dispatchers (claim loops) in this worker process',
+    schema: integer(1, 64),
+    default: '1',
+    commands: optionalIn('worker'),
+  },
+
+  // The ready-made receiver (`receive`).
+  receiverPort: {
+    env: 'RECEIVER_PORT',
+    flag: '-p, --port <port>',
+    description: 'port of tpcs receive; 0 for any free port',
+    schema: port,
+    default: '3000',
+    commands: optionalIn('receive'),
+  },
+  receiverHost: {
+    env: 'RECEIVER_HOST',
+    flag: '--host <host>',
+    description: 'address tpcs receive listens on',
+    schema: text('an address such as 127.0.0.1'),
+    default: '127.0.0.1',
+    commands: optionalIn('receive'),
+  },
+  webhookSecrets: {
+    env: 'WEBHOOK_SECRET',
+    flag: '--secret <whsec>',
+    description:
+      'the secrets signatures are checked against; repeat the flag (or comma-separate) during a rotation',
+    schema: secretList,
+    repeatable: true,
+    defaultLabel: 'none: signatures are not checked',
+    commands: { ...optionalIn('receive'), ...requiredIn('verify') },
+  },
+  receiverDb: {
+    env: 'RECEIVER_DB',
+    flag: '--db <file>',
+    description: "the receiver's SQLite inbox and status file",
+    schema: text('a file path'),
+    default: './data/receiver.db',
+    commands: optionalIn('receive'),
+  },
+  receiverMaxBodyBytes: {
+    env: 'RECEIVER_MAX_BODY_BYTES',
+    flag: '--max-body-bytes <bytes>',
+    description: 'larger bodies are answered 413',
+    schema: integer(1, 64 * 1024 * 1024),
+    default: String(256 * 1024),
+    commands: optionalIn('receive'),
+  },
+  receiverFutureTolerance: {
+    env: 'RECEIVER_FUTURE_TOLERANCE',
+    flag: '--future-tolerance <seconds>',
+    description: 'events dated further ahead of this clock are answered 400 and not recorded',
+    schema: integer(0, 86_400),
+    default: '300',
+    commands: optionalIn('receive'),
+  },
+  receiverSynchronous: {
+    env: 'RECEIVER_SYNCHRONOUS',
+    flag: '--synchronous <mode>',
+    description:
+      'normal: every 200 survives a crash of this process; full: also waits for an fsync, so it survives power loss',
+    schema: oneOf(['normal', 'full']),
+    default: 'normal',
+    commands: optionalIn('receive'),
+  },
+
+  // Every process that logs.
+  logLevel: {
+    env: 'LOG_LEVEL',
+    flag: '--log-level <level>',
+    description: `${LOG_LEVELS.join(', ')} (tpcs receive logs a line per event at debug)`,
+    schema: oneOf(LOG_LEVELS),
+    default: 'info',
+    commands: optionalIn('serve', 'worker', 'receive'),
+  },
+
+  // The tools that sign events or call the service's API.
+  signingSecret: {
+    env: 'WEBHOOK_SECRET',
+    flag: '--secret <whsec>',
+    description: "the endpoint's signing secret (listen: a new one, printed at start, when unset)",
+    schema: secret,
+    commands: { ...requiredIn('trigger', 'conformance'), ...optionalIn('listen') },
+  },
+  api: {
+    env: 'TPCS_API',
+    flag: '--api <url>',
+    description: 'base URL of the running tpcs service',
+    schema: httpUrl,
+    default: 'http://127.0.0.1:8080',
+    commands: optionalIn('listen', 'replay', 'recover', 'partners create', 'tokens reset'),
+  },
+  token: {
+    env: 'TPCS_TOKEN',
+    flag: '--token <token>',
+    description: "the partner's bearer token (tpcs_pk_…; the admin token also works)",
+    schema: text('a bearer token'),
+    commands: requiredIn('listen', 'replay', 'recover'),
+  },
+  customerId: {
+    env: 'TPCS_CUSTOMER_ID',
+    flag: '--customer-id <id>',
+    description: "the partner's customer_id",
+    schema: text('a customer_id'),
+    commands: requiredIn('listen', 'replay', 'recover'),
+  },
+} as const satisfies Record<string, Setting>;
+
+type Table = typeof SETTINGS;
+
+/** The names of the settings `C` uses. */
+export type SettingName<C extends CommandName> = {
+  [K in keyof Table]: C extends keyof Table[K]['commands'] ? K : never;
+}[keyof Table];
+
+/** The settings of command `C`, read: each value typed by its schema; undefined only when it may be unset. */
+export type SettingValues<C extends CommandName> = {
+  -readonly [K in SettingName<C>]: Table[K] extends { default: string }
+    ? z.output<Table[K]['schema']>
+    : Table[K]['commands'] extends { readonly [P in C]: 'required' }
+      ? z.output<Table[K]['schema']>
+      : z.output<Table[K]['schema']> | undefined;
+};
+
+/**
+ * The options of command `C`, as {@link readOptions} reads them (`required` as the command needs).
+ *
+ * @example
+ * Object.keys(settingsOf('migrate')); // ['databaseUrl']
+ */
+export function settingsOf(command: CommandName): Record<string, OptionSpec> {
+  const specs: Record<string, OptionSpec> = {};
+  for (const [name, setting] of Object.entries(SETTINGS) as [string, Setting][]) {
+    const use = setting.commands[command];
+    if (use !== undefined) specs[name] = { ...setting, required: use === 'required' };
+  }
+  return specs;
+}
+
+/**
+ * Reads command `C`'s settings: flag > environment > default, every problem at once.
+ *
+ * @example
+ * const result = readSettings('worker', { workerDispatchers: 'abc' }, process.env);
+ * // { ok: false, problems: ["--dispatchers 'abc' is invalid (env WORKER_DISPATCHERS): expected an integer from 1 to 64"] }
+ */
+export function readSettings<C extends CommandName>(
+  command: C,
+  flags: Readonly<Record<string, FlagValue>>,
+  env: Readonly<Record<string, string | undefined>>,
+): ReadResult<SettingValues<C>> {
+  return readOptions(settingsOf(command), flags, env) as ReadResult<SettingValues<C>>;
+}
