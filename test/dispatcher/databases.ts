@@ -1,7 +1,7 @@
 /**
  * Real databases for the dispatcher's tests: a fresh SQLite file or a fresh PostgreSQL schema per call,
- * opened through the same `openStorage` the service uses. PostgreSQL is skipped
- * with a printed reason when unreachable.
+ * opened through the same `openStorage` the service uses. Whether PostgreSQL runs, skips or fails the
+ * run is decided once, in test/support/postgres.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,34 +14,16 @@ import { isStatusChange } from '../../src/customers/status-change.js';
 import { openStorage } from '../../src/storage/index.js';
 import type { DeliveryQueue } from '../../src/storage/queue.js';
 import type { DecisionStatus, Store } from '../../src/storage/store.js';
+import { PG_URL, postgresSkipReason } from '../support/postgres.js';
 
 export const DIALECTS = ['sqlite', 'postgres'] as const;
 export type Dialect = (typeof DIALECTS)[number];
-export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export { PG_URL };
 export const EVENT_TYPE = 'THIRD PARTY CUSTOMER STATUS';
 
-async function probePostgres(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (err) {
-    return `PostgreSQL at ${PG_URL} unreachable (${(err as Error).message})`;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-let pgSkip: Promise<string | undefined> | undefined;
 /** Why the dialect's tests are skipped, or undefined when they run. */
 export async function skipReason(dialect: Dialect): Promise<string | undefined> {
-  if (dialect === 'sqlite') return undefined;
-  pgSkip ??= probePostgres().then((reason) => {
-    if (reason) console.warn(`skipping PostgreSQL dispatcher tests: ${reason}`);
-    return reason;
-  });
-  return pgSkip;
+  return dialect === 'sqlite' ? undefined : postgresSkipReason();
 }
 
 export interface TestDatabase {

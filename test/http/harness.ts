@@ -1,6 +1,6 @@
 /**
- * The service in memory for tests: a real store (SQLite in memory; PostgreSQL too when reachable),
- * the real app, `app.inject()` for requests. No sockets, no mocks.
+ * The service in memory for tests: a real store (SQLite in memory; PostgreSQL too, which
+ * test/support/postgres.ts decides), the real app, `app.inject()` for requests. No sockets, no mocks.
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
@@ -10,6 +10,7 @@ import { generateToken, hashToken } from '../../src/http/auth.js';
 import { openStorage } from '../../src/storage/index.js';
 import type { Store } from '../../src/storage/store.js';
 import type { HostResolver } from '../../src/webhooks/url-policy.js';
+import { PG_URL, postgresSkipReason } from '../support/postgres.js';
 
 export { validThirdParty } from '../customers/fixtures.js';
 
@@ -44,7 +45,7 @@ export interface TestDatabase {
 }
 
 /** PostgreSQL for tests: `TEST_DATABASE_URL`, default the machine's local server, database `test`. */
-export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export { PG_URL };
 
 async function freshPostgres(): Promise<{ url: string; drop(): Promise<void> }> {
   // A schema per service: parallel test files never see each other's rows.
@@ -65,23 +66,7 @@ async function freshPostgres(): Promise<{ url: string; drop(): Promise<void> }> 
   };
 }
 
-/** Whether the PostgreSQL half can run: the server answers and the adapter opens a store. */
-async function postgresSkipReason(): Promise<string | undefined> {
-  let db: { url: string; drop(): Promise<void> } | undefined;
-  try {
-    db = await freshPostgres();
-    const storage = await openStorage(db.url);
-    await storage.close();
-    return undefined;
-  } catch (err) {
-    return `PostgreSQL half skipped: ${(err as Error).message.split('\n')[0]} (${PG_URL})`;
-  } finally {
-    await db?.drop().catch(() => undefined);
-  }
-}
-
 const pgSkip = await postgresSkipReason();
-if (pgSkip) console.warn(pgSkip);
 
 /** The databases the route suites run against. */
 export const TEST_DATABASES: TestDatabase[] = [

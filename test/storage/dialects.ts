@@ -1,8 +1,8 @@
 /**
  * The databases the storage suite runs against, kysely-style: the same tests for every dialect.
  * PostgreSQL: TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test); each store gets its
- * own fresh schema, dropped afterwards, so parallel runs never collide. When the server is unreachable
- * the PostgreSQL half is skipped with the reason printed, never failed.
+ * own fresh schema, dropped afterwards, so parallel runs never collide. Whether the PostgreSQL half runs,
+ * skips or fails the run is decided once, in test/support/postgres.ts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,27 +12,14 @@ import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { openStorage, type Storage } from '../../src/storage/index.js';
 import type { Store } from '../../src/storage/store.js';
+import { PG_URL, postgresSkipReason } from '../support/postgres.js';
 
 export const DIALECTS = ['sqlite', 'postgres'] as const;
 export type Dialect = (typeof DIALECTS)[number];
 
-export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export { PG_URL };
 
-async function probePostgres(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (err) {
-    return `PostgreSQL at ${PG_URL} unreachable (${(err as Error).message}): skipping the PostgreSQL half`;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-const pgSkip = await probePostgres();
-if (pgSkip) console.warn(pgSkip);
+const pgSkip = await postgresSkipReason();
 
 /** Why a dialect's half of the suite is skipped, or undefined when it runs. */
 export function skipReason(dialect: Dialect): string | undefined {
