@@ -1,12 +1,16 @@
 /**
- * Isolation under load: decisions committed at a steady rate, one endpoint that never answers holding
- * all its slots, and the live endpoint's commit-to-delivery latency compared with a clean run in the
- * same test (interleaved rounds, so a busy machine slows both alike). Then a graceful stop with those
- * attempts still hanging: it must not wait for the attempt timeout, nor write after the queue closes.
+ * Isolation under load: decisions committed at a steady rate while an endpoint that never answers holds
+ * all its slots, on the same origin as a live one. Every event must reach the live endpoint while those
+ * slots are still held: attempts time out only after TIMEOUT_MS, far beyond this test's own timeout, so
+ * a live endpoint that waited for them would fail the test, not slow it down. How fast the live one is
+ * meanwhile (p50/p99 against a clean run) is measured by `npm run bench -- delivery` ("paced + dead").
+ * Then a graceful stop with those attempts still hanging: it must not wait for the attempt timeout, nor
+ * record anything for them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDispatcher, type Dispatcher } from '../../src/webhooks/dispatcher/dispatcher.js';
 import { createRetryPolicy } from '../../src/webhooks/dispatcher/retry-policy.js';
+import { waitFor } from '../support/wait-for.js';
 import {
   DIALECTS,
   decide,
@@ -17,17 +21,13 @@ import {
   skipReason,
   type TestDatabase,
 } from './databases.js';
-import { type Sink, startSink, waitFor } from './sink.js';
+import { type Sink, startSink } from './sink.js';
 
 const RATE = 200; // decisions per second
 const EVENTS = 200;
 const PER_ENDPOINT = 4;
-const TIMEOUT_MS = 8000;
-
-const p99 = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(0.99 * s.length))] ?? Number.NaN;
-};
+/** Ten minutes: longer than any timeout of this file, so no attempt to the dead endpoint ends by itself. */
+const TIMEOUT_MS = 600_000;
 
 for (const dialect of DIALECTS) {
   const skip = await skipReason(dialect);
@@ -36,6 +36,8 @@ for (const dialect of DIALECTS) {
     let sink: Sink;
     let dispatcher: Dispatcher;
     const errors: unknown[] = [];
+    let partner: string;
+    let dead: string;
 
     beforeAll(async () => {
       db = await freshDatabase(dialect);
@@ -57,67 +59,64 @@ for (const dialect of DIALECTS) {
       await db?.dispose();
     });
 
-    /** EVENTS decisions at RATE/s, each on schedule; latencies from commit to the live endpoint's receipt. */
-    async function paced(partner: string, live: string): Promise<number[]> {
+    let decided = 0;
+    /**
+     * `count` decisions at RATE/s, each on schedule, taking turns over `refs` and flipping each one's
+     * status every time (a decision that changes nothing records no event); their event ids.
+     */
+    async function paced(count: number, refs: string[]): Promise<string[]> {
       const store = db.store; // its decisions wake db.queue's listeners
-      const refs = await Promise.all(Array.from({ length: 20 }, () => newThirdParty(store, partner)));
-      const committed = new Map<string, number>();
-      const sent: Promise<void>[] = [];
+      const sent: Promise<string>[] = [];
       const t0 = performance.now();
-      for (let i = 0; i < EVENTS; i++) {
+      for (let i = 0; i < count; i++) {
         const wait = t0 + (i * 1000) / RATE - performance.now();
         // always yield, so the writer never starves the dispatcher's I/O when it runs late
         await new Promise((r) => (wait > 1 ? setTimeout(r, wait) : setImmediate(r)));
-        const ref = refs[i % refs.length] ?? '';
-        const status = Math.floor(i / refs.length) % 2 ? 'REJECTED' : 'APPROVED';
-        sent.push(decide(store, partner, ref, status).then((id) => void committed.set(id, Date.now())));
+        const n = decided++;
+        const ref = refs[n % refs.length] ?? '';
+        const status = Math.floor(n / refs.length) % 2 ? 'REJECTED' : 'APPROVED';
+        sent.push(decide(store, partner, ref, status));
       }
-      await Promise.all(sent);
-      const path = new URL(live).pathname;
-      const arrived = () => sink.received.filter((r) => r.path === path);
-      await waitFor(() => arrived().length >= EVENTS, 20_000, `${EVENTS} deliveries to ${path}`);
-      const first = new Map<string, number>();
-      for (const r of arrived()) {
-        const id = String(r.headers['webhook-id']);
-        if (!first.has(id)) first.set(id, r.at);
-      }
-      // with PostgreSQL the webhook can arrive before the decision's promise resolves: count that as 0
-      return [...committed].map(([id, at]) => Math.max(0, (first.get(id) ?? Number.POSITIVE_INFINITY) - at));
+      return Promise.all(sent);
     }
 
-    it("keeps the live endpoint's latency while a dead endpoint holds all its slots", async () => {
-      const clean: number[][] = [];
-      const dead: number[][] = [];
-      for (let round = 0; round < 2; round++) {
-        const a = await newPartner(db.store);
-        await newEndpoint(db.store, a, sink.url(`/clean${round}`));
-        clean.push(await paced(a, sink.url(`/clean${round}`)));
-
-        const b = await newPartner(db.store);
-        await newEndpoint(db.store, b, sink.url('/dead'));
-        await newEndpoint(db.store, b, sink.url(`/live${round}`));
-        dead.push(await paced(b, sink.url(`/live${round}`)));
-      }
-      // the dead endpoint did hold its slots the whole time: PER_ENDPOINT attempts hanging, none answered
-      expect(sink.received.filter((r) => r.path === '/dead').length).toBeGreaterThanOrEqual(PER_ENDPOINT);
-      const best = (runs: number[][]) => Math.min(...runs.map(p99));
-      const cleanP99 = best(clean);
-      const deadP99 = best(dead);
-      const deadMax = Math.max(...dead.map((l) => Math.max(...l)));
-      console.log(
-        `${dialect} isolation: live p99 clean ${clean.map(p99).join('/')} ms, with a dead endpoint ${dead.map(p99).join('/')} ms (max ${deadMax})`,
-      );
-      // generous for a loaded 2-core box; a head-of-line block would show as seconds (the 8 s timeout)
-      expect(deadP99).toBeLessThanOrEqual(3 * cleanP99 + 250);
-      expect(deadMax).toBeLessThan(TIMEOUT_MS / 2);
+    it('delivers every event to the live endpoint while a dead one holds all its slots', async () => {
+      partner = await newPartner(db.store);
+      dead = await newEndpoint(db.store, partner, sink.url('/dead'));
+      await newEndpoint(db.store, partner, sink.url('/live'));
+      const refs = await Promise.all(Array.from({ length: 20 }, () => newThirdParty(db.store, partner)));
+      // first the dead endpoint takes all its slots...
+      await paced(PER_ENDPOINT, refs);
+      await waitFor(() => sink.hanging('/dead') === PER_ENDPOINT, {
+        what: `${PER_ENDPOINT} attempts hanging at the dead endpoint`,
+      });
+      // ...then the load: every event reaches the live endpoint
+      const ids = await paced(EVENTS, refs);
+      const live = () => sink.received.filter((r) => r.path === '/live');
+      await waitFor(() => live().length >= PER_ENDPOINT + EVENTS, {
+        timeout: 30_000,
+        what: `${PER_ENDPOINT + EVENTS} deliveries to /live`,
+      });
+      const arrived = new Set(live().map((r) => String(r.headers['webhook-id'])));
+      expect(ids.filter((id) => !arrived.has(id))).toEqual([]);
+      // all the while the dead endpoint held every slot: none answered, none timed out, none freed
+      expect(sink.hanging('/dead')).toBe(PER_ENDPOINT);
+      expect(sink.received.filter((r) => r.path === '/dead')).toHaveLength(PER_ENDPOINT);
+      const deadDeliveries = (await db.store.listDeliveries(partner, dead, { limit: 1000 })).items;
+      expect(deadDeliveries).toHaveLength(PER_ENDPOINT + EVENTS);
+      expect(deadDeliveries.flatMap((d) => d.attempts)).toEqual([]);
     }, 60_000);
 
-    it('stops at once with attempts to a dead endpoint still hanging, and writes nothing after', async () => {
-      const t = Date.now();
+    it('stops at once with attempts to a dead endpoint still hanging, and records nothing for them', async () => {
+      expect(sink.hanging('/dead')).toBe(PER_ENDPOINT);
+      // returns although those attempts would run for TIMEOUT_MS, far past this test's timeout
       await dispatcher.stop(100);
-      expect(Date.now() - t).toBeLessThan(TIMEOUT_MS / 4);
-      await new Promise((r) => setTimeout(r, 200));
+      // the stop ended them (their connections closed): anything they were to write is written by now
+      await waitFor(() => sink.hanging('/dead') === 0, { what: 'the hanging attempts aborted' });
       expect(errors).toEqual([]);
+      const deadDeliveries = (await db.store.listDeliveries(partner, dead, { limit: 1000 })).items;
+      expect(deadDeliveries.flatMap((d) => d.attempts)).toEqual([]);
+      expect(deadDeliveries.every((d) => d.status === 'pending' && d.attemptCount === 0)).toBe(true);
     });
   });
 }

@@ -16,6 +16,8 @@ export type Answer =
 export interface Sink {
   url(path: string): string;
   received: Received[];
+  /** Requests to `path` answered `'hang'` whose connection is still open (the client has not given up). */
+  hanging(path: string): number;
   /** Most requests with the same webhook-id in flight at once (2+ means a concurrent double send). */
   maxConcurrentPerId(): number;
   on(path: string, answer: (r: Received, count: number) => Answer): void;
@@ -27,6 +29,7 @@ export async function startSink(): Promise<Sink> {
   const handlers = new Map<string, (r: Received, count: number) => Answer>();
   const counts = new Map<string, number>();
   const inFlight = new Map<string, number>();
+  const hanging = new Map<string, number>();
   let maxPerId = 0;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -43,7 +46,11 @@ export async function startSink(): Promise<Sink> {
       const n = (counts.get(path) ?? 0) + 1;
       counts.set(path, n);
       const answer = handlers.get(path)?.(r, n) ?? { status: 200 };
-      if (answer === 'hang') return;
+      if (answer === 'hang') {
+        hanging.set(path, (hanging.get(path) ?? 0) + 1);
+        res.on('close', () => hanging.set(path, (hanging.get(path) ?? 1) - 1));
+        return;
+      }
       const id = String(req.headers['webhook-id']);
       const now = (inFlight.get(id) ?? 0) + 1;
       inFlight.set(id, now);
@@ -61,6 +68,7 @@ export async function startSink(): Promise<Sink> {
   return {
     url: (path) => `http://127.0.0.1:${port}${path}`,
     received,
+    hanging: (path) => hanging.get(path) ?? 0,
     maxConcurrentPerId: () => maxPerId,
     on: (path, answer) => handlers.set(path, answer),
     async close() {
@@ -68,16 +76,4 @@ export async function startSink(): Promise<Sink> {
       await new Promise((resolve) => server.close(resolve));
     },
   };
-}
-
-export async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-  what = 'condition',
-) {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

@@ -15,7 +15,8 @@ import {
   skipReason,
   type TestDatabase,
 } from '../dispatcher/databases.js';
-import { type Sink, startSink, waitFor } from '../dispatcher/sink.js';
+import { type Sink, startSink } from '../dispatcher/sink.js';
+import { waitFor } from '../support/wait-for.js';
 import { spawnWorker, stopWorker, type WorkerProcess } from './delivery-processes.js';
 
 const EVENTS = 5000;
@@ -68,18 +69,20 @@ for (const dialect of DIALECTS) {
       while (kills < KILLS) {
         // kill mid-delivery: once this worker has delivered a few hundred more, at a random moment
         const before = sink.received.length;
-        await waitFor(() => (sink?.received.length ?? 0) >= before + 300, 30_000, 'worker progress');
+        await waitFor(() => (sink?.received.length ?? 0) >= before + 300, {
+          timeout: 30_000,
+          what: 'worker progress',
+        });
         await new Promise((r) => setTimeout(r, Math.random() * 200));
         await stopWorker(worker, 'SIGKILL');
         kills++;
         worker = spawnWorker(database.url);
       }
       await writing;
-      await waitFor(
-        async () => (await database.queue.stats(new Date())).pending === 0,
-        60_000,
-        'queue drained',
-      );
+      await waitFor(async () => (await database.queue.stats(new Date())).pending === 0, {
+        timeout: 60_000,
+        what: 'queue drained',
+      });
       const elapsed = Date.now() - started;
 
       const seen = new Map<string, number>();

@@ -13,7 +13,8 @@ import {
   skipReason,
   type TestDatabase,
 } from '../dispatcher/databases.js';
-import { type Sink, startSink, waitFor } from '../dispatcher/sink.js';
+import { type Sink, startSink } from '../dispatcher/sink.js';
+import { waitFor } from '../support/wait-for.js';
 import { spawnWorker, stopWorker, type WorkerProcess } from './delivery-processes.js';
 
 const EVENTS = 10_000;
@@ -55,11 +56,10 @@ describe.skipIf(skip !== undefined)('scale-out on postgres', () => {
     // stall of a loaded machine lets another worker take a delivery still being sent.
     const env = { DELIVERY_PER_ENDPOINT: '48', DELIVERY_TIMEOUT: '10s', DELIVERY_LEASE: '60s' };
     for (let i = 0; i < 3; i++) workers.push(spawnWorker(database.url, env));
-    await waitFor(
-      async () => (await database.queue.stats(new Date())).pending === 0,
-      120_000,
-      'queue drained',
-    );
+    await waitFor(async () => (await database.queue.stats(new Date())).pending === 0, {
+      timeout: 120_000,
+      what: 'queue drained',
+    });
     const elapsed = Date.now() - started;
     for (const w of workers) await stopWorker(w, 'SIGTERM');
     const shares = workers.map((w) => {

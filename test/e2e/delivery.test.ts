@@ -13,8 +13,8 @@ import { createInterface } from 'node:readline';
 import { Webhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validThirdParty } from '../customers/fixtures.js';
-import { waitFor } from '../dispatcher/sink.js';
 import { freePort } from '../support/net.js';
+import { waitFor } from '../support/wait-for.js';
 
 const ADMIN = 'admin-token-for-delivery-e2e';
 
@@ -73,11 +73,7 @@ describe('delivery end to end (tpcs serve → tpcs receive and a svix receiver)'
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : undefined };
     };
-    await waitFor(
-      async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok === true,
-      20_000,
-      'serve',
-    );
+    await waitFor(async () => (await fetch(`${base}/healthz`)).ok, { timeout: 20_000, what: 'serve' });
 
     svixServer = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -124,7 +120,10 @@ describe('delivery end to end (tpcs serve → tpcs receive and a svix receiver)'
         WEBHOOK_SECRET: '',
       },
     );
-    await waitFor(() => receiver.lines.some((l) => l.includes('"listening"')), 15_000, 'receiver');
+    await waitFor(() => receiver.lines.some((l) => l.includes('"listening"')), {
+      timeout: 15_000,
+      what: 'receiver',
+    });
     const listening = JSON.parse(receiver.lines.find((l) => l.includes('"listening"')) ?? '{}') as {
       port: number;
     };
@@ -143,14 +142,12 @@ describe('delivery end to end (tpcs serve → tpcs receive and a svix receiver)'
     const event = events.body.events[0];
     expect(event).toMatchObject({ event_type: 'THIRD PARTY CUSTOMER STATUS' });
 
-    await waitFor(() => svixGot.length > 0, 10_000, 'svix receiver');
+    await waitFor(() => svixGot.length > 0, { what: 'svix receiver' });
     expect(svixGot[0]?.error).toBeUndefined();
     expect(svixGot[0]?.verified).toEqual(event);
-    await waitFor(
-      async () => (await fetch(`${receiverUrl}/statuses/${cid}/CUST_E2E`)).status === 200,
-      10_000,
-      'receiver kit status',
-    );
+    await waitFor(async () => (await fetch(`${receiverUrl}/statuses/${cid}/CUST_E2E`)).status === 200, {
+      what: 'receiver kit status',
+    });
     const status = await (await fetch(`${receiverUrl}/statuses/${cid}/CUST_E2E`)).json();
     expect(JSON.stringify(status)).toContain('REJECTED');
 
@@ -159,8 +156,7 @@ describe('delivery end to end (tpcs serve → tpcs receive and a svix receiver)'
     await waitFor(
       async () =>
         (await p('GET', `/webhooks/${sv.body.id}/deliveries`)).body.deliveries[0]?.status === 'delivered',
-      10_000,
-      'delivery recorded as delivered',
+      { what: 'delivery recorded as delivered' },
     );
     const listed = await p('GET', `/webhooks/${sv.body.id}/deliveries`);
     expect(listed.status).toBe(200);
@@ -171,7 +167,7 @@ describe('delivery end to end (tpcs serve → tpcs receive and a svix receiver)'
     // retry sends the same bytes again
     const retried = await p('POST', `/webhooks/${sv.body.id}/deliveries/${delivery.id}/retry`);
     expect(retried.status).toBe(202);
-    await waitFor(() => svixGot.length >= 2, 10_000, 'retry');
+    await waitFor(() => svixGot.length >= 2, { what: 'retry' });
     expect(svixGot[1]?.body).toBe(svixGot[0]?.body);
 
     // a receiver that breaks: 400 fails the delivery; recover re-queues it once fixed
@@ -183,8 +179,7 @@ describe('delivery end to end (tpcs serve → tpcs receive and a svix receiver)'
     await waitFor(
       async () =>
         (await p('GET', `/webhooks/${sv.body.id}/deliveries`)).body.deliveries[0]?.status === 'failed',
-      10_000,
-      'failed after retries (401s)',
+      { what: 'failed after retries (401s)' },
     );
     svixSecret = sv.body.secret;
     const recovered = await p('POST', `/webhooks/${sv.body.id}/recover`, { since: before });
@@ -192,8 +187,7 @@ describe('delivery end to end (tpcs serve → tpcs receive and a svix receiver)'
     await waitFor(
       async () =>
         (await p('GET', `/webhooks/${sv.body.id}/deliveries`)).body.deliveries[0]?.status === 'delivered',
-      10_000,
-      'recovered',
+      { what: 'recovered' },
     );
 
     const test = await p('POST', `/webhooks/${sv.body.id}/test`);

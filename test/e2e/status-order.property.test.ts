@@ -19,8 +19,8 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validThirdParty } from '../customers/fixtures.js';
 import { DIALECTS, freshDatabase, skipReason, type TestDatabase } from '../dispatcher/databases.js';
-import { waitFor } from '../dispatcher/sink.js';
 import { freePort } from '../support/net.js';
+import { waitFor } from '../support/wait-for.js';
 
 const ADMIN = 'admin-token-for-status-order';
 const PARTNER = '0201001008132685';
@@ -137,11 +137,10 @@ for (const dialect of DIALECTS) {
         LOG_LEVEL: 'warn',
       });
       children.push(serve.child);
-      await waitFor(
-        async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok === true,
-        30_000,
-        `tpcs serve (${serve.output.join('\n')})`,
-      );
+      await waitFor(async () => (await fetch(`${base}/healthz`)).ok, {
+        timeout: 30_000,
+        what: () => `tpcs serve (${serve.output.join('\n')})`,
+      });
       const partner = await api('POST', '/api/v1/admin/partners', { customer_id: PARTNER }, ADMIN);
       expect(partner.status).toBe(201);
       token = partner.body.token;
@@ -202,11 +201,10 @@ for (const dialect of DIALECTS) {
             { WEBHOOK_SECRET: created.body.secret, LOG_LEVEL: 'warn' },
           );
           children.push(receive.child);
-          await waitFor(
-            async () => (await fetch(`${receiveUrl}/healthz`).catch(() => undefined))?.ok === true,
-            30_000,
-            `tpcs receive (${receive.output.join('\n')})`,
-          );
+          await waitFor(async () => (await fetch(`${receiveUrl}/healthz`)).ok, {
+            timeout: 30_000,
+            what: () => `tpcs receive (${receive.output.join('\n')})`,
+          });
         }
       }
     }, 90_000);
@@ -251,11 +249,10 @@ for (const dialect of DIALECTS) {
             for (const a of answers) expect(a.status).toBe(200);
           }
           // every delivery settles (delivered, or failed after three attempts) while failures go on
-          await waitFor(
-            async () => (await db.queue.stats(new Date())).pending === 0,
-            60_000,
-            'deliveries settled',
-          );
+          await waitFor(async () => (await db.queue.stats(new Date())).pending === 0, {
+            timeout: 60_000,
+            what: 'deliveries settled',
+          });
           // then the receivers are fixed, and what failed for good is recovered: older events now
           // arrive after newer ones
           flaky.on = false;
@@ -265,7 +262,10 @@ for (const dialect of DIALECTS) {
             });
             expect(recovered.status).toBe(202);
           }
-          await waitFor(async () => (await db.queue.stats(new Date())).pending === 0, 60_000, 'recovered');
+          await waitFor(async () => (await db.queue.stats(new Date())).pending === 0, {
+            timeout: 60_000,
+            what: 'recovered',
+          });
 
           for (const ref of refs) {
             const platform = await api('GET', `/api/v1/customers/${PARTNER}/third-parties/${ref}`);
