@@ -6,17 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier } from '../../src/signing/index.js';
 import { validThirdParty } from '../customers/fixtures.js';
+import { waitFor } from '../support/wait-for.js';
 import { api, localServer, start, startServe, tpcs } from './processes.js';
 
 const CUSTOMER = '0201001008132685';
-
-async function until(predicate: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('tpcs against a running service', () => {
   let serve: Awaited<ReturnType<typeof startServe>>;
@@ -91,7 +84,10 @@ describe('tpcs against a running service', () => {
       );
       expect(decision.status).toBe(200);
 
-      await until(() => app.received.length >= 1 && endpoint.received.length >= 1);
+      await waitFor(() => app.received.length >= 1 && endpoint.received.length >= 1, {
+        timeout: 15_000,
+        what: 'the delivery at the endpoint and its copy at the local app',
+      });
       const forwarded = app.received[0];
       const delivered = endpoint.received[0];
       // Byte for byte what the dispatcher delivers; signed with the session secret listen printed.
@@ -110,13 +106,16 @@ describe('tpcs against a running service', () => {
 
     // With RETRY_SCHEDULE=1s the delivery fails after two attempts; the endpoint is then fixed.
     const deliveriesPath = `/api/v1/customers/${CUSTOMER}/webhooks/${webhookId}/deliveries`;
-    let deliveries: { id: string; status: string }[] = [];
-    const deadline = Date.now() + 15_000;
-    while (deliveries[0]?.status !== 'failed' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      deliveries = (await api(serve.base, 'GET', deliveriesPath, token)).body.deliveries as typeof deliveries;
-    }
-    expect(deliveries[0]?.status).toBe('failed');
+    const deliveries = await waitFor(
+      async () => {
+        const listed = (await api(serve.base, 'GET', deliveriesPath, token)).body.deliveries as {
+          id: string;
+          status: string;
+        }[];
+        return listed[0]?.status === 'failed' && listed;
+      },
+      { timeout: 15_000, interval: 200, what: 'the delivery failed' },
+    );
     endpointStatus = 200;
     const before = endpoint.received.length;
 
@@ -134,7 +133,7 @@ describe('tpcs against a running service', () => {
     });
     expect(replay.code).toBe(0);
     expect(replay.stdout).toContain('to be sent again now');
-    await until(() => endpoint.received.length === before + 2);
+    await waitFor(() => endpoint.received.length === before + 2, { timeout: 15_000, what: 'the replay' });
     const unknown = await tpcs(['replay', '--webhook', webhookId, '--delivery', 'nope'], { env: partnerEnv });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^error: not_found: [^\n]+\n$/);
@@ -162,11 +161,9 @@ describe('tpcs against a running service', () => {
     });
     try {
       await listen.waitFor(/Ready!/);
-      const started = Date.now();
       serve.child.kill('SIGTERM');
-      // 0, not the 1 of serve's forced exit after 10 s (loose: a loaded machine shuts down slowly)
+      // 0, not the 1 of serve's forced exit after 10 s: it closed the open stream instead of waiting on it
       expect(await serve.exited).toBe(0);
-      expect(Date.now() - started).toBeLessThan(9_500);
     } finally {
       listen.child.kill('SIGINT');
     }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIsFresh } from '../support/build.js';
 import { freePort } from '../support/net.js';
+import { waitFor } from '../support/wait-for.js';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -18,17 +19,6 @@ function block(name: string): string {
   const match = new RegExp(`<!-- readme-test: ${name} -->\\s*\`\`\`\\w*\\n([\\s\\S]*?)\`\`\``).exec(README);
   if (!match?.[1]) throw new Error(`README has no block marked readme-test: ${name}`);
   return match[1];
-}
-
-async function waitFor(url: string, ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {}
-    if (Date.now() > until) throw new Error(`${url} did not answer within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('README', () => {
@@ -64,7 +54,8 @@ describe('README', () => {
         stdio: 'ignore',
         detached: true,
       });
-      await waitFor(`http://127.0.0.1:${apiPort}/healthz`, 30_000);
+      const health = `http://127.0.0.1:${apiPort}/healthz`;
+      await waitFor(async () => (await fetch(health)).ok, { timeout: 30_000, interval: 100, what: health });
     }, 120_000);
 
     afterAll(() => {

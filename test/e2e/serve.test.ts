@@ -3,46 +3,20 @@
  * with a temporary SQLite file, the admin token read from its output, curl-like requests with fetch,
  * then SIGTERM and a clean exit. Needs `npm run build` first (bin/tpcs.js runs dist/).
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api } from '../cli/processes.js';
+import { api, type Daemon, start } from '../cli/processes.js';
 import { validThirdParty } from '../customers/fixtures.js';
 import { freePort } from '../support/net.js';
-
-/** Resolves with the first stdout match of `pattern`, failing after `ms`. */
-function waitFor(
-  child: ChildProcessWithoutNullStreams,
-  output: { text: string },
-  pattern: RegExp,
-  ms = 20_000,
-) {
-  return new Promise<RegExpExecArray>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`timed out waiting for ${pattern}; output:\n${output.text}`)),
-      ms,
-    );
-    const check = () => {
-      const match = pattern.exec(output.text);
-      if (match) {
-        clearTimeout(timer);
-        child.stdout.off('data', check);
-        resolve(match);
-      }
-    };
-    child.stdout.on('data', check);
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before ${pattern}:\n${output.text}`)));
-    check();
-  });
-}
+import { waitFor } from '../support/wait-for.js';
 
 describe('tpcs serve (real process)', () => {
   let dir: string;
-  let child: ChildProcessWithoutNullStreams;
-  const output = { text: '' };
+  let serve: Daemon;
   let base: string;
   let adminToken: string;
 
@@ -50,30 +24,22 @@ describe('tpcs serve (real process)', () => {
     dir = mkdtempSync(join(tmpdir(), 'tpcs-e2e-'));
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
+    // no ADMIN_TOKEN (start() leaves the developer's out): serve makes one and prints it
+    serve = start(['serve'], {
       PORT: String(port),
       HOST: '127.0.0.1',
       DATABASE_URL: `sqlite:${join(dir, 'nested', 'tpcs.db')}`,
       ALLOW_PRIVATE_ENDPOINTS: 'true',
       LOG_LEVEL: 'info',
-    };
-    delete env.ADMIN_TOKEN;
-    child = spawn(process.execPath, ['bin/tpcs.js', 'serve'], { env });
-    child.stdout.on('data', (chunk: Buffer) => {
-      output.text += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output.text += chunk.toString();
     });
     adminToken = (
-      await waitFor(child, output, /Admin token \(shown only this once, store it now\): (tpcs_adm_\S+)/)
+      await serve.waitFor(/Admin token \(shown only this once, store it now\): (tpcs_adm_\S+)/)
     )[1] as string;
-    await waitFor(child, output, /listening on/);
+    await serve.waitFor(/listening on/);
   });
 
   afterAll(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    if (serve.child.exitCode === null) serve.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -146,7 +112,7 @@ describe('tpcs serve (real process)', () => {
     ]);
 
     // The dispatcher running beside the API delivers it, signed.
-    for (let i = 0; i < 100 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => received.length > 0, { what: 'the delivery' });
     expect(received).toHaveLength(1);
     expect(JSON.parse(received[0]?.body ?? '{}').event_id).toBe(event.event_id);
     expect(received[0]?.headers['webhook-id']).toBe(event.event_id);
@@ -172,35 +138,27 @@ describe('tpcs serve (real process)', () => {
     expect(metrics).toMatch(/^http_requests_total\{.*route="\/api\/v1\/admin\/customers/m);
 
     // Logs are JSON lines from pino (everything but the two plain lines meant for humans).
-    const logLines = output.text.split('\n').filter((l) => l.startsWith('{'));
+    const output = `${serve.output.stdout}${serve.output.stderr}`;
+    const logLines = output.split('\n').filter((l) => l.startsWith('{'));
     expect(logLines.length).toBeGreaterThan(0);
     expect(() => logLines.map((l) => JSON.parse(l))).not.toThrow();
-    expect(output.text).not.toContain(token);
+    expect(output).not.toContain(token);
 
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
   });
 
   it('does not print the token again on the next start', async () => {
     const port = await freePort();
-    const again = spawn(process.execPath, ['bin/tpcs.js', 'serve'], {
-      env: {
-        ...process.env,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        DATABASE_URL: `sqlite:${join(dir, 'nested', 'tpcs.db')}`,
-      },
+    const again = start(['serve'], {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: `sqlite:${join(dir, 'nested', 'tpcs.db')}`,
     });
-    const out = { text: '' };
-    again.stdout.on('data', (c: Buffer) => {
-      out.text += c.toString();
-    });
-    await waitFor(again, out, /listening on/);
-    expect(out.text).not.toContain('Admin token');
-    const exited = new Promise<number | null>((resolve) => again.once('exit', (code) => resolve(code)));
-    again.kill('SIGINT');
-    expect(await exited).toBe(0);
+    await again.waitFor(/listening on/);
+    expect(again.output.stdout).not.toContain('Admin token');
+    again.child.kill('SIGINT');
+    expect(await again.exited).toBe(0);
   });
 
   it('refuses invalid configuration with a clear message and exit code 2 (usage error)', async () => {

@@ -4,14 +4,16 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
 import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startExpressReceiver } from '../../examples/express-receiver.js';
 import { startFastifyReceiver } from '../../examples/fastify-receiver.js';
 import { startFetchReceiver } from '../../examples/fetch-receiver.js';
 import type { Receiver } from '../../src/receiver/index.js';
-import { REASONS, SECRET, signedRequest, tempDir, waitFor } from '../receiver/helpers.js';
+import { REASONS, SECRET, signedRequest, tempDir } from '../receiver/helpers.js';
 import { freePort } from '../support/net.js';
+import { waitFor } from '../support/wait-for.js';
 
 type Started = { url: string; receiver: Receiver; close: () => Promise<void> };
 type OnStatus = (ref: string, status: 'APPROVED' | 'REJECTED', reasonCodes: string[]) => void;
@@ -107,7 +109,7 @@ for (const [name, start] of EXAMPLES) {
       expect(unsigned.statusCode).toBe(401);
       await unsigned.body.dump();
 
-      await waitFor(() => onStatus.mock.calls.length >= 2, 15_000);
+      await waitFor(() => onStatus.mock.calls.length >= 2, { timeout: 15_000, what: 'both events handled' });
       await receiver.drain();
       expect(onStatus.mock.calls).toEqual([
         ['BUYER_1', 'REJECTED', REASONS.map((r) => r.code)],
@@ -134,22 +136,43 @@ describe('examples/quickstart.ts (the README snippet)', () => {
       out += chunk.toString();
     });
     const url = `http://127.0.0.1:${port}/`;
-    await waitFor(async () => {
-      try {
+    await waitFor(
+      async () => {
         await (await request(url, { method: 'GET' })).body.dump();
         return true;
-      } catch {
-        return false;
-      }
-    }, 20_000);
+      },
+      { timeout: 20_000, what: 'the quickstart listening' },
+    );
 
     const event = signedRequest({ status: 'REJECTED', ref: 'QUICK_1' });
     expect((await post(url, event)).status).toBe(200);
     expect((await post(url, event)).body.outcome).toBe('duplicate');
-    await waitFor(() => out.includes('rejected QUICK_1'), 15_000); // printed by a child process, after its 200
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Handled once, as its inbox (in the child's folder) says: done, at the first try; a handled event
+    // is never run again, and the duplicate recorded nothing to run.
+    const inbox = path.join(cwd, 'tpcs-inbox.db');
+    const row = () => {
+      const db = new Database(inbox, { readonly: true, fileMustExist: true });
+      try {
+        return db.prepare('SELECT state, attempts FROM inbox_events WHERE event_id = ?').get(event.eventId) as
+          | { state: string; attempts: number }
+          | undefined;
+      } finally {
+        db.close();
+      }
+    };
+    const handled = await waitFor(
+      () => {
+        const r = row();
+        return r?.state === 'handled' && r;
+      },
+      { what: 'QUICK_1 handled' },
+    );
+    expect(handled).toEqual({ state: 'handled', attempts: 0 });
+    // What it printed: the line of a later event, handled after QUICK_1 was, marks the end of it
+    const later = signedRequest({ status: 'APPROVED', ref: 'QUICK_2' });
+    expect((await post(url, later)).status).toBe(200);
+    await waitFor(() => out.includes('approved QUICK_2'), { timeout: 15_000, what: "QUICK_2's line" });
     expect(out.match(/rejected QUICK_1/g)).toHaveLength(1);
     expect(out).toContain('COMPLIANCE_CHECK_FAILED');
-    expect(fs.existsSync(path.join(cwd, 'tpcs-inbox.db'))).toBe(true);
   });
 });

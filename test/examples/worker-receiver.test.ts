@@ -4,15 +4,8 @@ import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  answer,
-  OTHER_SECRET,
-  REASONS,
-  SECRET,
-  signedHeaders,
-  signedRequest,
-  waitFor,
-} from '../receiver/helpers.js';
+import { answer, OTHER_SECRET, REASONS, SECRET, signedHeaders, signedRequest } from '../receiver/helpers.js';
+import { waitFor } from '../support/wait-for.js';
 
 // examples/worker-receiver.ts, bundled for a runtime with Web APIs only and served by workerd (the
 // Cloudflare Workers runtime, through Miniflare) over real HTTP. Bundled for the `neutral` platform
@@ -83,7 +76,9 @@ describe('examples/worker-receiver.ts in workerd (tpcs/receiver/web)', () => {
     const again = await post(signedHeaders(event.eventId, event.body), event.body);
     expect([again.status, again.body.outcome]).toEqual([200, 'duplicate']);
     const codes = REASONS.map((r) => r.code).join(',');
-    await waitFor(() => workerOutput.includes(`rejected WORKER_1 ${codes}`), 10_000);
+    await waitFor(() => workerOutput.includes(`rejected WORKER_1 ${codes}`), {
+      what: "the worker's line for WORKER_1",
+    });
     expect(workerOutput.match(/rejected WORKER_1/g)).toHaveLength(1);
   });
 

@@ -77,11 +77,13 @@ for (const database of TEST_DATABASES) {
       const body = rotated.json();
       expect(body.secret).toMatch(/^whsec_/);
       expect(body.secret).not.toBe(ep.secret);
-      const expires = Date.parse(body.previous_secret_expires_at) - Date.now();
-      expect(expires).toBeGreaterThan(23.9 * 3600_000);
-      expect(expires).toBeLessThanOrEqual(24 * 3600_000);
+      // 24 hours from the rotation, which is when the endpoint was last updated
+      expect(Date.parse(body.previous_secret_expires_at) - Date.parse(body.updated_at)).toBe(24 * 3600_000);
       const stored = await s.store.getEndpoint('HOOKS', ep.id);
       expect(stored?.secrets.map((x) => x.secret)).toEqual([body.secret, ep.secret]);
+      expect(stored?.updatedAt.toISOString()).toBe(body.updated_at);
+      expect(stored?.secrets[0]?.createdAt.toISOString()).toBe(body.updated_at);
+      expect(stored?.secrets[1]?.expiresAt?.toISOString()).toBe(body.previous_secret_expires_at);
       expect((await s.call('POST', `${base}/not-an-id/rotate-secret`, { token })).statusCode).toBe(404);
     });
 

@@ -10,6 +10,7 @@ import {
   type ReceiverOptions,
 } from '../../src/receiver/index.js';
 import { signWebhook } from '../../src/signing/index.js';
+import { waitFor } from '../support/wait-for.js';
 import {
   answer,
   eventJson,
@@ -377,10 +378,9 @@ describe('handlers', () => {
     });
     const request = signedRequest();
     await r.handle(request);
-    const deadline = Date.now() + 5000;
-    while ((await r.inbox.getEvent(request.eventId))?.state !== 'handled' && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await waitFor(async () => (await r.inbox.getEvent(request.eventId))?.state === 'handled', {
+      what: 'the event handled',
+    });
     expect(attempts).toEqual([1, 2, 3]);
     expect(await r.inbox.getEvent(request.eventId)).toMatchObject({
       state: 'handled',
@@ -400,10 +400,9 @@ describe('handlers', () => {
     });
     const request = signedRequest({ status: 'APPROVED' });
     await r.handle(request);
-    const deadline = Date.now() + 5000;
-    while ((await r.inbox.getEvent(request.eventId))?.state !== 'failed' && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await waitFor(async () => (await r.inbox.getEvent(request.eventId))?.state === 'failed', {
+      what: 'the event failed',
+    });
     expect(calls).toBe(2);
     expect(await r.inbox.getEvent(request.eventId)).toMatchObject({ state: 'failed', attempts: 2 });
     expect(logger.lines.some((l) => l.level === 'error' && /giving up/.test(l.message))).toBe(true);
@@ -485,8 +484,9 @@ describe('durability', () => {
       ...requests.map(() => 'recorded'),
       'duplicate',
     ]);
-    expect(batches.reduce((a, b) => a + b, 0)).toBe(51);
-    expect(batches.length).toBeLessThan(10);
+    // All 51 reached the inbox in the same turn (bodies in memory, node:crypto verifies at once), so
+    // they share the one transaction the next turn writes, the duplicate included
+    expect(batches).toEqual([51]);
     await inbox.close();
   });
 

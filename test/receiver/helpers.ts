@@ -80,15 +80,6 @@ export function recordingLogger(): ReceiverLogger & {
   return { lines, info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-/** Resolves when `predicate` holds, polling; fails the test after `timeoutMs`. */
-export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('waitFor: timed out');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /** Every JSON body the receiver answers with, as one loose shape for assertions. */
 export interface AnswerBody {
   received?: boolean;

@@ -6,7 +6,8 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseEvent, type ThirdPartyCustomerStatusEvent } from '../../src/contract/index.js';
 import { createMemoryInbox, createSqliteInbox, type InboxStore } from '../../src/receiver/index.js';
-import { eventJson, REASONS, tempDir, waitFor } from './helpers.js';
+import { waitFor } from '../support/wait-for.js';
+import { eventJson, REASONS, tempDir } from './helpers.js';
 
 // The same suite runs against every store (kysely's "no mocks, every dialect").
 const STORES: [string, () => InboxStore][] = [
@@ -247,7 +248,8 @@ describe('SQLite inbox on a real file', () => {
     expect(rows()).toBe(3); // the read wrote them first
 
     await store.record([entry({ ref: 'D' })], keep);
-    await waitFor(() => rows() === 4, 2_000); // and without a read, shortly after
+    // and without a read, on its own (a timer soon after the record)
+    await waitFor(() => rows() === 4, { what: 'the status written without a read' });
     await store.close();
   });
 
@@ -380,7 +382,7 @@ describe('SQLite inbox on a real file', () => {
         db.close();
       }
     };
-    await waitFor(() => checkpointed() === 50, 5_000);
+    await waitFor(() => checkpointed() === 50, { what: 'the 50 rows checkpointed' });
     await store.close();
   });
 

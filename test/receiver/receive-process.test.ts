@@ -4,7 +4,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { request } from 'undici';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { answer, OTHER_SECRET, SECRET, signedRequest, tempDir, waitFor } from './helpers.js';
+import { waitFor } from '../support/wait-for.js';
+import { answer, OTHER_SECRET, SECRET, signedRequest, tempDir } from './helpers.js';
 
 // `tpcs receive` as a real process (built by `npm run build`), on a free port, real signed requests.
 interface Running {
@@ -105,7 +106,9 @@ describe('tpcs receive (process)', () => {
     expect((await send(debug.url, event)).status).toBe(200);
     expect((await send(debug.url, event)).status).toBe(200);
     // Logs are buffered (4 KiB or 200 ms): wait for the lines rather than racing them.
-    await waitFor(() => debug.logs.filter((l) => l.msg === 'event received').length >= 2);
+    await waitFor(() => debug.logs.filter((l) => l.msg === 'event received').length >= 2, {
+      what: "two 'event received' log lines",
+    });
     expect(
       debug.logs.filter((l) => l.msg === 'event received').map((l) => [l.event_id, l.outcome, l.level]),
     ).toEqual([
@@ -168,7 +171,7 @@ describe('tpcs receive (process)', () => {
     expect((await send(fromEnv.url, signedRequest())).status).toBe(200);
 
     const open = await startReceive(['--db', path.join(dir, 'b.db')]);
-    await waitFor(() => open.logs.some((l) => l.level === 40));
+    await waitFor(() => open.logs.some((l) => l.level === 40), { what: 'a warning logged' });
     expect(open.logs.some((l) => l.level === 40 && String(l.msg).includes('NOT verified'))).toBe(true);
     const { body, eventId } = signedRequest();
     const response = await request(`${open.url}/webhook`, {
