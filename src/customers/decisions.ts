@@ -63,6 +63,14 @@ export function eventIdFor(eventAt: Date): string {
  */
 export const MAX_STAMP_AHEAD_MS = 60_000;
 
+/** A decision to record: the third party it is about, and when it was made (default now). */
+export interface ComplianceDecisionRequest {
+  customerId: string;
+  clientCustomerRef: string;
+  decision: ComplianceDecision;
+  decidedAt?: Date;
+}
+
 /**
  * What {@link recordComplianceDecision} answers: the store's result, or `too_fast` when this third
  * party's events already run {@link MAX_STAMP_AHEAD_MS} ahead of the clock (nothing was written).
@@ -86,7 +94,7 @@ class TooFast extends Error {
  */
 export async function recordComplianceDecision(
   store: Store,
-  input: { customerId: string; clientCustomerRef: string; decision: ComplianceDecision; decidedAt?: Date },
+  input: ComplianceDecisionRequest,
 ): Promise<ComplianceDecisionResult> {
   try {
     return await record(store, input);
@@ -96,10 +104,7 @@ export async function recordComplianceDecision(
   }
 }
 
-function record(
-  store: Store,
-  input: { customerId: string; clientCustomerRef: string; decision: ComplianceDecision; decidedAt?: Date },
-): Promise<DecisionResult> {
+function record(store: Store, input: ComplianceDecisionRequest): Promise<DecisionResult> {
   const decidedAt = input.decidedAt ?? new Date();
   const { status } = input.decision;
   const reasons: Reason[] | null = status === 'REJECTED' ? (input.decision.reasons ?? []) : null;

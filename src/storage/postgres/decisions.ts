@@ -52,13 +52,12 @@ export async function recordDecision(pool: pg.Pool, d: ComplianceDecisionInput):
     if (!d.changes(before)) return { outcome: 'unchanged', thirdParty: before };
 
     const built = d.buildEvent(row.last_event_at);
-    const reasons = d.reasons;
     const written = (
       await write.run(client, [
         d.customerId,
         d.clientCustomerRef,
         d.status,
-        reasons === null ? null : JSON.stringify(reasons),
+        d.reasons === null ? null : JSON.stringify(d.reasons),
         d.decidedAt,
         built.eventId,
         built.eventType,

@@ -90,12 +90,18 @@ export class PostgresStore implements Store {
   readonly #schema: string | undefined;
   readonly #notifier: DeliveryNotifier;
   readonly #signal: QueueSignal;
+  readonly #stopNotifying: () => void;
 
+  /**
+   * Whatever fires `signal` (this store's decisions, the queue's retries, recovers and releases) is
+   * followed by one coalesced NOTIFY for the other processes, sent on this store's pool.
+   */
   constructor(pool: pg.Pool, schema?: string, signal = new QueueSignal()) {
     this.#pool = pool;
     this.#schema = schema;
     this.#notifier = new DeliveryNotifier(pool);
     this.#signal = signal;
+    this.#stopNotifying = signal.on(() => this.#notifier.request());
   }
 
   /** The pool, for code that shares this store's connections (benchmarks, the dispatcher). */
@@ -107,6 +113,7 @@ export class PostgresStore implements Store {
     return migrate(this.#pool, undefined, this.#schema, onProgress);
   }
   async close(): Promise<void> {
+    this.#stopNotifying();
     await this.#notifier.idle();
     await this.#pool.end();
   }
@@ -156,11 +163,8 @@ export class PostgresStore implements Store {
   }
   async recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult> {
     const result = await recordDecision(this.#pool, d);
-    // After the commit: this process's listeners at once, other processes by one coalesced NOTIFY.
-    if (recordedEvent(result)) {
-      this.#signal.emit();
-      this.#notifier.request();
-    }
+    // After the commit: this process's listeners at once, other processes by the NOTIFY that follows.
+    if (recordedEvent(result)) this.#signal.emit();
     return result;
   }
 

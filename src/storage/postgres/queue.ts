@@ -10,7 +10,6 @@ import type { QueueSignal } from '../signal.js';
 import { statement, withTransaction } from './db.js';
 import { getDelivery } from './deliveries.js';
 import { parsePostgresUrl } from './index.js';
-import { DeliveryNotifier } from './notify.js';
 
 // The claim is the function `tpcs_claim` of migration 003 (006 adds retry_round_start to its result):
 // per-endpoint advisory try-lock, then the due heads (deliveries.head, kept by triggers) of each locked
@@ -76,12 +75,9 @@ export function openPostgresQueue(
   const pool = new pg.Pool({ max: 4, ...config });
   pool.on('error', () => {}); // an idle client's error surfaces on its next query
   const listener = deliveryListener(config);
-  const notifier = new DeliveryNotifier(pool);
   return {
-    ...postgresDeliveryQueue(pool, () => {
-      signal.emit();
-      notifier.request();
-    }),
+    // the store that shares `signal` sends the NOTIFY for the other processes (PostgresStore)
+    ...postgresDeliveryQueue(pool, () => signal.emit()),
     onQueued(listener_) {
       const local = signal.on(listener_);
       const remote = listener.subscribe(listener_);
@@ -92,7 +88,6 @@ export function openPostgresQueue(
     },
     async close() {
       await listener.close();
-      await notifier.idle();
       await pool.end();
     },
   };

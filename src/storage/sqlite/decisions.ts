@@ -61,13 +61,12 @@ export function decisionQueries(db: Database) {
     if (!d.changes(before)) return { outcome: 'unchanged', thirdParty: before };
 
     const built = d.buildEvent(row.last_event_at === null ? null : new Date(row.last_event_at));
-    const reasons = d.reasons;
     const at = d.decidedAt.getTime();
     const updated = update.get({
       customer_id: d.customerId,
       client_customer_ref: d.clientCustomerRef,
       status: d.status,
-      reasons: reasons === null ? null : JSON.stringify(reasons),
+      reasons: d.reasons === null ? null : JSON.stringify(d.reasons),
       updated_at: at,
       last_event_at: built.eventAt.getTime(),
     });
