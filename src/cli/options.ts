@@ -14,7 +14,7 @@ import {
   type SettingValues,
   settingsOf,
 } from '../config/index.js';
-import { boolean } from '../config/values.js';
+import { boolean, text } from '../config/values.js';
 
 /**
  * The exit codes scripts can rely on.
@@ -51,6 +51,22 @@ export type Arguments = Readonly<Record<string, Omit<OptionSpec, 'env'>>>;
 export function jsonFlag<const D extends string>(description: D) {
   return { flag: '--json', description, schema: boolean } as const;
 }
+
+/** `--customer-id <id>`, required: the partner an operator command acts on. */
+export const PARTNER_ARGUMENT = {
+  flag: '--customer-id <id>',
+  description: "the partner's customer_id",
+  schema: text('a customer_id'),
+  required: true,
+} as const;
+
+/** `--webhook <id>`, required: the endpoint a partner command acts on. */
+export const WEBHOOK_ARGUMENT = {
+  flag: '--webhook <id>',
+  description: 'the webhook endpoint id',
+  schema: text('an endpoint id'),
+  required: true,
+} as const;
 
 /** What a command's action receives: its settings and its arguments, read and checked. */
 export type CommandValues<C extends CommandName, A extends Arguments> = SettingValues<C> & OptionValues<A>;

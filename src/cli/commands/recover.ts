@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { integer, pointInTime, text } from '../../config/values.js';
+import { integer, pointInTime } from '../../config/values.js';
 import { type ApiClient, createApiClient, seg } from '../api-client.js';
 import {
   type Arguments,
@@ -10,18 +10,14 @@ import {
   EXIT,
   EXIT_CODES_HELP,
   jsonFlag,
+  WEBHOOK_ARGUMENT,
 } from '../options.js';
 import { startProgress } from '../progress.js';
 import { report } from './replay.js';
 
 /** Which endpoint and since when (the service, token and partner are settings: `TPCS_*`). */
 const ARGUMENTS = {
-  webhook: {
-    flag: '--webhook <id>',
-    description: 'the webhook endpoint id',
-    schema: text('an endpoint id'),
-    required: true,
-  },
+  webhook: WEBHOOK_ARGUMENT,
   since: {
     flag: '--since <time>',
     description: 'failed deliveries created since: ISO 8601, unix seconds, or ago (2h, 3d)',

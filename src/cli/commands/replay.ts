@@ -1,16 +1,19 @@
 import type { Command } from 'commander';
 import { text } from '../../config/values.js';
 import { type ApiAnswer, createApiClient, describeApiError, seg } from '../api-client.js';
-import { type Arguments, addOptions, commandAction, EXIT, EXIT_CODES_HELP, jsonFlag } from '../options.js';
+import {
+  type Arguments,
+  addOptions,
+  commandAction,
+  EXIT,
+  EXIT_CODES_HELP,
+  jsonFlag,
+  WEBHOOK_ARGUMENT,
+} from '../options.js';
 
 /** Which delivery (the service, token and partner are settings: `TPCS_API`, `TPCS_TOKEN`, `TPCS_CUSTOMER_ID`). */
 const ARGUMENTS = {
-  webhook: {
-    flag: '--webhook <id>',
-    description: 'the webhook endpoint id',
-    schema: text('an endpoint id'),
-    required: true,
-  },
+  webhook: WEBHOOK_ARGUMENT,
   delivery: {
     flag: '--delivery <id>',
     description: 'the delivery id',

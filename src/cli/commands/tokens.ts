@@ -1,17 +1,18 @@
 import type { Command } from 'commander';
-import { text } from '../../config/values.js';
 import { createApiClient, seg } from '../api-client.js';
-import { type Arguments, addOptions, commandAction, EXIT_CODES_HELP, jsonFlag } from '../options.js';
+import {
+  type Arguments,
+  addOptions,
+  commandAction,
+  EXIT_CODES_HELP,
+  jsonFlag,
+  PARTNER_ARGUMENT,
+} from '../options.js';
 import { report } from './replay.js';
 
 /** The partner whose token is replaced (the service and the operator token are settings). */
 const ARGUMENTS = {
-  customerId: {
-    flag: '--customer-id <id>',
-    description: "the partner's customer_id",
-    schema: text('a customer_id'),
-    required: true,
-  },
+  customerId: PARTNER_ARGUMENT,
   json: jsonFlag("print the service's answer as JSON"),
 } as const satisfies Arguments;
 
