@@ -1,11 +1,13 @@
 /**
  * Which URLs may become webhook endpoints. The platform POSTs to them from inside its network, so a
  * URL that points back inside (loopback, private ranges, cloud metadata at 169.254.169.254…) would
- * turn the dispatcher into a request forger (SSRF). Only globally routable unicast addresses pass,
+ * turn the dispatcher into a request forger (SSRF). Only global unicast addresses pass (the rule of
+ * ./address-policy.ts, which the dispatcher applies again at connect time against DNS rebinding),
  * unless the operator allows private endpoints (development and tests).
  */
 import { lookup } from 'node:dns/promises';
-import ipaddr from 'ipaddr.js';
+import net from 'node:net';
+import { isAllowedAddress } from './address-policy.js';
 
 /** Resolves a host name to every address it has (A and AAAA). */
 export type HostResolver = (host: string) => Promise<string[]>;
@@ -19,22 +21,24 @@ export const MAX_URL_LENGTH = 2048;
 const RESOLVE_TIMEOUT_MS = 5_000;
 
 /**
- * True when `address` is a globally routable unicast IP: not private, loopback, link-local,
- * unspecified, CGNAT, multicast, unique-local, reserved, or an IPv6 form embedding one of those.
- * The dispatcher must apply the same test to the address it actually connects to (DNS rebinding).
+ * True when `address` is a global unicast IP the platform may send to; the same rule
+ * (./address-policy.ts) the dispatcher applies to the address it actually connects to.
  *
  * @example
  * isPublicAddress('8.8.8.8'); // true
  * isPublicAddress('::ffff:10.0.0.1'); // false
  */
 export function isPublicAddress(address: string): boolean {
-  if (!ipaddr.isValid(address)) return false;
-  let ip = ipaddr.parse(address);
-  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) {
-    ip = (ip as ipaddr.IPv6).toIPv4Address();
-  }
-  return ip.range() === 'unicast';
+  return isAllowedAddress(address);
 }
+
+/**
+ * What a partner is told about a refused host. It never says what a name resolved to (that would
+ * map the internal network for whoever asks), nor whether it resolved at all: either way the answer
+ * is the same, so the API cannot be used to find out which internal names exist.
+ */
+export const NOT_PUBLIC_PROBLEM =
+  'Not allowed: the host must resolve to public internet addresses only, and it does not resolve or resolves to a private or reserved address';
 
 /** Outcome of checking an endpoint URL: the normalised URL, or why it is refused. */
 export type UrlCheck = { ok: true; url: string } | { ok: false; problem: string };
@@ -71,27 +75,22 @@ export async function checkEndpointUrl(raw: string, options: UrlPolicyOptions): 
   if (url.hostname === '') return { ok: false, problem: 'Must have a host' };
   if (options.allowPrivate) return { ok: true, url: url.href };
 
-  // WHATWG URL has already normalised odd IPv4 spellings (0x7f.1, 2130706433) to dotted form.
+  // WHATWG URL has already normalised odd IPv4 spellings (0x7f.1, 2130706433, 127.1) to dotted form.
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  let addresses: string[];
-  if (ipaddr.isValid(host)) {
-    addresses = [host];
-  } else {
-    try {
-      addresses = await withTimeout((options.resolve ?? systemResolver)(host), RESOLVE_TIMEOUT_MS);
-    } catch {
-      return { ok: false, problem: `The host ${host} does not resolve` };
-    }
-    if (addresses.length === 0) return { ok: false, problem: `The host ${host} does not resolve` };
-  }
-  const internal = addresses.find((a) => !isPublicAddress(a));
-  if (internal !== undefined) {
-    return {
-      ok: false,
-      problem: `The host resolves to ${internal}, a private, loopback, link-local or otherwise non-public address`,
-    };
+  const addresses = net.isIP(host) !== 0 ? [host] : await resolveQuietly(host, options.resolve);
+  if (addresses.length === 0 || !addresses.every(isAllowedAddress)) {
+    return { ok: false, problem: NOT_PUBLIC_PROBLEM };
   }
   return { ok: true, url: url.href };
+}
+
+/** Every address of `host`; none when it does not resolve (in time). */
+async function resolveQuietly(host: string, resolve: HostResolver = systemResolver): Promise<string[]> {
+  try {
+    return await withTimeout(resolve(host), RESOLVE_TIMEOUT_MS);
+  } catch {
+    return [];
+  }
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -5,7 +5,13 @@
  */
 import { buildConnector, Pool, errors as undiciErrors } from 'undici';
 import { signWebhook } from '../../signing/sign.js';
-import { checkLiteralHost, guardedLookup, PrivateAddressError } from './address-guard.js';
+import {
+  checkLiteralHost,
+  createGuardedLookup,
+  guardedLookup,
+  type LookupAll,
+  PrivateAddressError,
+} from './address-guard.js';
 import { type AttemptErrorKind, type AttemptResult, parseRetryAfter } from './outcome.js';
 
 export const USER_AGENT = 'tpcs-dispatcher/0.1';
@@ -24,6 +30,8 @@ export interface SenderOptions {
   connectionsPerOrigin?: number;
   /** Idle keep-alive time of a pooled connection. */
   keepAliveTimeoutMs?: number;
+  /** How names are resolved (every address, as `dns.lookup` with `all`). Default: the system's. */
+  lookup?: LookupAll;
 }
 
 /** One message to one URL. */
@@ -61,7 +69,7 @@ export function createSender(options: SenderOptions = {}): Sender {
   const allowPrivate = options.allowPrivateEndpoints ?? false;
   const baseConnect = buildConnector({
     timeout: timeoutMs,
-    ...(allowPrivate ? {} : { lookup: guardedLookup }),
+    ...(allowPrivate ? {} : { lookup: options.lookup ? createGuardedLookup(options.lookup) : guardedLookup }),
   });
   const connect: buildConnector.connector = (opts, callback) => {
     // net.connect skips `lookup` for literal IPs, so those are checked here.
