@@ -32,7 +32,10 @@ export function createReceiver(options: NodeReceiverOptions = {}): Receiver {
   const verify = signatureCheckFor(options, createVerifier);
   if (typeof options.inbox === 'object')
     return createReceiverCore({ ...options, inbox: options.inbox }, verify);
-  const inbox = createSqliteInbox(options.inbox ?? DEFAULT_INBOX_FILE);
+  const inbox = createSqliteInbox(
+    options.inbox ?? DEFAULT_INBOX_FILE,
+    options.logger ? { logger: options.logger } : {},
+  );
   const receiver = createReceiverCore({ ...options, inbox }, verify);
   return {
     ...receiver,

@@ -19,7 +19,10 @@
  *   backoff, and events left by a crash run at the next start. A crash between a handler finishing and
  *   the row being marked handled runs that handler again (at-least-once), so make handlers idempotent.
  * - Answers are JSON: 400 invalid payload (with every problem), 401 signature, 405 method, 413 body
- *   over `maxBodyBytes` (adapters stop reading at the limit), 415 content type, 503 inbox failure.
+ *   over `maxBodyBytes` (adapters stop reading at the limit), 415 content type, 503 with
+ *   `Retry-After` while the inbox cannot write (a full disk: logged once, `receiver.health()` says so,
+ *   and events are taken again as soon as a write succeeds).
+ * - A signing secret is required: without one `createReceiver` throws, unless `insecureSkipVerify: true`.
  *
  * @example
  * ```ts
@@ -40,6 +43,7 @@ export {
   type BodyReader,
   DEFAULT_MAX_BODY_BYTES,
   type Receiver,
+  type ReceiverHealth,
   type ReceiverRequest,
   type ReceiverStats,
 } from './core/receiver.js';

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { fixtures, invalidPayloadBodySchema, type Reason } from '../../src/contract/index.js';
@@ -277,12 +278,45 @@ describe('answers', () => {
     expect((await receiver().handle({ ...request, headers: new Headers(request.headers) })).status).toBe(200);
   });
 
-  it('503, not 200, when the inbox cannot record the event', async () => {
+  it('503 with Retry-After, not 200, while the inbox cannot record; one log line per episode', async () => {
     const inbox = createMemoryInbox();
-    const broken: InboxStore = { ...inbox, record: async () => Promise.reject(new Error('disk full')) };
-    const response = await receiver({ inbox: broken }).handle(signedRequest());
-    expect(response.status).toBe(503);
-    expect(json(response.body).error.code).toBe('inbox_unavailable');
+    let full = true;
+    const flaky: InboxStore = {
+      ...inbox,
+      record: async (entries, options) => {
+        if (full) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+        return inbox.record(entries, options);
+      },
+    };
+    const logger = recordingLogger();
+    const r = receiver({ inbox: flaky, logger });
+    for (let i = 0; i < 5; i++) {
+      const response = await r.handle(signedRequest());
+      expect(response.status).toBe(503);
+      expect(response.headers['retry-after']).toBe('10');
+      expect(json(response.body).error.code).toBe('inbox_unavailable');
+    }
+    expect(r.health()).toEqual({
+      writable: false,
+      failing: [
+        {
+          writer: 'inbox',
+          since: expect.any(Date),
+          error: 'SQLITE_FULL: database or disk is full',
+          failures: 5,
+        },
+      ],
+    });
+    expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
+      'inbox cannot write: events are answered 503 until it can (logged once until it can)',
+    ]);
+
+    full = false;
+    expect((await r.handle(signedRequest())).status).toBe(200);
+    expect(r.health()).toEqual({ writable: true, failing: [] });
+    expect(logger.lines.filter((l) => l.message === 'inbox writes again').map((l) => l.fields)).toEqual([
+      { failed_writes: 5, seconds: expect.any(Number) },
+    ]);
   });
 });
 
@@ -296,9 +330,27 @@ describe('secrets', () => {
     expect((await onlyNew.handle(signedRequest({}, [SECRET]))).status).toBe(401);
   });
 
-  it('without secrets: accepts unsigned events and warns loudly', async () => {
+  it('refuses to start without a secret unless verification is turned off explicitly', () => {
+    const inbox = createMemoryInbox();
+    for (const secrets of [undefined, [], ''] as const) {
+      expect(() => createReceiver(secrets === undefined ? { inbox } : { secrets, inbox })).toThrow(
+        /no signing secret|empty or undefined/,
+      );
+    }
+    // Not truthy: exactly true. And not beside a secret: which one was meant is not for us to guess.
+    const sloppy = { insecureSkipVerify: 'yes' as unknown as boolean, inbox };
+    expect(() => createReceiver(sloppy)).toThrow(/no signing secret/);
+    expect(() => createReceiver({ secrets: [SECRET], insecureSkipVerify: true, inbox })).toThrow(/not both/);
+    // The Node entry checks before it opens a file: nothing is left behind.
+    const file = path.join(tempDir(), 'never.db');
+    expect(() => createReceiver({ inbox: file })).toThrow(/no signing secret/);
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('with insecureSkipVerify: true, accepts unsigned events and warns loudly', async () => {
     const logger = recordingLogger();
-    const r = receiver({ secrets: [], logger });
+    const r = createReceiver({ insecureSkipVerify: true, inbox: createMemoryInbox(), logger });
+    open.push(r);
     expect(r.verifiesSignatures).toBe(false);
     expect(logger.lines.some((l) => l.level === 'warn' && /NOT verified/.test(l.message))).toBe(true);
     const { json: body } = eventJson();

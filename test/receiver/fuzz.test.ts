@@ -9,7 +9,12 @@ const CLIENT_STATUSES = new Set([200, 400, 401, 405, 413, 415]);
 
 const logger = recordingLogger();
 const signed = createReceiver({ secrets: [SECRET], inbox: createMemoryInbox(), logger, maxBodyBytes: 2048 });
-const unsigned = createReceiver({ inbox: createMemoryInbox(), logger, maxBodyBytes: 2048 });
+const unsigned = createReceiver({
+  insecureSkipVerify: true,
+  inbox: createMemoryInbox(),
+  logger,
+  maxBodyBytes: 2048,
+});
 afterAll(async () => {
   expect(logger.lines.filter((l) => l.level === 'error')).toEqual([]);
   await signed.close();

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseEvent, type ThirdPartyCustomerStatusEvent } from '../../src/contract/index.js';
 import { createMemoryInbox, createSqliteInbox, type InboxStore } from '../../src/receiver/index.js';
 import { waitFor } from '../support/wait-for.js';
-import { eventJson, REASONS, tempDir } from './helpers.js';
+import { eventJson, REASONS, recordingLogger, tempDir } from './helpers.js';
 
 // The same suite runs against every store (kysely's "no mocks, every dialect").
 const STORES: [string, () => InboxStore][] = [
@@ -225,6 +225,20 @@ describe('SQLite inbox on a real file', () => {
     await second.close();
   });
 
+  it('keeps its files readable by their owner only (0600), new or left 0644 by an earlier version', async () => {
+    const file = path.join(tempDir(), 'inbox.db');
+    const store = createSqliteInbox(file);
+    await store.record([entry()], keep);
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) expect(fs.statSync(f).mode & 0o777, f).toBe(0o600);
+    await store.close();
+    const old = path.join(tempDir(), 'old.db');
+    new Database(old).close();
+    fs.chmodSync(old, 0o644);
+    const reopened = createSqliteInbox(old);
+    expect(fs.statSync(old).mode & 0o777).toBe(0o600);
+    await reopened.close();
+  });
+
   it('runs in WAL mode, synchronous NORMAL, checkpointing at 4,000 pages at the latest (FULL: 1,000)', async () => {
     const store = createSqliteInbox(path.join(tempDir(), 'inbox.db'));
     expect(store.database.pragma('journal_mode', { simple: true })).toBe('wal');
@@ -415,6 +429,66 @@ describe('SQLite inbox on a real file', () => {
     blocker.close();
     expect(await store.record([entry()], keep)).toEqual(['recorded']);
     await store.close();
+  });
+
+  it('a status write that fails in the background is noted once, retried, never thrown from its timer', async () => {
+    const logger = recordingLogger();
+    const store = createSqliteInbox(path.join(tempDir(), 'inbox.db'), { logger });
+    store.database.pragma('busy_timeout = 0');
+    const first = entry({ ref: 'A' });
+    expect(await store.record([first], keep)).toEqual(['recorded']);
+    // Before the status is written (a timer, 50 ms on), another connection takes the write lock: the
+    // same path as a full disk (SQLITE_FULL) or an I/O error, without needing either.
+    const blocker = new Database(store.database.name);
+    blocker.exec('BEGIN IMMEDIATE');
+    await waitFor(() => store.health().length > 0, { what: 'the failed status write noted' });
+    expect(store.health()).toEqual([
+      {
+        writer: 'status projection',
+        since: expect.any(Date),
+        error: expect.stringMatching(/^SQLITE_BUSY/),
+        failures: 1,
+      },
+    ]);
+    // A read must not miss the status, and cannot write it: it fails as the storage (the server says 503).
+    await expect(store.getStatus('0201001008132685', 'A')).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    await expect(store.probe()).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    // Retried every second while it fails, and logged once for the whole episode.
+    await waitFor(() => (store.health()[0]?.failures ?? 0) >= 3, {
+      timeout: 15_000,
+      what: 'the status write retried',
+    });
+    expect(logger.lines.map((l) => [l.level, l.message])).toEqual([
+      [
+        'error',
+        'status projection cannot write: statuses are kept in memory and status reads answered 503 until it can (logged once until it can)',
+      ],
+    ]);
+
+    blocker.exec('ROLLBACK');
+    blocker.close();
+    await waitFor(() => store.health().length === 0, { what: 'the retried status write' });
+    expect(count(store.database, 'customer_statuses')).toBe(1);
+    expect(logger.lines.at(-1)).toMatchObject({ level: 'warn', message: 'status projection writes again' });
+    expect((await store.getStatus('0201001008132685', 'A'))?.eventId).toBe(first.event.event_id);
+    await store.probe();
+    await store.close();
+  });
+
+  it('closes while its status write fails; the next open writes the statuses from the inbox rows', async () => {
+    const file = path.join(tempDir(), 'inbox.db');
+    const store = createSqliteInbox(file, { logger: recordingLogger() });
+    store.database.pragma('busy_timeout = 0');
+    const held = entry({ ref: 'HELD' });
+    await store.record([held], keep);
+    const blocker = new Database(file);
+    blocker.exec('BEGIN IMMEDIATE');
+    await expect(store.close()).resolves.toBeUndefined();
+    blocker.exec('ROLLBACK');
+    blocker.close();
+    const reopened = createSqliteInbox(file);
+    expect((await reopened.getStatus('0201001008132685', 'HELD'))?.eventId).toBe(held.event.event_id);
+    await reopened.close();
   });
 
   it('an idle, unclosed inbox does not keep the process alive (the checkpointer thread included)', async () => {

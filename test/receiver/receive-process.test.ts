@@ -159,7 +159,7 @@ describe('tpcs receive (process)', () => {
     expect(replies.every((a) => a.status === 200 && a.body.outcome === 'duplicate')).toBe(true);
   });
 
-  it('takes secrets from WEBHOOK_SECRET, and warns loudly when there is none', async () => {
+  it('takes secrets from WEBHOOK_SECRET, and warns loudly when told to check none', async () => {
     const dir = tempDir();
     const fromEnv = await startReceive(['--db', path.join(dir, 'a.db')], {
       WEBHOOK_SECRET: `${OTHER_SECRET},${SECRET}`,
@@ -170,7 +170,7 @@ describe('tpcs receive (process)', () => {
     });
     expect((await send(fromEnv.url, signedRequest())).status).toBe(200);
 
-    const open = await startReceive(['--db', path.join(dir, 'b.db')]);
+    const open = await startReceive(['--db', path.join(dir, 'b.db'), '--insecure-skip-verify']);
     await waitFor(() => open.logs.some((l) => l.level === 40), { what: 'a warning logged' });
     expect(open.logs.some((l) => l.level === 40 && String(l.msg).includes('NOT verified'))).toBe(true);
     const { body, eventId } = signedRequest();
@@ -197,7 +197,7 @@ describe('tpcs receive (process)', () => {
     });
     const code = await new Promise((resolve) => child.on('exit', resolve));
     expect(code).toBe(2);
-    expect(err).toMatch(/--secret .*'nope' is invalid.*whsec_/);
+    expect(err).toMatch(/--secret .* is invalid.*whsec_/);
   });
 
   it('reads settings flag first, then environment, then default', async () => {

@@ -5,7 +5,7 @@ import { type Logger, pino } from 'pino';
 import type { SettingValues } from '../../config/index.js';
 import { createReceiver, createSqliteInbox, type InboxStore, type Receiver } from '../../receiver/index.js';
 import { createReceiverServer, WEBHOOK_PATH } from '../../receiver/service/server.js';
-import { addOptions, commandAction, EXIT_CODES_HELP } from '../options.js';
+import { addOptions, commandAction, EXIT_CODES_HELP, UsageError } from '../options.js';
 
 /** How often `tpcs receive` logs what it took since the last summary (only when it took something). */
 const SUMMARY_INTERVAL_MS = 10_000;
@@ -18,34 +18,63 @@ const SUMMARY_INTERVAL_MS = 10_000;
 export function registerReceive(program: Command): void {
   const command = program
     .command('receive')
-    .description('run a webhook receiver: POST /webhook, GET /statuses/{customer_id}/{ref}, GET /healthz');
+    .description(
+      'run a webhook receiver: POST /webhook, GET /statuses/{customer_id}/{ref}, GET /healthz, GET /readyz',
+    );
   addOptions(command, 'receive')
     .addHelpText('after', EXIT_CODES_HELP)
     .action(commandAction('receive', {}, runReceiveService));
 }
 
+/** What the start line says when signatures are not checked, so that no one runs it so unawares. */
+const INSECURE_WARNING =
+  'signature verification is OFF (--insecure-skip-verify): anyone who can reach this port can forge events';
+
+/**
+ * The secrets to check signatures with, or none when the operator said `--insecure-skip-verify`.
+ * Without a secret (an empty one reads as none) it refuses to start: a receiver that quietly accepts
+ * forged events is worse than one that does not start.
+ */
+function secretsToCheck(options: SettingValues<'receive'>): string[] {
+  const secrets = options.webhookSecrets ?? [];
+  if (options.insecureSkipVerify) {
+    if (secrets.length > 0) {
+      throw new UsageError(
+        'conflicting_options: --secret (or WEBHOOK_SECRET) and --insecure-skip-verify (or INSECURE_SKIP_VERIFY) ' +
+          'were both given; give one',
+      );
+    }
+    return [];
+  }
+  if (secrets.length === 0) {
+    throw new UsageError(
+      'missing_secret: no signing secret: give --secret whsec_… or WEBHOOK_SECRET (an empty value counts ' +
+        'as none); to accept unsigned events that anyone can forge, add --insecure-skip-verify',
+    );
+  }
+  return secrets;
+}
+
 async function runReceiveService(options: SettingValues<'receive'>): Promise<void> {
-  // Buffered stdout: with `--log-level debug` (a line per event) a line must not cost one write(2) per
-  // request. Lines are flushed every 4 KiB or 200 ms, whichever comes first, and synchronously on shutdown.
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const secrets = secretsToCheck(options);
+  const { destination, flushSync } = logDestination();
   const flushTimer = setInterval(() => destination.flush(), 200).unref();
   const log = pino({ level: options.logLevel, base: { service: 'tpcs-receive' } }, destination);
   const fail = (message: string): never => {
     log.fatal(message);
-    destination.flushSync();
+    flushSync();
     process.exit(2);
   };
 
-  const secrets = options.webhookSecrets ?? [];
   const synchronous = options.receiverSynchronous === 'full' ? 'FULL' : 'NORMAL';
 
   let receiver: ReturnType<typeof createReceiver>;
   let inbox: InboxStore;
   try {
     // In-thread writes (checkpoints and FULL's fsync off the event loop): the fastest measured (bench/receiver).
-    inbox = createSqliteInbox(options.receiverDb, { synchronous });
+    inbox = createSqliteInbox(options.receiverDb, { synchronous, logger: log });
     receiver = createReceiver({
-      secrets,
+      ...(options.insecureSkipVerify ? { insecureSkipVerify: true } : { secrets }),
       inbox,
       maxBodyBytes: options.receiverMaxBodyBytes,
       futureToleranceSeconds: options.receiverFutureTolerance,
@@ -61,17 +90,16 @@ async function runReceiveService(options: SettingValues<'receive'>): Promise<voi
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   // Written whatever the level: it carries the port (`--port 0`), and whoever started us waits for it.
   const announce = log.isLevelEnabled('info') ? log : log.child({}, { level: 'info' });
-  announce.info(
-    {
-      port: address.port,
-      url: `http://${host}:${address.port}${WEBHOOK_PATH}`,
-      db: options.receiverDb,
-      synchronous,
-      signature_verification: receiver.verifiesSignatures,
-      secrets: secrets.length,
-    },
-    'listening',
-  );
+  const started = {
+    port: address.port,
+    url: `http://${host}:${address.port}${WEBHOOK_PATH}`,
+    db: options.receiverDb,
+    synchronous,
+    signature_verification: receiver.verifiesSignatures,
+    secrets: secrets.length,
+  };
+  if (receiver.verifiesSignatures) announce.info(started, 'listening');
+  else announce.warn({ ...started, insecure_skip_verify: true, warning: INSECURE_WARNING }, 'listening');
   destination.flush();
   const summaries = logSummaries(receiver, log);
 
@@ -93,10 +121,42 @@ async function runReceiveService(options: SettingValues<'receive'>): Promise<voi
     summaries.stop();
     log.info('stopped');
     clearInterval(flushTimer);
-    destination.flushSync();
+    flushSync();
   };
   process.once('SIGTERM', (signal) => void shutdown(signal));
   process.once('SIGINT', (signal) => void shutdown(signal));
+}
+
+/** Log bytes held while stdout cannot be written (a full disk under `> receiver.log`); more are dropped. */
+const LOG_BUFFER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Buffered stdout: with `--log-level debug` (a line per event) a line must not cost one write(2) per
+ * request. Lines are flushed every 4 KiB or 200 ms, whichever comes first, and synchronously on shutdown.
+ *
+ * Stdout redirected to a file on the inbox's disk fails when that disk fills, like the inbox: the
+ * receiver must go on answering (503) rather than end on the stream's 'error' event. The lines that
+ * failed stay buffered and are written again at the next flush, up to LOG_BUFFER_BYTES.
+ */
+function logDestination() {
+  const destination = pino.destination({
+    dest: 1,
+    sync: false,
+    minLength: 4096,
+    maxLength: LOG_BUFFER_BYTES,
+  });
+  // Nowhere to report it: stderr is usually the same file. The flush timer tries again.
+  destination.on('error', () => {});
+  return {
+    destination,
+    flushSync() {
+      try {
+        destination.flushSync();
+      } catch {
+        // At exit with the disk still full: the buffered lines are lost, the inbox is not.
+      }
+    },
+  };
 }
 
 /**

@@ -16,6 +16,7 @@ import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.js';
 import { nextTurn } from './timers.js';
 import type { SignatureCheck } from './verification.js';
 import { InboxWorker } from './worker.js';
+import { type WriteFailure, WriteHealth } from './write-health.js';
 
 /**
  * Reads the body, stopping once it exceeds `limitBytes`: resolves `undefined` in that case, so an
@@ -32,10 +33,15 @@ export interface ReceiverRequest {
 
 export interface ReceiverOptions {
   /**
-   * Signing secrets (`whsec_…`). Several are accepted at once during a rotation. With none, signatures
-   * are NOT checked and anyone who can reach the endpoint can forge events: a warning is logged.
+   * Signing secrets (`whsec_…`). Several are accepted at once during a rotation. Required, unless
+   * `insecureSkipVerify` is true: `createReceiver` throws without one (an empty or undefined one too).
    */
   secrets?: string | readonly string[];
+  /**
+   * Accept events without checking any signature: anyone who can reach the endpoint can forge them.
+   * For local development only; a warning is logged. Must be exactly `true`, and without `secrets`.
+   */
+  insecureSkipVerify?: boolean;
   /**
    * Where events are recorded before the 200. The receiver does not close it: whoever opened it does.
    * (The Node entry's `createReceiver` also takes a SQLite file path, and opens `./tpcs-inbox.db` by default.)
@@ -77,6 +83,16 @@ export interface Receiver {
   on<N extends HandlerName>(name: N, handler: Handler<N>): () => void;
   /** Counts since the receiver was created: accepted events by outcome, other answers by status. */
   stats(): ReceiverStats;
+  /**
+   * Whether the inbox takes writes now: false from a failed write (a full disk, an I/O error; events
+   * are answered 503 meanwhile) until one succeeds again.
+   */
+  health(): ReceiverHealth;
+  /**
+   * {@link health}, after trying a write of the inbox's own (`InboxStore.probe`) when the last one
+   * failed: what a readiness check asks, so that it sees the disk come back even with no event arriving.
+   */
+  checkHealth(): Promise<ReceiverHealth>;
   /** Runs handlers for every event that is due now; resolves when none is left. */
   drain(): Promise<void>;
   /**
@@ -90,6 +106,14 @@ export interface Receiver {
   readonly verifiesSignatures: boolean;
 }
 
+/** See {@link Receiver.health}. */
+export interface ReceiverHealth {
+  /** False while any write to the inbox fails. */
+  readonly writable: boolean;
+  /** Each writer failing now: when and how its episode began, how many writes failed since. */
+  readonly failing: readonly WriteFailure[];
+}
+
 export interface ReceiverStats {
   /** Events answered 200, by what recording did. */
   recorded: number;
@@ -100,6 +124,12 @@ export interface ReceiverStats {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
+
+/**
+ * `Retry-After` of a 503 for an inbox that cannot write: soon enough that a freed disk is used within
+ * seconds, late enough that a sender honouring it does not hammer a full one.
+ */
+export const INBOX_RETRY_AFTER_SECONDS = 10;
 
 /** Decodes stored bodies for handlers; they were validated as UTF-8 when received. */
 const UTF8 = new TextDecoder();
@@ -126,11 +156,14 @@ export function createReceiverCore(options: ReceiverOptions, verify: SignatureCh
   if (!verify) {
     log.warn(
       { signature_verification: false },
-      'NO SIGNING SECRET CONFIGURED: webhook signatures are NOT verified and anyone who can reach this ' +
-        'endpoint can forge events. Pass secrets: ["whsec_…"] in production.',
+      'insecureSkipVerify: webhook signatures are NOT verified and anyone who can reach this ' +
+        'endpoint can forge events. Pass secrets: ["whsec_…"] instead outside local development.',
     );
   }
   const { inbox } = options;
+  // Two writers on the inbox, each logging its own failures once per episode (write-health.ts).
+  const recording = new WriteHealth(log, 'inbox');
+  const handling = new WriteHealth(log, 'inbox worker');
   const handlers = new HandlerRegistry();
   const handleStale = options.handleStaleEvents ?? false;
   const recordOptions = () => ({ handleStale, handlers: handlers.size > 0 });
@@ -145,6 +178,7 @@ export function createReceiverCore(options: ReceiverOptions, verify: SignatureCh
     store: inbox,
     retry: { ...DEFAULT_RETRY_POLICY, ...options.retry },
     log,
+    health: handling,
     dispatch: async (pending: PendingEvent) => {
       if (handlers.size === 0) return; // nothing subscribed (e.g. `tpcs receive`): just mark it handled
       // Validated when received; stored bytes are exactly those bytes, so a plain parse suffices.
@@ -213,10 +247,12 @@ export function createReceiverCore(options: ReceiverOptions, verify: SignatureCh
     try {
       outcome = await record({ event, body, receivedAt });
     } catch (error) {
-      log.error({ event_id: event.event_id, err: String(error) }, 'inbox write failed; answered 503');
-      return errorResponse('inbox_unavailable', 'The event could not be recorded; retry later');
+      // Nothing was promised: the sender retries. Logged once per episode, not per request.
+      recording.failed(error, 'events are answered 503 until it can');
+      return inboxUnavailable();
     }
-    if (outcome === undefined) return errorResponse('inbox_unavailable', 'The event could not be recorded');
+    if (outcome === undefined) return inboxUnavailable();
+    recording.succeeded();
     stats[outcome]++;
     if (outcome !== 'duplicate' && workerEnabled && !closed && handlers.size > 0) worker.nudge();
     // Per event at debug only: the inbox row already records every event, and a line per request
@@ -240,6 +276,14 @@ export function createReceiverCore(options: ReceiverOptions, verify: SignatureCh
     };
   }
 
+  /** This receiver's writers, then the inbox's own background ones. */
+  function health(): ReceiverHealth {
+    const failing = [recording.failure, handling.failure, ...(inbox.health?.() ?? [])].filter(
+      (f): f is WriteFailure => f !== undefined,
+    );
+    return { writable: failing.length === 0, failing };
+  }
+
   return {
     inbox,
     maxBodyBytes,
@@ -260,6 +304,18 @@ export function createReceiverCore(options: ReceiverOptions, verify: SignatureCh
     stats() {
       return { ...stats, rejected: { ...stats.rejected } };
     },
+    health,
+    async checkHealth() {
+      if (recording.failure && inbox.probe) {
+        try {
+          await inbox.probe();
+          recording.succeeded();
+        } catch (error) {
+          recording.failed(error, 'events are answered 503 until it can');
+        }
+      }
+      return health();
+    },
     on(name, handler) {
       return handlers.add(name, handler);
     },
@@ -274,6 +330,12 @@ export function createReceiverCore(options: ReceiverOptions, verify: SignatureCh
       await worker.stop();
     },
   };
+}
+
+function inboxUnavailable(): ReceiverResponse {
+  return errorResponse('inbox_unavailable', 'The event could not be recorded; retry later', undefined, {
+    'retry-after': String(INBOX_RETRY_AFTER_SECONDS),
+  });
 }
 
 function tooLarge(limit: number): ReceiverResponse {

@@ -2,6 +2,7 @@ import type { InboxStore, PendingEvent } from '../inbox/store.js';
 import type { ReceiverLogger } from './logger.js';
 import { nextAttemptAt, type RetryPolicy } from './retry-policy.js';
 import { backgroundTimeout } from './timers.js';
+import type { WriteHealth } from './write-health.js';
 
 export interface InboxWorkerOptions {
   store: InboxStore;
@@ -9,6 +10,8 @@ export interface InboxWorkerOptions {
   dispatch: (pending: PendingEvent) => Promise<void>;
   retry: RetryPolicy;
   log: ReceiverLogger;
+  /** Where the store's failures go: logged once per episode, and the receiver's health. */
+  health: WriteHealth;
   batchSize?: number;
 }
 
@@ -84,7 +87,7 @@ export class InboxWorker {
   }
 
   async #loop(): Promise<void> {
-    const { store, log } = this.#options;
+    const { store, health } = this.#options;
     try {
       for (;;) {
         this.#wakeAgain = false;
@@ -94,9 +97,11 @@ export class InboxWorker {
         if (batch.length < this.#batchSize && !this.#wakeAgain) break;
       }
       await this.#scheduleNextRetry();
+      health.succeeded();
     } catch (error) {
-      // The store failed (disk gone?). Try again later rather than spinning or crashing the process.
-      log.error({ err: String(error) }, 'inbox worker failed; retrying in 1 s');
+      // The store failed (disk full or gone). Try again later rather than spinning or crashing the
+      // process; the events stay pending in the inbox meanwhile.
+      health.failed(error, 'handlers wait; retrying every second');
       this.#arm(Date.now() + 1000);
     }
   }

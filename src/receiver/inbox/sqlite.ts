@@ -2,6 +2,9 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
+import { ensurePrivateFile, restrictSqliteSidecars } from '../../secrets/files.js';
+import { consoleLogger, type ReceiverLogger } from '../core/logger.js';
+import { type WriteFailure, WriteHealth } from '../core/write-health.js';
 import { startCheckpointer } from './checkpointer.js';
 import { supersedes, timestampMs } from './order.js';
 import { type InboxRow, toInboxRow } from './row.js';
@@ -29,11 +32,20 @@ export interface SqliteInboxOptions {
    * low concurrency bounds throughput (see docs/benchmarks.md).
    */
   synchronous?: 'FULL' | 'NORMAL';
+  /**
+   * Where the inbox reports its background writes failing (the status projection, on a full disk),
+   * once per episode. Default: stderr. `createReceiver` passes its own logger to a file it opens.
+   */
+  logger?: ReceiverLogger;
 }
 
 /** The SQLite inbox; `database` is there for inspection (tests, ad-hoc queries), not for writing. */
 export interface SqliteInbox extends InboxStore {
   readonly database: Database.Database;
+  /** The status projection, while its writes fail (they are retried every second); else empty. */
+  health(): WriteFailure[];
+  /** A small write of its own (and the held-back statuses); rejects while the file takes no writes. */
+  probe(): Promise<void>;
 }
 
 /** Numbered migrations; `PRAGMA user_version` records how many have run. Append only. */
@@ -137,21 +149,51 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
   const reader = sqliteReader(db);
   let closed = false;
   // Statuses are written in batches of their own (StatusProjection): soon after a record, at once when
-  // many are waiting, and always before a status is read.
+  // many are waiting, and always before a status is read. A write that fails (a full disk) keeps them
+  // in memory and is tried again every PROJECT_RETRY_MS: it must never throw out of a timer, which
+  // would end the process.
+  const projection = new WriteHealth(options.logger ?? consoleLogger, 'status projection');
   let projectTimer: NodeJS.Timeout | undefined;
+  /** Writes the held-back statuses now; throws what the write threw, with a retry scheduled. */
   const project = () => {
     if (projectTimer) clearTimeout(projectTimer);
     projectTimer = undefined;
-    if (!closed) writer.projectStatuses();
+    if (closed || writer.pendingStatuses === 0) return;
+    try {
+      writer.projectStatuses();
+      projection.succeeded();
+    } catch (error) {
+      projection.failed(error, 'statuses are kept in memory and status reads answered 503 until it can');
+      projectTimer = setTimeout(projectInBackground, PROJECT_RETRY_MS).unref();
+      throw error;
+    }
+  };
+  const projectInBackground = () => {
+    try {
+      project();
+    } catch {
+      // Noted by `projection`, and tried again.
+    }
   };
   const scheduleProjection = () => {
-    if (writer.pendingStatuses >= MAX_PENDING_STATUSES) project();
+    // While failing, the retry timer (always armed then) writes these too: one more write per record
+    // would only fail again.
+    if (projection.failure) return;
+    if (writer.pendingStatuses >= MAX_PENDING_STATUSES) projectInBackground();
     else if (writer.pendingStatuses > 0 && !projectTimer) {
-      projectTimer = setTimeout(project, PROJECT_AFTER_MS).unref();
+      projectTimer = setTimeout(projectInBackground, PROJECT_AFTER_MS).unref();
     }
   };
   return {
     ...reader,
+    health: () => (projection.failure ? [projection.failure] : []),
+    async probe() {
+      if (closed) throw new Error('the inbox is closed');
+      // After a failed fdatasync nothing written since is known to be durable: only a restart recovers.
+      if (walSync?.failure) throw walSync.failure;
+      writer.touch();
+      project();
+    },
     async getStatus(customerId, clientCustomerRef) {
       project();
       return reader.getStatus(customerId, clientCustomerRef);
@@ -179,8 +221,13 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
     },
     async close() {
       if (closed) return;
-      project();
+      try {
+        project();
+      } catch {
+        // Not written (disk full): the next open replays them from the inbox rows (StatusProjection.recover).
+      }
       closed = true;
+      if (projectTimer) clearTimeout(projectTimer);
       await walSync?.close();
       await checkpointer?.stop();
       db.close();
@@ -191,6 +238,8 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
 /** How long a recorded status may wait to be written with others, and how many may wait. */
 const PROJECT_AFTER_MS = 50;
 const MAX_PENDING_STATUSES = 2000;
+/** How often a failed status write is tried again (a full disk may be freed at any time). */
+const PROJECT_RETRY_MS = 1000;
 
 /** Opens (creating if needed) and migrates the inbox file: WAL mode, `synchronous=NORMAL`. */
 function openSqliteDatabase(filename: string): Database.Database {
@@ -198,9 +247,12 @@ function openSqliteDatabase(filename: string): Database.Database {
   // Loaded on first use, not at import: `tpcs/receiver` then also loads where the native module does
   // not (Bun, a platform without a prebuilt binary), as long as an InboxStore is passed.
   const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  // the inbox holds partners' customer data: readable by this user only (0600, and so its -wal/-shm)
+  if (filename !== ':memory:') ensurePrivateFile(filename);
   const db = new BetterSqlite3(filename);
   try {
     db.pragma('journal_mode = WAL');
+    if (filename !== ':memory:') restrictSqliteSidecars(filename);
     db.pragma('synchronous = NORMAL');
     // SQLite checkpoints inside the commit that crosses this many WAL pages. 4,000 (16 MiB) instead of
     // 1,000: a page written many times (random event_id index leaves, busy status rows) is copied once
@@ -225,6 +277,8 @@ interface SqliteWriter {
   readonly pendingStatuses: number;
   markHandled(seqs: readonly number[], at: number): void;
   markFailed(failures: readonly HandlerFailure[]): void;
+  /** A one-row write of its own (no change in value): whether the file takes writes now. */
+  touch(): void;
 }
 
 function sqliteWriter(db: Database.Database): SqliteWriter {
@@ -245,6 +299,8 @@ function sqliteWriter(db: Database.Database): SqliteWriter {
   const updateFailed = db.prepare<[string, number, number]>(
     `UPDATE inbox_events SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE seq = ?`,
   );
+  // SQLite writes the row's page even though no value changes, so this commits a WAL frame.
+  const touchMeta = db.prepare('UPDATE inbox_meta SET projected_seq = projected_seq');
   const updateGaveUp = db.prepare<[string, number]>(
     `UPDATE inbox_events SET attempts = attempts + 1, last_error = ?, state = 'failed' WHERE seq = ?`,
   );
@@ -320,6 +376,9 @@ function sqliteWriter(db: Database.Database): SqliteWriter {
     },
     markFailed(failures) {
       if (failures.length > 0) markFailedBatch(failures);
+    },
+    touch() {
+      touchMeta.run();
     },
   };
 }

@@ -16,6 +16,7 @@
  * whole operation (its own transaction): no caller holds a transaction open across an `await`.
  */
 import type { CustomerStatus, Reason, ThirdPartyCustomerStatusEvent } from '../../contract/index.js';
+import type { WriteFailure } from '../core/write-health.js';
 
 export type RecordOutcome = 'recorded' | 'duplicate' | 'stale';
 export type InboxState = 'pending' | 'handled' | 'skipped' | 'failed';
@@ -107,5 +108,15 @@ export interface InboxStore {
   getStatus(customerId: string, clientCustomerRef: string): Promise<CustomerStatusRecord | undefined>;
   /** Statuses ordered by customer then ref; all customers when `customerId` is omitted. */
   listStatuses(query?: { customerId?: string; limit?: number }): Promise<CustomerStatusRecord[]>;
+  /**
+   * Optional: the store's own background writers failing now (the SQLite inbox's status projection);
+   * empty when none. The receiver's `health()` lists them beside the writers it runs itself.
+   */
+  health?(): readonly WriteFailure[];
+  /**
+   * Optional: one small write, to learn whether the store takes writes again after a failure (the
+   * receiver's `checkHealth()` calls it then). Rejects while it cannot write.
+   */
+  probe?(): Promise<void>;
   close(): Promise<void>;
 }

@@ -35,6 +35,11 @@ export class WalSync {
     this.#fd = fs.openSync(walFile, 'r');
   }
 
+  /** Set once an fdatasync has failed: every later {@link durable} rejects with it. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
   /** Call right after a commit: resolves once that commit is on disk. */
   durable(): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { handleNodeRequest, writeNodeResponse } from '../adapters/node.js';
-import type { Receiver } from '../core/receiver.js';
+import { INBOX_RETRY_AFTER_SECONDS, type Receiver, type ReceiverHealth } from '../core/receiver.js';
 import { errorResponse, jsonResponse, type ReceiverResponse } from '../core/response.js';
+import { isStorageError } from '../core/write-health.js';
 import type { CustomerStatusRecord } from '../inbox/store.js';
 
 export const WEBHOOK_PATH = '/webhook';
@@ -12,7 +13,10 @@ export const WEBHOOK_PATH = '/webhook';
  *
  * - `GET /statuses/{customer_id}/{client_customer_ref}`: the current status (404 when unknown)
  * - `GET /statuses?customer_id=…&limit=…`: `{statuses: [...]}` (all customers when omitted)
- * - `GET /healthz`: `{status: "ok"}`
+ * - `GET /healthz`: liveness, always 200: `{status: "ok"}`, or `{status: "degraded", failing: […]}`
+ *   while writes to the inbox fail (a full disk: events are answered 503 meanwhile), one per writer
+ * - `GET /readyz`: readiness, 200 `{status: "ready"}`, or 503 (with `Retry-After`) while the inbox
+ *   cannot write; asked while it cannot, it tries a write, so it sees the disk come back by itself
  *
  * @example
  * ```ts
@@ -22,8 +26,12 @@ export const WEBHOOK_PATH = '/webhook';
  */
 export function createReceiverServer(receiver: Receiver): Server {
   return createServer((req, res) => {
-    route(receiver, req, res).catch(() => {
-      writeNodeResponse(res, errorResponse('internal', 'Internal error'), true);
+    route(receiver, req, res).catch((error: unknown) => {
+      // A status read can meet the disk full too (it writes held-back statuses first): retry later.
+      const response = isStorageError(error)
+        ? errorResponse('unavailable', 'The inbox cannot be read now; retry later', undefined, RETRY_AFTER)
+        : errorResponse('internal', 'Internal error');
+      writeNodeResponse(res, response, true);
     });
   });
 }
@@ -42,7 +50,9 @@ async function route(receiver: Receiver, req: IncomingMessage, res: ServerRespon
 
   let response: ReceiverResponse;
   if (path === '/healthz') {
-    response = onlyGet(req) ?? jsonResponse(200, { status: 'ok' });
+    response = onlyGet(req) ?? liveness(receiver.health());
+  } else if (path === '/readyz') {
+    response = onlyGet(req) ?? readiness(await receiver.checkHealth());
   } else if (path === '/statuses' || path === '/statuses/') {
     response = onlyGet(req) ?? (await listStatuses(receiver, url.searchParams));
   } else if (path.startsWith('/statuses/')) {
@@ -52,6 +62,32 @@ async function route(receiver: Receiver, req: IncomingMessage, res: ServerRespon
   }
   // These routes never read a body, so one that was sent is left unread: close rather than drain it.
   writeNodeResponse(res, response, !req.complete);
+}
+
+const RETRY_AFTER = { 'retry-after': String(INBOX_RETRY_AFTER_SECONDS) };
+
+function liveness(health: ReceiverHealth): ReceiverResponse {
+  if (health.writable) return jsonResponse(200, { status: 'ok' });
+  return jsonResponse(200, { status: 'degraded', failing: failingJson(health) });
+}
+
+function readiness(health: ReceiverHealth): ReceiverResponse {
+  if (health.writable) return jsonResponse(200, { status: 'ready' });
+  return errorResponse(
+    'inbox_unavailable',
+    'The inbox cannot write; events are answered 503',
+    { failing: failingJson(health) },
+    RETRY_AFTER,
+  );
+}
+
+function failingJson(health: ReceiverHealth) {
+  return health.failing.map((f) => ({
+    writer: f.writer,
+    since: f.since.toISOString(),
+    error: f.error,
+    failed_writes: f.failures,
+  }));
 }
 
 function onlyGet(req: IncomingMessage): ReceiverResponse | undefined {

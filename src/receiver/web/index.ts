@@ -21,6 +21,7 @@ export {
   type BodyReader,
   DEFAULT_MAX_BODY_BYTES,
   type Receiver,
+  type ReceiverHealth,
   type ReceiverOptions,
   type ReceiverRequest,
   type ReceiverStats,
