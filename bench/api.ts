@@ -23,7 +23,7 @@ import { nextEventTimestamp } from '../src/customers/decisions.js';
 import { isStatusChange } from '../src/customers/status-change.js';
 import { openStorage } from '../src/storage/index.js';
 import type { ComplianceDecisionInput, DecisionStatus, Store } from '../src/storage/store.js';
-import { describeMachine, formatInteger, markdownTable, median } from './table.js';
+import { BENCH_SECRETS_KEY, describeMachine, formatInteger, markdownTable, median } from './table.js';
 
 const ROUNDS = 5;
 const SLICE_MS = Number(process.env.BENCH_SLICE_MS ?? 1000);
@@ -165,11 +165,15 @@ function report(database: string, mode: string, cases: Case[]): void {
 async function benchSqlite(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'tpcs-bench-'));
   try {
-    const store = (await openStorage(`sqlite:${join(dir, 'store.db')}`)).store; // migrated; the queue it opens is not used here
+    const store = (
+      await openStorage(`sqlite:${join(dir, 'store.db')}`, { secrets: { key: BENCH_SECRETS_KEY } })
+    ).store; // migrated; the queue it opens is not used here
     await seed(store);
 
     // the baseline: the same schema and rows in another file, written with better-sqlite3 directly
-    const seeded = (await openStorage(`sqlite:${join(dir, 'baseline.db')}`)).store; // migrated; the queue it opens is not used here
+    const seeded = (
+      await openStorage(`sqlite:${join(dir, 'baseline.db')}`, { secrets: { key: BENCH_SECRETS_KEY } })
+    ).store; // migrated; the queue it opens is not used here
     const endpointId = await seed(seeded);
     await seeded.close();
     const db = new Database(join(dir, 'baseline.db'));
@@ -242,9 +246,9 @@ async function benchPostgres(): Promise<string> {
     return u.toString();
   };
   try {
-    const store = (await openStorage(urlFor(storeSchema))).store; // migrated; the queue it opens is not used here
+    const store = (await openStorage(urlFor(storeSchema), { secrets: { key: BENCH_SECRETS_KEY } })).store; // migrated; the queue it opens is not used here
     await seed(store);
-    const seeded = (await openStorage(urlFor(schema))).store; // migrated; the queue it opens is not used here
+    const seeded = (await openStorage(urlFor(schema), { secrets: { key: BENCH_SECRETS_KEY } })).store; // migrated; the queue it opens is not used here
     const endpointId = await seed(seeded);
     await seeded.close();
     const pool = new pg.Pool({

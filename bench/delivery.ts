@@ -31,7 +31,7 @@ import { Pool } from 'undici';
 import { signWebhook } from '../src/signing/sign.js';
 import { openStorage } from '../src/storage/index.js';
 import type { Store } from '../src/storage/store.js';
-import { describeMachine, markdownTable } from './table.js';
+import { BENCH_SECRETS_KEY, describeMachine, markdownTable } from './table.js';
 
 const QUICK = process.argv.includes('--quick');
 const BACKLOG = QUICK ? 2000 : 5000;
@@ -164,6 +164,7 @@ async function spawnTpcs(
       RETRY_JITTER: 'none',
       DELIVERY_PER_ENDPOINT: String(PER_ENDPOINT),
       LOG_LEVEL: 'warn',
+      SECRETS_KEY: BENCH_SECRETS_KEY,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -331,7 +332,7 @@ async function backlog(
 ): Promise<Row | undefined> {
   const url = await freshUrl(dialect, dir);
   if (!url) return undefined;
-  const store = (await openStorage(url)).store; // migrated; the queue it opens is not used here
+  const store = (await openStorage(url, { secrets: { key: BENCH_SECRETS_KEY } })).store; // migrated; the queue it opens is not used here
   const ctx = await setup(store, endpoints, Math.min(events, 1000));
   const serve = await startServe(url, false);
   const api = new Pool(serve.url, { connections: 16 });
@@ -373,7 +374,7 @@ async function paced(
 ): Promise<{ latencies: number[]; requests: number; answers: number[] } | undefined> {
   const url = await freshUrl(dialect, dir);
   if (!url) return undefined;
-  const store = (await openStorage(url)).store; // migrated; the queue it opens is not used here
+  const store = (await openStorage(url, { secrets: { key: BENCH_SECRETS_KEY } })).store; // migrated; the queue it opens is not used here
   const ctx = await setup(
     store,
     dead ? [`${sink.url}/paced`, `${sink.url}/hang`] : [`${sink.url}/paced`],
@@ -402,7 +403,7 @@ async function paced(
   const emitted = (await Promise.all(sent)).filter(Boolean).length;
   const dump = await waitForSink(sink, emitted, 15_000);
   if (dump.requests < emitted) {
-    const storage = await openStorage(url);
+    const storage = await openStorage(url, { secrets: { key: BENCH_SECRETS_KEY } });
     console.error(
       `${dialect}: ${emitted - dump.requests} deliveries missing`,
       await storage.queue.stats(new Date()),

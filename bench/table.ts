@@ -82,3 +82,9 @@ export function median(values: readonly number[]): number {
 export function formatInteger(value: number): string {
   return Math.round(value).toLocaleString('en-US');
 }
+
+/**
+ * The key benchmarks store endpoint secrets under (`SECRETS_KEY`): PostgreSQL needs one, and a fixed
+ * key lets a benchmark's own `openStorage` and the `tpcs` processes it starts read the same rows.
+ */
+export const BENCH_SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');

@@ -6,6 +6,7 @@ import { registerPartners } from './commands/partners.js';
 import { registerReceive } from './commands/receive.js';
 import { registerRecover } from './commands/recover.js';
 import { registerReplay } from './commands/replay.js';
+import { registerSecrets } from './commands/secrets.js';
 import { registerServe } from './commands/serve.js';
 import { registerTokens } from './commands/tokens.js';
 import { registerTrigger } from './commands/trigger.js';
@@ -41,6 +42,7 @@ registerReplay(program);
 registerRecover(program);
 registerPartners(program);
 registerTokens(program);
+registerSecrets(program);
 
 try {
   await program.parseAsync(process.argv);

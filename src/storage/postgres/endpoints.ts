@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { type SecretBox, secretContext } from '../../secrets/box.js';
 import type { Endpoint, EndpointPatch, NewEndpoint } from '../store.js';
 import { type Queryable, statement, withTransaction } from './db.js';
 import type { Row } from './tables.js';
@@ -19,8 +20,11 @@ const e = (columns: string): string =>
     .map((c) => `e.${c}`)
     .join(', ');
 
-/** Groups joined rows (ordered by endpoint, then secret newest first) into endpoints, keeping order. */
-function toEndpoints(rows: EndpointSecretRow[]): Endpoint[] {
+/**
+ * Groups joined rows (ordered by endpoint, then secret newest first) into endpoints, keeping order;
+ * each secret is decrypted (it is stored encrypted, bound to its endpoint).
+ */
+function toEndpoints(rows: EndpointSecretRow[], box: SecretBox): Endpoint[] {
   const byId = new Map<string, Endpoint>();
   for (const r of rows) {
     let endpoint = byId.get(r.id);
@@ -41,7 +45,7 @@ function toEndpoints(rows: EndpointSecretRow[]): Endpoint[] {
     }
     if (r.secret !== null && r.secret_created_at !== null) {
       endpoint.secrets.push({
-        secret: r.secret,
+        secret: box.open(r.secret, secretContext.endpoint(r.id)),
         createdAt: r.secret_created_at,
         expiresAt: r.secret_expires_at,
       });
@@ -114,9 +118,10 @@ const insertSecret = statement(
   'INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) VALUES ($1, $2, $3)',
 );
 
-/** One statement: the endpoint and its first secret. */
-export async function createEndpoint(db: Queryable, n: NewEndpoint): Promise<Endpoint> {
-  await insert.run(db, [n.id, n.customerId, n.url, n.description, n.eventTypes, n.createdAt, n.secret]);
+/** One statement: the endpoint and its first secret (encrypted by `box`). */
+export async function createEndpoint(db: Queryable, box: SecretBox, n: NewEndpoint): Promise<Endpoint> {
+  const sealed = box.seal(n.secret, secretContext.endpoint(n.id));
+  await insert.run(db, [n.id, n.customerId, n.url, n.description, n.eventTypes, n.createdAt, sealed]);
   return {
     id: n.id,
     customerId: n.customerId,
@@ -134,19 +139,21 @@ export async function createEndpoint(db: Queryable, n: NewEndpoint): Promise<End
 /** The endpoint with its secrets not yet expired (newest first). */
 export async function getEndpoint(
   db: Queryable,
+  box: SecretBox,
   customerId: string,
   id: string,
 ): Promise<Endpoint | undefined> {
-  return toEndpoints((await one.run(db, [customerId, id, new Date()])).rows)[0];
+  return toEndpoints((await one.run(db, [customerId, id, new Date()])).rows, box)[0];
 }
 
 /** The partner's endpoints, oldest first. */
-export async function listEndpoints(db: Queryable, customerId: string): Promise<Endpoint[]> {
-  return toEndpoints((await all.run(db, [customerId, new Date()])).rows);
+export async function listEndpoints(db: Queryable, box: SecretBox, customerId: string): Promise<Endpoint[]> {
+  return toEndpoints((await all.run(db, [customerId, new Date()])).rows, box);
 }
 
 export async function updateEndpoint(
   db: Queryable,
+  box: SecretBox,
   customerId: string,
   id: string,
   p: EndpointPatch,
@@ -168,7 +175,7 @@ export async function updateEndpoint(
     at,
     new Date(),
   ]);
-  return toEndpoints(rows)[0];
+  return toEndpoints(rows, box)[0];
 }
 
 /** Secrets, deliveries and their attempts go with it (ON DELETE CASCADE). */
@@ -179,16 +186,18 @@ export async function deleteEndpoint(db: Queryable, customerId: string, id: stri
 /** In one transaction: the current secret expires at `oldExpiresAt`, the new one becomes current. */
 export async function rotateEndpointSecret(
   pool: pg.Pool,
+  box: SecretBox,
   customerId: string,
   id: string,
   secret: string,
   at: Date,
   oldExpiresAt: Date,
 ): Promise<Endpoint | undefined> {
+  const sealed = box.seal(secret, secretContext.endpoint(id));
   return withTransaction(pool, async (client) => {
     if ((await touch.run(client, [customerId, id, at])).rowCount !== 1) return undefined;
     await expireCurrent.run(client, [id, oldExpiresAt]);
-    await insertSecret.run(client, [id, secret, at]);
-    return getEndpoint(client, customerId, id);
+    await insertSecret.run(client, [id, sealed, at]);
+    return getEndpoint(client, box, customerId, id);
   });
 }

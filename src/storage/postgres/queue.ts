@@ -5,11 +5,12 @@
  * each other and never take the same delivery. Completions are written in batches with `unnest`.
  */
 import pg from 'pg';
+import { openDeliverySecrets, SecretBox } from '../../secrets/box.js';
 import type { ClaimedDelivery, CompleteResult, Completion, DeliveryQueue, QueueStats } from '../queue.js';
 import type { QueueSignal } from '../signal.js';
-import { statement, withTransaction } from './db.js';
+import { poolTimeouts, statement, withTransaction } from './db.js';
 import { getDelivery } from './deliveries.js';
-import { parsePostgresUrl } from './index.js';
+import { type PostgresTimeouts, parsePostgresUrl } from './index.js';
 
 // The claim is the function `tpcs_claim` of migration 003 (006 adds retry_round_start to its result):
 // per-endpoint advisory try-lock, then the due heads (deliveries.head, kept by triggers) of each locked
@@ -65,19 +66,23 @@ const completeStatement = statement('queue_complete', COMPLETE);
 /**
  * The queue on its own pool (`?schema=` and `?max=` as for the store), sharing the storage's signal:
  * `onQueued` hears this process's decisions, retries and recovers at once, and other processes'
- * through LISTEN. Opened by `openStorage` after the store has migrated.
+ * through LISTEN. Opened by `openStorage` after the store has migrated. `timeoutMs` bounds each
+ * connection and statement, as for the store (the LISTEN connection included), so a stalled server
+ * fails a claim rather than holding its dispatcher.
  */
 export function openPostgresQueue(
   url: string,
   signal: QueueSignal,
+  { timeoutMs, box }: PostgresTimeouts & { box?: SecretBox } = {},
 ): DeliveryQueue & { close(): Promise<void> } {
-  const { config } = parsePostgresUrl(url);
+  const parsed = parsePostgresUrl(url).config;
+  const config = timeoutMs === undefined ? parsed : { ...parsed, ...poolTimeouts(timeoutMs) };
   const pool = new pg.Pool({ max: 4, ...config });
   pool.on('error', () => {}); // an idle client's error surfaces on its next query
   const listener = deliveryListener(config);
   return {
     // the store that shares `signal` sends the NOTIFY for the other processes (PostgresStore)
-    ...postgresDeliveryQueue(pool, () => signal.emit()),
+    ...postgresDeliveryQueue(pool, () => signal.emit(), box),
     onQueued(listener_) {
       const local = signal.on(listener_);
       const remote = listener.subscribe(listener_);
@@ -167,7 +172,11 @@ function deliveryListener(config: pg.PoolConfig) {
  * The queue's operations on an existing pool whose search_path holds the migrated tables; `queued` is
  * called after a commit that made deliveries claimable (release, retry, recover).
  */
-export function postgresDeliveryQueue(pool: pg.Pool, queued: () => void): Omit<DeliveryQueue, 'onQueued'> {
+export function postgresDeliveryQueue(
+  pool: pg.Pool,
+  queued: () => void,
+  box: SecretBox = new SecretBox(),
+): Omit<DeliveryQueue, 'onQueued'> {
   return {
     async claim(o) {
       const { rows } = await pool.query<ClaimRow>({
@@ -175,7 +184,9 @@ export function postgresDeliveryQueue(pool: pg.Pool, queued: () => void): Omit<D
         text: CLAIM,
         values: [o.perEndpoint, o.now, o.limit, o.workerId, o.leaseMs],
       });
-      return rows.map(
+      // secrets are stored encrypted: a value that does not decrypt fails the claim loudly (its
+      // deliveries wait for their lease to end) rather than be signed with garbage
+      const claimed = rows.map(
         (r): ClaimedDelivery => ({
           id: r.id,
           eventId: r.event_id,
@@ -191,6 +202,7 @@ export function postgresDeliveryQueue(pool: pg.Pool, queued: () => void): Omit<D
           createdAt: r.created_at,
         }),
       );
+      return openDeliverySecrets(box, claimed);
     },
 
     async complete(cs, o): Promise<CompleteResult> {

@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { type SecretBox, secretContext } from '../../secrets/box.js';
 import type { Endpoint, EndpointPatch, NewEndpoint } from '../store.js';
 import { type Row, toDate, toDateOrNull } from './tables.js';
 
@@ -9,8 +10,11 @@ type EndpointSecretRow = Row<'endpoints'> & {
   secret_expires_at: number | null;
 };
 
-/** Groups joined rows (ordered by endpoint, then secret newest first) into endpoints, keeping order. */
-function toEndpoints(rows: EndpointSecretRow[]): Endpoint[] {
+/**
+ * Groups joined rows (ordered by endpoint, then secret newest first) into endpoints, keeping order;
+ * each secret is decrypted (it is stored encrypted, bound to its endpoint).
+ */
+function toEndpoints(rows: EndpointSecretRow[], box: SecretBox): Endpoint[] {
   const byId = new Map<string, Endpoint>();
   for (const r of rows) {
     let e = byId.get(r.id);
@@ -31,7 +35,7 @@ function toEndpoints(rows: EndpointSecretRow[]): Endpoint[] {
     }
     if (r.secret !== null && r.secret_created_at !== null) {
       e.secrets.push({
-        secret: r.secret,
+        secret: box.open(r.secret, secretContext.endpoint(r.id)),
         createdAt: toDate(r.secret_created_at),
         expiresAt: toDateOrNull(r.secret_expires_at),
       });
@@ -61,8 +65,11 @@ type UpdateParams = {
   updated_at: number;
 };
 
-/** Webhook endpoints with their signing secrets. Reads omit secrets expired at the time of the call. */
-export function endpointQueries(db: Database) {
+/**
+ * Webhook endpoints with their signing secrets, stored encrypted by `box`. Reads omit secrets expired
+ * at the time of the call.
+ */
+export function endpointQueries(db: Database, box: SecretBox) {
   const insert = db.prepare<Omit<Row<'endpoints'>, 'enabled' | 'disabled_reason' | 'failing_since'>>(
     `INSERT INTO endpoints (id, customer_id, url, description, event_types, created_at, updated_at)
      VALUES (@id, @customer_id, @url, @description, @event_types, @created_at, @updated_at)`,
@@ -104,7 +111,7 @@ export function endpointQueries(db: Database) {
   const touch = db.prepare<[number, string]>('UPDATE endpoints SET updated_at = ? WHERE id = ?');
 
   const get = (customerId: string, id: string): Endpoint | undefined =>
-    toEndpoints(one.all({ customer_id: customerId, id, now: Date.now() }))[0];
+    toEndpoints(one.all({ customer_id: customerId, id, now: Date.now() }), box)[0];
 
   const create = db.transaction((e: NewEndpoint): Endpoint => {
     const at = e.createdAt.getTime();
@@ -117,7 +124,8 @@ export function endpointQueries(db: Database) {
       created_at: at,
       updated_at: at,
     });
-    insertSecret.run({ endpoint_id: e.id, secret: e.secret, created_at: at, expires_at: null });
+    const secret = box.seal(e.secret, secretContext.endpoint(e.id));
+    insertSecret.run({ endpoint_id: e.id, secret, created_at: at, expires_at: null });
     return {
       id: e.id,
       customerId: e.customerId,
@@ -157,7 +165,8 @@ export function endpointQueries(db: Database) {
     (customerId: string, id: string, secret: string, at: Date, oldExpiresAt: Date): Endpoint | undefined => {
       if (exists.get(customerId, id) === undefined) return undefined;
       expireCurrent.run(oldExpiresAt.getTime(), id);
-      insertSecret.run({ endpoint_id: id, secret, created_at: at.getTime(), expires_at: null });
+      const sealed = box.seal(secret, secretContext.endpoint(id));
+      insertSecret.run({ endpoint_id: id, secret: sealed, created_at: at.getTime(), expires_at: null });
       touch.run(at.getTime(), id);
       return get(customerId, id);
     },
@@ -167,7 +176,7 @@ export function endpointQueries(db: Database) {
     create: (e: NewEndpoint): Endpoint => create.immediate(e),
     get,
     list: (customerId: string): Endpoint[] =>
-      toEndpoints(all.all({ customer_id: customerId, now: Date.now() })),
+      toEndpoints(all.all({ customer_id: customerId, now: Date.now() }), box),
     update: (customerId: string, id: string, p: EndpointPatch, at: Date): Endpoint | undefined =>
       patch.immediate(customerId, id, p, at),
     // secrets, deliveries and their attempts go with it (ON DELETE CASCADE)

@@ -5,6 +5,7 @@
  * processes may share one file; the write lock makes each claim atomic.
  */
 import type Database from 'better-sqlite3';
+import { openDeliverySecrets, SecretBox } from '../../secrets/box.js';
 import type {
   ClaimedDelivery,
   ClaimOptions,
@@ -28,7 +29,11 @@ type AttemptRow = Row<'attempts'>;
  * const queue = sqliteDeliveryQueue(db);
  * const claimed = await queue.claim({ workerId, now: new Date(), leaseMs: 60_000, limit: 100, perEndpoint: 8 });
  */
-export function sqliteDeliveryQueue(db: Database.Database, signal: QueueSignal): DeliveryQueue {
+export function sqliteDeliveryQueue(
+  db: Database.Database,
+  signal: QueueSignal,
+  box: SecretBox = new SecretBox(),
+): DeliveryQueue {
   const endpointsWithRoom = db.prepare<
     { now: number; per: number },
     { id: string; url: string; room: number }
@@ -218,7 +223,9 @@ export function sqliteDeliveryQueue(db: Database.Database, signal: QueueSignal):
 
   return {
     async claim(o) {
-      return claimTx.immediate(o);
+      // secrets are stored encrypted: decrypted after the commit, outside the write lock (a value
+      // that does not decrypt fails the claim loudly; its deliveries wait for their lease to end)
+      return openDeliverySecrets(box, claimTx.immediate(o));
     },
     async complete(cs, o) {
       if (cs.length === 0) return { disabled: [] };
