@@ -5,18 +5,18 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { Principal } from '../http/auth.js';
+import { RETRY_AFTER_SECONDS, storageUnavailable } from '../http/errors.js';
 import { field, isDashboardPath } from './forms.js';
 import { html, type SafeHtml } from './html.js';
 import { BASE, layout } from './layout.js';
 import { PageError } from './page-error.js';
 import { sendPage } from './pages/context.js';
-import { type ResolvePrincipal, readCookie, SESSION_COOKIE, validCsrf } from './session.js';
+import { type ActiveSession, type DashboardSessions, validCsrf } from './session.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the dashboard's session hook on its protected routes. */
-    dashboardSession?: { token: string; principal: Principal };
+    dashboardSession?: ActiveSession;
   }
   interface FastifyContextConfig {
     /** A dashboard route that needs no session (log-in, assets). */
@@ -41,24 +41,23 @@ export const SECURITY_HEADERS = {
 const csrfForm = z.object({ csrf: field });
 
 /** Installs the dashboard's hooks and its error and not-found pages on its scoped app. */
-export function installHooks(app: FastifyInstance, resolvePrincipal: ResolvePrincipal): void {
-  requireSession(app, resolvePrincipal);
+export function installHooks(app: FastifyInstance, sessions: DashboardSessions): void {
+  requireSession(app, sessions);
   refuseForeignPosts(app);
   sendSecurityHeaders(app);
   renderErrorPages(app);
 }
 
 /**
- * Every route needs a valid session unless marked public. A token that stopped being valid (rotated,
- * partner removed) ends the session at its next request.
+ * Every route needs a valid session unless marked public. A session that ended (logged out, expired,
+ * its token reset or changed) sends the browser back to the log-in form.
  */
-function requireSession(app: FastifyInstance, resolvePrincipal: ResolvePrincipal): void {
+function requireSession(app: FastifyInstance, sessions: DashboardSessions): void {
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.config.dashboardPublic) return;
-    const token = readCookie(request, SESSION_COOKIE);
-    const principal = token === undefined ? undefined : await resolvePrincipal(token);
-    if (token !== undefined && principal !== undefined) {
-      request.dashboardSession = { token, principal };
+    const session = await sessions.find(request);
+    if (session) {
+      request.dashboardSession = session;
       return;
     }
     if (request.method === 'GET' && !request.url.startsWith(`${BASE}/api/`)) {
@@ -93,7 +92,7 @@ function refuseForeignPosts(app: FastifyInstance): void {
     const session = request.dashboardSession;
     if (!session) return;
     const form = csrfForm.safeParse(request.body);
-    if (!form.success || !validCsrf(session.token, form.data.csrf)) {
+    if (!form.success || !validCsrf(session.id, form.data.csrf)) {
       throw new PageError(403, 'The form has expired. Reload the page and try again.');
     }
   });
@@ -119,6 +118,18 @@ function sendErrorPage(reply: FastifyReply, status: number, title: string, body:
 /** Errors as HTML pages: a {@link PageError}'s own status and message; a 5xx says nothing of its cause. */
 function renderErrorPages(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | PageError, request, reply) => {
+    // the database down or stalled: 503 and Retry-After, as the API answers (src/http/errors.ts)
+    const unavailable = storageUnavailable(err);
+    if (unavailable) {
+      request.log.warn({ err }, 'dashboard request failed: the database is unavailable');
+      reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+      return sendErrorPage(
+        reply,
+        503,
+        'Try again shortly',
+        html`<p class="notice notice-error" role="alert">The database is not available right now. Try again in a few seconds.</p>`,
+      );
+    }
     const status =
       err instanceof PageError ? err.status : err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status >= 500) request.log.error({ err }, 'dashboard request failed');

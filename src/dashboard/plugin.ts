@@ -7,6 +7,7 @@
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { RouteDeps } from '../http/routes/shared.js';
+import type { Store } from '../storage/store.js';
 import { registerAssets } from './assets.js';
 import { FORM_BODY_LIMIT, parseFormBody } from './forms.js';
 import { installHooks } from './hooks.js';
@@ -18,12 +19,12 @@ import { endpointRoutes } from './pages/endpoints.js';
 import { loginRoutes } from './pages/login.js';
 import { reviewRoutes } from './pages/review.js';
 import { timelineRoutes } from './pages/timeline.js';
-import { createPrincipalResolver } from './session.js';
+import { DashboardSessions, type SessionPruner, startSessionPruner } from './session.js';
 
-/** What the dashboard needs: the routes' collaborators, plus the operator token's hash. */
+/** What the dashboard needs: the routes' collaborators, plus how long a log-in lasts. */
 export interface DashboardOptions extends RouteDeps {
-  /** As `AppOptions.adminTokenHash`: when absent, read from the store setting. */
-  adminTokenHash?: string | undefined;
+  /** As `AppOptions.dashboardSessionTtlMs`; default 12 hours. */
+  sessionTtlMs?: number | undefined;
 }
 
 /** Every page's routes. */
@@ -43,7 +44,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
 
 async function registerDashboard(
   app: FastifyInstance,
-  { store, adminTokenHash, delivery }: DashboardOptions,
+  { store, auth, delivery, sessionTtlMs }: DashboardOptions,
 ): Promise<void> {
   // HTML forms post urlencoded bodies; only this plugin accepts them.
   app.addContentTypeParser(
@@ -51,12 +52,23 @@ async function registerDashboard(
     { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT },
     (_request, body, done) => done(null, parseFormBody(body.toString())),
   );
-  const deps: PageDeps = {
-    store,
-    delivery,
-    resolvePrincipal: createPrincipalResolver(store, adminTokenHash),
-  };
-  installHooks(app, deps.resolvePrincipal);
+  const deps: PageDeps = { store, delivery, sessions: new DashboardSessions(store, auth, sessionTtlMs) };
+  installHooks(app, deps.sessions);
+  prunedWhileRunning(app, store);
   await registerAssets(app);
   for (const routes of PAGES) routes(app, deps);
+}
+
+/** Expired sessions are pruned from the moment the app is ready until it closes. */
+function prunedWhileRunning(app: FastifyInstance, store: Store): void {
+  let pruner: SessionPruner | undefined;
+  app.addHook('onReady', async () => {
+    pruner = startSessionPruner(store, {
+      onPruned: (count) => app.log.info({ count }, 'expired dashboard sessions pruned'),
+      onError: (err) => app.log.warn({ err }, 'pruning dashboard sessions failed; trying again in an hour'),
+    });
+  });
+  app.addHook('onClose', async () => {
+    await pruner?.stop();
+  });
 }

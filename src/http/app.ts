@@ -11,11 +11,13 @@ import type { HostResolver } from '../webhooks/url-policy.js';
 import { createAuth } from './auth.js';
 import { HttpError, installErrorHandling, sendHttpError, zodValidatorCompiler } from './errors.js';
 import { Idempotency } from './idempotency.js';
+import { installJsonBodyParser } from './json-body.js';
 import { installMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
+import { DEFAULT_RATE_LIMITS, type RateLimitSettings, registerRateLimits } from './rate-limit.js';
 import { decisionRoutes } from './routes/decisions.js';
 import { deliveryRoutes } from './routes/deliveries.js';
-import { eventStreamRoutes } from './routes/event-stream.js';
+import { type EventStreamLimits, eventStreamRoutes } from './routes/event-stream.js';
 import { eventRoutes } from './routes/events.js';
 import { opsRoutes } from './routes/ops.js';
 import { partnerRoutes } from './routes/partners.js';
@@ -42,6 +44,34 @@ export interface AppOptions {
   registry?: Registry | undefined;
   /** The delivery service's queue and sender (retry, recover, test, the dashboard's retry); absent: 503. */
   delivery?: DeliveryHandle | undefined;
+  /** Which proxies' `X-Forwarded-*` headers to believe (`TRUST_PROXY`); default none. */
+  trustProxy?: TrustProxy | undefined;
+  /** Failed-authentication and per-partner limits (rate-limit.ts); defaults {@link DEFAULT_RATE_LIMITS}. */
+  rateLimits?: Partial<RateLimitSettings> | undefined;
+  /** How long a dashboard log-in lasts; default 12 hours. */
+  dashboardSessionTtlMs?: number | undefined;
+  /** What event streams may cost: per-partner and total caps, drain timeout; defaults in routes/event-stream.ts. */
+  eventStreams?: Partial<EventStreamLimits> | undefined;
+}
+
+/**
+ * Which proxies are believed (`TRUST_PROXY`): none (false), every peer (true), the peers at these
+ * addresses or networks (`10.0.0.0/8`, `loopback`…), or the nearest N hops. Only a believed peer's
+ * `X-Forwarded-For` sets the client address (`request.ip`: rate limits) and its `X-Forwarded-Proto`
+ * the scheme (the dashboard cookie's `Secure`).
+ */
+export type TrustProxy = boolean | number | readonly string[];
+
+/**
+ * Fastify's form of {@link TrustProxy}. A hop count becomes "the nearest N addresses of the chain"
+ * (Fastify itself now refuses bare counts, since a client that reaches the service directly can then
+ * forge the header: use a count only when nothing but the proxies reaches it).
+ */
+function fastifyTrustProxy(
+  trust: TrustProxy,
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust === 'number') return (_address, hop) => hop < trust;
+  return typeof trust === 'boolean' ? trust : [...trust];
 }
 
 /**
@@ -56,6 +86,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: BODY_LIMIT,
+    trustProxy: fastifyTrustProxy(options.trustProxy ?? false),
     // Ids are generated, not taken from clients, so log lines cannot be forged by a header.
     requestIdHeader: false,
     // Framework-level rejections (malformed URL encoding…) get the same error shape as everything else.
@@ -68,13 +99,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: a text/plain body is refused with 415 instead of reaching a JSON schema as a string.
   app.removeContentTypeParser(['text/plain']);
+  // JSON with a key twice is refused (400), as the receiver kit does, instead of "last wins".
+  installJsonBodyParser(app);
   installErrorHandling(app);
   const metrics = installMetrics(app, options.registry ?? new Registry());
   registerOpenApi(app, options.version ?? '0.1.0');
 
+  const limits = registerRateLimits(app, { ...DEFAULT_RATE_LIMITS, ...options.rateLimits });
   const deps: RouteDeps = {
     store: options.store,
-    auth: createAuth({ store: options.store, adminTokenHash: options.adminTokenHash }),
+    auth: createAuth({ store: options.store, adminTokenHash: options.adminTokenHash, limits }),
     idempotency: new Idempotency(options.store),
     allowPrivateEndpoints: options.allowPrivateEndpoints ?? false,
     resolveHost: options.resolveHost,
@@ -87,7 +121,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.register(webhookRoutes, deps);
   app.register(deliveryRoutes, deps);
   app.register(eventRoutes, deps);
-  app.register(eventStreamRoutes, deps);
-  app.register(dashboardRoutes, { ...deps, adminTokenHash: options.adminTokenHash });
+  app.register(eventStreamRoutes, { ...deps, limits: options.eventStreams });
+  app.register(dashboardRoutes, { ...deps, sessionTtlMs: options.dashboardSessionTtlMs });
   return app;
 }

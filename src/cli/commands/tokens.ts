@@ -28,14 +28,15 @@ const ADMIN_TOKEN_EXPLAINED = `The operator (admin) token guards /api/v1/admin/*
 - The CLI reads it from --admin-token or ADMIN_TOKEN.
 
 Partner tokens (tpcs_pk_…) are bound to one customer_id; create them with \`tpcs partners create\`
-and replace a leaked one with \`tpcs tokens reset --customer-id …\` (the old one stops at once).`;
+and replace a leaked one with \`tpcs tokens reset --customer-id …\` (the old one stops at once, and
+so do the dashboard sessions it opened). Changing ADMIN_TOKEN likewise ends the operator's sessions.`;
 
 /** `tpcs tokens`: operator conveniences for bearer tokens. */
 export function registerTokens(program: Command): void {
   const tokens = program.command('tokens').description('operator: partner and admin tokens');
   const reset = tokens
     .command('reset')
-    .description("replace a partner's bearer token; the old one stops working at once");
+    .description("replace a partner's bearer token; the old one and its dashboard sessions stop at once");
   addOptions(reset, 'tokens reset', ARGUMENTS)
     .addHelpText(
       'after',

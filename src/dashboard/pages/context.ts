@@ -9,13 +9,13 @@ import type { Store } from '../../storage/store.js';
 import { optionalText, readFields } from '../forms.js';
 import type { Viewer } from '../layout.js';
 import { notFound, PageError } from '../page-error.js';
-import { csrfToken, type ResolvePrincipal } from '../session.js';
+import { csrfToken, type DashboardSessions } from '../session.js';
 
 /** The collaborators of the pages' routes, built once by the plugin. */
 export interface PageDeps {
   store: Store;
-  /** Who a token belongs to: the log-in form's check, the same as the session hook's. */
-  resolvePrincipal: ResolvePrincipal;
+  /** Logging in and out; the session hook finds each request's session with it too. */
+  sessions: DashboardSessions;
   /** The queue behind the retry button; absent when delivery does not run in this process (503). */
   delivery?: DeliveryHandle | undefined;
 }
@@ -33,14 +33,14 @@ const scopeQuery = z.object({ partner: optionalText });
 export async function viewerOf(request: FastifyRequest, store: Store): Promise<Viewer> {
   const session = request.dashboardSession;
   if (!session) throw new PageError(401, 'Log in first.');
-  const { principal, token } = session;
+  const { principal, id } = session;
   if (principal.kind === 'partner') {
-    return { principal, scope: principal.customerId, partners: [], csrf: csrfToken(token) };
+    return { principal, scope: principal.customerId, partners: [], csrf: csrfToken(id) };
   }
   const partners = await store.listPartners();
   const { partner } = readFields(scopeQuery, request.query);
   const scope = partners.some((p) => p.customerId === partner) ? partner : undefined;
-  return { principal, scope, partners, csrf: csrfToken(token) };
+  return { principal, scope, partners, csrf: csrfToken(id) };
 }
 
 /** Throws 404 unless the viewer may see `customerId`'s data (a partner only its own). */

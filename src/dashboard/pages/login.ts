@@ -1,10 +1,10 @@
-/** Logging in and out: one form asking for the operator's or a partner's token, kept in the session cookie. */
+/** Logging in and out: one form asking for the operator's or a partner's token, which starts a session (session.ts). */
 import { z } from 'zod';
 import { dashboardPath, readFields, trimmed } from '../forms.js';
 import { PUBLIC_ROUTE } from '../hooks.js';
 import { html } from '../html.js';
 import { BASE, layout } from '../layout.js';
-import { sessionCookie } from '../session.js';
+import { PageError } from '../page-error.js';
 import { type PageRoutes, sendPage } from './context.js';
 import { notice } from './shared.js';
 
@@ -13,7 +13,7 @@ const loginQuery = z.object({ next: dashboardPath });
 const loginForm = z.object({ token: trimmed, next: dashboardPath });
 
 /** `GET` and `POST /dashboard/login` (public), and `POST /dashboard/logout`. */
-export const loginRoutes: PageRoutes = (app, { resolvePrincipal }) => {
+export const loginRoutes: PageRoutes = (app, { sessions }) => {
   app.get('/login', PUBLIC_ROUTE, async (request, reply) => {
     const { next } = readFields(loginQuery, request.query);
     return sendPage(reply, 200, loginPage({ next: next ?? `${BASE}/customers` }));
@@ -21,16 +21,22 @@ export const loginRoutes: PageRoutes = (app, { resolvePrincipal }) => {
 
   app.post('/login', PUBLIC_ROUTE, async (request, reply) => {
     const { token, next = `${BASE}/customers` } = readFields(loginForm, request.body);
-    const principal = token === '' ? undefined : await resolvePrincipal(token);
-    if (!principal) {
+    const login = await sessions.logIn(request, reply, token);
+    if (login.outcome === 'rate_limited') {
+      reply.header('retry-after', String(login.retryAfterSeconds));
+      const error = `Too many failed log-ins. Try again in ${login.retryAfterSeconds} seconds.`;
+      return sendPage(reply, 429, loginPage({ error, next }));
+    }
+    if (login.outcome === 'refused') {
       return sendPage(reply, 401, loginPage({ error: 'That token is not valid.', next }));
     }
-    reply.header('set-cookie', sessionCookie(token, request.protocol === 'https'));
     return reply.redirect(next, 303);
   });
 
   app.post('/logout', async (request, reply) => {
-    reply.header('set-cookie', sessionCookie(null, request.protocol === 'https'));
+    const session = request.dashboardSession;
+    if (!session) throw new PageError(401, 'Log in first.');
+    await sessions.logOut(request, reply, session);
     return reply.redirect(`${BASE}/login`, 303);
   });
 };

@@ -71,6 +71,8 @@ export const partnerRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sto
       if (!(await store.setPartnerToken(customerId, hashToken(token)))) {
         throw new HttpError('not_found', 'No such customer');
       }
+      // Its dashboard sessions stopped holding with the old token; delete them now rather than at expiry.
+      await store.deleteDashboardSessions(customerId);
       return reply.send({ customer_id: customerId, token });
     },
   );
