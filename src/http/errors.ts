@@ -9,7 +9,13 @@ import {
   jsonPath,
   type Problem,
 } from '../errors/index.js';
-import { InvalidCursorError } from '../storage/index.js';
+import { InvalidCursorError, isStorageUnavailable } from '../storage/index.js';
+
+/**
+ * `Retry-After` of a 503: long enough for a restarting database or a failover, short enough that a
+ * client retrying after it loses little once the database is back.
+ */
+export const RETRY_AFTER_SECONDS = 5;
 
 /** The zod schema of `ErrorBody`, for the OpenAPI document: every code of the one vocabulary. */
 export const errorBodySchema = z
@@ -53,13 +59,33 @@ export class HttpError extends Error {
   }
 }
 
-/** Sends `err` as the error shape, adding the headers its code calls for. */
+/**
+ * Sends `err` as the error shape, adding the headers its code calls for: `WWW-Authenticate` on a 401,
+ * `Retry-After` on a 429 that knows the wait and on every 503 (the default wait when it does not).
+ */
 export function sendHttpError(reply: FastifyReply, err: HttpError): FastifyReply {
   if (err.code === 'unauthorized') reply.header('www-authenticate', 'Bearer');
-  const retryAfter = err.details?.retry_after_seconds;
-  if (err.code === 'rate_limited' && typeof retryAfter === 'number')
+  const given = err.details?.retry_after_seconds;
+  const retryAfter = typeof given === 'number' ? given : undefined;
+  if (err.code === 'rate_limited' && retryAfter !== undefined)
     reply.header('retry-after', String(retryAfter));
+  if (err.code === 'unavailable') reply.header('retry-after', String(retryAfter ?? RETRY_AFTER_SECONDS));
   return reply.code(err.status).type('application/json; charset=utf-8').send(err.toBody());
+}
+
+/**
+ * The 503 for an error saying the database is unavailable (down, unreachable, past `DATABASE_TIMEOUT`,
+ * full or locked: `isStorageUnavailable` in src/storage/errors.ts), or undefined for any other error.
+ * The one place that turns storage failures into answers, so every route says it the same way.
+ *
+ * @example
+ * const answer = storageUnavailable(err); // HttpError('unavailable', …) or undefined
+ */
+export function storageUnavailable(err: unknown): HttpError | undefined {
+  if (!isStorageUnavailable(err)) return undefined;
+  return new HttpError('unavailable', 'The database is not available right now; retry later', {
+    retry_after_seconds: RETRY_AFTER_SECONDS,
+  });
 }
 
 /**
@@ -183,8 +209,15 @@ export function installErrorHandling(app: FastifyInstance): void {
         }),
       );
     }
+    // Fastify's own first: a client that went away mid-body is a 400 with a network code, not an outage.
     const mapped = fromFastifyError(err);
     if (mapped) return sendHttpError(reply, mapped);
+    const unavailable = storageUnavailable(err);
+    if (unavailable) {
+      // An outage, not a bug: one warning per request, no stack.
+      request.log.warn({ err: err.message }, 'database unavailable; answered 503');
+      return sendHttpError(reply, unavailable);
+    }
     request.log.error({ err }, 'request failed');
     return sendHttpError(reply, new HttpError('internal', 'Something went wrong on our side'));
   });

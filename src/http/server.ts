@@ -1,12 +1,15 @@
 /**
  * Starting the service for real: open and migrate the store, make sure an operator token exists,
  * listen, and close in the right order (stop taking requests, finish the ones in flight, then close
- * the store).
+ * the store). Every wait has a bound: on the database (`DATABASE_TIMEOUT`, then 503) and on slow
+ * clients (`HTTP_*_TIMEOUT`, then 408 and the connection closed).
  */
+import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import type { Config } from '../config/index.js';
+import { type Config, readSettings, type SettingValues } from '../config/index.js';
+import { type SecretsKeySource, secretsKeyWarning } from '../secrets/unlock.js';
 import { openStorage } from '../storage/index.js';
 import type { Store } from '../storage/store.js';
 import { type DeliveryService, startDeliveryService } from '../webhooks/dispatcher/service.js';
@@ -28,6 +31,54 @@ export interface RunningServer {
 
 /** Where the one-time admin token line goes (stdout by default). */
 export type Print = (line: string) => void;
+
+/** The service's bounds on waiting, in milliseconds (settings `DATABASE_TIMEOUT` and `HTTP_*_TIMEOUT`). */
+export interface ServiceTimeouts {
+  /** On the database: a connection, then each statement (SQLite: a lock); past it the request answers 503. */
+  databaseMs: number;
+  /** For a client to send a request's headers, from connecting. */
+  headersMs: number;
+  /** For a client to send a whole request, headers and body. */
+  requestMs: number;
+  /** An idle connection between two requests stays open this long. */
+  keepAliveMs: number;
+}
+
+/**
+ * The bounds from `serve`'s settings (as read by the CLI); without settings, the table's defaults.
+ *
+ * @example
+ * await startServer(serviceConfig(settings), { timeouts: serviceTimeouts(settings) });
+ */
+export function serviceTimeouts(s?: SettingValues<'serve'>): ServiceTimeouts {
+  const values = s ?? defaults();
+  return {
+    databaseMs: values.databaseTimeoutMs,
+    headersMs: values.httpHeadersTimeoutMs,
+    requestMs: values.httpRequestTimeoutMs,
+    keepAliveMs: values.httpKeepAliveTimeoutMs,
+  };
+}
+
+function defaults(): SettingValues<'serve'> {
+  const read = readSettings('serve', {}, {});
+  if (!read.ok) throw new Error(read.problems.join('\n'));
+  return read.values;
+}
+
+/**
+ * Bounds slow clients on the listening server: Fastify turns Node's request timeout off, so a body
+ * sent one byte at a time held its socket for as long as the client liked. Node enforces the header
+ * and request bounds on a timer (every 30 s by default, read when the server starts listening): a
+ * quarter of the shorter bound, at most 1 s, so a slow client is cut at most that much past its bound.
+ */
+function boundSlowClients(server: Server, t: ServiceTimeouts): void {
+  server.headersTimeout = t.headersMs;
+  server.requestTimeout = t.requestMs;
+  server.keepAliveTimeout = t.keepAliveMs;
+  const check = Math.max(10, Math.min(1000, Math.floor(Math.min(t.headersMs, t.requestMs) / 4)));
+  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = check;
+}
 
 /**
  * The hash of the operator token. `ADMIN_TOKEN` wins when set. Otherwise the first start generates a
@@ -56,7 +107,8 @@ export async function ensureAdminToken(
 }
 
 /**
- * Starts the service as configured.
+ * Starts the service as configured. `timeouts` default to the settings' defaults; `secrets` says
+ * where the key that encrypts endpoint secrets is (`SECRETS_*`; without it, see `openStorage`).
  *
  * @example
  * const server = await startServer(config);
@@ -64,16 +116,25 @@ export async function ensureAdminToken(
  */
 export async function startServer(
   config: Config,
-  print: Print = (line) => console.log(line),
+  options: { print?: Print; timeouts?: ServiceTimeouts; secrets?: SecretsKeySource } = {},
 ): Promise<RunningServer> {
+  const print = options.print ?? ((line: string) => console.log(line));
+  const timeouts = options.timeouts ?? serviceTimeouts();
   const logger = pino({ level: config.logLevel, base: { service: 'tpcs' } });
-  const storage = await openStorage(config.databaseUrl);
+  const storage = await openStorage(config.databaseUrl, {
+    timeoutMs: timeouts.databaseMs,
+    secrets: options.secrets,
+  });
   const { store, applied } = storage;
   try {
     logger.info(
       { applied, dialect: storage.dialect },
       applied.length ? 'migrations applied' : 'schema up to date',
     );
+    const { keyId, from, encrypted } = storage.secrets;
+    logger.info({ keyId, from, encrypted }, 'endpoint secrets are stored encrypted');
+    const keyWarning = secretsKeyWarning(storage.secrets);
+    if (keyWarning) logger.warn({ keyFile: storage.secrets.keyFile }, keyWarning);
     const adminTokenHash = await ensureAdminToken(store, config.adminToken, print);
     if (config.allowPrivateEndpoints) {
       logger.warn(
@@ -99,7 +160,12 @@ export async function startServer(
       logger,
       allowPrivateEndpoints: config.allowPrivateEndpoints,
       delivery,
+      trustProxy: config.trustProxy,
+      rateLimits: config.rateLimits,
+      dashboardSessionTtlMs: config.dashboardSessionTtlMs,
+      eventStreams: config.eventStreams,
     });
+    boundSlowClients(app.server, timeouts);
     await app.listen({ port: config.port, host: config.host }).catch(async (err: unknown) => {
       await app.close();
       await delivery.stop();

@@ -2,21 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_STATUS } from '../../src/errors/index.js';
 import { hashToken } from '../../src/http/auth.js';
 import { HttpError } from '../../src/http/errors.js';
-import {
-  expectErrorShape,
-  startService,
-  TEST_DATABASES,
-  type TestService,
-  validThirdParty,
-} from './harness.js';
+import { DIALECTS, skipReason } from '../support/databases.js';
+import { expectErrorShape, startService, type TestService, validThirdParty } from './harness.js';
 
-for (const database of TEST_DATABASES) {
-  describe.skipIf(database.skip)(`auth (${database.name})`, () => {
+for (const dialect of DIALECTS) {
+  describe.skipIf(skipReason(dialect) !== undefined)(`auth (${dialect})`, () => {
     let s: TestService;
     let alice: string;
     let bob: string;
     beforeAll(async () => {
-      s = await startService({ database });
+      s = await startService({ dialect });
       alice = await s.partner('ALICE');
       bob = await s.partner('BOB');
       await s.call('POST', '/api/v1/customers/BOB/third-parties', {

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { serviceConfig } from '../../config/index.js';
-import { startServer } from '../../http/server.js';
+import { serviceTimeouts, startServer } from '../../http/server.js';
 import { addOptions, commandAction, EXIT_CODES_HELP } from '../options.js';
+import { secretsKeySource } from './secrets.js';
 
 /** Gives up on a graceful shutdown after this long (in-flight requests that never end). */
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -9,7 +10,7 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
 /**
  * `tpcs serve`: the platform service (partner API, operator API, OpenAPI, metrics), with dispatchers
  * delivering beside the API. Every setting is a flag or an environment variable (`PORT`,
- * `DATABASE_URL`, `ADMIN_TOKEN`, `DELIVERY_*`, …; `--help` lists them). Exits 2 on an invalid
+ * `DATABASE_URL`, `DATABASE_TIMEOUT`, `ADMIN_TOKEN`, `DELIVERY_*`, …; `--help` lists them). Exits 2 on an invalid
  * setting; 0 after SIGTERM/SIGINT.
  */
 export function registerServe(program: Command): void {
@@ -22,7 +23,11 @@ export function registerServe(program: Command): void {
       commandAction('serve', {}, async (settings) => {
         // Signals are handled from here on, so that one arriving while the service starts (or right
         // after the "listening" line, before anything else runs) still shuts it down cleanly.
-        const starting = startServer(serviceConfig(settings));
+        const secrets = secretsKeySource(settings, { needed: true }); // PostgreSQL without a key: exit 2
+        const starting = startServer(serviceConfig(settings), {
+          timeouts: serviceTimeouts(settings),
+          secrets,
+        });
         let stopping = false;
         const shutdown = (signal: NodeJS.Signals) => {
           if (stopping) return;

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { deliveryTuning, LOG_LEVELS, type LogLevel } from '../../config/index.js';
+import { secretsKeyWarning } from '../../secrets/unlock.js';
 import { openStorage } from '../../storage/index.js';
 import { startDeliveryService } from '../../webhooks/dispatcher/service.js';
 import { addOptions, commandAction, EXIT_CODES_HELP } from '../options.js';
+import { secretsKeySource } from './secrets.js';
 
 /**
  * `tpcs worker`: dispatchers only, no API. Configured like `serve` (`DATABASE_URL`,
@@ -19,7 +21,13 @@ export function registerWorker(program: Command): void {
     .addHelpText('after', EXIT_CODES_HELP)
     .action(
       commandAction('worker', {}, async (settings) => {
-        const storage = await openStorage(settings.databaseUrl);
+        // bounded like serve's: a stalled database fails a claim (logged, retried at the next poll)
+        const storage = await openStorage(settings.databaseUrl, {
+          timeoutMs: settings.databaseTimeoutMs,
+          secrets: secretsKeySource(settings, { needed: true }), // PostgreSQL without a key: exit 2
+        });
+        const keyWarning = secretsKeyWarning(storage.secrets);
+        if (keyWarning) console.warn(JSON.stringify({ level: 'warn', msg: keyWarning, time: Date.now() }));
         const service = await startDeliveryService({
           queue: storage.queue,
           allowPrivateEndpoints: settings.allowPrivateEndpoints,
