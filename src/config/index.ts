@@ -4,6 +4,9 @@
  * process refuses to start on any invalid value: a typo in an operator's setting must not silently
  * become a default.
  */
+import type { TrustProxy } from '../http/app.js';
+import type { RateLimitSettings } from '../http/rate-limit.js';
+import type { EventStreamLimits } from '../http/routes/event-stream.js';
 import type { DeliveryTuning } from '../webhooks/dispatcher/service.js';
 import { type LogLevel, readSettings, type SettingValues } from './settings.js';
 
@@ -39,6 +42,14 @@ export interface Config {
   logLevel: LogLevel;
   /** The dispatcher beside the API: `DELIVERY_*`, `RETRY_JITTER`, `ENDPOINT_FAILURE_WINDOW`. */
   delivery: DeliveryTuning;
+  /** `TRUST_PROXY`, default false: whose `X-Forwarded-For`/`-Proto` set the client address and scheme. */
+  trustProxy: TrustProxy;
+  /** `AUTH_FAILURE_LIMIT` (20) and `PARTNER_RATE_LIMIT` (6000), a minute each, in this process. */
+  rateLimits: RateLimitSettings;
+  /** `DASHBOARD_SESSION_TTL`, default 12 hours. */
+  dashboardSessionTtlMs: number;
+  /** `EVENT_STREAMS_PER_PARTNER` (5), `EVENT_STREAMS_MAX` (1000), `EVENT_STREAM_DRAIN_TIMEOUT` (30 s). */
+  eventStreams: EventStreamLimits;
 }
 
 /** The configuration, or every problem with it (one line each). */
@@ -76,6 +87,14 @@ export function serviceConfig(s: SettingValues<'serve'>): Config {
     retryScheduleMs: s.retryScheduleMs,
     logLevel: s.logLevel,
     delivery: { ...deliveryTuning(s), dispatchers: s.dispatchers },
+    trustProxy: s.trustProxy,
+    rateLimits: { authFailures: s.authFailureLimit, partnerRequests: s.partnerRateLimit },
+    dashboardSessionTtlMs: s.dashboardSessionTtlMs,
+    eventStreams: {
+      perPartner: s.eventStreamsPerPartner,
+      total: s.eventStreamsMax,
+      drainTimeoutMs: s.eventStreamDrainTimeoutMs,
+    },
   };
 }
 

@@ -23,6 +23,8 @@ export interface OptionSpec {
   readonly repeatable?: boolean;
   /** The option must be given, by flag or environment. */
   readonly required?: boolean;
+  /** A secret (a key, a token): a problem with its value never repeats the value, which logs keep. */
+  readonly sensitive?: boolean;
 }
 
 /** What a flag gave on the command line: its text, `true` for a bare `[bool]` flag, or every occurrence. */
@@ -66,6 +68,8 @@ export function readOptions<const Specs extends Record<string, OptionSpec>>(
     const envText = spec.env === undefined ? undefined : env[spec.env]?.trim() || undefined;
     const flag = longFlag(spec);
     const alsoEnv = spec.env === undefined ? '' : ` (env ${spec.env})`;
+    const shown = (text: string): string =>
+      spec.sensitive ? `(${text.length} characters, not shown)` : `'${text}'`;
     if (given !== undefined) {
       // Several occurrences of a flag that is not repeatable: the last one counts, as in any CLI.
       const texts = spec.repeatable ? given : given.slice(-1);
@@ -73,13 +77,13 @@ export function readOptions<const Specs extends Record<string, OptionSpec>>(
       for (const text of texts) {
         const result = spec.schema.safeParse(text);
         if (result.success) parsed.push(result.data);
-        else problems.push(`${flag} '${text}' is invalid${alsoEnv}: ${message(result.error)}`);
+        else problems.push(`${flag} ${shown(text)} is invalid${alsoEnv}: ${message(result.error)}`);
       }
       values[key] = spec.repeatable ? parsed.flat() : parsed[0];
     } else if (envText !== undefined) {
       const result = spec.schema.safeParse(envText);
       if (result.success) values[key] = result.data;
-      else problems.push(`${spec.env}='${envText}' is invalid (flag ${flag}): ${message(result.error)}`);
+      else problems.push(`${spec.env}=${shown(envText)} is invalid (flag ${flag}): ${message(result.error)}`);
     } else if (spec.default !== undefined) {
       const result = spec.schema.safeParse(spec.default);
       if (result.success) values[key] = result.data;

@@ -4,6 +4,7 @@
  * made from it; {@link readSettings} reads a command's settings from it, flag > environment > default.
  */
 import type { z } from 'zod';
+import { secretsKeyList, secretsKeyText } from '../secrets/values.js';
 import { type FlagValue, type OptionSpec, type ReadResult, readOptions } from './read.js';
 import {
   adminToken,
@@ -18,6 +19,7 @@ import {
   secret,
   secretList,
   text,
+  trustProxy,
 } from './values.js';
 
 /** The commands that have settings, as `tpcs` names them. */
@@ -34,6 +36,7 @@ export const COMMANDS = [
   'recover',
   'partners create',
   'tokens reset',
+  'secrets rotate-key',
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
@@ -81,7 +84,72 @@ export const SETTINGS = {
       'where the service keeps its data: sqlite:PATH, sqlite::memory: or postgres://user@host:5432/db',
     schema: databaseUrl,
     default: 'sqlite:./data/tpcs.db',
-    commands: optionalIn('serve', 'worker', 'migrate'),
+    commands: optionalIn('serve', 'worker', 'migrate', 'secrets rotate-key'),
+  },
+  // The key that encrypts endpoint signing secrets at rest (src/secrets).
+  secretsKey: {
+    env: 'SECRETS_KEY',
+    flag: '--secrets-key <key>',
+    description:
+      'the key endpoint signing secrets are stored encrypted with: 32 bytes, base64 or hex (openssl rand -base64 32); PostgreSQL needs it or --secrets-key-file',
+    schema: secretsKeyText,
+    defaultLabel: 'SQLite: the file <database>.key, generated 0600 on first start',
+    sensitive: true,
+    commands: optionalIn('serve', 'worker', 'migrate', 'secrets rotate-key'),
+  },
+  secretsKeyFile: {
+    env: 'SECRETS_KEY_FILE',
+    flag: '--secrets-key-file <file>',
+    description: 'a file holding that key (a Docker or Kubernetes secret), instead of --secrets-key',
+    schema: text('a file path'),
+    defaultLabel: 'none',
+    commands: optionalIn('serve', 'worker', 'migrate', 'secrets rotate-key'),
+  },
+  secretsOldKeys: {
+    env: 'SECRETS_OLD_KEYS',
+    flag: '--secrets-old-keys <keys>',
+    description:
+      'during a key rotation, the previous keys, comma-separated: secrets are still read with them, never written (tpcs secrets rotate-key)',
+    schema: secretsKeyList,
+    defaultLabel: 'none',
+    sensitive: true,
+    commands: optionalIn('serve', 'worker', 'migrate', 'secrets rotate-key'),
+  },
+  databaseTimeoutMs: {
+    env: 'DATABASE_TIMEOUT',
+    flag: '--database-timeout <duration>',
+    description:
+      'how long to wait for the database (a connection, then each statement; SQLite: a lock) before a request answers 503',
+    schema: duration('10ms', '10m'),
+    default: '5s',
+    commands: optionalIn('serve', 'worker'),
+  },
+  // Bounds on slow clients; a request past one is answered 408 and its connection closed.
+  httpHeadersTimeoutMs: {
+    env: 'HTTP_HEADERS_TIMEOUT',
+    flag: '--headers-timeout <duration>',
+    description:
+      "how long a client of tpcs serve may take to send a request's headers (a connection that sends nothing is closed after it too)",
+    schema: duration('10ms', '10m'),
+    default: '10s',
+    commands: optionalIn('serve'),
+  },
+  httpRequestTimeoutMs: {
+    env: 'HTTP_REQUEST_TIMEOUT',
+    flag: '--request-timeout <duration>',
+    description: 'how long a client of tpcs serve may take to send a whole request, headers and body',
+    schema: duration('10ms', '1h'),
+    default: '30s',
+    commands: optionalIn('serve'),
+  },
+  httpKeepAliveTimeoutMs: {
+    env: 'HTTP_KEEP_ALIVE_TIMEOUT',
+    flag: '--keep-alive-timeout <duration>',
+    description:
+      'how long tpcs serve keeps an idle connection open between requests; longer than a load balancer idle timeout',
+    schema: duration('10ms', '1h'),
+    default: '72s',
+    commands: optionalIn('serve'),
   },
   adminToken: {
     env: 'ADMIN_TOKEN',
@@ -89,6 +157,7 @@ export const SETTINGS = {
     description: "the operator's bearer token, 16+ characters without spaces",
     schema: adminToken,
     defaultLabel: 'generated on first start, printed once, stored hashed',
+    sensitive: true,
     commands: { ...optionalIn('serve'), ...requiredIn('partners create', 'tokens reset') },
   },
   allowPrivateEndpoints: {
@@ -98,6 +167,67 @@ export const SETTINGS = {
     schema: boolean,
     default: 'false',
     commands: optionalIn('serve', 'worker'),
+  },
+  // Abuse limits and the dashboard's sessions (`serve`); counted in each process's memory.
+  trustProxy: {
+    env: 'TRUST_PROXY',
+    flag: '--trust-proxy <proxies>',
+    description:
+      'whose X-Forwarded-For/-Proto to believe (client address, https): false, true, a hop count, or a comma list of addresses and CIDRs',
+    schema: trustProxy,
+    default: 'false',
+    commands: optionalIn('serve'),
+  },
+  authFailureLimit: {
+    env: 'AUTH_FAILURE_LIMIT',
+    flag: '--auth-failure-limit <n>',
+    description:
+      'wrong tokens and failed dashboard log-ins a minute per client address and per token prefix; then 429 until the minute ends',
+    schema: integer(1, 1_000_000),
+    default: '20',
+    commands: optionalIn('serve'),
+  },
+  partnerRateLimit: {
+    env: 'PARTNER_RATE_LIMIT',
+    flag: '--partner-rate-limit <n>',
+    description: "API requests a minute per partner (its token's); then 429; 0 for no limit",
+    schema: integer(0, 100_000_000),
+    default: '6000',
+    commands: optionalIn('serve'),
+  },
+  dashboardSessionTtlMs: {
+    env: 'DASHBOARD_SESSION_TTL',
+    flag: '--dashboard-session-ttl <duration>',
+    description: 'how long a dashboard log-in lasts',
+    schema: duration('1m', '30d'),
+    default: '12h',
+    commands: optionalIn('serve'),
+  },
+  eventStreamsPerPartner: {
+    env: 'EVENT_STREAMS_PER_PARTNER',
+    flag: '--event-streams-per-partner <n>',
+    description:
+      'event streams (GET …/events/stream, tpcs listen) one partner may hold open at once; then 429',
+    schema: integer(1, 10_000),
+    default: '5',
+    commands: optionalIn('serve'),
+  },
+  eventStreamsMax: {
+    env: 'EVENT_STREAMS_MAX',
+    flag: '--event-streams-max <n>',
+    description: 'event streams open at once in this process, all partners together; then 503',
+    schema: integer(1, 1_000_000),
+    default: '1000',
+    commands: optionalIn('serve'),
+  },
+  eventStreamDrainTimeoutMs: {
+    env: 'EVENT_STREAM_DRAIN_TIMEOUT',
+    flag: '--event-stream-drain-timeout <duration>',
+    description:
+      'an event stream whose client reads nothing for this long, with data waiting, is disconnected (it resumes with Last-Event-ID)',
+    schema: duration('1s', '1h'),
+    default: '30s',
+    commands: optionalIn('serve'),
   },
   // Delivery: the dispatchers of `serve` and `worker`.
   retryScheduleMs: {
@@ -208,8 +338,18 @@ export const SETTINGS = {
       'the secrets signatures are checked against; repeat the flag (or comma-separate) during a rotation',
     schema: secretList,
     repeatable: true,
-    defaultLabel: 'none: signatures are not checked',
+    defaultLabel: 'none: tpcs receive refuses to start without --insecure-skip-verify',
+    sensitive: true,
     commands: { ...optionalIn('receive'), ...requiredIn('verify') },
+  },
+  insecureSkipVerify: {
+    env: 'INSECURE_SKIP_VERIFY',
+    flag: '--insecure-skip-verify [bool]',
+    description:
+      'true accepts events without checking signatures, so anyone who can reach the port can forge them (local development only; not with --secret)',
+    schema: boolean,
+    default: 'false',
+    commands: optionalIn('receive'),
   },
   receiverDb: {
     env: 'RECEIVER_DB',
@@ -261,6 +401,7 @@ export const SETTINGS = {
     flag: '--secret <whsec>',
     description: "the endpoint's signing secret (listen: a new one, printed at start, when unset)",
     schema: secret,
+    sensitive: true,
     commands: { ...requiredIn('trigger', 'conformance'), ...optionalIn('listen') },
   },
   api: {

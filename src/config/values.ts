@@ -3,6 +3,7 @@
  * of a flag or an environment variable to the value. Every error reads `expected …`, so that a wrong
  * value becomes one line naming what would have been right.
  */
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { parseSecret } from '../signing/index.js';
 import { parseDatabaseUrl } from '../storage/index.js';
@@ -77,6 +78,36 @@ export function oneOf<const V extends string>(values: readonly [V, ...V[]]) {
   });
 }
 
+/** Names proxy-addr gives to address ranges, accepted in a trusted-proxy list. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * Which proxies to believe: `false` (none), `true` (every peer), a hop count, or a comma list of
+ * addresses, CIDR networks and the names loopback, linklocal, uniquelocal.
+ *
+ * @example trustProxy.parse('10.0.0.0/8, loopback') // ['10.0.0.0/8', 'loopback']
+ */
+export const trustProxy = z.string().transform((raw, ctx): boolean | number | string[] => {
+  const text = raw.trim().toLowerCase();
+  if (text === 'false' || text === '0' || text === 'no') return false;
+  if (text === 'true' || text === 'yes') return true;
+  if (/^\d{1,2}$/.test(text)) return Number(text);
+  const list = text.split(',').map((s) => s.trim());
+  const valid = (s: string) =>
+    PROXY_RANGE_NAMES.includes(s) ||
+    ipaddr.IPv4.isValidFourPartDecimal(s) ||
+    ipaddr.IPv4.isValidCIDRFourPartDecimal(s) ||
+    ipaddr.IPv6.isValid(s) ||
+    ipaddr.IPv6.isValidCIDR(s);
+  if (list.length > 0 && list.every(valid)) return list;
+  ctx.addIssue({
+    code: 'custom',
+    message:
+      'expected false, true, a hop count, or a comma list of addresses, CIDR networks, loopback, linklocal or uniquelocal',
+  });
+  return z.NEVER;
+});
+
 /** Any text that is not blank, trimmed; `what` names it in the error. */
 export function text(what: string) {
   return z.string().trim().min(1, expected(what));
@@ -135,16 +166,17 @@ export const secret = z
     }
   });
 
-/** Several secrets, comma-separated (a rotation: the old one and the new one). */
-export const secretList = z
-  .string()
-  .transform((list) =>
-    list
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== ''),
-  )
-  .pipe(z.array(secret).min(1, expected('one or more whsec_… secrets, comma-separated')));
+/**
+ * Several secrets, comma-separated (a rotation: the old one and the new one). An empty one is refused,
+ * not dropped: `"$OLD,$NEW"` with a variable unset must not quietly lose a secret.
+ */
+export const secretList = (() => {
+  const e = expected('one or more whsec_… secrets, comma-separated');
+  return z
+    .string()
+    .transform((list) => list.split(',').map((s) => s.trim()))
+    .pipe(z.array(z.string().min(1, e).pipe(secret)).min(1, e));
+})();
 
 /** The retry schedule's limits: a longer list or a longer delay is a typo. */
 const MAX_RETRIES = 100;

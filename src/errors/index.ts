@@ -19,7 +19,7 @@
 export const ERROR_STATUS = {
   /** A malformed request: not JSON, an unusable query parameter, a cursor the API did not give out. */
   bad_request: 400,
-  /** The API: a part of the request failed its schema; `details.problems` lists each problem. */
+  /** The API: a part of the request failed its schema, or the body repeats a key; `details.problems` lists each problem. */
   validation_failed: 400,
   /** The receiver: the event failed the contract; `details.problems` lists each problem. Permanent for the sender. */
   invalid_payload: 400,
@@ -42,7 +42,10 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   /** A bug on the answering side; never caused by what a client sent (fuzz tests hold both ends to that). */
   internal: 500,
-  /** The API: something it needs (the database, the delivery queue) does not answer; retry later. */
+  /**
+   * The API: something it needs (the database, the delivery queue) does not answer, or not within
+   * `DATABASE_TIMEOUT`; always with `Retry-After`. Nothing was promised: retry later.
+   */
   unavailable: 503,
   /** The receiver: the inbox could not record the event; the sender must retry, nothing was promised. */
   inbox_unavailable: 503,

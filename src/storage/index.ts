@@ -1,14 +1,23 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { SecretBox } from '../secrets/box.js';
+import { resealAll, type SecretCounts, type StoredSecrets } from '../secrets/stored.js';
+import {
+  type KeyHome,
+  type SecretsKeySource,
+  type SecretsStatus,
+  unlockStoredSecrets,
+} from '../secrets/unlock.js';
 import { UnsupportedDatabaseUrlError } from './errors.js';
 import type { DeliveryQueue } from './queue.js';
 import { QueueSignal } from './signal.js';
 import { openSqliteStore, type SqliteStoreOptions } from './sqlite/index.js';
 import { sqliteDeliveryQueue } from './sqlite/queue.js';
+import { sqliteStoredSecrets } from './sqlite/secrets.js';
 import type { MigrationProgress, Store } from './store.js';
 
 export { decodeCursor, encodeCursor } from './cursor.js';
-export { InvalidCursorError, UnsupportedDatabaseUrlError } from './errors.js';
+export { InvalidCursorError, isStorageUnavailable, UnsupportedDatabaseUrlError } from './errors.js';
 export type * from './queue.js';
 export { QueueSignal } from './signal.js';
 export type * from './store.js';
@@ -63,6 +72,13 @@ export interface Storage {
   readonly queue: DeliveryQueue;
   /** Names of the migrations applied while opening (empty when the schema was up to date). */
   readonly applied: string[];
+  /** The key that encrypts endpoint secrets at rest: where it came from, what this opening did. */
+  readonly secrets: SecretsStatus;
+  /**
+   * Re-encrypts every stored secret that is not under the current key, reading it with the key it
+   * names (`SECRETS_OLD_KEYS`); `tpcs secrets rotate-key`. Running it again finds nothing to do.
+   */
+  rotateSecretsKey(): Promise<SecretCounts>;
   /** Closes the queue, then the store. */
   close(): Promise<void>;
 }
@@ -75,6 +91,12 @@ export interface Storage {
  * the store and a smaller one for the queue, with a LISTEN connection for other processes' commits;
  * the server is contacted at once, so a wrong URL fails at start.
  *
+ * Endpoint secrets are stored encrypted under the key `secrets` names (see src/secrets/unlock.ts):
+ * when none is given, SQLite uses (and on first start generates) `<database file>.key`, and
+ * `sqlite::memory:` a random key; PostgreSQL then opens without a key, and reading or writing a
+ * secret throws. Opening fails when the database holds secrets under a key that is not configured,
+ * and encrypts any secret still stored in plaintext by an earlier version.
+ *
  * @example
  * const storage = await openStorage(process.env.DATABASE_URL ?? 'sqlite:./data/tpcs.db');
  * await storage.store.getPartner('0201001008132685');
@@ -82,17 +104,51 @@ export interface Storage {
  */
 export async function openStorage(
   databaseUrl: string,
-  options: { onMigration?: MigrationProgress } = {},
+  options: {
+    onMigration?: MigrationProgress;
+    /**
+     * `DATABASE_TIMEOUT`: PostgreSQL, the bound on getting a connection and on each statement
+     * (migrations excepted); SQLite, how long a write waits for another process's lock. Absent: no
+     * bound on PostgreSQL, 5 s on SQLite.
+     */
+    timeoutMs?: number | undefined;
+    /** `SECRETS_KEY`, `SECRETS_KEY_FILE`, `SECRETS_OLD_KEYS`; see above for what happens without them. */
+    secrets?: SecretsKeySource | undefined;
+  } = {},
 ): Promise<Storage> {
   const location = parseDatabaseUrl(databaseUrl);
   const signal = new QueueSignal();
+  const { timeoutMs } = options;
+  const box = new SecretBox(
+    undefined,
+    'No secrets key is configured: with PostgreSQL, set SECRETS_KEY or SECRETS_KEY_FILE (32 bytes, base64 or hex: openssl rand -base64 32)',
+  );
+  const unlock = (stored: StoredSecrets, home: KeyHome) =>
+    unlockStoredSecrets(box, stored, options.secrets ?? {}, home);
+  const rotateSecretsKey = (stored: StoredSecrets) => () => resealAll(box, stored);
   if (location.dialect === 'sqlite') {
     if (location.file !== ':memory:') mkdirSync(dirname(location.file), { recursive: true });
-    const store = openSqliteStore(location.file, location.options, signal);
+    const sqliteOptions =
+      timeoutMs === undefined ? location.options : { ...location.options, busyTimeoutMs: timeoutMs };
+    const store = openSqliteStore(location.file, sqliteOptions, signal, box);
     try {
       const applied = await store.migrate(options.onMigration);
-      const queue = sqliteDeliveryQueue(store.database, signal);
-      return { dialect: 'sqlite', store, queue, applied, close: () => store.close() };
+      const stored = sqliteStoredSecrets(store.database);
+      const home: KeyHome =
+        location.file === ':memory:'
+          ? { kind: 'sqlite-memory' }
+          : { kind: 'sqlite-file', file: location.file };
+      const secrets = await unlock(stored, home);
+      const queue = sqliteDeliveryQueue(store.database, signal, box);
+      return {
+        dialect: 'sqlite',
+        store,
+        queue,
+        applied,
+        secrets,
+        rotateSecretsKey: rotateSecretsKey(stored),
+        close: () => store.close(),
+      };
     } catch (error) {
       await store.close();
       throw error;
@@ -100,15 +156,20 @@ export async function openStorage(
   }
   const { createPostgresStore } = await import('./postgres/index.js');
   const { openPostgresQueue } = await import('./postgres/queue.js');
-  const store = await createPostgresStore(location.url, signal);
+  const { postgresStoredSecrets } = await import('./postgres/secrets.js');
+  const store = await createPostgresStore(location.url, signal, { timeoutMs, box });
   try {
     const applied = await store.migrate(options.onMigration);
-    const queue = openPostgresQueue(location.url, signal);
+    const stored = postgresStoredSecrets(store.pool);
+    const secrets = await unlock(stored, { kind: 'postgres' });
+    const queue = openPostgresQueue(location.url, signal, { timeoutMs, box });
     return {
       dialect: 'postgres',
       store,
       queue,
       applied,
+      secrets,
+      rotateSecretsKey: rotateSecretsKey(stored),
       async close() {
         await queue.close();
         await store.close();

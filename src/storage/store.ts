@@ -240,6 +240,20 @@ export interface MinuteOutcomes {
   failed: number;
 }
 
+/**
+ * A dashboard session (its id is never stored, only the SHA-256 of it, as for tokens). It is bound to
+ * the token that logged in: a partner's session ends when that partner's token is replaced, the
+ * operator's when the operator token changes.
+ */
+export interface DashboardSession {
+  /** The partner it is for; null for the operator. */
+  customerId: string | null;
+  /** The SHA-256 (hex) of the token that logged in. */
+  tokenHash: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
 /** Told before each pending migration runs: its name, how many are done, how many are pending in all. */
 export type MigrationProgress = (name: string, done: number, total: number) => void;
 
@@ -258,7 +272,10 @@ export interface Store {
    */
   migrate(onProgress?: MigrationProgress): Promise<string[]>;
   close(): Promise<void>;
-  /** Cheap round trip for /readyz. */
+  /**
+   * For `/readyz`: commits a one-row write (readiness.ts), so a full disk or a read-only server fails
+   * it where a `SELECT 1` would still answer.
+   */
   ping(): Promise<void>;
 
   // settings: the operator token hash and other singletons
@@ -363,4 +380,18 @@ export interface Store {
    * statement per call, so a large backlog is cleared in steps that never hold writers up for long.
    */
   pruneIdempotencyKeys(createdBefore: Date, limit: number): Promise<number>;
+
+  // dashboard sessions (sqlite/sessions.ts, postgres/sessions.ts), keyed by the SHA-256 of the session id
+  createDashboardSession(idHash: string, session: DashboardSession): Promise<void>;
+  /**
+   * The session, or undefined when there is none, it has expired at `now`, or (a partner's) the
+   * partner's token is no longer the one that logged in.
+   */
+  getDashboardSession(idHash: string, now: Date): Promise<DashboardSession | undefined>;
+  /** Ends one session (log-out); false when there was none. */
+  deleteDashboardSession(idHash: string): Promise<boolean>;
+  /** Ends every session of a partner (null: the operator's); returns how many. */
+  deleteDashboardSessions(customerId: string | null): Promise<number>;
+  /** Deletes up to `limit` sessions expired at `now`, oldest first; returns how many. */
+  pruneDashboardSessions(now: Date, limit: number): Promise<number>;
 }

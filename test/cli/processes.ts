@@ -11,6 +11,7 @@ import { join } from 'node:path';
 
 export { freePort } from '../support/net.js';
 
+import { SETTINGS } from '../../src/config/settings.js';
 import { freePort } from '../support/net.js';
 
 /** A finished `tpcs` run. */
@@ -47,17 +48,9 @@ export function tpcs(
 /** The environment without the variables the commands read, so the developer's shell cannot leak in. */
 export function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const name of [
-    'WEBHOOK_SECRET',
-    'TPCS_TOKEN',
-    'TPCS_CUSTOMER_ID',
-    'TPCS_API',
-    'ADMIN_TOKEN',
-    'PORT',
-    'DATABASE_URL',
-  ]) {
-    delete env[name];
-  }
+  // every variable a setting reads (src/config/settings.ts), and the CLI's own
+  const names = [...Object.values(SETTINGS).map((s) => s.env), 'TPCS_TOKEN', 'TPCS_CUSTOMER_ID', 'TPCS_API'];
+  for (const name of names) delete env[name];
   return env;
 }
 

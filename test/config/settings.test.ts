@@ -108,6 +108,24 @@ describe('reading settings', () => {
     });
   });
 
+  it('never repeats an invalid secret in its problem (logs keep what a process prints)', () => {
+    const key = 'Zm9yZ2VkLWtleS10aGF0LWlzLXRvby1zaG9ydA';
+    const result = readSettings(
+      'serve',
+      { secretsKey: key },
+      { ADMIN_TOKEN: 'short token', SECRETS_OLD_KEYS: 'not a key' },
+    );
+    expect(result.ok).toBe(false);
+    const problems = result.ok ? [] : result.problems;
+    expect(problems.map((p) => p.split(' is invalid')[0])).toEqual([
+      `--secrets-key (${key.length} characters, not shown)`,
+      'SECRETS_OLD_KEYS=(9 characters, not shown)',
+      'ADMIN_TOKEN=(11 characters, not shown)',
+    ]);
+    for (const p of problems)
+      for (const secret of [key, 'short token', 'not a key']) expect(p).not.toContain(secret);
+  });
+
   it.each([
     ['abc', 'worker'],
     ['0', 'worker'],
@@ -141,7 +159,9 @@ describe('reading settings', () => {
     });
     const bad = readSettings('verify', { webhookSecrets: [SECRET, 'nope'] }, {});
     expect(bad.ok ? [] : bad.problems).toEqual([
-      expect.stringMatching(/^--secret 'nope' is invalid \(env WEBHOOK_SECRET\): expected a whsec_… secret/),
+      expect.stringMatching(
+        /^--secret \(4 characters, not shown\) is invalid \(env WEBHOOK_SECRET\): expected a whsec_… secret/,
+      ),
     ]);
     expect(readSettings('receive', {}, { WEBHOOK_SECRET: `${SECRET},${other}` })).toMatchObject({
       ok: true,

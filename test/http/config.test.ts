@@ -35,6 +35,13 @@ describe('loadConfig', () => {
       DELIVERY_POLL: '50ms',
       ENDPOINT_FAILURE_WINDOW: '1d',
       DELIVERY_DISPATCHERS: '2',
+      DASHBOARD_SESSION_TTL: '1h',
+      EVENT_STREAMS_PER_PARTNER: '2',
+      EVENT_STREAMS_MAX: '10',
+      EVENT_STREAM_DRAIN_TIMEOUT: '5s',
+      AUTH_FAILURE_LIMIT: '5',
+      PARTNER_RATE_LIMIT: '100',
+      TRUST_PROXY: '10.0.0.0/8',
     });
     expect(result).toEqual({
       ok: true,
@@ -56,6 +63,10 @@ describe('loadConfig', () => {
           failureWindowMs: 86_400_000,
           dispatchers: 2,
         },
+        dashboardSessionTtlMs: 3_600_000,
+        eventStreams: { perPartner: 2, total: 10, drainTimeoutMs: 5000 },
+        rateLimits: { authFailures: 5, partnerRequests: 100 },
+        trustProxy: ['10.0.0.0/8'],
       },
     });
   });

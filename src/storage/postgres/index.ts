@@ -1,9 +1,12 @@
 import pg from 'pg';
+import { openAnswer, SecretBox, sealAnswer } from '../../secrets/box.js';
 import { UnsupportedDatabaseUrlError } from '../errors.js';
+import { postgresWriteProbe } from '../readiness.js';
 import { QueueSignal, recordedEvent } from '../signal.js';
 import type {
   ComplianceDecisionInput,
   CursorPage,
+  DashboardSession,
   DecisionResult,
   Delivery,
   Endpoint,
@@ -24,6 +27,7 @@ import type {
   ThirdPartyStatus,
 } from '../store.js';
 import { attemptsPerMinute, endpointHealth, listThirdPartyEvents, searchThirdParties } from './dashboard.js';
+import { poolTimeouts } from './db.js';
 import { recordDecision } from './decisions.js';
 import { getDelivery, listDeliveries } from './deliveries.js';
 import {
@@ -45,6 +49,13 @@ import {
   listPartners,
   setPartnerToken,
 } from './partners.js';
+import {
+  createDashboardSession,
+  deleteDashboardSession,
+  deleteDashboardSessions,
+  getDashboardSession,
+  pruneDashboardSessions,
+} from './sessions.js';
 import { getSetting, setSettingIfAbsent } from './settings.js';
 import { createThirdParty, getThirdParty, listThirdParties } from './third-parties.js';
 
@@ -91,14 +102,29 @@ export class PostgresStore implements Store {
   readonly #notifier: DeliveryNotifier;
   readonly #signal: QueueSignal;
   readonly #stopNotifying: () => void;
+  readonly #migrationConfig: pg.PoolConfig | undefined;
+  readonly #box: SecretBox;
+  readonly #ping: () => Promise<void>;
 
   /**
    * Whatever fires `signal` (this store's decisions, the queue's retries, recovers and releases) is
    * followed by one coalesced NOTIFY for the other processes, sent on this store's pool.
+   * `migrationConfig`, when given, is where `migrate()` connects instead of the pool: the pool's
+   * settings without its timeouts, since a migration may rightly take minutes (an index on a big
+   * table) or wait that long for another process's migration. `box` encrypts endpoint secrets and
+   * idempotent answers (without keys, it throws when used).
    */
-  constructor(pool: pg.Pool, schema?: string, signal = new QueueSignal()) {
+  constructor(
+    pool: pg.Pool,
+    schema?: string,
+    signal = new QueueSignal(),
+    options: { migrationConfig?: pg.PoolConfig; box?: SecretBox } = {},
+  ) {
     this.#pool = pool;
+    this.#ping = postgresWriteProbe(pool);
     this.#schema = schema;
+    this.#migrationConfig = options.migrationConfig;
+    this.#box = options.box ?? new SecretBox();
     this.#notifier = new DeliveryNotifier(pool);
     this.#signal = signal;
     this.#stopNotifying = signal.on(() => this.#notifier.request());
@@ -110,15 +136,22 @@ export class PostgresStore implements Store {
   }
 
   async migrate(onProgress?: MigrationProgress): Promise<string[]> {
-    return migrate(this.#pool, undefined, this.#schema, onProgress);
+    if (this.#migrationConfig === undefined) return migrate(this.#pool, undefined, this.#schema, onProgress);
+    const pool = new pg.Pool({ ...this.#migrationConfig, max: 1 });
+    pool.on('error', () => {});
+    try {
+      return await migrate(pool, undefined, this.#schema, onProgress);
+    } finally {
+      await pool.end();
+    }
   }
   async close(): Promise<void> {
     this.#stopNotifying();
     await this.#notifier.idle();
     await this.#pool.end();
   }
-  async ping(): Promise<void> {
-    await this.#pool.query('SELECT 1');
+  ping(): Promise<void> {
+    return this.#ping();
   }
 
   getSetting(key: string): Promise<string | undefined> {
@@ -176,13 +209,13 @@ export class PostgresStore implements Store {
   }
 
   createEndpoint(e: NewEndpoint): Promise<Endpoint> {
-    return createEndpoint(this.#pool, e);
+    return createEndpoint(this.#pool, this.#box, e);
   }
   getEndpoint(customerId: string, endpointId: string): Promise<Endpoint | undefined> {
-    return getEndpoint(this.#pool, customerId, endpointId);
+    return getEndpoint(this.#pool, this.#box, customerId, endpointId);
   }
   listEndpoints(customerId: string): Promise<Endpoint[]> {
-    return listEndpoints(this.#pool, customerId);
+    return listEndpoints(this.#pool, this.#box, customerId);
   }
   updateEndpoint(
     customerId: string,
@@ -190,7 +223,7 @@ export class PostgresStore implements Store {
     patch: EndpointPatch,
     at: Date,
   ): Promise<Endpoint | undefined> {
-    return updateEndpoint(this.#pool, customerId, endpointId, patch, at);
+    return updateEndpoint(this.#pool, this.#box, customerId, endpointId, patch, at);
   }
   deleteEndpoint(customerId: string, endpointId: string): Promise<boolean> {
     return deleteEndpoint(this.#pool, customerId, endpointId);
@@ -202,7 +235,7 @@ export class PostgresStore implements Store {
     at: Date,
     oldExpiresAt: Date,
   ): Promise<Endpoint | undefined> {
-    return rotateEndpointSecret(this.#pool, customerId, endpointId, secret, at, oldExpiresAt);
+    return rotateEndpointSecret(this.#pool, this.#box, customerId, endpointId, secret, at, oldExpiresAt);
   }
 
   listDeliveries(
@@ -233,40 +266,79 @@ export class PostgresStore implements Store {
     return attemptsPerMinute(this.#pool, q);
   }
 
-  getIdempotentResponse(customerId: string, key: string): Promise<IdempotentResponse | undefined> {
-    return getIdempotentResponse(this.#pool, customerId, key);
+  async getIdempotentResponse(customerId: string, key: string): Promise<IdempotentResponse | undefined> {
+    const stored = await getIdempotentResponse(this.#pool, customerId, key);
+    return stored && openAnswer(this.#box, customerId, key, stored);
   }
-  saveIdempotentResponse(
+  async saveIdempotentResponse(
     customerId: string,
     key: string,
     r: IdempotentResponse,
     at: Date,
   ): Promise<IdempotentResponse> {
-    return saveIdempotentResponse(this.#pool, customerId, key, r, at);
+    // stored encrypted (an endpoint's creation answers with its secret), returned decrypted
+    const sealed = sealAnswer(this.#box, customerId, key, r);
+    return openAnswer(
+      this.#box,
+      customerId,
+      key,
+      await saveIdempotentResponse(this.#pool, customerId, key, sealed, at),
+    );
   }
   pruneIdempotencyKeys(createdBefore: Date, limit: number): Promise<number> {
     return pruneIdempotencyKeys(this.#pool, createdBefore, limit);
   }
+
+  createDashboardSession(idHash: string, session: DashboardSession): Promise<void> {
+    return createDashboardSession(this.#pool, idHash, session);
+  }
+  getDashboardSession(idHash: string, now: Date): Promise<DashboardSession | undefined> {
+    return getDashboardSession(this.#pool, idHash, now);
+  }
+  deleteDashboardSession(idHash: string): Promise<boolean> {
+    return deleteDashboardSession(this.#pool, idHash);
+  }
+  deleteDashboardSessions(customerId: string | null): Promise<number> {
+    return deleteDashboardSessions(this.#pool, customerId);
+  }
+  pruneDashboardSessions(now: Date, limit: number): Promise<number> {
+    return pruneDashboardSessions(this.#pool, now, limit);
+  }
+}
+
+/** How long the service's connections wait on the server; see {@link poolTimeouts}. */
+export interface PostgresTimeouts {
+  /** Bound on getting a connection and on each statement (`DATABASE_TIMEOUT`); absent: no bound. */
+  timeoutMs?: number | undefined;
 }
 
 /**
  * Opens a pool on a `postgres://` URL (see {@link parsePostgresUrl}) and checks the server answers, so
- * a wrong URL fails at start rather than at the first request. Does not migrate.
+ * a wrong URL fails at start rather than at the first request. Does not migrate; `migrate()` connects
+ * without the timeouts.
  *
  * @example
- * const store = await createPostgresStore('postgres://app@127.0.0.1:5432/tpcs');
+ * const store = await createPostgresStore('postgres://app@127.0.0.1:5432/tpcs', undefined, { timeoutMs: 5000 });
  * await store.migrate();
  */
-export async function createPostgresStore(url: string, signal?: QueueSignal): Promise<PostgresStore> {
+export async function createPostgresStore(
+  url: string,
+  signal?: QueueSignal,
+  { timeoutMs, box }: PostgresTimeouts & { box?: SecretBox } = {},
+): Promise<PostgresStore> {
   const { config, schema } = parsePostgresUrl(url);
   if (schema !== undefined) quoteIdent(schema);
-  const pool = new pg.Pool(config);
+  const bounded = timeoutMs !== undefined;
+  const pool = new pg.Pool(bounded ? { ...config, ...poolTimeouts(timeoutMs) } : config);
   // an idle client's connection dropped (server restart): the pool discards it, and the next query
   // reports the problem to its caller; without a listener the error would end the process
   pool.on('error', () => {});
-  const store = new PostgresStore(pool, schema, signal);
+  const store = new PostgresStore(pool, schema, signal, {
+    ...(bounded ? { migrationConfig: config } : {}),
+    ...(box ? { box } : {}),
+  });
   try {
-    await store.ping();
+    await pool.query('SELECT 1'); // a wrong URL or a server down fails here, at start
   } catch (err) {
     await pool.end().catch(() => {});
     throw err;

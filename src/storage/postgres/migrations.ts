@@ -9,6 +9,8 @@ import * as m005 from './migrations/005_notify_after_commit.js';
 import * as m006 from './migrations/006_retry_round.js';
 import * as m007 from './migrations/007_event_order.js';
 import * as m008 from './migrations/008_notify_after_commit_only.js';
+import * as m009 from './migrations/009_encrypted_secrets.js';
+import * as m010 from './migrations/010_dashboard_sessions.js';
 
 /** Every PostgreSQL migration, oldest first. Append only: never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
@@ -20,6 +22,8 @@ export const migrations: readonly Migration[] = [
   { name: '006_retry_round', sql: m006.sql },
   { name: '007_event_order', sql: m007.sql },
   { name: '008_notify_after_commit_only', sql: m008.sql },
+  { name: '009_encrypted_secrets', sql: m009.sql },
+  { name: '010_dashboard_sessions', sql: m010.sql },
 ];
 
 /** First key of the two-int advisory lock; the second is a hash of the schema name. */

@@ -83,6 +83,13 @@ export interface Tables {
     body: string;
     created_at: Date;
   };
+  dashboard_sessions: {
+    id_hash: string;
+    customer_id: string | null;
+    token_hash: string;
+    created_at: Date;
+    expires_at: Date;
+  };
 }
 
 export type Row<T extends keyof Tables> = Tables[T];

@@ -1,8 +1,12 @@
 import Database from 'better-sqlite3';
+import { openAnswer, SecretBox, sealAnswer } from '../../secrets/box.js';
+import { ensurePrivateFile, restrictSqliteSidecars } from '../../secrets/files.js';
+import { sqliteWriteProbe } from '../readiness.js';
 import { QueueSignal, recordedEvent } from '../signal.js';
 import type {
   ComplianceDecisionInput,
   CursorPage,
+  DashboardSession,
   DecisionResult,
   Delivery,
   Endpoint,
@@ -30,6 +34,7 @@ import { eventQueries } from './events.js';
 import { idempotencyQueries } from './idempotency.js';
 import { migrate } from './migrations.js';
 import { partnerQueries } from './partners.js';
+import { sessionQueries } from './sessions.js';
 import { settingQueries } from './settings.js';
 import { thirdPartyQueries } from './third-parties.js';
 
@@ -46,16 +51,17 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-function prepareQueries(db: Database.Database) {
+function prepareQueries(db: Database.Database, box: SecretBox) {
   return {
     settings: settingQueries(db),
     partners: partnerQueries(db),
     thirdParties: thirdPartyQueries(db),
     decisions: decisionQueries(db),
     events: eventQueries(db),
-    endpoints: endpointQueries(db),
+    endpoints: endpointQueries(db, box),
     deliveries: deliveryQueries(db),
     idempotency: idempotencyQueries(db),
+    sessions: sessionQueries(db),
     dashboard: dashboardQueries(db),
   };
 }
@@ -70,14 +76,17 @@ function prepareQueries(db: Database.Database) {
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   readonly #db: Database.Database;
-  readonly #ping: Database.Statement<[]>;
+  readonly #ping: () => Promise<void>;
   readonly #signal: QueueSignal;
+  readonly #box: SecretBox;
   #queries: ReturnType<typeof prepareQueries> | undefined;
 
-  constructor(db: Database.Database, signal = new QueueSignal()) {
+  /** `box` encrypts endpoint secrets and idempotent answers (without keys, it throws when used). */
+  constructor(db: Database.Database, signal = new QueueSignal(), box = new SecretBox()) {
     this.#db = db;
-    this.#ping = db.prepare<[]>('SELECT 1');
+    this.#ping = sqliteWriteProbe(db);
     this.#signal = signal;
+    this.#box = box;
   }
 
   /** The connection, for the delivery queue that shares it (see `openStorage`). */
@@ -86,7 +95,7 @@ export class SqliteStore implements Store {
   }
 
   get #q(): ReturnType<typeof prepareQueries> {
-    this.#queries ??= prepareQueries(this.#db);
+    this.#queries ??= prepareQueries(this.#db, this.#box);
     return this.#queries;
   }
 
@@ -96,8 +105,8 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
   }
-  async ping(): Promise<void> {
-    this.#ping.get();
+  ping(): Promise<void> {
+    return this.#ping();
   }
 
   async getSetting(key: string): Promise<string | undefined> {
@@ -222,7 +231,8 @@ export class SqliteStore implements Store {
   }
 
   async getIdempotentResponse(customerId: string, key: string): Promise<IdempotentResponse | undefined> {
-    return this.#q.idempotency.get(customerId, key);
+    const stored = this.#q.idempotency.get(customerId, key);
+    return stored && openAnswer(this.#box, customerId, key, stored);
   }
   async saveIdempotentResponse(
     customerId: string,
@@ -230,16 +240,35 @@ export class SqliteStore implements Store {
     r: IdempotentResponse,
     at: Date,
   ): Promise<IdempotentResponse> {
-    return this.#q.idempotency.save(customerId, key, r, at);
+    // stored encrypted (an endpoint's creation answers with its secret), returned decrypted
+    const sealed = sealAnswer(this.#box, customerId, key, r);
+    return openAnswer(this.#box, customerId, key, this.#q.idempotency.save(customerId, key, sealed, at));
   }
   async pruneIdempotencyKeys(createdBefore: Date, limit: number): Promise<number> {
     return this.#q.idempotency.prune(createdBefore, limit);
   }
+
+  async createDashboardSession(idHash: string, session: DashboardSession): Promise<void> {
+    this.#q.sessions.create(idHash, session);
+  }
+  async getDashboardSession(idHash: string, now: Date): Promise<DashboardSession | undefined> {
+    return this.#q.sessions.get(idHash, now);
+  }
+  async deleteDashboardSession(idHash: string): Promise<boolean> {
+    return this.#q.sessions.delete(idHash);
+  }
+  async deleteDashboardSessions(customerId: string | null): Promise<number> {
+    return this.#q.sessions.deleteOf(customerId);
+  }
+  async pruneDashboardSessions(now: Date, limit: number): Promise<number> {
+    return this.#q.sessions.prune(now, limit);
+  }
 }
 
 /**
- * Opens (creating if needed) a SQLite database file as a {@link Store}. The caller creates the parent
- * folder (`openStorage` does) and calls `migrate()`.
+ * Opens (creating if needed, mode 0600) a SQLite database file as a {@link Store}. The caller creates
+ * the parent folder (`openStorage` does), calls `migrate()` and gives `box` its keys (`openStorage`
+ * does both).
  *
  * @example
  * const store = openSqliteStore('./data/tpcs.db');
@@ -249,16 +278,22 @@ export function openSqliteStore(
   filename: string,
   options: SqliteStoreOptions = {},
   signal?: QueueSignal,
+  box?: SecretBox,
 ): SqliteStore {
+  // 0600 before SQLite creates it 0644 (the -wal and -shm it makes later take the file's mode)
+  if (filename !== ':memory:') ensurePrivateFile(filename);
   const db = new Database(filename);
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
-    if (filename !== ':memory:') db.pragma('journal_mode = WAL');
+    if (filename !== ':memory:') {
+      db.pragma('journal_mode = WAL');
+      restrictSqliteSidecars(filename);
+    }
     db.pragma(`synchronous = ${options.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
     db.pragma('foreign_keys = ON');
   } catch (err) {
     db.close();
     throw err;
   }
-  return new SqliteStore(db, signal);
+  return new SqliteStore(db, signal, box);
 }

@@ -4,6 +4,8 @@ import * as m001 from './migrations/001_initial.js';
 import * as m002 from './migrations/002_delivery_queue.js';
 import * as m003 from './migrations/003_retry_round.js';
 import * as m004 from './migrations/004_event_order.js';
+import * as m005 from './migrations/005_encrypted_secrets.js';
+import * as m006 from './migrations/006_dashboard_sessions.js';
 
 /** Every SQLite migration, oldest first. Append only: never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
@@ -11,6 +13,8 @@ export const migrations: readonly Migration[] = [
   { name: '002_delivery_queue', sql: m002.sql },
   { name: '003_retry_round', sql: m003.sql },
   { name: '004_event_order', sql: m004.sql },
+  { name: '005_encrypted_secrets', sql: m005.sql },
+  { name: '006_dashboard_sessions', sql: m006.sql },
 ];
 
 /**

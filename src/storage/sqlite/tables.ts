@@ -83,6 +83,13 @@ export interface Tables {
     body: string;
     created_at: number;
   };
+  dashboard_sessions: {
+    id_hash: string;
+    customer_id: string | null;
+    token_hash: string;
+    created_at: number;
+    expires_at: number;
+  };
 }
 
 export type Row<T extends keyof Tables> = Tables[T];
