@@ -11,18 +11,9 @@ import {
   type DispatcherOptions,
 } from '../../src/webhooks/dispatcher/dispatcher.js';
 import { createRetryPolicy } from '../../src/webhooks/dispatcher/retry-policy.js';
+import { DIALECTS, openDatabase, skipReason, type TestDatabase } from '../support/databases.js';
+import { decide, newEndpoint, newPartner, newThirdParty, SECRET } from '../support/fixtures.js';
 import { waitFor } from '../support/wait-for.js';
-import {
-  DIALECTS,
-  decide,
-  freshDatabase,
-  newEndpoint,
-  newPartner,
-  newThirdParty,
-  SECRET,
-  skipReason,
-  type TestDatabase,
-} from './databases.js';
 import { type Sink, startSink } from './sink.js';
 
 /**
@@ -33,8 +24,7 @@ import { type Sink, startSink } from './sink.js';
 const dueAfter = (attempt: Attempt, delayMs: number) => attempt.at.getTime() + attempt.durationMs + delayMs;
 
 for (const dialect of DIALECTS) {
-  const skip = await skipReason(dialect);
-  describe.skipIf(skip !== undefined)(`dispatcher on ${dialect}`, () => {
+  describe.skipIf(skipReason(dialect) !== undefined)(`dispatcher on ${dialect}`, () => {
     let db: TestDatabase;
     let sink: Sink;
     let dispatcher: Dispatcher;
@@ -42,7 +32,7 @@ for (const dialect of DIALECTS) {
     const policy = createRetryPolicy({ schedule: [300, 300, 300], jitter: 'none' });
 
     beforeAll(async () => {
-      db = await freshDatabase(dialect);
+      db = await openDatabase(dialect);
       sink = await startSink();
       dispatcher = createDispatcher({
         queue: db.queue,

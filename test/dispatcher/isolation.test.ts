@@ -10,17 +10,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDispatcher, type Dispatcher } from '../../src/webhooks/dispatcher/dispatcher.js';
 import { createRetryPolicy } from '../../src/webhooks/dispatcher/retry-policy.js';
+import { DIALECTS, openDatabase, skipReason, type TestDatabase } from '../support/databases.js';
+import { decide, newEndpoint, newPartner, newThirdParty } from '../support/fixtures.js';
 import { waitFor } from '../support/wait-for.js';
-import {
-  DIALECTS,
-  decide,
-  freshDatabase,
-  newEndpoint,
-  newPartner,
-  newThirdParty,
-  skipReason,
-  type TestDatabase,
-} from './databases.js';
 import { type Sink, startSink } from './sink.js';
 
 const RATE = 200; // decisions per second
@@ -30,8 +22,7 @@ const PER_ENDPOINT = 4;
 const TIMEOUT_MS = 600_000;
 
 for (const dialect of DIALECTS) {
-  const skip = await skipReason(dialect);
-  describe.skipIf(skip !== undefined)(`isolation on ${dialect}`, () => {
+  describe.skipIf(skipReason(dialect) !== undefined)(`isolation on ${dialect}`, () => {
     let db: TestDatabase;
     let sink: Sink;
     let dispatcher: Dispatcher;
@@ -40,7 +31,7 @@ for (const dialect of DIALECTS) {
     let dead: string;
 
     beforeAll(async () => {
-      db = await freshDatabase(dialect);
+      db = await openDatabase(dialect);
       sink = await startSink();
       sink.on('/dead', () => 'hang');
       dispatcher = createDispatcher({

@@ -4,38 +4,35 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStorage, type Storage } from '../../src/storage/index.js';
+import type { Storage } from '../../src/storage/index.js';
 import { createDispatcher, type Dispatcher } from '../../src/webhooks/dispatcher/dispatcher.js';
 import { createRetryPolicy } from '../../src/webhooks/dispatcher/retry-policy.js';
-import { waitFor } from '../support/wait-for.js';
 import {
-  decide,
-  freshDatabase,
-  newEndpoint,
-  newPartner,
-  newThirdParty,
+  openDatabase,
+  openTestStorage,
   PG_URL,
   skipReason,
   type TestDatabase,
-} from './databases.js';
+} from '../support/databases.js';
+import { decide, newEndpoint, newPartner, newThirdParty } from '../support/fixtures.js';
+import { waitFor } from '../support/wait-for.js';
 import { type Sink, startSink } from './sink.js';
 
 const POLL_MS = 20_000; // far longer than the test waits: only a notification can wake the loop
 /** Every wait for a delivery gives up before the next poll: a delivery that came was woken by NOTIFY. */
 const WAKE_TIMEOUT_MS = 10_000;
 
-const skip = await skipReason('postgres');
-describe.skipIf(skip !== undefined)('LISTEN/NOTIFY on postgres', () => {
+describe.skipIf(skipReason('postgres') !== undefined)('LISTEN/NOTIFY on postgres', () => {
   let db: TestDatabase;
   let sink: Sink;
   let other: Storage;
   let dispatcher: Dispatcher;
 
   beforeAll(async () => {
-    db = await freshDatabase('postgres');
+    db = await openDatabase('postgres');
     sink = await startSink();
     // storage of its own (own pools and LISTEN connection), like a separate tpcs worker
-    other = await openStorage(db.url);
+    other = await openTestStorage(db.url);
     dispatcher = createDispatcher({
       queue: other.queue,
       allowPrivateEndpoints: true,
@@ -149,7 +146,7 @@ describe.skipIf(skip !== undefined)('LISTEN/NOTIFY on postgres', () => {
      * send, so by then every one of them is committed (and `caughtUp` then sees them arrive).
      */
     const onOwnStorage = async (work: (storage: Storage) => Promise<unknown>) => {
-      const storage = await openStorage(db.url);
+      const storage = await openTestStorage(db.url);
       try {
         await work(storage);
       } finally {

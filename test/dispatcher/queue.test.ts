@@ -5,17 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaimedDelivery, ClaimOptions, Completion } from '../../src/storage/queue.js';
 import { planCompletion } from '../../src/webhooks/dispatcher/attempt.js';
 import { createRetryPolicy } from '../../src/webhooks/dispatcher/retry-policy.js';
-import {
-  DIALECTS,
-  decide,
-  freshDatabase,
-  newEndpoint,
-  newPartner,
-  newThirdParty,
-  SECRET,
-  skipReason,
-  type TestDatabase,
-} from './databases.js';
+import { DIALECTS, openDatabase, skipReason, type TestDatabase } from '../support/databases.js';
+import { decide, newEndpoint, newPartner, newThirdParty, SECRET } from '../support/fixtures.js';
 
 const WINDOW = { workerId: 'w1', failureWindowMs: 5 * 24 * 3600_000 };
 const later = (ms: number) => new Date(Date.now() + ms);
@@ -41,11 +32,10 @@ const done = (deliveryId: string, endpointId: string, over: Partial<Completion> 
 });
 
 for (const dialect of DIALECTS) {
-  const skip = await skipReason(dialect);
-  describe.skipIf(skip !== undefined)(`delivery queue on ${dialect}`, () => {
+  describe.skipIf(skipReason(dialect) !== undefined)(`delivery queue on ${dialect}`, () => {
     let db: TestDatabase;
     beforeAll(async () => {
-      db = await freshDatabase(dialect);
+      db = await openDatabase(dialect);
     });
     afterAll(async () => {
       await db?.dispose();

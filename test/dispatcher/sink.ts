@@ -10,7 +10,14 @@ export interface Received {
 }
 
 export type Answer =
-  | { status: number; headers?: Record<string, string>; body?: string; delayMs?: number }
+  | {
+      status: number;
+      headers?: Record<string, string>;
+      body?: string;
+      delayMs?: number;
+      /** Answer only once this settles (then after `delayMs`): holds requests until the test lets go. */
+      after?: Promise<unknown>;
+    }
   | 'hang';
 
 export interface Sink {
@@ -59,8 +66,9 @@ export async function startSink(): Promise<Sink> {
         inFlight.set(id, (inFlight.get(id) ?? 1) - 1);
         res.writeHead(answer.status, answer.headers).end(answer.body ?? '');
       };
-      if (answer.delayMs) setTimeout(reply, answer.delayMs);
-      else reply();
+      const send = () => (answer.delayMs ? setTimeout(reply, answer.delayMs) : reply());
+      if (answer.after) answer.after.then(send, send);
+      else send();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,6 +1,7 @@
 /** Spawning `tpcs worker` processes for the delivery e2e tests (built CLI, real process, real kill). */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { databaseEnv } from '../support/databases.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tpcs.js', import.meta.url));
 
@@ -14,7 +15,7 @@ export function spawnWorker(databaseUrl: string, env: Record<string, string> = {
   const child = spawn(process.execPath, [BIN, 'worker'], {
     env: {
       ...process.env,
-      DATABASE_URL: databaseUrl,
+      ...databaseEnv(databaseUrl),
       ALLOW_PRIVATE_ENDPOINTS: 'true',
       RETRY_SCHEDULE: '100ms,200ms,300ms,500ms,1s,1s,1s,1s,1s,1s',
       RETRY_JITTER: 'none',

@@ -18,7 +18,7 @@ import fc from 'fast-check';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validThirdParty } from '../customers/fixtures.js';
-import { DIALECTS, freshDatabase, skipReason, type TestDatabase } from '../dispatcher/databases.js';
+import { DIALECTS, databaseEnv, openDatabase, skipReason, type TestDatabase } from '../support/databases.js';
 import { freePort } from '../support/net.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -92,8 +92,7 @@ class Flakiness {
 }
 
 for (const dialect of DIALECTS) {
-  const skip = await skipReason(dialect);
-  describe.skipIf(skip !== undefined)(`status order end to end on ${dialect}`, () => {
+  describe.skipIf(skipReason(dialect) !== undefined)(`status order end to end on ${dialect}`, () => {
     let db: TestDatabase;
     const children: ChildProcess[] = [];
     const servers: http.Server[] = [];
@@ -121,13 +120,13 @@ for (const dialect of DIALECTS) {
     const receiverDir = mkdtempSync(join(tmpdir(), 'tpcs-status-order-'));
 
     beforeAll(async () => {
-      db = await freshDatabase(dialect);
+      db = await openDatabase(dialect);
       const port = await freePort();
       base = `http://127.0.0.1:${port}`;
       const serve = spawnCli(['serve'], {
         PORT: String(port),
         HOST: '127.0.0.1',
-        DATABASE_URL: db.url,
+        ...databaseEnv(db.url),
         ADMIN_TOKEN: ADMIN,
         ALLOW_PRIVATE_ENDPOINTS: 'true',
         // three attempts, then failed: some deliveries fail for good and are recovered later

@@ -1,20 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEvent } from '../../src/contract/index.js';
-import {
-  expectErrorShape,
-  startService,
-  TEST_DATABASES,
-  type TestService,
-  validThirdParty,
-} from './harness.js';
+import { DIALECTS, skipReason } from '../support/databases.js';
+import { expectErrorShape, startService, type TestService, validThirdParty } from './harness.js';
 
 const REJECT = {
   status: 'REJECTED',
   reasons: [{ code: 'COMPLIANCE_CHECK_FAILED', reason: 'Compliance check failed' }],
 };
 
-for (const database of TEST_DATABASES) {
-  describe.skipIf(database.skip)(`compliance decisions (${database.name})`, () => {
+for (const dialect of DIALECTS) {
+  describe.skipIf(skipReason(dialect) !== undefined)(`compliance decisions (${dialect})`, () => {
     let s: TestService;
     let token: string;
     const decide = (ref: string, body: unknown, t = s.adminToken) =>
@@ -22,7 +17,7 @@ for (const database of TEST_DATABASES) {
     const eventCount = async () => (await s.store.listEvents('DEC', { limit: 100 })).items.length;
 
     beforeAll(async () => {
-      s = await startService({ database });
+      s = await startService({ dialect });
       token = await s.partner('DEC');
       for (const ref of ['D1', 'D2', 'D3']) {
         await s.call('POST', '/api/v1/customers/DEC/third-parties', { token, body: validThirdParty(ref) });

@@ -1,23 +1,20 @@
 /**
- * The partner's delivery list over HTTP, on every database the harness offers, with the delivery
+ * The partner's delivery list over HTTP, on each dialect (test/support/databases.ts), with the delivery
  * queue open on the same database (attempts are recorded through it, deterministically, without a
  * dispatcher): `attempt_count` is the number of attempts listed, also after a recover; a delivery
  * waiting behind an earlier event of the same third party says so (`waiting_for`), in the API and
  * on the dashboard; and every answer matches the schema `/openapi.json` publishes for it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/http/app.js';
 import { generateToken, hashToken } from '../../src/http/auth.js';
-import { openStorage, type Storage } from '../../src/storage/index.js';
 import type { DeliveryQueue } from '../../src/storage/queue.js';
 import type { Store } from '../../src/storage/store.js';
 import { createSender } from '../../src/webhooks/dispatcher/sender.js';
-import { TEST_DATABASES, validThirdParty } from './harness.js';
+import { DIALECTS, openDatabase, skipReason, type TestDatabase } from '../support/databases.js';
+import { validThirdParty } from './harness.js';
 
 const PARTNER = 'DLV';
 const DELIVERIES_PATH = '/api/v1/customers/{customer_id}/webhooks/{webhook_id}/deliveries';
@@ -33,13 +30,12 @@ interface DeliveryView {
   attempts: { status_code: number | null }[];
 }
 
-for (const database of TEST_DATABASES) {
-  describe.skipIf(database.skip !== undefined)(`delivery list (${database.name})`, () => {
+for (const dialect of DIALECTS) {
+  describe.skipIf(skipReason(dialect) !== undefined)(`delivery list (${dialect})`, () => {
     let app: FastifyInstance;
     let store: Store;
     let queue: DeliveryQueue;
-    let storage: Storage;
-    let drop: () => Promise<void>;
+    let db: TestDatabase;
     let adminToken: string;
     let token: string;
     let endpointId: string;
@@ -120,19 +116,8 @@ for (const database of TEST_DATABASES) {
       return c;
     };
     beforeAll(async () => {
-      // a file (not :memory:) for SQLite, so that the queue opens the same database
-      let url: string;
-      if (database.name === 'sqlite') {
-        const dir = mkdtempSync(join(tmpdir(), 'tpcs-http-deliveries-'));
-        url = `sqlite:${join(dir, 'tpcs.db')}`;
-        drop = async () => rmSync(dir, { recursive: true, force: true });
-      } else {
-        const fresh = await database.fresh();
-        url = fresh.url;
-        drop = fresh.drop;
-      }
-      storage = await openStorage(url);
-      ({ store, queue } = storage);
+      db = await openDatabase(dialect);
+      ({ store, queue } = db);
       adminToken = generateToken('admin');
       app = buildApp({
         store,
@@ -173,8 +158,7 @@ for (const database of TEST_DATABASES) {
 
     afterAll(async () => {
       await app?.close();
-      await storage?.close();
-      await drop?.();
+      await db?.dispose();
     });
 
     it('documents waiting_for in /openapi.json, and the schema refuses an undocumented shape', async () => {

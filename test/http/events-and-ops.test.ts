@@ -1,20 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  expectErrorShape,
-  startService,
-  TEST_DATABASES,
-  type TestService,
-  validThirdParty,
-} from './harness.js';
+import { DIALECTS, skipReason } from '../support/databases.js';
+import { expectErrorShape, startService, type TestService, validThirdParty } from './harness.js';
 
-for (const database of TEST_DATABASES) {
-  describe.skipIf(database.skip)(`events (${database.name})`, () => {
+for (const dialect of DIALECTS) {
+  describe.skipIf(skipReason(dialect) !== undefined)(`events (${dialect})`, () => {
     let s: TestService;
     let token: string;
     const ids: string[] = [];
     const base = '/api/v1/customers/EVT/events';
     beforeAll(async () => {
-      s = await startService({ database });
+      s = await startService({ dialect });
       token = await s.partner('EVT');
       await s.partner('EVT_OTHER');
       for (const ref of ['E1', 'E2', 'E3']) {

@@ -1,16 +1,14 @@
 /**
- * The service in memory for tests: a real store (SQLite in memory; PostgreSQL too, which
- * test/support/postgres.ts decides), the real app, `app.inject()` for requests. No sockets, no mocks.
+ * The service in memory for tests: a real store on a fresh database of the dialect asked for (SQLite
+ * in memory by default), the real app, `app.inject()` for requests. No sockets, no mocks. Route suites
+ * run once per dialect of test/support/databases.ts.
  */
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import pg from 'pg';
 import { buildApp } from '../../src/http/app.js';
 import { generateToken, hashToken } from '../../src/http/auth.js';
-import { openStorage } from '../../src/storage/index.js';
 import type { Store } from '../../src/storage/store.js';
 import type { HostResolver } from '../../src/webhooks/url-policy.js';
-import { PG_URL, postgresSkipReason } from '../support/postgres.js';
+import { type Dialect, freshUrl, openTestStorage } from '../support/databases.js';
 
 export { validThirdParty } from '../customers/fixtures.js';
 
@@ -30,53 +28,18 @@ export interface TestService {
 }
 
 export interface ServiceOptions {
-  database?: TestDatabase;
+  /** The database's dialect; default `'sqlite'` (in memory). */
+  dialect?: Dialect;
   allowPrivateEndpoints?: boolean;
   resolveHost?: HostResolver;
 }
 
-/** A database the route suites run against, kysely-style: the same tests for each. */
-export interface TestDatabase {
-  name: 'sqlite' | 'postgres';
-  /** Why this database's half is skipped (printed), or undefined when it runs. */
-  skip: string | undefined;
-  /** A URL naming a fresh, empty database, and how to throw it away. */
-  fresh(): Promise<{ url: string; drop(): Promise<void> }>;
-}
-
-/** PostgreSQL for tests: `TEST_DATABASE_URL`, default the machine's local server, database `test`. */
-export { PG_URL };
-
-async function freshPostgres(): Promise<{ url: string; drop(): Promise<void> }> {
-  // A schema per service: parallel test files never see each other's rows.
-  const schema = `tpcs_http_${randomBytes(6).toString('hex')}`;
-  const url = new URL(PG_URL);
-  url.searchParams.set('schema', schema);
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
-      await client.connect();
-      try {
-        await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
-}
-
-const pgSkip = await postgresSkipReason();
-
-/** The databases the route suites run against. */
-export const TEST_DATABASES: TestDatabase[] = [
-  { name: 'sqlite', skip: undefined, fresh: async () => ({ url: 'sqlite::memory:', drop: async () => {} }) },
-  { name: 'postgres', skip: pgSkip, fresh: freshPostgres },
-];
-
 export async function startService(options: ServiceOptions = {}): Promise<TestService> {
-  const db = await (options.database ?? (TEST_DATABASES[0] as TestDatabase)).fresh();
-  const storage = await openStorage(db.url);
+  const db = await freshUrl(options.dialect ?? 'sqlite', { memory: true });
+  const storage = await openTestStorage(db.url).catch(async (err: unknown) => {
+    await db.drop();
+    throw err;
+  });
   const { store } = storage;
   const adminToken = generateToken('admin');
   const app = buildApp({

@@ -1,12 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDEMPOTENCY_KEY_RETENTION_MS, pruneIdempotencyKeys } from '../../src/http/idempotency.js';
-import {
-  expectErrorShape,
-  startService,
-  TEST_DATABASES,
-  type TestService,
-  validThirdParty,
-} from './harness.js';
+import { DIALECTS, skipReason } from '../support/databases.js';
+import { expectErrorShape, startService, type TestService, validThirdParty } from './harness.js';
 
 function firstProperty(body: ReturnType<typeof validThirdParty>) {
   const [first] = body.property_details;
@@ -14,13 +9,13 @@ function firstProperty(body: ReturnType<typeof validThirdParty>) {
   return first;
 }
 
-for (const database of TEST_DATABASES) {
-  describe.skipIf(database.skip)(`third-party customers (${database.name})`, () => {
+for (const dialect of DIALECTS) {
+  describe.skipIf(skipReason(dialect) !== undefined)(`third-party customers (${dialect})`, () => {
     let s: TestService;
     let token: string;
     const base = '/api/v1/customers/0201001008132685/third-parties';
     beforeAll(async () => {
-      s = await startService({ database });
+      s = await startService({ dialect });
       token = await s.partner('0201001008132685');
     });
     afterAll(() => s.close());

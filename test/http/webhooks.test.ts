@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostResolver } from '../../src/webhooks/url-policy.js';
-import { expectErrorShape, startService, TEST_DATABASES, type TestService } from './harness.js';
+import { DIALECTS, skipReason } from '../support/databases.js';
+import { expectErrorShape, startService, type TestService } from './harness.js';
 
 const TYPE = 'THIRD PARTY CUSTOMER STATUS';
 
@@ -17,13 +18,13 @@ const resolver: HostResolver = async (host) => {
   return answer;
 };
 
-for (const database of TEST_DATABASES) {
-  describe.skipIf(database.skip)(`webhook endpoints (${database.name})`, () => {
+for (const dialect of DIALECTS) {
+  describe.skipIf(skipReason(dialect) !== undefined)(`webhook endpoints (${dialect})`, () => {
     let s: TestService;
     let token: string;
     const base = '/api/v1/customers/HOOKS/webhooks';
     beforeAll(async () => {
-      s = await startService({ database, allowPrivateEndpoints: false, resolveHost: resolver });
+      s = await startService({ dialect, allowPrivateEndpoints: false, resolveHost: resolver });
       token = await s.partner('HOOKS');
     });
     afterAll(() => s.close());

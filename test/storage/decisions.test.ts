@@ -2,8 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { recordComplianceDecision } from '../../src/customers/decisions.js';
 import { InvalidCursorError } from '../../src/storage/errors.js';
 import type { StoredEvent } from '../../src/storage/store.js';
-import { DIALECTS, randomId, skipReason, useDatabases } from './dialects.js';
-import { decision, EVENT_TYPE, newEndpoint, newPartner, newThirdParty, REASONS } from './fixtures.js';
+import { DIALECTS, skipReason, useDatabases } from '../support/databases.js';
+import {
+  decision,
+  EVENT_TYPE,
+  endpointInput,
+  newPartner,
+  newThirdParty,
+  REASONS,
+  randomId,
+} from '../support/fixtures.js';
 
 const statusOf = (e: StoredEvent): string =>
   (JSON.parse(e.payload) as { data: { status: string } }).data.status;
@@ -31,17 +39,17 @@ for (const dialect of DIALECTS) {
         it('writes status, event and one delivery per enabled subscribed endpoint', async () => {
           const customerId = await newPartner(db.store);
           const ref = await newThirdParty(db.store, customerId);
-          const subscribed = await db.store.createEndpoint(newEndpoint(customerId));
+          const subscribed = await db.store.createEndpoint(endpointInput(customerId));
           const alsoSubscribed = await db.store.createEndpoint(
-            newEndpoint(customerId, { eventTypes: ['X', EVENT_TYPE] }),
+            endpointInput(customerId, { eventTypes: ['X', EVENT_TYPE] }),
           );
-          const disabled = await db.store.createEndpoint(newEndpoint(customerId));
+          const disabled = await db.store.createEndpoint(endpointInput(customerId));
           await db.store.updateEndpoint(customerId, disabled.id, { enabled: false }, new Date());
           const otherType = await db.store.createEndpoint(
-            newEndpoint(customerId, { eventTypes: ['SOMETHING ELSE'] }),
+            endpointInput(customerId, { eventTypes: ['SOMETHING ELSE'] }),
           );
           const otherPartner = await newPartner(db.store);
-          const foreign = await db.store.createEndpoint(newEndpoint(otherPartner));
+          const foreign = await db.store.createEndpoint(endpointInput(otherPartner));
 
           const d = decision(customerId, ref, 'APPROVED');
           const r = await db.store.recordDecision(d);
@@ -125,7 +133,7 @@ for (const dialect of DIALECTS) {
         it('writes nothing when buildEvent throws', async () => {
           const customerId = await newPartner(db.store);
           const ref = await newThirdParty(db.store, customerId);
-          const ep = await db.store.createEndpoint(newEndpoint(customerId));
+          const ep = await db.store.createEndpoint(endpointInput(customerId));
           const d = {
             ...decision(customerId, ref, 'APPROVED'),
             buildEvent: () => {
@@ -142,7 +150,7 @@ for (const dialect of DIALECTS) {
           const customerId = await newPartner(db.store);
           const refA = await newThirdParty(db.store, customerId);
           const refB = await newThirdParty(db.store, customerId);
-          const ep = await db.store.createEndpoint(newEndpoint(customerId));
+          const ep = await db.store.createEndpoint(endpointInput(customerId));
           const first = await db.store.recordDecision(decision(customerId, refA, 'APPROVED'));
           if (first.outcome !== 'changed') throw new Error('expected changed');
           const clash = decision(customerId, refB, 'REJECTED', REASONS);
@@ -185,7 +193,7 @@ for (const dialect of DIALECTS) {
         it('serialises concurrent decisions on one customer into a consistent event sequence', async () => {
           const customerId = await newPartner(db.store);
           const ref = await newThirdParty(db.store, customerId);
-          await db.store.createEndpoint(newEndpoint(customerId));
+          await db.store.createEndpoint(endpointInput(customerId));
           const results = await Promise.all(
             Array.from({ length: 20 }, (_, i) =>
               db.store.recordDecision(
@@ -310,7 +318,7 @@ for (const dialect of DIALECTS) {
         it('lists an endpoint’s deliveries newest first with their attempts, and gets one', async () => {
           const customerId = await newPartner(db.store);
           const ref = await newThirdParty(db.store, customerId);
-          const ep = await db.store.createEndpoint(newEndpoint(customerId));
+          const ep = await db.store.createEndpoint(endpointInput(customerId));
           const deliveryIds: string[] = [];
           for (let i = 0; i < 5; i++) {
             const r = await db.store.recordDecision(

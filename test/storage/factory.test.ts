@@ -4,8 +4,15 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStorage, UnsupportedDatabaseUrlError } from '../../src/storage/index.js';
-import { PG_URL, randomId, skipReason } from './dialects.js';
-import { decision, newEndpoint, newPartner, newThirdParty, REASONS } from './fixtures.js';
+import { PG_URL, skipReason } from '../support/databases.js';
+import {
+  decision,
+  endpointInput,
+  newPartner,
+  newThirdParty,
+  REASONS,
+  randomId,
+} from '../support/fixtures.js';
 
 describe('openStorage', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tpcs-factory-'));
@@ -45,7 +52,7 @@ describe('openStorage', () => {
     const stop = queue.onQueued(() => wakes++);
     const customerId = await newPartner(store);
     const ref = await newThirdParty(store, customerId);
-    const endpoint = await store.createEndpoint(newEndpoint(customerId));
+    const endpoint = await store.createEndpoint(endpointInput(customerId));
     const first = await store.recordDecision(decision(customerId, ref, 'APPROVED'));
     expect(first.outcome).toBe('changed');
     expect(wakes).toBe(1);

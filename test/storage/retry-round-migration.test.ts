@@ -16,7 +16,7 @@ import {
   migrate as migrateSqlite,
   migrations as sqliteMigrations,
 } from '../../src/storage/sqlite/migrations.js';
-import { DIALECTS, skipReason, useDatabases } from './dialects.js';
+import { DIALECTS, skipReason, useDatabases } from '../support/databases.js';
 
 const MIGRATION = { sqlite: '003_retry_round', postgres: '006_retry_round' } as const;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DIALECTS, randomId, skipReason, useDatabases } from './dialects.js';
-import { EVENT_TYPE, newEndpoint, newPartner, newThirdParty } from './fixtures.js';
+import { DIALECTS, skipReason, useDatabases } from '../support/databases.js';
+import { EVENT_TYPE, endpointInput, newPartner, newThirdParty, randomId } from '../support/fixtures.js';
 
 for (const dialect of DIALECTS) {
   describe.skipIf(skipReason(dialect) !== undefined)(`Store on ${dialect}`, () => {
@@ -133,7 +133,7 @@ for (const dialect of DIALECTS) {
     describe('endpoints', () => {
       it('creates with one current secret and reads it back', async () => {
         const customerId = await newPartner(db.store);
-        const e = newEndpoint(customerId, { description: 'main' });
+        const e = endpointInput(customerId, { description: 'main' });
         const created = await db.store.createEndpoint(e);
         const expected = {
           id: e.id,
@@ -155,11 +155,11 @@ for (const dialect of DIALECTS) {
 
       it('lists a partner’s endpoints oldest first, each with its secrets', async () => {
         const customerId = await newPartner(db.store);
-        const a = newEndpoint(customerId, { createdAt: new Date('2024-01-01T00:00:00Z') });
-        const b = newEndpoint(customerId, { createdAt: new Date('2024-01-02T00:00:00Z') });
+        const a = endpointInput(customerId, { createdAt: new Date('2024-01-01T00:00:00Z') });
+        const b = endpointInput(customerId, { createdAt: new Date('2024-01-02T00:00:00Z') });
         await db.store.createEndpoint(b);
         await db.store.createEndpoint(a);
-        await db.store.createEndpoint(newEndpoint(await newPartner(db.store)));
+        await db.store.createEndpoint(endpointInput(await newPartner(db.store)));
         const list = await db.store.listEndpoints(customerId);
         expect(list.map((e) => e.id)).toEqual([a.id, b.id]);
         expect(list.map((e) => e.secrets.map((s) => s.secret))).toEqual([[a.secret], [b.secret]]);
@@ -168,7 +168,7 @@ for (const dialect of DIALECTS) {
 
       it('updates only the fields given; disabling keeps a reason, enabling clears it', async () => {
         const customerId = await newPartner(db.store);
-        const e = await db.store.createEndpoint(newEndpoint(customerId, { description: 'd' }));
+        const e = await db.store.createEndpoint(endpointInput(customerId, { description: 'd' }));
         const t1 = new Date('2024-06-01T00:00:00Z');
         const moved = await db.store.updateEndpoint(customerId, e.id, { url: 'https://example.org/new' }, t1);
         expect(moved).toEqual({ ...e, url: 'https://example.org/new', updatedAt: t1 });
@@ -213,7 +213,7 @@ for (const dialect of DIALECTS) {
 
       it('deletes, once, and only the owner’s', async () => {
         const customerId = await newPartner(db.store);
-        const e = await db.store.createEndpoint(newEndpoint(customerId));
+        const e = await db.store.createEndpoint(endpointInput(customerId));
         expect(await db.store.deleteEndpoint(await newPartner(db.store), e.id)).toBe(false);
         expect(await db.store.deleteEndpoint(customerId, e.id)).toBe(true);
         expect(await db.store.getEndpoint(customerId, e.id)).toBeUndefined();
@@ -222,7 +222,7 @@ for (const dialect of DIALECTS) {
 
       it('rotates: the new secret is current and first, the old one lasts until its expiry', async () => {
         const customerId = await newPartner(db.store);
-        const e = await db.store.createEndpoint(newEndpoint(customerId));
+        const e = await db.store.createEndpoint(endpointInput(customerId));
         const at = new Date();
         const until = new Date(at.getTime() + 24 * 3600_000);
         const rotated = await db.store.rotateEndpointSecret(customerId, e.id, 'whsec_new', at, until);
@@ -248,7 +248,7 @@ for (const dialect of DIALECTS) {
 
       it('omits secrets that have expired', async () => {
         const customerId = await newPartner(db.store);
-        const e = await db.store.createEndpoint(newEndpoint(customerId));
+        const e = await db.store.createEndpoint(endpointInput(customerId));
         const past = new Date(Date.now() - 1000);
         const rotated = await db.store.rotateEndpointSecret(customerId, e.id, 'whsec_only', new Date(), past);
         expect(rotated?.secrets.map((s) => s.secret)).toEqual(['whsec_only']);
@@ -259,7 +259,7 @@ for (const dialect of DIALECTS) {
 
       it('does not rotate what is not there', async () => {
         const customerId = await newPartner(db.store);
-        const e = await db.store.createEndpoint(newEndpoint(customerId));
+        const e = await db.store.createEndpoint(endpointInput(customerId));
         const now = new Date();
         expect(
           await db.store.rotateEndpointSecret(customerId, randomId(), 'whsec_x', now, now),

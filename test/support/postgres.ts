@@ -9,8 +9,8 @@
  *   required and unreachable the run fails before any test, with what to do. Otherwise the PostgreSQL
  *   suites skip, and the reason is printed once for the run (a laptop with only Node passes `npm test`).
  *
- * The database harnesses (test/storage/dialects.ts, test/dispatcher/databases.ts, test/http/harness.ts)
- * ask {@link postgresSkipReason}; they never probe on their own.
+ * The one database harness, test/support/databases.ts, asks {@link postgresSkipReason} (once per test
+ * file); nothing else probes on its own.
  */
 import pg from 'pg';
 import { inject } from 'vitest';
