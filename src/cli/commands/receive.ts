@@ -5,7 +5,7 @@ import { type Logger, pino } from 'pino';
 import type { SettingValues } from '../../config/index.js';
 import { createReceiver, createSqliteInbox, type InboxStore, type Receiver } from '../../receiver/index.js';
 import { createReceiverServer, WEBHOOK_PATH } from '../../receiver/service/server.js';
-import { addOptions, commandAction, EXIT_CODES_HELP, UsageError } from '../options.js';
+import { addOptions, commandAction, EXIT, EXIT_CODES_HELP, UsageError } from '../options.js';
 
 /** How often `tpcs receive` logs what it took since the last summary (only when it took something). */
 const SUMMARY_INTERVAL_MS = 10_000;
@@ -22,7 +22,18 @@ export function registerReceive(program: Command): void {
       'run a webhook receiver: POST /webhook, GET /statuses/{customer_id}/{ref}, GET /healthz, GET /readyz',
     );
   addOptions(command, 'receive')
-    .addHelpText('after', EXIT_CODES_HELP)
+    .addHelpText(
+      'after',
+      `
+Logs are JSON lines on stdout (pino); the first, "listening", carries the port (useful with --port 0).
+Stop it with Ctrl-C or SIGTERM: requests in flight are answered first.
+
+Examples:
+  $ tpcs receive --secret whsec_… --port 3000 --db ./data/receiver.db
+  $ WEBHOOK_SECRET=whsec_…,whsec_… tpcs receive --host 0.0.0.0 --synchronous full
+  $ tpcs receive --insecure-skip-verify --port 0 --log-level debug
+${EXIT_CODES_HELP}`,
+    )
     .action(commandAction('receive', {}, runReceiveService));
 }
 
@@ -57,13 +68,15 @@ function secretsToCheck(options: SettingValues<'receive'>): string[] {
 
 async function runReceiveService(options: SettingValues<'receive'>): Promise<void> {
   const secrets = secretsToCheck(options);
-  const { destination, flushSync } = logDestination();
+  const { destination, flushSync, flushAtExit } = logDestination();
   const flushTimer = setInterval(() => destination.flush(), 200).unref();
   const log = pino({ level: options.logLevel, base: { service: 'tpcs-receive' } }, destination);
+  // Could not start (an inbox that cannot be opened, a port in use): one line on stderr, exit 1.
   const fail = (message: string): never => {
     log.fatal(message);
     flushSync();
-    process.exit(2);
+    console.error(`tpcs receive: could not start: ${message}`);
+    process.exit(EXIT.failed);
   };
 
   const synchronous = options.receiverSynchronous === 'full' ? 'FULL' : 'NORMAL';
@@ -81,11 +94,17 @@ async function runReceiveService(options: SettingValues<'receive'>): Promise<voi
       logger: log,
     });
   } catch (error) {
-    return fail(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    return fail(error instanceof Error ? error.message : String(error));
   }
   const server = createReceiverServer(receiver);
   server.listen(options.receiverPort, options.receiverHost);
-  await once(server, 'listening');
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    await receiver.close();
+    await inbox.close();
+    return fail(error instanceof Error ? error.message : String(error));
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   // Written whatever the level: it carries the port (`--port 0`), and whoever started us waits for it.
@@ -121,7 +140,7 @@ async function runReceiveService(options: SettingValues<'receive'>): Promise<voi
     summaries.stop();
     log.info('stopped');
     clearInterval(flushTimer);
-    flushSync();
+    await flushAtExit();
   };
   process.once('SIGTERM', (signal) => void shutdown(signal));
   process.once('SIGINT', (signal) => void shutdown(signal));
@@ -147,14 +166,34 @@ function logDestination() {
   });
   // Nowhere to report it: stderr is usually the same file. The flush timer tries again.
   destination.on('error', () => {});
+  const flushSync = (): void => {
+    try {
+      destination.flushSync();
+    } catch {
+      // At exit with the disk still full: the buffered lines are lost, the inbox is not.
+    }
+  };
   return {
     destination,
-    flushSync() {
-      try {
-        destination.flushSync();
-      } catch {
-        // At exit with the disk still full: the buffered lines are lost, the inbox is not.
-      }
+    flushSync,
+    /**
+     * Waits for a write in flight and the held lines (a flushSync while an asynchronous write is under
+     * way gives up on them), at most 2 s, then tries once more synchronously.
+     */
+    async flushAtExit() {
+      await new Promise<void>((resolve) => {
+        const giveUp = setTimeout(resolve, 2000);
+        try {
+          destination.flush(() => {
+            clearTimeout(giveUp);
+            resolve();
+          });
+        } catch {
+          clearTimeout(giveUp);
+          resolve();
+        }
+      });
+      flushSync();
     },
   };
 }
