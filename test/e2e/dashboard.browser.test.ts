@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateToken } from '../../src/http/auth.js';
 import { validThirdParty } from '../customers/fixtures.js';
 import { freePort } from '../support/net.js';
+import { waitFor } from '../support/wait-for.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS =
@@ -35,12 +36,14 @@ const B = '0201001008139999';
 
 /** Reloads until `selector` is on the page (the dispatcher works in the background). */
 async function reloadUntil(page: Page, selector: string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while ((await page.locator(selector).count()) === 0) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${selector}`);
-    await page.waitForTimeout(300);
-    await page.reload();
-  }
+  await waitFor(
+    async () => {
+      if ((await page.locator(selector).count()) > 0) return true;
+      await page.reload();
+      return false;
+    },
+    { timeout: ms, interval: 300, what: selector },
+  );
 }
 
 describe.skipIf(skipReason !== undefined)('dashboard in a real browser', () => {
@@ -106,12 +109,13 @@ describe.skipIf(skipReason !== undefined)('dashboard in a real browser', () => {
     child.stderr.on('data', (c: Buffer) => {
       output.text += c.toString();
     });
-    const deadline = Date.now() + 20_000;
-    while (!/listening on/.test(output.text)) {
-      if (child.exitCode !== null || Date.now() > deadline)
-        throw new Error(`serve did not start:\n${output.text}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(
+      () => {
+        if (child.exitCode !== null) throw new Error(`serve exited:\n${output.text}`);
+        return /listening on/.test(output.text);
+      },
+      { timeout: 20_000, what: () => `serve to start:\n${output.text}` },
+    );
 
     // launch() gives the browser a fresh temporary user-data-dir of its own and removes it on close
     browser = await chromium.launch({
