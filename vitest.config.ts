@@ -68,6 +68,9 @@ export default defineConfig({
           // three forks on 2 cores keep both busy: measured 176 s (vitest's default here, one fork) ->
           // 115 s for this project.
           maxWorkers: 3,
+          // These files start processes, browsers and databases; on a loaded 2-core machine one test
+          // of several CLI runs took 58 s (test/cli/service.test.ts). A hang still fails, later.
+          testTimeout: 120_000,
           // after the unit project (vitest runs projects with different worker counts in groups)
           sequence: { groupOrder: 1 },
           // probes PostgreSQL once: fails the run where it is required, else prints why its suites skip

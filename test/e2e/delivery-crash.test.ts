@@ -27,7 +27,7 @@ for (const dialect of DIALECTS) {
     });
 
     it(`delivers ${EVENTS} events to 3 endpoints through ${KILLS} SIGKILLs`, {
-      timeout: 90_000,
+      timeout: 180_000,
     }, async () => {
       const database = await openDatabase(dialect);
       db = database;

@@ -40,7 +40,7 @@ for (const dialect of DIALECTS) {
     });
 
     it(`keeps every acknowledged event and delivers every event through ${KILLS} SIGKILLs`, {
-      timeout: 60_000,
+      timeout: 150_000,
     }, async () => {
       db = await freshUrl(dialect);
       sink = await startSink();
