@@ -11,7 +11,11 @@
  *   client_customer_ref, by event seq). Only heads are claimed, so one third-party customer's events
  *   reach an endpoint in order while different customers never wait for each other.
  * - In flight: claimed and not yet completed. At most `perEndpoint` per endpoint, so a slow or dead
- *   endpoint holds a bounded share of the workers' slots.
+ *   endpoint holds a bounded share of the workers' slots, and at most `perPartner` per partner (all of
+ *   its endpoints together), so a partner with many slow endpoints cannot take every slot either.
+ * - Partner share: a claim hands out its `limit` across partners in turns (each partner's first
+ *   delivery before any partner's second, …), so a partner with a large backlog cannot fill a batch
+ *   while another partner's deliveries wait for the next one.
  * - Completion: one attempt recorded and the delivery's outcome written in one transaction; the
  *   failure is written to the row (status, next_attempt_at), never thrown. Every recorded attempt
  *   counts in `attempt_count`, also one completed after its lease expired (which settles nothing else).
@@ -55,6 +59,8 @@ export interface ClaimOptions {
   limit: number;
   /** Most deliveries in flight per endpoint, across every worker. */
   perEndpoint: number;
+  /** Most deliveries in flight per partner (all its endpoints), across every worker. Default: no bound. */
+  perPartner?: number;
 }
 
 /** What becomes of the delivery after an attempt. */
@@ -98,7 +104,10 @@ export interface QueueStats {
 }
 
 export interface DeliveryQueue {
-  /** Claims due heads with a lease, at most `perEndpoint` in flight per endpoint. */
+  /**
+   * Claims due heads with a lease, at most `perEndpoint` in flight per endpoint and `perPartner` per
+   * partner, shared out across partners in turns.
+   */
   claim(o: ClaimOptions): Promise<ClaimedDelivery[]>;
   /** Records attempts and outcomes, each in one transaction with its delivery's update (batch form). */
   complete(completions: Completion[], o: CompleteOptions): Promise<CompleteResult>;

@@ -317,8 +317,19 @@ export interface Store {
 
   // endpoints
   createEndpoint(e: NewEndpoint): Promise<Endpoint>;
+  /**
+   * Creates the endpoint unless its partner already has `maxPerPartner` endpoints (undefined then),
+   * counted in the same transaction, so that requests racing each other cannot pass the cap together.
+   */
+  createEndpointWithinLimit(e: NewEndpoint, maxPerPartner: number): Promise<Endpoint | undefined>;
   getEndpoint(customerId: string, endpointId: string): Promise<Endpoint | undefined>;
+  /** Every endpoint of the partner, oldest first (`createdAt`, then id). */
   listEndpoints(customerId: string): Promise<Endpoint[]>;
+  /**
+   * The partner's endpoints a page at a time, in the order of {@link Store.listEndpoints}. `cursor` is
+   * a `nextCursor` from a previous page; one this store did not make throws `InvalidCursorError`.
+   */
+  listEndpointPage(customerId: string, q: { limit: number; cursor?: string }): Promise<CursorPage<Endpoint>>;
   updateEndpoint(
     customerId: string,
     endpointId: string,

@@ -30,29 +30,40 @@ export function isEndpointId(id: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
 }
 
+/** Webhook endpoints one partner may have unless `ENDPOINTS_PER_PARTNER` says otherwise. */
+export const DEFAULT_ENDPOINTS_PER_PARTNER = 20;
+
 /**
- * Subscribes a new endpoint with a fresh secret; returns it with the secret (shown once).
+ * Subscribes a new endpoint with a fresh secret; returns it with the secret (shown once), or undefined
+ * when the partner already has `maxPerPartner` endpoints (nothing created).
  *
  * @example
- * const {endpoint, secret} = await subscribeEndpoint(store, '0201001008132685', {url, eventTypes: [EVENT_TYPE], description: null});
+ * const subscribed = await subscribeEndpoint(store, '0201001008132685', {url, eventTypes: [EVENT_TYPE], description: null});
+ * if (!subscribed) throw new HttpError('endpoint_limit_reached', '…');
  */
 export async function subscribeEndpoint(
   store: Store,
   customerId: string,
   e: { url: string; eventTypes: string[]; description: string | null },
-  now: Date = new Date(),
-): Promise<{ endpoint: Endpoint; secret: string }> {
+  {
+    maxPerPartner = DEFAULT_ENDPOINTS_PER_PARTNER,
+    now = new Date(),
+  }: { maxPerPartner?: number; now?: Date } = {},
+): Promise<{ endpoint: Endpoint; secret: string } | undefined> {
   const secret = generateSecret();
-  const endpoint = await store.createEndpoint({
-    id: randomUUID(),
-    customerId,
-    url: e.url,
-    description: e.description,
-    eventTypes: e.eventTypes,
-    secret,
-    createdAt: now,
-  });
-  return { endpoint, secret };
+  const endpoint = await store.createEndpointWithinLimit(
+    {
+      id: randomUUID(),
+      customerId,
+      url: e.url,
+      description: e.description,
+      eventTypes: e.eventTypes,
+      secret,
+      createdAt: now,
+    },
+    maxPerPartner,
+  );
+  return endpoint ? { endpoint, secret } : undefined;
 }
 
 /** Rotates an endpoint's secret; undefined when the endpoint does not exist. */

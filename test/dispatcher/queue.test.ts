@@ -1,7 +1,7 @@
 /**
  * The delivery queue's SQL, run against every dialect (kysely-style: the same tests, real databases).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ClaimedDelivery, ClaimOptions, Completion } from '../../src/storage/queue.js';
 import { planCompletion } from '../../src/webhooks/dispatcher/attempt.js';
 import { createRetryPolicy } from '../../src/webhooks/dispatcher/retry-policy.js';
@@ -383,6 +383,70 @@ for (const dialect of DIALECTS) {
       expect(stats.pending).toBeGreaterThan(0);
       expect(stats.oldestPendingAt).toBeInstanceOf(Date);
       expect(await db.queue.nextDueAt()).toBeInstanceOf(Date);
+    });
+  });
+}
+
+/** A partner with `endpoints` endpoints and `events` decisions (one delivery per endpoint each). */
+async function busyPartner(db: TestDatabase, endpoints: number, events: number) {
+  const { store } = db;
+  const partner = await newPartner(store);
+  for (let i = 0; i < endpoints; i++) await newEndpoint(store, partner, `https://p${i}.example/hook`);
+  // one third party per event: every delivery is the head of its ordering key
+  for (let i = 0; i < events; i++)
+    await decide(store, partner, await newThirdParty(store, partner), 'APPROVED');
+  return partner;
+}
+
+const countBy = (claimed: ClaimedDelivery[], partner: string) =>
+  claimed.filter((c) => c.customerId === partner).length;
+
+for (const dialect of DIALECTS) {
+  // a database of their own: deliveries other tests leave due would take turns in these claims
+  describe.skipIf(skipReason(dialect) !== undefined)(`partner share of the queue on ${dialect}`, () => {
+    let db: TestDatabase;
+    beforeEach(async () => {
+      db = await openDatabase(dialect);
+    });
+    afterEach(async () => {
+      await db?.dispose();
+    });
+
+    it('bounds deliveries in flight per partner, across workers claiming at once', async () => {
+      const noisy = await busyPartner(db, 6, 3); // 18 due heads, 6 endpoints with room 10 each
+      const quiet = await busyPartner(db, 1, 1);
+      const opts = (workerId: string) => claimOpts({ workerId, perPartner: 4 });
+      // two workers (two connections on PostgreSQL) claiming at the same moment
+      const [w1, w2] = await Promise.all([db.queue.claim(opts('w1')), db.queue.claim(opts('w2'))]);
+      const both = [...w1, ...w2];
+      expect(countBy(both, noisy)).toBe(4);
+      expect(countBy(both, quiet)).toBe(1);
+      // its leases count until they end: nothing more for it, whoever asks
+      expect(countBy(await db.queue.claim(opts('w3')), noisy)).toBe(0);
+      // two of them done: room for two more
+      const [owner, owned] = countBy(w1, noisy) > 0 ? ['w1', w1] : ['w2', w2];
+      const finished = owned.filter((c) => c.customerId === noisy).slice(0, 2);
+      await db.queue.complete(
+        finished.map((c) => done(c.id, c.endpointId)),
+        { ...WINDOW, workerId: owner },
+      );
+      expect(countBy(await db.queue.claim(opts('w3')), noisy)).toBe(finished.length);
+      // without a per-partner bound, only the endpoints bound it
+      expect(countBy(await db.queue.claim(claimOpts({ workerId: 'w4' })), noisy)).toBeGreaterThan(0);
+    });
+
+    it('hands a batch out across partners in turns, whoever queued first', async () => {
+      const backlog = await busyPartner(db, 5, 4); // 20 due heads, queued first (older)
+      const second = await busyPartner(db, 1, 1);
+      const third = await busyPartner(db, 2, 1);
+      const claimed = await db.queue.claim(claimOpts({ limit: 3 }));
+      expect([countBy(claimed, backlog), countBy(claimed, second), countBy(claimed, third)]).toEqual([
+        1, 1, 1,
+      ]);
+      // the next batch: the two small partners have one more each (third's second endpoint), the rest
+      // goes to the backlog
+      const next = await db.queue.claim(claimOpts({ limit: 5 }));
+      expect([countBy(next, backlog), countBy(next, second), countBy(next, third)]).toEqual([4, 0, 1]);
     });
   });
 }

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/http/app.js';
+import { generateToken, hashToken } from '../../src/http/auth.js';
 import type { HostResolver } from '../../src/webhooks/url-policy.js';
-import { DIALECTS, skipReason } from '../support/databases.js';
+import { DIALECTS, openTestStorage, skipReason } from '../support/databases.js';
 import { expectErrorShape, startService, type TestService } from './harness.js';
 
 const TYPE = 'THIRD PARTY CUSTOMER STATUS';
@@ -139,6 +141,85 @@ for (const dialect of DIALECTS) {
       const urls = (await s.store.listEndpoints('HOOKS')).map((e) => e.url);
       expect(urls.filter((u) => u === body.url)).toHaveLength(1);
     });
+
+    it('caps a partner at 20 endpoints, also when the creates race: 409 endpoint_limit_reached', async () => {
+      const capToken = await s.partner('CAP');
+      const capBase = '/api/v1/customers/CAP/webhooks';
+      const create = (i: number) =>
+        s.call('POST', capBase, {
+          token: capToken,
+          body: { url: `https://partner.example/cap/${i}`, event_types: [TYPE] },
+        });
+      // sent together: on PostgreSQL they run on several connections at once
+      const answers = await Promise.all(Array.from({ length: 25 }, (_, i) => create(i)));
+      const statuses = answers.map((r) => r.statusCode).sort();
+      expect(statuses).toEqual([...Array(20).fill(201), ...Array(5).fill(409)]);
+      for (const refused of answers.filter((r) => r.statusCode === 409)) {
+        const err = expectErrorShape(refused);
+        expect(err.code).toBe('endpoint_limit_reached');
+        expect(err.message).toContain('20');
+      }
+      expect(await s.store.listEndpoints('CAP')).toHaveLength(20);
+      // other partners are not affected, and deleting one makes room again
+      expect(
+        (
+          await s.call('POST', base, {
+            token,
+            body: { url: 'https://partner.example/o', event_types: [TYPE] },
+          })
+        ).statusCode,
+      ).toBe(201);
+      const victim = answers.find((r) => r.statusCode === 201)?.json<{ id: string }>().id;
+      expect((await s.call('DELETE', `${capBase}/${victim}`, { token: capToken })).statusCode).toBe(204);
+      expect((await create(99)).statusCode).toBe(201);
+      expect((await create(100)).statusCode).toBe(409);
+    });
+
+    it('lists endpoints oldest first, a page at a time, all of them by default', async () => {
+      const pageToken = await s.partner('PAGED');
+      const pageBase = '/api/v1/customers/PAGED/webhooks';
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await s.call('POST', pageBase, {
+          token: pageToken,
+          body: { url: `https://partner.example/page/${i}`, event_types: [TYPE] },
+        });
+        ids.push((res.json() as { id: string }).id);
+      }
+      const list = async (query: string) => {
+        const res = await s.call('GET', `${pageBase}${query}`, { token: pageToken });
+        expect(res.statusCode, res.body).toBe(200);
+        const body = res.json<{
+          webhooks: { id: string; created_at: string }[];
+          next_cursor: string | null;
+        }>();
+        const created = body.webhooks.map((w) => w.created_at);
+        expect(created, 'oldest first').toEqual([...created].sort());
+        return { ids: body.webhooks.map((w) => w.id), next: body.next_cursor };
+      };
+      // today's clients pass nothing: every endpoint in one page
+      const all = await list('');
+      expect(all.next).toBeNull();
+      expect([...all.ids].sort()).toEqual([...ids].sort());
+
+      const first = await list('?limit=2');
+      expect(first.ids).toEqual(all.ids.slice(0, 2));
+      expect(first.next).toEqual(expect.any(String));
+      // deleting the endpoint the cursor points after does not shift the next page
+      expect((await s.call('DELETE', `${pageBase}/${first.ids[1]}`, { token: pageToken })).statusCode).toBe(
+        204,
+      );
+      const second = await list(`?limit=2&cursor=${first.next}`);
+      expect(second.ids).toEqual(all.ids.slice(2, 4));
+      const third = await list(`?limit=2&cursor=${second.next}`);
+      expect(third).toEqual({ ids: all.ids.slice(4), next: null });
+
+      for (const bad of ['?cursor=nonsense', '?cursor=MTIz', '?limit=0', '?limit=101', '?limit=x']) {
+        const res = await s.call('GET', `${pageBase}${bad}`, { token: pageToken });
+        expect(res.statusCode, bad).toBe(400);
+        expectErrorShape(res);
+      }
+    });
   });
 }
 
@@ -152,5 +233,42 @@ describe('webhook endpoints with ALLOW_PRIVATE_ENDPOINTS', () => {
     });
     expect(res.statusCode).toBe(201);
     await s.close();
+  });
+});
+
+describe('webhook endpoints with ENDPOINTS_PER_PARTNER', () => {
+  it('caps a partner at the configured number', async () => {
+    const storage = await openTestStorage('sqlite::memory:');
+    const adminToken = generateToken('admin');
+    const app = buildApp({
+      store: storage.store,
+      adminTokenHash: hashToken(adminToken),
+      allowPrivateEndpoints: true,
+      endpointsPerPartner: 2,
+    });
+    try {
+      const partner = await app.inject({
+        method: 'POST',
+        url: '/api/v1/admin/partners',
+        headers: { authorization: `Bearer ${adminToken}` },
+        payload: { customer_id: 'TWO' },
+      });
+      const token = partner.json<{ token: string }>().token;
+      const create = () =>
+        app.inject({
+          method: 'POST',
+          url: '/api/v1/customers/TWO/webhooks',
+          headers: { authorization: `Bearer ${token}` },
+          payload: { url: 'http://127.0.0.1:4000/webhooks', event_types: [TYPE] },
+        });
+      expect([(await create()).statusCode, (await create()).statusCode]).toEqual([201, 201]);
+      const refused = await create();
+      expect(refused.statusCode).toBe(409);
+      expect(expectErrorShape(refused)).toMatchObject({ code: 'endpoint_limit_reached' });
+      expect(expectErrorShape(refused).message).toContain('2 webhook endpoints');
+    } finally {
+      await app.close();
+      await storage.close();
+    }
   });
 });

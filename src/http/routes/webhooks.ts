@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { EndpointPatch } from '../../storage/store.js';
 import { toDeliveryView } from '../../webhooks/deliveries.js';
 import {
+  DEFAULT_ENDPOINTS_PER_PARTNER,
   isEndpointId,
   rotateEndpointSecret,
   subscribeEndpoint,
@@ -12,6 +13,7 @@ import {
 import {
   deliveryListQuerySchema,
   deliveryListSchema,
+  endpointListQuerySchema,
   endpointListSchema,
   endpointPatchSchema,
   endpointViewSchema,
@@ -21,6 +23,7 @@ import {
 import { checkEndpointUrl } from '../../webhooks/url-policy.js';
 import { HttpError, rethrowInvalidCursor } from '../errors.js';
 import { IDEMPOTENCY_HEADERS, REPLAYED_HEADER } from '../idempotency.js';
+import { jsonAnswer } from '../openapi.js';
 import {
   customerIdSchema,
   customerParamsSchema,
@@ -46,8 +49,14 @@ function endpointNotFound(id: string): HttpError {
 }
 
 /** The webhook endpoint routes under `/api/v1/customers/{customer_id}/webhooks`. */
-export const webhookRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps) => {
+export const webhookRoutes: FastifyPluginAsyncZod<
+  RouteDeps & {
+    /** Webhook endpoints one partner may have (`ENDPOINTS_PER_PARTNER`); default 20. */
+    endpointsPerPartner?: number | undefined;
+  }
+> = async (app, deps) => {
   const { store, auth, idempotency } = deps;
+  const maxPerPartner = deps.endpointsPerPartner ?? DEFAULT_ENDPOINTS_PER_PARTNER;
   app.addHook('onRequest', auth.requirePartner);
 
   async function checkedUrl(raw: string): Promise<string> {
@@ -68,24 +77,36 @@ export const webhookRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps)
     BASE,
     {
       schema: {
+        operationId: 'createWebhookEndpoint',
         summary: 'Subscribe a webhook endpoint; the answer holds its signing secret, shown only here',
         tags: TAGS,
         security: PARTNER_SECURITY,
         params: customerParamsSchema,
         headers: IDEMPOTENCY_HEADERS,
         body: newEndpointSchema,
-        response: { 201: endpointWithSecretSchema, ...errorResponses(400, 401, 404, 413, 415, 422) },
+        response: {
+          201: jsonAnswer('Subscribed; the signing secret is shown only now', endpointWithSecretSchema),
+          ...errorResponses(400, 401, 404, 409, 413, 415, 422),
+        },
       },
     },
     async (request, reply) => {
       const customerId = request.params.customer_id;
       const answer = await idempotency.run(request, customerId, async () => {
         const url = await checkedUrl(request.body.url);
-        const { endpoint, secret } = await subscribeEndpoint(store, customerId, {
-          url,
-          eventTypes: request.body.event_types,
-          description: request.body.description ?? null,
-        });
+        const subscribed = await subscribeEndpoint(
+          store,
+          customerId,
+          { url, eventTypes: request.body.event_types, description: request.body.description ?? null },
+          { maxPerPartner },
+        );
+        if (!subscribed) {
+          throw new HttpError(
+            'endpoint_limit_reached',
+            `A partner may have ${maxPerPartner} webhook endpoints; delete one before adding another`,
+          );
+        }
+        const { endpoint, secret } = subscribed;
         return { statusCode: 201, body: { ...toEndpointView(endpoint), secret } };
       });
       if (answer.replayed) reply.header(REPLAYED_HEADER, 'true');
@@ -97,27 +118,40 @@ export const webhookRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps)
     BASE,
     {
       schema: {
-        summary: 'List webhook endpoints',
+        operationId: 'listWebhookEndpoints',
+        summary: 'List webhook endpoints, oldest first; pass next_cursor back as cursor for the next page',
         tags: TAGS,
         security: PARTNER_SECURITY,
         params: customerParamsSchema,
-        response: { 200: endpointListSchema, ...errorResponses(401, 404) },
+        querystring: endpointListQuerySchema,
+        response: {
+          200: jsonAnswer('One page of endpoints (never their secrets)', endpointListSchema),
+          ...errorResponses(400, 401, 404),
+        },
       },
     },
-    async (request) => ({
-      webhooks: (await store.listEndpoints(request.params.customer_id)).map(toEndpointView),
-    }),
+    async (request) => {
+      const { limit, cursor } = request.query;
+      const page = await store
+        .listEndpointPage(request.params.customer_id, { limit, ...(cursor === undefined ? {} : { cursor }) })
+        .catch(rethrowInvalidCursor);
+      return { webhooks: page.items.map(toEndpointView), next_cursor: page.nextCursor };
+    },
   );
 
   app.get(
     `${BASE}/:webhook_id`,
     {
       schema: {
+        operationId: 'getWebhookEndpoint',
         summary: 'Get a webhook endpoint',
         tags: TAGS,
         security: PARTNER_SECURITY,
         params: endpointParamsSchema,
-        response: { 200: endpointViewSchema, ...errorResponses(401, 404) },
+        response: {
+          200: jsonAnswer('The endpoint (never its secrets)', endpointViewSchema),
+          ...errorResponses(401, 404),
+        },
       },
     },
     async (request) => {
@@ -132,12 +166,16 @@ export const webhookRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps)
     `${BASE}/:webhook_id`,
     {
       schema: {
+        operationId: 'updateWebhookEndpoint',
         summary: 'Change a webhook endpoint; `enabled: true` re-enables a disabled one',
         tags: TAGS,
         security: PARTNER_SECURITY,
         params: endpointParamsSchema,
         body: endpointPatchSchema,
-        response: { 200: endpointViewSchema, ...errorResponses(400, 401, 404, 413, 415) },
+        response: {
+          200: jsonAnswer('The endpoint as changed', endpointViewSchema),
+          ...errorResponses(400, 401, 404, 413, 415),
+        },
       },
     },
     async (request) => {
@@ -162,11 +200,15 @@ export const webhookRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps)
     `${BASE}/:webhook_id`,
     {
       schema: {
+        operationId: 'deleteWebhookEndpoint',
         summary: 'Delete a webhook endpoint and its pending deliveries',
         tags: TAGS,
         security: PARTNER_SECURITY,
         params: endpointParamsSchema,
-        response: { 204: z.null().meta({ description: 'Deleted' }), ...errorResponses(401, 404) },
+        response: {
+          204: z.null().meta({ description: 'Deleted, with its pending deliveries; no body' }),
+          ...errorResponses(401, 404),
+        },
       },
     },
     async (request, reply) => {
@@ -180,14 +222,22 @@ export const webhookRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps)
     `${BASE}/:webhook_id/rotate-secret`,
     {
       schema: {
+        operationId: 'rotateWebhookSecret',
         summary: 'Rotate the signing secret; the previous one keeps signing for 24 hours',
+        description: 'Takes no body (or the empty object `{}`).',
         tags: TAGS,
         security: PARTNER_SECURITY,
         params: endpointParamsSchema,
         headers: IDEMPOTENCY_HEADERS,
         // No body, or an empty object (Fastify hands a missing body to the validator as null).
         body: z.strictObject({}).nullish(),
-        response: { 200: endpointWithSecretSchema, ...errorResponses(400, 401, 404, 422) },
+        response: {
+          200: jsonAnswer(
+            'The new secret, shown only now, and when the previous one stops signing',
+            endpointWithSecretSchema,
+          ),
+          ...errorResponses(400, 401, 404, 422),
+        },
       },
     },
     async (request, reply) => {
@@ -213,12 +263,16 @@ export const webhookRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, deps)
     `${BASE}/:webhook_id/deliveries`,
     {
       schema: {
+        operationId: 'listDeliveries',
         summary: "The endpoint's deliveries, newest first, each with every attempt",
         tags: TAGS,
         security: PARTNER_SECURITY,
         params: endpointParamsSchema,
         querystring: deliveryListQuerySchema,
-        response: { 200: deliveryListSchema, ...errorResponses(400, 401, 404) },
+        response: {
+          200: jsonAnswer('One page of deliveries, each with its attempts', deliveryListSchema),
+          ...errorResponses(400, 401, 404),
+        },
       },
     },
     async (request) => {

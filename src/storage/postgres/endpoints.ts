@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { type SecretBox, secretContext } from '../../secrets/box.js';
-import type { Endpoint, EndpointPatch, NewEndpoint } from '../store.js';
+import { decodeKeyCursor, toKeyPage } from '../key-cursor.js';
+import type { CursorPage, Endpoint, EndpointPatch, NewEndpoint } from '../store.js';
 import { type Queryable, statement, withTransaction } from './db.js';
 import type { Row } from './tables.js';
 
@@ -82,6 +83,24 @@ const all = statement<EndpointSecretRow>(
    WHERE e.customer_id = $1
    ORDER BY e.created_at, e.id, s.created_at DESC, s.id DESC`,
 );
+// a page: the endpoints after the cursor's (created_at, id), oldest first, then their secrets
+const page = statement<EndpointSecretRow>(
+  'endpoint_page',
+  `SELECT ${e(ENDPOINT_COLUMNS)}, ${SECRET_COLUMNS}
+   FROM (
+     SELECT ${ENDPOINT_COLUMNS} FROM endpoints
+     WHERE customer_id = $1 AND ($3::timestamptz IS NULL OR (created_at, id) > ($3::timestamptz, $4::text))
+     ORDER BY created_at, id
+     LIMIT $5
+   ) e ${secretsJoin('$2')}
+   ORDER BY e.created_at, e.id, s.created_at DESC, s.id DESC`,
+);
+const countOf = statement<{ n: number }>(
+  'endpoint_count',
+  'SELECT count(*)::int AS n FROM endpoints WHERE customer_id = $1',
+);
+/** Second key of the advisory lock that serialises one partner's endpoint creations (the cap). */
+const CREATE_LOCK = 1953523559;
 // one statement for every patch shape: each column changes only when its flag is true; the secrets
 // are read in the same statement (the UPDATE does not touch them, so its snapshot shows them as they are)
 const update = statement<EndpointSecretRow>(
@@ -136,6 +155,24 @@ export async function createEndpoint(db: Queryable, box: SecretBox, n: NewEndpoi
   };
 }
 
+/**
+ * {@link createEndpoint} unless the partner already has `max` endpoints (undefined then). The count is
+ * taken under a transaction-scoped advisory lock per partner, so concurrent creates of one partner run
+ * one after the other and cannot pass the cap together.
+ */
+export async function createEndpointWithinLimit(
+  pool: pg.Pool,
+  box: SecretBox,
+  n: NewEndpoint,
+  max: number,
+): Promise<Endpoint | undefined> {
+  return withTransaction(pool, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CREATE_LOCK, n.customerId]);
+    const count = (await countOf.run(client, [n.customerId])).rows[0]?.n ?? 0;
+    return count >= max ? undefined : createEndpoint(client, box, n);
+  });
+}
+
 /** The endpoint with its secrets not yet expired (newest first). */
 export async function getEndpoint(
   db: Queryable,
@@ -149,6 +186,24 @@ export async function getEndpoint(
 /** The partner's endpoints, oldest first. */
 export async function listEndpoints(db: Queryable, box: SecretBox, customerId: string): Promise<Endpoint[]> {
   return toEndpoints((await all.run(db, [customerId, new Date()])).rows, box);
+}
+
+/** A page of the partner's endpoints, oldest first; see `Store.listEndpointPage`. */
+export async function listEndpointPage(
+  db: Queryable,
+  box: SecretBox,
+  customerId: string,
+  q: { limit: number; cursor?: string },
+): Promise<CursorPage<Endpoint>> {
+  const after = q.cursor === undefined ? undefined : decodeKeyCursor(q.cursor);
+  const { rows } = await page.run(db, [
+    customerId,
+    new Date(),
+    after?.at ?? null,
+    after?.id ?? '',
+    q.limit + 1,
+  ]);
+  return toKeyPage(toEndpoints(rows, box), q.limit);
 }
 
 export async function updateEndpoint(

@@ -32,8 +32,10 @@ import { recordDecision } from './decisions.js';
 import { getDelivery, listDeliveries } from './deliveries.js';
 import {
   createEndpoint,
+  createEndpointWithinLimit,
   deleteEndpoint,
   getEndpoint,
+  listEndpointPage,
   listEndpoints,
   rotateEndpointSecret,
   updateEndpoint,
@@ -214,8 +216,14 @@ export class PostgresStore implements Store {
   getEndpoint(customerId: string, endpointId: string): Promise<Endpoint | undefined> {
     return getEndpoint(this.#pool, this.#box, customerId, endpointId);
   }
+  createEndpointWithinLimit(e: NewEndpoint, maxPerPartner: number): Promise<Endpoint | undefined> {
+    return createEndpointWithinLimit(this.#pool, this.#box, e, maxPerPartner);
+  }
   listEndpoints(customerId: string): Promise<Endpoint[]> {
     return listEndpoints(this.#pool, this.#box, customerId);
+  }
+  listEndpointPage(customerId: string, q: { limit: number; cursor?: string }): Promise<CursorPage<Endpoint>> {
+    return listEndpointPage(this.#pool, this.#box, customerId, q);
   }
   updateEndpoint(
     customerId: string,

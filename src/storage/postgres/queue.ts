@@ -12,11 +12,12 @@ import { poolTimeouts, statement, withTransaction } from './db.js';
 import { getDelivery } from './deliveries.js';
 import { type PostgresTimeouts, parsePostgresUrl } from './index.js';
 
-// The claim is the function `tpcs_claim` of migration 003 (006 adds retry_round_start to its result):
-// per-endpoint advisory try-lock, then the due heads (deliveries.head, kept by triggers) of each locked
-// endpoint up to its room, FOR UPDATE SKIP LOCKED, leased and returned with the payload and secrets, in
-// one round trip.
-const CLAIM = /* sql */ `SELECT * FROM tpcs_claim($1::int, $2::timestamptz, $3::int, $4::text, $5::int)`;
+// The claim is the function `tpcs_claim` of migration 003 (006 adds retry_round_start to its result, 011
+// the partner share): per-partner advisory try-lock, then the due heads (deliveries.head, kept by
+// triggers) of each locked partner's endpoints up to the endpoint's and the partner's room, FOR UPDATE
+// SKIP LOCKED, shared out across partners in turns, leased and returned with the payload and secrets,
+// in one round trip.
+const CLAIM = /* sql */ `SELECT * FROM tpcs_claim($1::int, $2::timestamptz, $3::int, $4::text, $5::int, $6::int)`;
 
 interface ClaimRow {
   id: string;
@@ -182,7 +183,7 @@ export function postgresDeliveryQueue(
       const { rows } = await pool.query<ClaimRow>({
         name: 'tpcs_queue_claim',
         text: CLAIM,
-        values: [o.perEndpoint, o.now, o.limit, o.workerId, o.leaseMs],
+        values: [o.perEndpoint, o.now, o.limit, o.workerId, o.leaseMs, o.perPartner ?? null],
       });
       // secrets are stored encrypted: a value that does not decrypt fails the claim loudly (its
       // deliveries wait for their lease to end) rather than be signed with garbage

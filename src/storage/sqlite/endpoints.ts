@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import { type SecretBox, secretContext } from '../../secrets/box.js';
-import type { Endpoint, EndpointPatch, NewEndpoint } from '../store.js';
+import { decodeKeyCursor, toKeyPage } from '../key-cursor.js';
+import type { CursorPage, Endpoint, EndpointPatch, NewEndpoint } from '../store.js';
 import { type Row, toDate, toDateOrNull } from './tables.js';
 
 /** An endpoint row joined with one of its unexpired secrets (secret columns null when it has none). */
@@ -88,6 +89,24 @@ export function endpointQueries(db: Database, box: SecretBox) {
      WHERE e.customer_id = @customer_id
      ORDER BY e.created_at, e.id, s.created_at DESC, s.id DESC`,
   );
+  // a page: the endpoints after the cursor's (created_at, id), oldest first, then their secrets
+  const page = db.prepare<
+    { customer_id: string; now: number; after_at: number | null; after_id: string; limit: number },
+    EndpointSecretRow
+  >(
+    `SELECT e.*, s.secret, s.created_at AS secret_created_at, s.expires_at AS secret_expires_at
+     FROM (
+       SELECT * FROM endpoints
+       WHERE customer_id = @customer_id AND (@after_at IS NULL OR (created_at, id) > (@after_at, @after_id))
+       ORDER BY created_at, id
+       LIMIT @limit
+     ) e
+     LEFT JOIN endpoint_secrets s ON s.endpoint_id = e.id AND (s.expires_at IS NULL OR s.expires_at > @now)
+     ORDER BY e.created_at, e.id, s.created_at DESC, s.id DESC`,
+  );
+  const countOf = db
+    .prepare<[string], number>('SELECT count(*) FROM endpoints WHERE customer_id = ?')
+    .pluck();
   // one statement for every patch shape: each column changes only when its set_ flag is 1
   const update = db.prepare<UpdateParams>(
     `UPDATE endpoints SET
@@ -140,6 +159,11 @@ export function endpointQueries(db: Database, box: SecretBox) {
     };
   });
 
+  // counted under the write lock (BEGIN IMMEDIATE), so two creates cannot both see room for one
+  const createWithin = db.transaction((e: NewEndpoint, max: number): Endpoint | undefined =>
+    (countOf.get(e.customerId) ?? 0) >= max ? undefined : create(e),
+  );
+
   const patch = db.transaction(
     (customerId: string, id: string, p: EndpointPatch, at: Date): Endpoint | undefined => {
       const { changes } = update.run({
@@ -175,8 +199,21 @@ export function endpointQueries(db: Database, box: SecretBox) {
   return {
     create: (e: NewEndpoint): Endpoint => create.immediate(e),
     get,
+    createWithin: (e: NewEndpoint, maxPerPartner: number): Endpoint | undefined =>
+      createWithin.immediate(e, maxPerPartner),
     list: (customerId: string): Endpoint[] =>
       toEndpoints(all.all({ customer_id: customerId, now: Date.now() }), box),
+    listPage: (customerId: string, q: { limit: number; cursor?: string }): CursorPage<Endpoint> => {
+      const after = q.cursor === undefined ? undefined : decodeKeyCursor(q.cursor);
+      const rows = page.all({
+        customer_id: customerId,
+        now: Date.now(),
+        after_at: after?.at.getTime() ?? null,
+        after_id: after?.id ?? '',
+        limit: q.limit + 1,
+      });
+      return toKeyPage(toEndpoints(rows, box), q.limit);
+    },
     update: (customerId: string, id: string, p: EndpointPatch, at: Date): Endpoint | undefined =>
       patch.immediate(customerId, id, p, at),
     // secrets, deliveries and their attempts go with it (ON DELETE CASCADE)

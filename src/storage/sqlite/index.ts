@@ -174,8 +174,17 @@ export class SqliteStore implements Store {
   async getEndpoint(customerId: string, endpointId: string): Promise<Endpoint | undefined> {
     return this.#q.endpoints.get(customerId, endpointId);
   }
+  async createEndpointWithinLimit(e: NewEndpoint, maxPerPartner: number): Promise<Endpoint | undefined> {
+    return this.#q.endpoints.createWithin(e, maxPerPartner);
+  }
   async listEndpoints(customerId: string): Promise<Endpoint[]> {
     return this.#q.endpoints.list(customerId);
+  }
+  async listEndpointPage(
+    customerId: string,
+    q: { limit: number; cursor?: string },
+  ): Promise<CursorPage<Endpoint>> {
+    return this.#q.endpoints.listPage(customerId, q);
   }
   async updateEndpoint(
     customerId: string,

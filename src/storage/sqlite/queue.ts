@@ -22,6 +22,15 @@ import type { Row } from './tables.js';
 type DeliveryRow = Row<'deliveries'>;
 type AttemptRow = Row<'attempts'>;
 
+/** One partner's part in a claim: its endpoints with room, in the order they are visited. */
+interface PartnerTurn {
+  customerId: string;
+  /** How many more it may have in flight. */
+  room: number;
+  /** A queue: an endpoint that may have more due heads goes to the back after its turn. */
+  endpoints: { id: string; url: string; room: number; secrets?: string[] }[];
+}
+
 /**
  * Creates the SQLite queue on an open database that has migrations 001 and 002 applied.
  *
@@ -36,9 +45,9 @@ export function sqliteDeliveryQueue(
 ): DeliveryQueue {
   const endpointsWithRoom = db.prepare<
     { now: number; per: number },
-    { id: string; url: string; room: number }
+    { id: string; customer_id: string; url: string; room: number }
   >(
-    `SELECT e.id, e.url, @per - (
+    `SELECT e.id, e.customer_id, e.url, @per - (
          SELECT count(*) FROM deliveries f
          WHERE f.endpoint_id = e.id AND f.status = 'pending' AND f.locked_until IS NOT NULL
            AND f.locked_until > @now
@@ -49,6 +58,14 @@ export function sqliteDeliveryQueue(
          SELECT 1 FROM deliveries d
          WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= @now
        )`,
+  );
+  // Every partner's leases in one pass over the leased deliveries (deliveries_in_flight holds only
+  // those): cheaper than a count per partner, and an index by partner would cost every lease and every
+  // completion one more index write.
+  const inFlightByPartner = db.prepare<{ now: number }, { customer_id: string; n: number }>(
+    `SELECT e.customer_id, count(*) AS n FROM deliveries f JOIN endpoints e ON e.id = f.endpoint_id
+     WHERE f.status = 'pending' AND f.locked_until IS NOT NULL AND f.locked_until > @now
+     GROUP BY e.customer_id`,
   );
   const dueHeads = db.prepare<{ endpoint_id: string; now: number; room: number }, DeliveryRow>(
     `SELECT d.* FROM deliveries d
@@ -75,37 +92,88 @@ export function sqliteDeliveryQueue(
     )
     .pluck();
 
-  // Endpoints are visited from a rotating start so that, when the batch limit is smaller than the
-  // room of all endpoints together, no endpoint is always last.
+  /**
+   * The partners with due heads on endpoints with room, each with its room (`perPartner` minus its
+   * leases), both lists starting at a rotating place so that, when the batch limit is smaller than the
+   * room of all together, no partner and no endpoint is always last.
+   */
   let rotation = 0;
+  function turns(o: ClaimOptions, now: number): PartnerTurn[] {
+    const endpoints = endpointsWithRoom.all({ now, per: o.perEndpoint }).filter((e) => e.room > 0);
+    const turn = rotation++;
+    const perPartner = o.perPartner;
+    const inFlight =
+      perPartner === undefined || endpoints.length === 0
+        ? new Map<string, number>()
+        : new Map(inFlightByPartner.all({ now }).map((r) => [r.customer_id, r.n]));
+    const byPartner = new Map<string, PartnerTurn>();
+    for (const e of rotate(endpoints, turn)) {
+      let p = byPartner.get(e.customer_id);
+      if (!p) {
+        const room = perPartner === undefined ? o.limit : perPartner - (inFlight.get(e.customer_id) ?? 0);
+        p = { customerId: e.customer_id, room, endpoints: [] };
+        byPartner.set(e.customer_id, p);
+      }
+      p.endpoints.push({ id: e.id, url: e.url, room: e.room });
+    }
+    return rotate([...byPartner.values()], turn).filter((p) => p.room > 0);
+  }
+
   const claimTx = db.transaction((o: ClaimOptions): ClaimedDelivery[] => {
     const now = o.now.getTime();
-    const endpoints = endpointsWithRoom.all({ now, per: o.perEndpoint }).filter((e) => e.room > 0);
-    const start = endpoints.length === 0 ? 0 : rotation++ % endpoints.length;
     const out: ClaimedDelivery[] = [];
-    for (let i = 0; i < endpoints.length && out.length < o.limit; i++) {
-      const e = endpoints[(start + i) % endpoints.length];
-      if (!e) continue;
-      const rows = dueHeads.all({ endpoint_id: e.id, now, room: Math.min(e.room, o.limit - out.length) });
-      if (rows.length === 0) continue;
-      const secrets = secretsOf.all(e.id, now);
-      for (const r of rows) {
-        lease.run({ id: r.id, worker: o.workerId, until: now + o.leaseMs });
-        out.push({
-          id: r.id,
-          eventId: r.event_id,
-          eventSeq: r.event_seq,
-          endpointId: r.endpoint_id,
-          customerId: r.customer_id,
-          clientCustomerRef: r.client_customer_ref,
-          url: e.url,
-          payload: payloadOf.get(r.event_id) ?? '',
-          secrets,
-          attemptCount: r.attempt_count,
-          retryRoundStart: r.retry_round_start,
-          createdAt: new Date(r.created_at),
-        });
+
+    /** Leases up to `want` due heads of the partner's endpoints, one endpoint after the other. */
+    const take = (p: PartnerTurn, want: number): number => {
+      let taken = 0;
+      while (taken < want && p.endpoints.length > 0) {
+        const e = p.endpoints.shift();
+        if (!e) break;
+        const ask = Math.min(e.room, want - taken);
+        const rows = dueHeads.all({ endpoint_id: e.id, now, room: ask });
+        if (rows.length > 0) e.secrets ??= secretsOf.all(e.id, now);
+        for (const r of rows) {
+          lease.run({ id: r.id, worker: o.workerId, until: now + o.leaseMs });
+          out.push({
+            id: r.id,
+            eventId: r.event_id,
+            eventSeq: r.event_seq,
+            endpointId: r.endpoint_id,
+            customerId: r.customer_id,
+            clientCustomerRef: r.client_customer_ref,
+            url: e.url,
+            payload: payloadOf.get(r.event_id) ?? '',
+            secrets: e.secrets ?? [],
+            attemptCount: r.attempt_count,
+            retryRoundStart: r.retry_round_start,
+            createdAt: new Date(r.created_at),
+          });
+        }
+        taken += rows.length;
+        e.room -= rows.length;
+        // fewer than asked: no more due heads there; otherwise it may have more, after the others
+        if (rows.length === ask && e.room > 0) p.endpoints.push(e);
       }
+      return taken;
+    };
+
+    // Rounds: each partner still wanting more gets an equal part of what is left of the limit, so
+    // every partner's first deliveries are in before a large backlog fills the batch. A remainder
+    // smaller than the number of partners goes to them in (rotating) order, each taking what it can:
+    // one query instead of one per partner.
+    let active = turns(o, now);
+    while (active.length > 0 && out.length < o.limit) {
+      const left = o.limit - out.length;
+      const share = Math.floor(left / active.length) || left;
+      const next: PartnerTurn[] = [];
+      for (const p of active) {
+        const want = Math.min(share, p.room, o.limit - out.length);
+        if (want <= 0) break;
+        const got = take(p, want);
+        p.room -= got;
+        if (got === want && p.room > 0 && p.endpoints.length > 0) next.push(p);
+      }
+      active = next;
     }
     return out;
   });
@@ -267,4 +335,11 @@ export function sqliteDeliveryQueue(
     },
     onQueued: (listener) => signal.on(listener),
   };
+}
+
+/** The items from position `turn` (modulo their number) onwards, then the ones before it. */
+function rotate<T>(items: T[], turn: number): T[] {
+  if (items.length === 0) return items;
+  const start = turn % items.length;
+  return [...items.slice(start), ...items.slice(0, start)];
 }

@@ -2,7 +2,8 @@
  * The dispatcher: claims due deliveries in batches, sends them concurrently, records every attempt.
  *
  * One loop per dispatcher: claim as many deliveries as there are free slots (the queue bounds each
- * endpoint's share), start their attempts, and claim again when slots free up, when a decision
+ * endpoint's and each partner's share, and hands a batch out across partners in turns), start their
+ * attempts, and claim again when slots free up, when a decision
  * commits in this process (`notify`) or in another one (`queue.subscribe`, PostgreSQL), or at the
  * next poll. Completions are written in batches
  * (group commit): whatever finished while the previous batch was being written goes in the next one.
@@ -30,6 +31,12 @@ export interface DispatcherOptions {
   concurrency?: number;
   /** Attempts in flight per endpoint, across all dispatchers. Default 8. */
   perEndpoint?: number;
+  /**
+   * Attempts in flight per partner (all its endpoints together), across all dispatchers, so that one
+   * partner's slow endpoints cannot hold every slot. Default: a quarter of `concurrency`, at least
+   * `perEndpoint`.
+   */
+  perPartner?: number;
   /** Most deliveries per claim. Default 256. */
   batchSize?: number;
   /** How long a claim holds a delivery; must exceed the attempt timeout. Default 2 × timeout + 5 s. */
@@ -67,6 +74,17 @@ export interface Dispatcher {
 const DAY = 24 * 3600_000;
 
 /**
+ * The per-partner bound when none is set: a quarter of the dispatcher's slots, so three partners with
+ * endpoints that never answer still leave a quarter to everyone else, and at least one endpoint's worth.
+ *
+ * @example
+ * defaultPerPartner(256, 8); // 64
+ */
+export function defaultPerPartner(concurrency: number, perEndpoint: number): number {
+  return Math.max(perEndpoint, Math.floor(concurrency / 4));
+}
+
+/**
  * Creates a dispatcher on a queue.
  *
  * @example
@@ -90,6 +108,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const concurrency = options.concurrency ?? 256;
   const perEndpoint = options.perEndpoint ?? 8;
+  const perPartner = options.perPartner ?? defaultPerPartner(concurrency, perEndpoint);
   const batchSize = options.batchSize ?? 256;
   const leaseMs = options.leaseMs ?? 2 * timeoutMs + 5000;
   const pollIntervalMs = options.pollIntervalMs ?? 500;
@@ -226,6 +245,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
             leaseMs,
             limit: Math.min(batchSize, room),
             perEndpoint,
+            perPartner,
           });
         } catch (err) {
           onError(err);

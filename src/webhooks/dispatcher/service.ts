@@ -31,6 +31,8 @@ export interface DeliveryTuning {
   concurrency?: number;
   /** `DELIVERY_PER_ENDPOINT`: attempts in flight per endpoint, all processes together. */
   perEndpoint?: number;
+  /** `DELIVERY_PER_PARTNER`: attempts in flight per partner, all processes together. */
+  perPartner?: number;
   /** `DELIVERY_LEASE`: default 2 × timeout + 5 s. */
   leaseMs?: number;
   /** `DELIVERY_POLL`: how often an idle dispatcher looks for work. */
@@ -78,6 +80,7 @@ export async function startDeliveryService(o: DeliveryServiceOptions): Promise<D
       ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }),
       ...(t.concurrency === undefined ? {} : { concurrency: t.concurrency }),
       ...(t.perEndpoint === undefined ? {} : { perEndpoint: t.perEndpoint }),
+      ...(t.perPartner === undefined ? {} : { perPartner: t.perPartner }),
       ...(t.leaseMs === undefined ? {} : { leaseMs: t.leaseMs }),
       ...(t.pollIntervalMs === undefined ? {} : { pollIntervalMs: t.pollIntervalMs }),
       ...(t.failureWindowMs === undefined ? {} : { failureWindowMs: t.failureWindowMs }),
