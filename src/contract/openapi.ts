@@ -3,6 +3,7 @@
  */
 import { z } from 'zod';
 import type { ErrorCode, Problem } from '../errors/index.js';
+import type { VerifyFailure } from '../signing/message.js';
 import { fixtures } from './fixtures.gen.js';
 import { eventJsonSchema } from './json-schema.js';
 import { CONTRACT_VERSION, EVENT_TYPE, ORDER_RULE } from './schema.js';
@@ -61,6 +62,34 @@ export function invalidPayloadBody(problems: Problem[]): z.output<typeof invalid
   };
 }
 
+/** The error code of the receiver's 401 answer. */
+export const INVALID_SIGNATURE_CODE = 'invalid_signature' satisfies ErrorCode;
+
+/** Why a signature was refused: every `VerifyFailure` of src/signing (a record, so none is missed). */
+const SIGNATURE_FAILURES: Record<VerifyFailure, true> = {
+  missing_headers: true,
+  invalid_id: true,
+  invalid_timestamp: true,
+  timestamp_too_old: true,
+  timestamp_too_new: true,
+  no_valid_signature: true,
+};
+
+/** The body of the receiver's 401 answer. */
+const invalidSignatureBodySchema = z
+  .object({
+    error: z.object({
+      code: z.literal(INVALID_SIGNATURE_CODE),
+      message: z.string().meta({ description: 'A summary for humans.' }),
+      details: z.object({
+        reason: z
+          .enum(Object.keys(SIGNATURE_FAILURES) as [VerifyFailure, ...VerifyFailure[]])
+          .meta({ description: 'Why, for logs and metrics.' }),
+      }),
+    }),
+  })
+  .meta({ description: 'Why the request was refused.' });
+
 /** The key of the webhook in the OpenAPI `webhooks` object. */
 export const WEBHOOK_NAME = 'thirdPartyCustomerStatusUpdated';
 
@@ -91,6 +120,9 @@ function buildWebhooks(): Record<string, unknown> {
         summary: 'Third Party Customer Status Updated Event',
         description: `${SEED_DESCRIPTION}\n\n${ORDER_DESCRIPTION}\n\n${SIGNING_DESCRIPTION}`,
         tags: ['Third Party Customers'],
+        // No OpenAPI security scheme describes an HMAC over the body: the three headers below are the
+        // authentication, and a receiver answers 401 when they do not verify.
+        security: [],
         parameters: [
           {
             name: 'webhook-id',
@@ -152,6 +184,24 @@ function buildWebhooks(): Record<string, unknown> {
               },
             },
           },
+          '401': {
+            description:
+              'Invalid signature: the Standard Webhooks headers are missing or malformed, the timestamp is more than 5 minutes away, or no signature matches. 401, not 400, so the sender retries: a fixed secret or clock recovers the events.',
+            content: {
+              'application/json': {
+                schema: withoutDialect(
+                  z.toJSONSchema(invalidSignatureBodySchema, { target: 'draft-2020-12' }),
+                ),
+                example: {
+                  error: {
+                    code: INVALID_SIGNATURE_CODE,
+                    message: 'No signature matches',
+                    details: { reason: 'no_valid_signature' },
+                  },
+                },
+              },
+            },
+          },
         },
       },
     },
@@ -184,7 +234,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     info: {
       title: 'Third Party Customer Status webhooks',
       version: CONTRACT_VERSION,
-      description: `The "${EVENT_TYPE}" webhook, ${CONTRACT_VERSION}. Your endpoint answers 200 once it has recorded the event, or 400 with the problems when the payload is invalid.`,
+      description: `The "${EVENT_TYPE}" webhook, ${CONTRACT_VERSION}. Your endpoint answers 200 once it has recorded the event, 400 with the problems when the payload is invalid, or 401 when the signature does not verify.`,
     },
     'x-generated':
       'Generated from src/contract by scripts/generate.ts. DO NOT EDIT: change the contract, then run npm run generate.',

@@ -112,7 +112,10 @@ export const clientCustomerDetailsSchema = z
     client_customer_ref: clientCustomerRefSchema,
     first_name: text(100),
     last_name: text(100),
-    email: z.email('Must be an email address').max(254, 'Must be at most 254 characters'),
+    // the message only for a malformed address: a missing one or a number is worded by the API
+    email: z
+      .email({ error: (iss) => (iss.code === 'invalid_format' ? 'Must be an email address' : undefined) })
+      .max(254, 'Must be at most 254 characters'),
     mobile_phone: z
       .string()
       .refine(isValidE164Phone, 'Must be a valid phone number in E.164 format, e.g. "+14155552671"')
@@ -174,19 +177,103 @@ export const reasonSchema = z
   })
   .meta({ id: 'Reason', example: { code: 'COMPLIANCE_CHECK_FAILED', reason: 'Compliance check failed' } });
 
+/**
+ * `POST …/decision`: APPROVED takes no reasons (the contract never sends reasons with APPROVED, and
+ * silently dropping them would hide a mistake); REJECTED needs one or more. A union on `status`, so
+ * the published schema says exactly what this validator accepts (`oneOf`, one branch per status).
+ */
+export const complianceDecisionSchema = z
+  .discriminatedUnion(
+    'status',
+    [
+      z.strictObject({
+        status: z.literal('APPROVED'),
+        reasons: z
+          .never({ error: 'APPROVED takes no reasons' })
+          .optional()
+          .meta({ description: 'Never present: reasons only explain a rejection' }),
+      }),
+      z.strictObject({
+        status: z.literal('REJECTED'),
+        reasons: z
+          .array(reasonSchema, {
+            error: (iss) => (iss.input === undefined ? 'REJECTED needs one or more reasons' : undefined),
+          })
+          .min(1, 'REJECTED needs one or more reasons')
+          .max(20, 'At most 20 reasons'),
+      }),
+    ],
+    { error: (iss) => (iss.code === 'invalid_union' ? 'Must be "APPROVED" or "REJECTED"' : undefined) },
+  )
+  .meta({
+    id: 'ComplianceDecision',
+    description: 'The verdict: `{"status": "APPROVED"}`, or `{"status": "REJECTED", "reasons": [...]}`.',
+  });
+
+/*
+ * What the API shows of a stored third party: the submission as it was accepted (trimmed). The
+ * document gives its shape field by field; the answer is serialized as stored, without checking the
+ * submission's rules again (an age limit, say, holds on the day of submission, not forever).
+ */
+const storedAddressSchema = z.object({
+  address_line: z.string(),
+  city: z.string(),
+  state: z.string().optional(),
+  post_code: z.string(),
+  country: z.string().meta({ description: 'ISO 3166-1 alpha-3' }),
+});
+
+const storedClientCustomerDetailsSchema = z.object({
+  client_customer_ref: z.string(),
+  first_name: z.string(),
+  last_name: z.string(),
+  email: z.string(),
+  mobile_phone: z.string().meta({ description: 'E.164' }),
+  country: z.string().meta({ description: 'ISO 3166-1 alpha-3' }),
+  date_of_birth: z.string().meta({ description: 'YYYY-MM-DD' }),
+  address: storedAddressSchema,
+  currency: z.string().meta({ description: 'ISO 4217' }),
+  occupation: z.string(),
+  employer_name: z.string().optional(),
+  income_range: z.object({ currency: z.string(), min_value: z.number(), max_value: z.number() }),
+});
+
+const storedPropertyDetailSchema = z.object({
+  property_ref: z.string(),
+  unit_number: z.string().optional(),
+  building_name: z.string().optional(),
+  project_name: z.string().optional(),
+  property_purchase_amount: z.object({ currency: z.string(), value: z.number() }),
+});
+
+/**
+ * A stored JSON object, published with the shape of `typed`: zod puts the keys of `.meta()` over the
+ * schema it generates (as the contract does for `if`/`then`), so the document is exact while the
+ * serializer passes the stored object through.
+ */
+function storedAs(id: string, description: string, typed: z.ZodType) {
+  const { $schema: _dialect, ...shape } = z.toJSONSchema(typed, { target: 'draft-2020-12', io: 'output' });
+  return z.record(z.string(), z.unknown()).meta({ ...shape, id, description });
+}
+
 /** A third-party customer as the API shows it. */
 export const thirdPartyCustomerViewSchema = z
   .object({
     customer_id: z.string(),
     client_customer_ref: z.string(),
     status: thirdPartyStatusSchema,
-    reasons: z.array(z.object({ code: z.string(), reason: z.string() })).optional(),
-    client_customer_details: z
-      .record(z.string(), z.unknown())
-      .meta({ description: 'As submitted (see ClientCustomerDetails)' }),
-    property_details: z
-      .array(z.record(z.string(), z.unknown()))
-      .meta({ description: 'As submitted (see PropertyDetail)' }),
+    reasons: z
+      .array(z.object({ code: z.string(), reason: z.string() }))
+      .optional()
+      .meta({ description: 'Present when the status is REJECTED' }),
+    client_customer_details: storedAs(
+      'StoredClientCustomerDetails',
+      'As submitted (see ClientCustomerDetails)',
+      storedClientCustomerDetailsSchema,
+    ),
+    property_details: z.array(
+      storedAs('StoredPropertyDetail', 'As submitted (see PropertyDetail)', storedPropertyDetailSchema),
+    ),
     created_at: z.string(),
     updated_at: z.string(),
   })

@@ -46,6 +46,10 @@ async function registerDashboard(
   app: FastifyInstance,
   { store, auth, delivery, sessionTtlMs }: DashboardOptions,
 ): Promise<void> {
+  // HTML pages for people, not API operations: left out of /openapi.json.
+  app.addHook('onRoute', (route) => {
+    route.schema = { ...route.schema, hide: true };
+  });
   // HTML forms post urlencoded bodies; only this plugin accepts them.
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',

@@ -1,6 +1,7 @@
 /** Request and response shapes of webhook endpoints and events. */
 import { z } from 'zod';
-import { EVENT_TYPE } from '../contract/index.js';
+import { EVENT_TYPE, thirdPartyCustomerStatusEventSchema } from '../contract/index.js';
+import { endpointUrlShape, MAX_URL_LENGTH } from './url-policy.js';
 
 /** The event types an endpoint can subscribe to; today only the one the contract defines. */
 export const EVENT_TYPES = [EVENT_TYPE] as const;
@@ -16,10 +17,19 @@ const eventTypesSchema = z
   .refine((types) => new Set(types).size === types.length, 'Each event type at most once')
   .meta({ example: [EVENT_TYPE] });
 
-const urlSchema = z.string().min(1, 'Must not be empty').max(2048, 'Must be at most 2048 characters').meta({
-  description: 'http(s) URL; must resolve to public addresses unless the operator allows private ones',
-  example: 'https://partner.example/webhooks/tpcs',
-});
+// The URL's shape is checked here, with the body's other fields; the host's addresses by the route.
+const urlSchema = z
+  .string()
+  .min(1, 'Must not be empty')
+  .max(MAX_URL_LENGTH, `Must be at most ${MAX_URL_LENGTH} characters`)
+  .superRefine((raw, ctx) => {
+    const shape = raw === '' || raw.length > MAX_URL_LENGTH ? undefined : endpointUrlShape(raw);
+    if (shape && !shape.ok) ctx.addIssue({ code: 'custom', message: shape.problem });
+  })
+  .meta({
+    description: 'http(s) URL; must resolve to public addresses unless the operator allows private ones',
+    example: 'https://partner.example/webhooks/tpcs',
+  });
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
@@ -75,18 +85,25 @@ export const endpointWithSecretSchema = endpointViewSchema
   })
   .meta({ id: 'WebhookEndpointWithSecret' });
 
-export const endpointListSchema = z.object({ webhooks: z.array(endpointViewSchema) });
+/**
+ * A page of a partner's endpoints, oldest first. The default page holds 100, more than the 20 a partner
+ * may have unless `ENDPOINTS_PER_PARTNER` is raised, so clients that never pass a cursor see them all.
+ */
+export const endpointListQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(100),
+  cursor: z.string().min(1).max(500).optional(),
+});
 
-/** An event exactly as it is delivered (the contract's envelope). */
-export const eventViewSchema = z
-  .object({
-    event_id: z.string(),
-    event_type: z.string(),
-    version: z.string(),
-    event_timestamp: z.string(),
-    data: z.record(z.string(), z.unknown()),
-  })
-  .meta({ id: 'Event' });
+export const endpointListSchema = z.object({
+  webhooks: z.array(endpointViewSchema),
+  next_cursor: z.string().nullable(),
+});
+
+/**
+ * An event exactly as it is delivered: the contract's own schema, the one `webhooks` publishes for
+ * the payload, so the event log and the webhook cannot describe the event differently.
+ */
+export const eventViewSchema = thirdPartyCustomerStatusEventSchema.meta({ id: 'Event' });
 
 export const eventListQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -142,6 +159,30 @@ export const deliveryViewSchema = z
     attempts: z.array(attemptViewSchema),
   })
   .meta({ id: 'Delivery' });
+
+/** The answer of `POST …/webhooks/{webhook_id}/test`: the one attempt, made while the client waited. */
+export const testDeliveryResultSchema = z
+  .object({
+    event_id: z
+      .string()
+      .meta({ description: 'The test event\'s id (client_customer_ref "tpcs-test-event")' }),
+    delivered: z.boolean().meta({ description: 'Whether the endpoint answered 2xx' }),
+    status_code: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: "The endpoint's status; null when none came" }),
+    duration_ms: z.number(),
+    error: z
+      .string()
+      .nullable()
+      .meta({ description: 'Why no answer came (timeout, refused connection, …); null when one came' }),
+    response_excerpt: z
+      .string()
+      .nullable()
+      .meta({ description: "The start of the endpoint's answer (4 KiB at most); null when none came" }),
+  })
+  .meta({ id: 'TestDeliveryResult' });
 
 export const deliveryListQuerySchema = eventListQuerySchema;
 

@@ -1,5 +1,7 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import {
+  buildEvent,
   buildOpenApiDocument,
   eventJsonSchema,
   fixtures,
@@ -9,6 +11,8 @@ import {
   parseEvent,
   WEBHOOK_NAME,
 } from '../../src/contract/index.js';
+import { createMemoryInbox, createReceiver } from '../../src/receiver/index.js';
+import { generateSecret, signWebhook } from '../../src/signing/index.js';
 
 interface Operation {
   parameters: { name: string; in: string; required: boolean; description: string }[];
@@ -24,6 +28,8 @@ interface Operation {
     { description: string; content?: Record<string, { schema: unknown; example: unknown }> }
   >;
 }
+
+const QUIET = { info() {}, warn() {}, error() {} };
 
 function post(): Operation {
   const webhooks = openApiWebhooks() as Record<string, { post: Operation }>;
@@ -72,9 +78,9 @@ describe('OpenAPI webhooks', () => {
     for (const example of examples) expect(parseEvent(JSON.stringify(example)).ok).toBe(true);
   });
 
-  it('answers 200 "Webhook received successfully" and 400 "Invalid payload" with the problems body', () => {
+  it('answers 200 "Webhook received successfully", 400 "Invalid payload" with the problems body, and 401', () => {
     const responses = post().responses;
-    expect(Object.keys(responses)).toEqual(['200', '400']);
+    expect(Object.keys(responses)).toEqual(['200', '400', '401']);
     expect(responses['200']?.description).toBe('Webhook received successfully');
     expect(responses['400']?.description).toBe('Invalid payload');
     const example = responses['400']?.content?.['application/json']?.example;
@@ -82,6 +88,40 @@ describe('OpenAPI webhooks', () => {
     expect(JSON.stringify(responses['400']?.content?.['application/json']?.schema)).toContain(
       '"invalid_payload"',
     );
+  });
+
+  it("documents the kit's 401 for a bad signature, with every reason it gives", async () => {
+    const unauthorized = post().responses['401'];
+    expect(unauthorized?.description).toMatch(/^Invalid signature/);
+    const media = unauthorized?.content?.['application/json'];
+    const ajv = new Ajv2020({ strict: true, allErrors: true });
+    const check = ajv.compile(media?.schema as object);
+    expect(check(media?.example)).toBe(true);
+    // what the kit answers to a request signed with another secret
+    const receiver = createReceiver({
+      secrets: [generateSecret()],
+      inbox: createMemoryInbox(),
+      logger: QUIET,
+    });
+    const { event, json } = buildEvent({ customerId: 'C1', clientCustomerRef: 'R1', status: 'APPROVED' });
+    const signed = signWebhook({
+      id: event.event_id,
+      timestamp: Math.floor(Date.now() / 1000),
+      body: json,
+      secrets: [generateSecret()],
+    });
+    const headers = { ...signed, 'content-type': 'application/json' };
+    const answer = await receiver.handle({ method: 'POST', headers, body: new TextEncoder().encode(json) });
+    await receiver.close();
+    expect(answer.status).toBe(401);
+    expect(check(JSON.parse(answer.body)), JSON.stringify(check.errors)).toBe(true);
+    expect(
+      check({ error: { code: 'invalid_signature', message: 'x', details: { reason: 'made_up' } } }),
+    ).toBe(false);
+  });
+
+  it('declares no security scheme: the signature headers are the authentication', () => {
+    expect((post() as Operation & { security?: unknown }).security).toEqual([]);
   });
 
   it('builds the 400 body from parse problems', () => {

@@ -11,6 +11,7 @@ import { toThirdPartyCustomerView } from '../../customers/third-parties.js';
 import { toEventView } from '../../webhooks/events.js';
 import { eventViewSchema } from '../../webhooks/schema.js';
 import { HttpError } from '../errors.js';
+import { jsonAnswer } from '../openapi.js';
 import { ADMIN_SECURITY, customerIdSchema, errorResponses, type RouteDeps } from './shared.js';
 
 const decisionResultSchema = z
@@ -30,12 +31,21 @@ export const decisionRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { st
     '/api/v1/admin/customers/:customer_id/third-parties/:client_customer_ref/decision',
     {
       schema: {
+        operationId: 'recordComplianceDecision',
         summary: 'Record a compliance decision; a status change emits the event in the same transaction',
+        description:
+          'APPROVED takes no reasons; REJECTED needs one or more. A decision equal to the current status (REJECTED with the same reasons) changes nothing and emits no event. Decisions on one third party faster than one a second are stamped a second apart; past a minute ahead of the clock they are refused with 429.',
         tags: ['operator'],
         security: ADMIN_SECURITY,
         params: z.object({ customer_id: customerIdSchema, client_customer_ref: clientCustomerRefSchema }),
         body: complianceDecisionSchema,
-        response: { 200: decisionResultSchema, ...errorResponses(400, 401, 404, 413, 415, 429) },
+        response: {
+          200: jsonAnswer(
+            'The third party as it is now, and the event emitted (null: none)',
+            decisionResultSchema,
+          ),
+          ...errorResponses(400, 401, 404, 413, 415, 429),
+        },
       },
     },
     async (request) => {

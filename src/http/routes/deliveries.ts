@@ -8,7 +8,9 @@ import { z } from 'zod';
 import { buildEvent } from '../../contract/build.js';
 import { toDeliveryView } from '../../webhooks/deliveries.js';
 import { isEndpointId } from '../../webhooks/endpoints.js';
+import { deliveryViewSchema, testDeliveryResultSchema } from '../../webhooks/schema.js';
 import { HttpError } from '../errors.js';
+import { jsonAnswer } from '../openapi.js';
 import { customerIdSchema, errorResponses, PARTNER_SECURITY, type RouteDeps } from './shared.js';
 
 const BASE = '/api/v1/customers/:customer_id/webhooks/:webhook_id';
@@ -35,11 +37,17 @@ export const deliveryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (
     `${BASE}/deliveries/:delivery_id/retry`,
     {
       schema: {
+        operationId: 'retryDelivery',
         summary: 'Send one delivery again now (also a delivered or failed one)',
+        description:
+          'The delivery is queued to be sent at once, with a fresh retry schedule; the answer shows it as queued (pending). 503 when this process runs no delivery queue.',
         tags: TAGS,
         security: PARTNER_SECURITY,
         params: params.extend({ delivery_id: z.string().min(1).max(100) }),
-        response: { 202: z.unknown(), ...errorResponses(401, 404, 503) },
+        response: {
+          202: jsonAnswer('Queued; the delivery as it is now', deliveryViewSchema),
+          ...errorResponses(401, 404, 503),
+        },
       },
     },
     async (request, reply) => {
@@ -54,12 +62,25 @@ export const deliveryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (
     `${BASE}/recover`,
     {
       schema: {
+        operationId: 'recoverDeliveries',
         summary: 'Re-queue every failed delivery created since a time, each with a fresh retry schedule',
         tags: TAGS,
         security: PARTNER_SECURITY,
         params,
-        body: z.strictObject({ since: z.iso.datetime({ offset: true }) }),
-        response: { 202: z.object({ requeued: z.number().int() }), ...errorResponses(400, 401, 404, 503) },
+        body: z.strictObject({
+          since: z.iso
+            .datetime({ offset: true })
+            .meta({ description: 'ISO 8601 date-time with an offset', example: '2025-07-17T00:00:00Z' }),
+        }),
+        response: {
+          202: jsonAnswer(
+            'Re-queued',
+            z.object({
+              requeued: z.number().int().meta({ description: 'How many deliveries were re-queued' }),
+            }),
+          ),
+          ...errorResponses(400, 401, 404, 503),
+        },
       },
     },
     async (request, reply) => {
@@ -76,12 +97,19 @@ export const deliveryRoutes: FastifyPluginAsyncZod<RouteDeps> = async (
     `${BASE}/test`,
     {
       schema: {
+        operationId: 'sendTestEvent',
         summary: `Send a signed test event (client_customer_ref "${TEST_EVENT_REF}") now and report the attempt`,
+        description:
+          "Takes no body (or the empty object `{}`). The event is signed with the endpoint's secrets and sent once, outside the queue and the event log; the answer says how the endpoint answered. 503 when this process runs no delivery sender.",
         tags: TAGS,
         security: PARTNER_SECURITY,
         params,
+        // No body, or an empty object (Fastify hands a missing body to the validator as null).
         body: z.strictObject({}).nullish(),
-        response: { 200: z.unknown(), ...errorResponses(401, 404, 503) },
+        response: {
+          200: jsonAnswer('Sent; how the endpoint answered', testDeliveryResultSchema),
+          ...errorResponses(400, 401, 404, 503),
+        },
       },
     },
     async (request) => {

@@ -289,14 +289,42 @@ export const eventStreamRoutes: FastifyPluginAsyncZod<
     '/api/v1/customers/:customer_id/events/stream',
     {
       schema: {
+        operationId: 'streamEvents',
         summary: 'Stream new events as Server-Sent Events (text/event-stream), e.g. for `tpcs listen`',
         description:
           'Open streams are capped per partner (`EVENT_STREAMS_PER_PARTNER`: 429 with Retry-After past it) and in all (`EVENT_STREAMS_MAX`: 503). A client that stops reading for `EVENT_STREAM_DRAIN_TIMEOUT` is disconnected; it resumes with Last-Event-ID.',
         tags: ['events'],
         security: PARTNER_SECURITY,
         params: customerParamsSchema,
-        querystring: z.object({ last_event_id: z.string().min(1).max(100).optional() }),
-        response: errorResponses(400, 401, 404, 429, 503),
+        headers: z.looseObject({
+          'last-event-id': z.string().optional().meta({
+            description:
+              'Resume after this event (an EventSource sends it when it reconnects); 400 if unknown',
+          }),
+        }),
+        querystring: z.object({
+          last_event_id: z
+            .string()
+            .min(1)
+            .max(100)
+            .optional()
+            .meta({ description: 'As the Last-Event-ID header, for clients that cannot set headers' }),
+        }),
+        response: {
+          200: {
+            description:
+              'The stream, open until the client leaves: one message per event (`id:` the event_id, `event: event`, `data:` the event exactly as delivered, one line of JSON), a `: heartbeat` comment every 15 s, `retry: 1000`. Without Last-Event-ID it starts with the next event.',
+            content: {
+              'text/event-stream': {
+                schema: z.string().meta({
+                  example:
+                    'retry: 1000\n: subscribed to 0201001008132685\n\nid: 0198a3c2-7f1e-7c4a-9d2b-3e4f5a6b7c8d\nevent: event\ndata: {"event_id":"0198a3c2-7f1e-7c4a-9d2b-3e4f5a6b7c8d","event_type":"THIRD PARTY CUSTOMER STATUS",…}\n\n',
+                }),
+              },
+            },
+          },
+          ...errorResponses(400, 401, 404, 429, 503),
+        },
       },
     },
     async (request, reply) => {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { isEventId, toEventView } from '../../webhooks/events.js';
 import { eventListQuerySchema, eventListSchema, eventViewSchema } from '../../webhooks/schema.js';
 import { HttpError, rethrowInvalidCursor } from '../errors.js';
+import { jsonAnswer } from '../openapi.js';
 import {
   customerIdSchema,
   customerParamsSchema,
@@ -23,12 +24,16 @@ export const eventRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store
     BASE,
     {
       schema: {
+        operationId: 'listEvents',
         summary: 'List events, newest first; pass next_cursor back as cursor for older ones',
         tags: TAGS,
         security: PARTNER_SECURITY,
         params: customerParamsSchema,
         querystring: eventListQuerySchema,
-        response: { 200: eventListSchema, ...errorResponses(400, 401, 404) },
+        response: {
+          200: jsonAnswer('One page of events, each exactly as delivered', eventListSchema),
+          ...errorResponses(400, 401, 404),
+        },
       },
     },
     async (request) => {
@@ -44,11 +49,15 @@ export const eventRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store
     `${BASE}/:event_id`,
     {
       schema: {
+        operationId: 'getEvent',
         summary: 'Get one event as it is delivered',
         tags: TAGS,
         security: PARTNER_SECURITY,
         params: z.object({ customer_id: customerIdSchema, event_id: z.string().min(1).max(100) }),
-        response: { 200: eventViewSchema, ...errorResponses(401, 404) },
+        response: {
+          200: jsonAnswer('The event, exactly as delivered', eventViewSchema),
+          ...errorResponses(401, 404),
+        },
       },
     },
     async (request) => {

@@ -4,9 +4,12 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { HttpError } from '../errors.js';
 import type { HttpMetrics } from '../metrics.js';
+import { jsonAnswer } from '../openapi.js';
 import { errorResponses, type RouteDeps } from './shared.js';
 
 const TAGS = ['operations'];
+/** What `/metrics` answers (prom-client's `contentType`, less its charset). */
+const METRICS_MEDIA_TYPE = 'text/plain; version=0.0.4';
 
 /**
  * `/readyz` answers within this, whatever the database does: under the 1 s a Kubernetes probe waits
@@ -38,9 +41,11 @@ export const opsRoutes: FastifyPluginAsyncZod<RouteDeps & { metrics: HttpMetrics
     '/healthz',
     {
       schema: {
+        operationId: 'checkLiveness',
         summary: 'Liveness: the process answers',
         tags: TAGS,
-        response: { 200: z.object({ status: z.literal('ok') }) },
+        security: [],
+        response: { 200: jsonAnswer('The process is up', z.object({ status: z.literal('ok') })) },
       },
     },
     async () => ({ status: 'ok' as const }),
@@ -50,10 +55,18 @@ export const opsRoutes: FastifyPluginAsyncZod<RouteDeps & { metrics: HttpMetrics
     '/readyz',
     {
       schema: {
+        operationId: 'checkReadiness',
         summary: 'Readiness: the database answers and commits a write, within 800 ms',
         tags: TAGS,
+        security: [],
         response: {
-          200: z.object({ status: z.literal('ready'), database: z.string() }),
+          200: jsonAnswer(
+            'Ready to serve: the database answered',
+            z.object({
+              status: z.literal('ready'),
+              database: z.string().meta({ description: 'The dialect: sqlite or postgres' }),
+            }),
+          ),
           ...errorResponses(503),
         },
       },
@@ -71,7 +84,20 @@ export const opsRoutes: FastifyPluginAsyncZod<RouteDeps & { metrics: HttpMetrics
 
   app.get(
     '/metrics',
-    { schema: { summary: 'Prometheus metrics (text exposition format)', tags: TAGS } },
+    {
+      schema: {
+        operationId: 'getMetrics',
+        summary: 'Prometheus metrics (text exposition format)',
+        tags: TAGS,
+        security: [],
+        response: {
+          200: {
+            description: 'Every metric of this process, in the Prometheus text exposition format 0.0.4',
+            content: { [METRICS_MEDIA_TYPE]: { schema: z.string() } },
+          },
+        },
+      },
+    },
     async (_request, reply) => {
       reply.type(metrics.registry.contentType);
       return metrics.registry.metrics();

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { generateToken, hashToken } from '../auth.js';
 import { HttpError } from '../errors.js';
+import { jsonAnswer } from '../openapi.js';
 import {
   ADMIN_SECURITY,
   customerIdSchema,
@@ -33,11 +34,15 @@ export const partnerRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sto
     '/api/v1/admin/partners',
     {
       schema: {
+        operationId: 'createPartner',
         summary: 'Create a partner and its bearer token',
         tags: ['operator'],
         security: ADMIN_SECURITY,
         body: newPartnerSchema,
-        response: { 201: partnerTokenSchema, ...errorResponses(400, 401, 409) },
+        response: {
+          201: jsonAnswer('The partner was created; its token is shown only now', partnerTokenSchema),
+          ...errorResponses(400, 401, 409),
+        },
       },
     },
     async (request, reply) => {
@@ -58,11 +63,15 @@ export const partnerRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sto
     '/api/v1/admin/partners/:customer_id/token',
     {
       schema: {
+        operationId: 'resetPartnerToken',
         summary: "Replace a partner's bearer token (the old one stops working at once)",
         tags: ['operator'],
         security: ADMIN_SECURITY,
         params: customerParamsSchema,
-        response: { 200: partnerTokenSchema, ...errorResponses(401, 404) },
+        response: {
+          200: jsonAnswer('The new token, shown only now; the old one no longer works', partnerTokenSchema),
+          ...errorResponses(401, 404),
+        },
       },
     },
     async (request, reply) => {

@@ -15,6 +15,7 @@ import {
 } from '../../customers/third-parties.js';
 import { HttpError } from '../errors.js';
 import { IDEMPOTENCY_HEADERS, REPLAYED_HEADER } from '../idempotency.js';
+import { jsonAnswer } from '../openapi.js';
 import {
   customerIdSchema,
   customerParamsSchema,
@@ -36,13 +37,17 @@ export const thirdPartyRoutes: FastifyPluginAsyncZod<RouteDeps> = async (
     BASE,
     {
       schema: {
+        operationId: 'submitThirdPartyCustomer',
         summary: 'Submit a third-party customer for compliance (starts PENDING)',
         tags: ['third-party customers'],
         security: PARTNER_SECURITY,
         params: customerParamsSchema,
         headers: IDEMPOTENCY_HEADERS,
         body: newThirdPartyCustomerSchema,
-        response: { 201: thirdPartyCustomerViewSchema, ...errorResponses(400, 401, 404, 409, 413, 415, 422) },
+        response: {
+          201: jsonAnswer('Submitted; PENDING until the compliance decision', thirdPartyCustomerViewSchema),
+          ...errorResponses(400, 401, 404, 409, 413, 415, 422),
+        },
       },
     },
     async (request, reply) => {
@@ -69,11 +74,15 @@ export const thirdPartyRoutes: FastifyPluginAsyncZod<RouteDeps> = async (
     `${BASE}/:client_customer_ref`,
     {
       schema: {
+        operationId: 'getThirdPartyCustomer',
         summary: 'Get a third-party customer and its status',
         tags: ['third-party customers'],
         security: PARTNER_SECURITY,
         params: z.object({ customer_id: customerIdSchema, client_customer_ref: clientCustomerRefSchema }),
-        response: { 200: thirdPartyCustomerViewSchema, ...errorResponses(400, 401, 404) },
+        response: {
+          200: jsonAnswer('The third-party customer', thirdPartyCustomerViewSchema),
+          ...errorResponses(400, 401, 404),
+        },
       },
     },
     async (request) => {
@@ -88,12 +97,16 @@ export const thirdPartyRoutes: FastifyPluginAsyncZod<RouteDeps> = async (
     BASE,
     {
       schema: {
+        operationId: 'listThirdPartyCustomers',
         summary: 'List third-party customers, optionally by status',
         tags: ['third-party customers'],
         security: PARTNER_SECURITY,
         params: customerParamsSchema,
         querystring: listThirdPartiesQuerySchema,
-        response: { 200: thirdPartyListSchema, ...errorResponses(400, 401, 404) },
+        response: {
+          200: jsonAnswer('One page of third-party customers', thirdPartyListSchema),
+          ...errorResponses(400, 401, 404),
+        },
       },
     },
     async (request) => {
