@@ -3,6 +3,7 @@
  * (replay, recover, partners, tokens, listen). Answers are returned, not thrown: a refusal is an
  * ordinary outcome the command reports with exit code 1.
  */
+import { STATUS_CODES } from 'node:http';
 import { request } from 'undici';
 import type { ErrorBody } from '../errors/index.js';
 
@@ -71,8 +72,9 @@ export function apiAnswer(status: number, text: string): ApiAnswer {
 
 /**
  * A refused API answer as the one line the CLI prints, `error: <code>: <message>`, from the
- * service's error body `{error: {code, message, details?}}`. An answer without that shape (a proxy's
- * page) gives `error: HTTP <status>: <the start of its body>`.
+ * service's error body `{error: {code, message, details?}}`, followed by each problem of a 400
+ * (`$.since: expected …`). An answer without that shape (a proxy's page) gives `error: HTTP <status>
+ * <reason>: <what it says, on one line>`, never a raw JSON body.
  *
  * @example
  * describeApiError({ status: 404, body: { error: { code: 'not_found', message: 'No delivery dl_1' } } });
@@ -80,13 +82,42 @@ export function apiAnswer(status: number, text: string): ApiAnswer {
  */
 export function describeApiError(answer: ApiAnswer): string {
   const error = (answer.body as { error?: Partial<Record<keyof ErrorBody['error'], unknown>> } | null)?.error;
-  const text = typeof answer.body === 'string' ? answer.body : String(JSON.stringify(answer.body));
-  const line =
-    typeof error?.code === 'string' && typeof error.message === 'string'
-      ? `error: ${error.code}: ${error.message}`
-      : `error: HTTP ${answer.status}: ${text.slice(0, 300)}`;
-  return line.replace(/\s*\n\s*/g, ' ');
+  if (typeof error?.code === 'string' && typeof error.message === 'string') {
+    const problems = problemLines(error.details);
+    return [`error: ${error.code}: ${oneLine(error.message)}`, ...problems].join('\n');
+  }
+  const status = `HTTP ${answer.status}${STATUS_CODES[answer.status] ? ` ${STATUS_CODES[answer.status]}` : ''}`;
+  const said = foreignMessage(answer.body);
+  return said === '' ? `error: ${status}` : `error: ${status}: ${said}`;
 }
+
+/**
+ * What an answer in another shape says, on one line: a JSON body's `message` (or `error`) text, the
+ * start of a text body (a proxy's page); never a JSON body as it came.
+ */
+function foreignMessage(body: unknown): string {
+  if (typeof body === 'string') return oneLine(body).slice(0, 300);
+  if (body !== null && typeof body === 'object') {
+    const { message, error } = body as { message?: unknown; error?: unknown };
+    const said = typeof message === 'string' ? message : typeof error === 'string' ? error : '';
+    return oneLine(said).slice(0, 300);
+  }
+  return '';
+}
+
+/** The problems of a validation error, one indented line each: `  $.since: expected …`. */
+function problemLines(details: unknown): string[] {
+  const problems = (details as { problems?: unknown } | undefined)?.problems;
+  if (!Array.isArray(problems)) return [];
+  return problems
+    .filter(
+      (p): p is { path: string; message: string } =>
+        typeof p?.path === 'string' && typeof p?.message === 'string',
+    )
+    .map((p) => `  ${p.path}: ${oneLine(p.message)}`);
+}
+
+const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, ' ').trim();
 
 /** A path segment, percent-encoded. */
 export const seg = (value: string): string => encodeURIComponent(value);

@@ -12,7 +12,16 @@ import { registerTokens } from './commands/tokens.js';
 import { registerTrigger } from './commands/trigger.js';
 import { registerVerify } from './commands/verify.js';
 import { registerWorker } from './commands/worker.js';
-import { EXIT, EXIT_CODES_HELP } from './options.js';
+import { EXIT, EXIT_CODES_HELP, failure } from './options.js';
+
+// `tpcs … | head` closes the pipe early: stop quietly, as a command killed by SIGPIPE would, not
+// with an 'error' event's stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(process.exitCode ?? EXIT.ok);
+  });
+}
 
 const program = new Command('tpcs')
   .description(
@@ -47,7 +56,21 @@ registerSecrets(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (!(error instanceof CommanderError)) throw error;
-  // --help and --version exit 0; commander has already printed any error message.
-  process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  if (error instanceof CommanderError) {
+    // --help and --version exit 0; commander has already printed any error message.
+    process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else {
+    // Not from a command's action (those report their own): still one line, never a stack trace.
+    const { line, code } = failure(commandName(process.argv), error);
+    console.error(line);
+    process.exitCode = code;
+  }
+}
+
+/** The command named on the command line (`partners create`), for the error line. */
+function commandName(argv: readonly string[]): string {
+  const words = argv.slice(2).filter((a) => !a.startsWith('-'));
+  const first = program.commands.find((c) => c.name() === words[0]);
+  const second = first?.commands.find((c) => c.name() === words[1]);
+  return [first?.name(), second?.name()].filter(Boolean).join(' ');
 }

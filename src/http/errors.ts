@@ -10,6 +10,12 @@ import {
   type Problem,
 } from '../errors/index.js';
 import { InvalidCursorError, isStorageUnavailable } from '../storage/index.js';
+import {
+  defaultIssueMessage,
+  type IssueSource,
+  issueProblems,
+  issuesBesideDiscriminator,
+} from './issue-messages.js';
 
 /**
  * `Retry-After` of a 503: long enough for a restarting database or a failover, short enough that a
@@ -89,30 +95,54 @@ export function storageUnavailable(err: unknown): HttpError | undefined {
 }
 
 /**
- * zod issues → problems, each at its JSON path (`$.property_details[0].property_ref`); an
- * unrecognized-keys issue becomes one problem per unknown key.
+ * zod issues → problems, each at its JSON path (`$.property_details[0].property_ref`), each saying
+ * what was expected and what was given ("expected a string, got a number"; "Required" only for a
+ * field that is absent); an unrecognized-keys issue becomes one problem per unknown key. `source`
+ * is the request part that was checked (see {@link IssueSource}); without it, zod's `input` is used.
+ *
+ * @example
+ * problemsFromIssues(result.error.issues, { input: body }); // [{ path: '$.customer_id', message: 'expected a string, got a number' }]
  */
-export function problemsFromIssues(issues: ReadonlyArray<z.core.$ZodIssue>): Problem[] {
-  const problems: Problem[] = [];
-  for (const issue of issues) {
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) {
-        problems.push({ path: jsonPath([...issue.path, key]), message: 'Unknown field' });
-      }
-    } else {
-      problems.push({ path: jsonPath(issue.path), message: readable(issue) });
-    }
-  }
-  return problems;
+export function problemsFromIssues(
+  issues: ReadonlyArray<z.core.$ZodIssue>,
+  source: IssueSource = {},
+): Problem[] {
+  // A value of the wrong type is reported once, as such: zod may go on checking its length and rules.
+  const mistyped = new Set(issues.filter(isTypeIssue).map((issue) => jsonPath(issue.path)));
+  return issues
+    .filter((issue) => isTypeIssue(issue) || !mistyped.has(jsonPath(issue.path)))
+    .flatMap((issue) => issueProblems(issue, source));
 }
 
-/** zod's "expected string, received undefined" is, to a client, a missing field. */
-function readable(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'invalid_type' && issue.input === undefined) return 'Required';
-  return issue.message;
+function isTypeIssue(issue: z.core.$ZodIssue): boolean {
+  return issue.code === 'invalid_type' || issue.code === 'invalid_value' || issue.code === 'invalid_union';
 }
 
-type ValidationPart = 'body' | 'querystring' | 'params' | 'headers';
+/**
+ * Parses `data` with a request schema, every issue kept and worded for a client: zod's messages
+ * replaced by "expected …" ones ({@link defaultIssueMessage}), with what was given.
+ *
+ * @example
+ * const parsed = parseRequestPart(newEndpointSchema, body, 'body'); // { ok: true, value } or { ok: false, problems }
+ */
+export function parseRequestPart(
+  schema: z.ZodType,
+  data: unknown,
+  part: ValidationPart = 'body',
+): { ok: true; value: unknown } | { ok: false; problems: Problem[] } {
+  const parse = (value: unknown) =>
+    schema.safeParse(value, { reportInput: true, error: defaultIssueMessage });
+  const result = parse(data);
+  if (result.success) return { ok: true, value: result.data };
+  const { issues } = result.error;
+  const beside = issuesBesideDiscriminator(data, issues, (value) => parse(value).error?.issues ?? []);
+  return {
+    ok: false,
+    problems: problemsFromIssues([...issues, ...beside], { input: data, text: part !== 'body' }),
+  };
+}
+
+export type ValidationPart = 'body' | 'querystring' | 'params' | 'headers';
 const PART_NAMES: Record<ValidationPart, string> = {
   body: 'body',
   querystring: 'query string',
@@ -134,14 +164,15 @@ export class RequestValidationError extends Error {
 
 /**
  * Fastify validator compiler for zod schemas that keeps every issue with its exact path (the
- * type provider's own compiler flattens paths into JSON pointers, losing keys that contain "/").
+ * type provider's own compiler flattens paths into JSON pointers, losing keys that contain "/") and
+ * words each one the same way in the body, the query string and the path.
  */
 export const zodValidatorCompiler =
-  ({ schema }: { schema: unknown }) =>
+  ({ schema, httpPart }: { schema: unknown; httpPart?: string }) =>
   (data: unknown): { value: unknown } | { error: Error } => {
-    const result = (schema as z.ZodType).safeParse(data);
-    if (result.success) return { value: result.data };
-    return { error: new RequestValidationError(problemsFromIssues(result.error.issues)) };
+    const part = (httpPart ?? 'body') as ValidationPart;
+    const parsed = parseRequestPart(schema as z.ZodType, data, part);
+    return parsed.ok ? { value: parsed.value } : { error: new RequestValidationError(parsed.problems) };
   };
 
 /** Fastify's own client errors (body parsing, content type, size) mapped to our codes. */

@@ -57,6 +57,29 @@ export interface UrlPolicyOptions {
  * await checkEndpointUrl('https://partner.example/webhooks', {allowPrivate: false});
  */
 export async function checkEndpointUrl(raw: string, options: UrlPolicyOptions): Promise<UrlCheck> {
+  const shape = endpointUrlShape(raw);
+  if (!shape.ok) return shape;
+  const url = shape.url;
+  if (options.allowPrivate) return { ok: true, url: url.href };
+
+  // WHATWG URL has already normalised odd IPv4 spellings (0x7f.1, 2130706433, 127.1) to dotted form.
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const addresses = net.isIP(host) !== 0 ? [host] : await resolveQuietly(host, options.resolve);
+  if (addresses.length === 0 || !addresses.every(isAllowedAddress)) {
+    return { ok: false, problem: NOT_PUBLIC_PROBLEM };
+  }
+  return { ok: true, url: url.href };
+}
+
+/**
+ * The checks of {@link checkEndpointUrl} that need no network: length, http(s), no credentials or
+ * fragment, a host. The request schema runs them too, so that a bad URL is reported with the body's
+ * other problems.
+ *
+ * @example
+ * endpointUrlShape('nope'); // { ok: false, problem: 'Must be an absolute URL' }
+ */
+export function endpointUrlShape(raw: string): { ok: true; url: URL } | { ok: false; problem: string } {
   if (raw.length > MAX_URL_LENGTH)
     return { ok: false, problem: `Must be at most ${MAX_URL_LENGTH} characters` };
   let url: URL;
@@ -73,15 +96,7 @@ export async function checkEndpointUrl(raw: string, options: UrlPolicyOptions): 
   }
   if (url.hash !== '') return { ok: false, problem: 'Must not contain a fragment (#…)' };
   if (url.hostname === '') return { ok: false, problem: 'Must have a host' };
-  if (options.allowPrivate) return { ok: true, url: url.href };
-
-  // WHATWG URL has already normalised odd IPv4 spellings (0x7f.1, 2130706433, 127.1) to dotted form.
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  const addresses = net.isIP(host) !== 0 ? [host] : await resolveQuietly(host, options.resolve);
-  if (addresses.length === 0 || !addresses.every(isAllowedAddress)) {
-    return { ok: false, problem: NOT_PUBLIC_PROBLEM };
-  }
-  return { ok: true, url: url.href };
+  return { ok: true, url };
 }
 
 /** Every address of `host`; none when it does not resolve (in time). */

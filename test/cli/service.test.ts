@@ -3,6 +3,7 @@
  * SQLite, RETRY_SCHEDULE=1s): partners create, tokens reset, listen (forwarded byte for byte, signed
  * with the printed secret), recover --wait and replay. Needs `npm run build`.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier } from '../../src/signing/index.js';
 import { validThirdParty } from '../customers/fixtures.js';
@@ -134,9 +135,16 @@ describe('tpcs against a running service', () => {
     expect(replay.code).toBe(0);
     expect(replay.stdout).toContain('to be sent again now');
     await waitFor(() => endpoint.received.length === before + 2, { timeout: 15_000, what: 'the replay' });
-    const unknown = await tpcs(['replay', '--webhook', webhookId, '--delivery', 'nope'], { env: partnerEnv });
+    const unknown = await tpcs(['replay', '--webhook', webhookId, '--delivery', randomUUID()], {
+      env: partnerEnv,
+    });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^error: not_found: [^\n]+\n$/);
+    // an id of another shape is caught before any request: a usage error
+    const malformed = await tpcs(['replay', '--webhook', webhookId, '--delivery', 'nope'], {
+      env: partnerEnv,
+    });
+    expect(malformed.code).toBe(2);
 
     await Promise.all([endpoint.close(), app.close()]);
   });

@@ -19,6 +19,7 @@ import {
   UsageError,
 } from '../options.js';
 import { startProgress } from '../progress.js';
+import { unreachable } from '../reach.js';
 
 /** A status URL template: naming both fields, and an http(s) URL once they are filled in. */
 const statusUrlTemplate = z
@@ -75,7 +76,7 @@ type ConformanceOptions = CommandValues<'conformance', typeof ARGUMENTS>;
 
 /**
  * `tpcs conformance`: tests a receiver URL against the contract and prints a pass/fail table. Exit 0
- * when no check fails (warnings allowed), 1 otherwise.
+ * when no check fails (warnings allowed), 1 otherwise, and 1 at once when nothing listens at the URL.
  */
 export function registerConformance(program: Command): void {
   const command = program
@@ -104,7 +105,8 @@ Examples:
   $ tpcs conformance --url http://127.0.0.1:3000/webhook --secret whsec_…
   $ tpcs conformance --url http://127.0.0.1:3000/webhook --secret whsec_… \\
       --status-url 'http://127.0.0.1:3000/statuses/{customer_id}/{client_customer_ref}'
-  $ tpcs conformance --url https://partner.example/webhook --json > report.json
+  $ WEBHOOK_SECRET=whsec_… tpcs conformance --url https://partner.example/webhook --json > report.json
+  $ tpcs conformance --url http://127.0.0.1:3000/webhook --secret whsec_… --only approved --only duplicate
 ${EXIT_CODES_HELP}`,
     )
     .action(commandAction('conformance', ARGUMENTS, conformance));
@@ -115,6 +117,10 @@ async function conformance(options: ConformanceOptions): Promise<void> {
   const unknown = (options.only ?? []).filter((id) => !known.includes(id));
   if (unknown.length > 0)
     throw new UsageError(`unknown check id(s): ${unknown.join(', ')}; known: ${known.join(', ')}`);
+
+  // Nothing listening there: one line now, rather than every check failing the same way.
+  const why = await unreachable(options.url, options.timeout);
+  if (why !== undefined) throw new Error(`cannot reach the receiver at ${options.url}: ${why}`);
 
   const total = selectChecks({
     largeBodyBytes: options.largeBody,
@@ -156,5 +162,6 @@ async function conformance(options: ConformanceOptions): Promise<void> {
     console.log(`Conformance of ${options.url}\n`);
     console.log(formatReport(results));
   }
+  if (failed > 0) console.error(`tpcs conformance: ${failed} of ${results.length} checks failed`);
   process.exitCode = failed === 0 ? EXIT.ok : EXIT.failed;
 }

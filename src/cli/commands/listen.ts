@@ -4,7 +4,7 @@ import { request } from 'undici';
 import { httpUrl, integer } from '../../config/values.js';
 import { postRaw } from '../../conformance/post.js';
 import { generateSecret, signWebhook } from '../../signing/index.js';
-import { apiAnswer, describeApiError, seg } from '../api-client.js';
+import { ApiUnreachableError, apiAnswer, describeApiError, seg } from '../api-client.js';
 import {
   type Arguments,
   addOptions,
@@ -37,11 +37,23 @@ type ListenOptions = CommandValues<'listen', typeof ARGUMENTS>;
 
 /** Waits between reconnections after the stream drops (the service restarting, say). */
 const RECONNECT_MS = 1_000;
+/** The longest wait before connecting again, whatever `Retry-After` asks. */
+const MAX_RETRY_WAIT_MS = 60_000;
+/** Refusals that pass: the service is busy (429), restarting or overloaded (5xx, a proxy's 502/504). */
+const RETRYABLE = (status: number) => status === 408 || status === 429 || status >= 500;
+/** Refusals that will not pass by waiting, with what to check. */
+const HINTS: Record<number, string> = {
+  401: 'check --token or TPCS_TOKEN',
+  403: "check that the token is this partner's: --customer-id or TPCS_CUSTOMER_ID",
+  404: 'check --customer-id or TPCS_CUSTOMER_ID, and --api or TPCS_API',
+};
 
 /**
  * `tpcs listen`: like `stripe listen`. Subscribes to the running service's event stream as a partner
  * and forwards each new event to a local URL, signed with this session's secret, printing one line
- * per event. Runs until Ctrl-C (exit 0); exit 1 when the service refuses the subscription.
+ * per event. Runs until Ctrl-C (exit 0). A busy or restarting service (429, 503, …) is waited for,
+ * as long as its `Retry-After` says (at most a minute at a time); exit 1 when the service cannot be
+ * reached at start or refuses the subscription (401, 403, 404).
  */
 export function registerListen(program: Command): void {
   const command = program
@@ -54,11 +66,14 @@ export function registerListen(program: Command): void {
 Events are the partner's, byte for byte as the service delivers them; the Standard Webhooks headers
 are made here with the session secret, so your receiver needs only that secret. Only events emitted
 after listen starts are forwarded; if the stream drops, listen reconnects and resumes after the last
-event it saw.
+event it saw. A busy or restarting service (429, 503) is waited for as its Retry-After says (at most
+a minute at a time); a refused token or an unknown partner (401, 403, 404) ends listen with exit 1.
 
 Examples:
   $ tpcs listen --forward-to http://127.0.0.1:3000/webhook --customer-id 0201001008132685 --token tpcs_pk_…
-  $ TPCS_TOKEN=tpcs_pk_… TPCS_CUSTOMER_ID=0201001008132685 tpcs listen --forward-to http://127.0.0.1:3000/webhook
+  $ export TPCS_API=https://tpcs.example TPCS_TOKEN=tpcs_pk_… TPCS_CUSTOMER_ID=0201001008132685
+  $ tpcs listen --forward-to http://127.0.0.1:3000/webhook
+  $ tpcs listen --forward-to http://127.0.0.1:3000/webhook --secret whsec_… --json > events.jsonl
 ${EXIT_CODES_HELP}`,
     )
     .action(commandAction('listen', ARGUMENTS, listen));
@@ -71,9 +86,11 @@ async function listen(options: ListenOptions): Promise<void> {
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const pause = (ms: number) => sleep(ms, undefined, { signal: stop.signal }).catch(() => {});
 
   let lastEventId: string | undefined;
   let announced = false;
+  let refusals = 0;
   try {
     while (!stop.signal.aborted) {
       let response: Awaited<ReturnType<typeof request>>;
@@ -90,22 +107,30 @@ async function listen(options: ListenOptions): Promise<void> {
         });
       } catch (error) {
         if (stop.signal.aborted) break;
-        if (!announced) {
-          console.error(
-            `tpcs listen: cannot reach the service at ${options.api}: ${(error as Error).message}`,
-          );
-          process.exitCode = EXIT.failed;
-          return;
-        }
+        // Not there at all at start: a wrong --api, most likely; say so now rather than wait.
+        if (!announced) throw new ApiUnreachableError(options.api, error);
         console.error(`tpcs listen: reconnecting (${(error as Error).message})`);
-        await sleep(RECONNECT_MS, undefined, { signal: stop.signal }).catch(() => {});
+        await pause(RECONNECT_MS);
         continue;
       }
       if (response.statusCode !== 200) {
-        console.error(describeApiError(apiAnswer(response.statusCode, await response.body.text())));
-        process.exitCode = EXIT.failed;
-        return;
+        const text = await response.body.text();
+        const refusal = describeApiError(apiAnswer(response.statusCode, text)).split('\n')[0] ?? '';
+        if (!RETRYABLE(response.statusCode)) {
+          const hint = HINTS[response.statusCode];
+          console.error(hint === undefined ? refusal : `${refusal}; ${hint}`);
+          process.exitCode = EXIT.failed;
+          return;
+        }
+        refusals += 1;
+        const waitMs = retryWait(response.headers['retry-after'], refusals);
+        console.error(
+          `tpcs listen: the service answered ${response.statusCode}; connecting again in ${Math.round(waitMs / 1000)} s (${refusal})`,
+        );
+        await pause(waitMs);
+        continue;
       }
+      refusals = 0;
       if (!announced) {
         announced = true;
         console.log(
@@ -123,13 +148,30 @@ async function listen(options: ListenOptions): Promise<void> {
         if (stop.signal.aborted) break;
         console.error(`tpcs listen: stream interrupted (${(error as Error).message}); reconnecting`);
       }
-      if (!stop.signal.aborted) await sleep(RECONNECT_MS, undefined, { signal: stop.signal }).catch(() => {});
+      if (!stop.signal.aborted) await pause(RECONNECT_MS);
     }
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
   process.exitCode ??= EXIT.ok;
+}
+
+/**
+ * How long to wait after the `n`th refusal in a row: the `Retry-After` (seconds or an HTTP date) when
+ * given, else 1, 2, 4… seconds; at most {@link MAX_RETRY_WAIT_MS}, at least half a second.
+ *
+ * @example
+ * retryWait('5', 1); // 5000
+ * retryWait(undefined, 3); // 4000
+ */
+export function retryWait(header: string | string[] | undefined, n: number, now = Date.now()): number {
+  const value = Array.isArray(header) ? header[0] : header;
+  let ms: number | undefined;
+  if (value !== undefined && /^\s*\d+\s*$/.test(value)) ms = Number(value) * 1000;
+  else if (value !== undefined && !Number.isNaN(Date.parse(value))) ms = Date.parse(value) - now;
+  ms ??= RECONNECT_MS * 2 ** Math.min(n - 1, 6);
+  return Math.min(MAX_RETRY_WAIT_MS, Math.max(500, ms));
 }
 
 /** Signs and POSTs one event to the local URL, and prints what happened. */

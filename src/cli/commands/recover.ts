@@ -7,6 +7,7 @@ import {
   addOptions,
   type CommandValues,
   commandAction,
+  EXAMPLE_WEBHOOK_ID,
   EXIT,
   EXIT_CODES_HELP,
   jsonFlag,
@@ -48,8 +49,9 @@ export function registerRecover(program: Command): void {
       'after',
       `
 Examples:
-  $ tpcs recover --webhook wh_… --since 2025-01-31T00:00:00Z --customer-id 0201001008132685 --token tpcs_pk_…
-  $ tpcs recover --webhook wh_… --since 3d --wait 120
+  $ tpcs recover --webhook ${EXAMPLE_WEBHOOK_ID} --since 2025-01-31T00:00:00Z \\
+      --customer-id 0201001008132685 --token tpcs_pk_…
+  $ TPCS_TOKEN=tpcs_pk_… TPCS_CUSTOMER_ID=0201001008132685 tpcs recover --webhook ${EXAMPLE_WEBHOOK_ID} --since 3d --wait 120
 ${EXIT_CODES_HELP}`,
     )
     .action(commandAction('recover', ARGUMENTS, recover));

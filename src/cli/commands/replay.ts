@@ -1,13 +1,15 @@
 import type { Command } from 'commander';
-import { text } from '../../config/values.js';
 import { type ApiAnswer, createApiClient, describeApiError, seg } from '../api-client.js';
 import {
   type Arguments,
   addOptions,
   commandAction,
+  EXAMPLE_DELIVERY_ID,
+  EXAMPLE_WEBHOOK_ID,
   EXIT,
   EXIT_CODES_HELP,
   jsonFlag,
+  uuid,
   WEBHOOK_ARGUMENT,
 } from '../options.js';
 
@@ -16,8 +18,8 @@ const ARGUMENTS = {
   webhook: WEBHOOK_ARGUMENT,
   delivery: {
     flag: '--delivery <id>',
-    description: 'the delivery id',
-    schema: text('a delivery id'),
+    description: 'the delivery id (a UUID, as GET …/webhooks/{id}/deliveries lists them)',
+    schema: uuid('a delivery id', EXAMPLE_DELIVERY_ID),
     required: true,
   },
   json: jsonFlag("print the service's answer as JSON"),
@@ -36,8 +38,10 @@ export function registerReplay(program: Command): void {
       'after',
       `
 Examples:
-  $ tpcs replay --webhook wh_… --delivery dl_… --customer-id 0201001008132685 --token tpcs_pk_…
-  $ export TPCS_TOKEN=tpcs_pk_… TPCS_CUSTOMER_ID=0201001008132685; tpcs replay --webhook wh_… --delivery dl_…
+  $ tpcs replay --webhook ${EXAMPLE_WEBHOOK_ID} --delivery ${EXAMPLE_DELIVERY_ID} \\
+      --customer-id 0201001008132685 --token tpcs_pk_…
+  $ export TPCS_TOKEN=tpcs_pk_… TPCS_CUSTOMER_ID=0201001008132685
+  $ tpcs replay --webhook ${EXAMPLE_WEBHOOK_ID} --delivery ${EXAMPLE_DELIVERY_ID} --json
 ${EXIT_CODES_HELP}`,
     )
     .action(

@@ -18,7 +18,18 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('run the platform service (configured by flags or PORT, DATABASE_URL, ADMIN_TOKEN, …)');
   addOptions(command, 'serve')
-    .addHelpText('after', EXIT_CODES_HELP)
+    .addHelpText(
+      'after',
+      `
+Migrates the database on start; logs are JSON lines on stdout. Stop it with Ctrl-C or SIGTERM:
+requests in flight are answered and deliveries in flight finish first.
+
+Examples:
+  $ ADMIN_TOKEN=dev-admin-token-0123456789 ALLOW_PRIVATE_ENDPOINTS=true tpcs serve --port 8080
+  $ tpcs serve --host 127.0.0.1 --database-url sqlite:./data/tpcs.db --log-level warn
+  $ DATABASE_URL=postgres://tpcs@db.internal:5432/tpcs SECRETS_KEY=… tpcs serve --dispatchers 0
+${EXIT_CODES_HELP}`,
+    )
     .action(
       commandAction('serve', {}, async (settings) => {
         // Signals are handled from here on, so that one arriving while the service starts (or right

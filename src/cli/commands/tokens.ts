@@ -58,6 +58,13 @@ ${EXIT_CODES_HELP}`,
   tokens
     .command('admin')
     .description('explain how the operator (admin) token is set, printed and replaced')
+    .addHelpText(
+      'after',
+      `
+Example:
+  $ tpcs tokens admin
+${EXIT_CODES_HELP}`,
+    )
     .action(() => {
       console.log(ADMIN_TOKEN_EXPLAINED);
     });

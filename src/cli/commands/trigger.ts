@@ -14,6 +14,7 @@ import {
   jsonFlag,
   UsageError,
 } from '../options.js';
+import { cannotConnect } from '../reach.js';
 
 /** The reason sent on a REJECTED event when none is given. */
 const DEFAULT_REASON: Reason = {
@@ -91,7 +92,7 @@ export function registerTrigger(program: Command): void {
       `
 Examples:
   $ tpcs trigger --url http://127.0.0.1:3000/webhook --secret whsec_…
-  $ tpcs trigger --url http://127.0.0.1:3000/webhook --status REJECTED \\
+  $ tpcs trigger --url http://127.0.0.1:3000/webhook --secret whsec_… --status REJECTED \\
       --reason COMPLIANCE_CHECK_FAILED:"Sanctions list match" --ref CUST_042
   $ WEBHOOK_SECRET=whsec_… tpcs trigger --url https://partner.example/webhook --json | jq .response.status
 ${EXIT_CODES_HELP}`,
@@ -153,8 +154,18 @@ async function trigger(options: TriggerOptions): Promise<void> {
       console.log(`← ${outcome.status} in ${outcome.durationMs} ms`);
       if (outcome.body !== '') console.log(outcome.body);
     } else {
-      console.log(`✗ no answer after ${outcome.durationMs} ms: ${outcome.error}`);
+      console.log(`✗ no answer after ${outcome.durationMs} ms`);
     }
+  }
+  // Why it failed, as the one line on stderr every command gives for a failure (also with --json).
+  if (outcome.ok && !delivered) {
+    console.error(`tpcs trigger: the receiver answered ${outcome.status}, not 2xx: the event was not taken`);
+  } else if (!outcome.ok) {
+    console.error(
+      cannotConnect(outcome.error)
+        ? `tpcs trigger: cannot reach the receiver at ${options.url}: ${outcome.error}`
+        : `tpcs trigger: no answer from ${options.url} after ${outcome.durationMs} ms: ${outcome.error}`,
+    );
   }
   process.exitCode = delivered ? EXIT.ok : EXIT.failed;
 }

@@ -25,7 +25,8 @@ const ARGUMENTS = {
   body: { flag: '--body <file>', description: 'the raw body, byte for byte', schema: text('a file') },
   now: {
     flag: '--now <time>',
-    description: 'check the timestamp as of this time (ISO 8601, unix seconds, or 2h ago), for old captures',
+    description:
+      'check the timestamp as of this time, for old captures: ISO 8601, unix seconds, or how long ago (90m, 2h, 3d)',
     schema: pointInTime,
   },
   json: jsonFlag('print one JSON object instead of text'),
@@ -53,6 +54,7 @@ Examples:
   $ tpcs verify --secret whsec_… --headers headers.txt --body body.json
   $ tpcs verify --secret whsec_… < request.txt
   $ tpcs verify --secret whsec_… --now 2025-01-31T10:00:05Z < old-request.txt
+  $ WEBHOOK_SECRET=whsec_… tpcs verify --now 2h --json < request-captured-2h-ago.txt
 ${EXIT_CODES_HELP}`,
     )
     .action(commandAction('verify', ARGUMENTS, verify));
@@ -83,6 +85,13 @@ async function verify(options: VerifyOptions): Promise<void> {
     console.log(
       payload.ok ? `payload:   conforms (${summary(payload.event)})` : describeProblems(payload.problems),
     );
+  }
+  if (!ok) {
+    const wrong = [
+      ...(signature.ok ? [] : [`the signature is invalid (${signature.code})`]),
+      ...(payload.ok ? [] : ['the payload does not conform to the contract']),
+    ];
+    console.error(`tpcs verify: ${wrong.join(', and ')}`);
   }
   process.exitCode = ok ? EXIT.ok : EXIT.failed;
 }

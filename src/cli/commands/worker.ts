@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { deliveryTuning, LOG_LEVELS, type LogLevel } from '../../config/index.js';
+import { pino } from 'pino';
+import { deliveryTuning } from '../../config/index.js';
 import { secretsKeyWarning } from '../../secrets/unlock.js';
 import { openStorage } from '../../storage/index.js';
 import { startDeliveryService } from '../../webhooks/dispatcher/service.js';
@@ -18,7 +19,18 @@ export function registerWorker(program: Command): void {
       'run webhook dispatchers only (configured by flags or DATABASE_URL, RETRY_SCHEDULE, DELIVERY_*, …)',
     );
   addOptions(command, 'worker')
-    .addHelpText('after', EXIT_CODES_HELP)
+    .addHelpText(
+      'after',
+      `
+Logs are JSON lines on stdout, as tpcs serve's (pino: "level" 30 is info, 40 warn, 50 error). Stop
+it with Ctrl-C or SIGTERM: attempts in flight finish first, and a last "stopped" line gives the counts.
+
+Examples:
+  $ DATABASE_URL=postgres://tpcs@db.internal:5432/tpcs SECRETS_KEY=… tpcs worker --dispatchers 4
+  $ WORKER_DISPATCHERS=2 RETRY_SCHEDULE=5s,1m,10m tpcs worker --database-url postgres://tpcs@db.internal/tpcs
+  $ tpcs worker --database-url sqlite:./data/tpcs.db --delivery-timeout 5s --log-level warn
+${EXIT_CODES_HELP}`,
+    )
     .action(
       commandAction('worker', {}, async (settings) => {
         // bounded like serve's: a stalled database fails a claim (logged, retried at the next poll)
@@ -27,23 +39,17 @@ export function registerWorker(program: Command): void {
           secrets: secretsKeySource(settings, { needed: true }), // PostgreSQL without a key: exit 2
         });
         const keyWarning = secretsKeyWarning(storage.secrets);
-        if (keyWarning) console.warn(JSON.stringify({ level: 'warn', msg: keyWarning, time: Date.now() }));
+        // pino, like serve's logs: numeric levels, one JSON line each
+        const log = pino({ level: settings.logLevel, base: { service: 'tpcs-worker' } });
+        if (keyWarning) log.warn(keyWarning);
         const service = await startDeliveryService({
           queue: storage.queue,
           allowPrivateEndpoints: settings.allowPrivateEndpoints,
           retryScheduleMs: settings.retryScheduleMs,
           dispatchers: settings.workerDispatchers,
           tuning: deliveryTuning(settings),
-          log: (level, msg, extra) => {
-            if (!logs(settings.logLevel, level)) return;
-            console[level === 'info' ? 'log' : level](
-              JSON.stringify({ level, msg, ...extra, time: Date.now() }),
-            );
-          },
+          log: (level, msg, extra) => log[level](extra ?? {}, msg),
         });
-        console.log(
-          `tpcs worker: delivering (${service.dispatchers.map((d) => d.workerId).join(', ')}) on ${storage.dialect}`,
-        );
         const shutdown = () => {
           service
             .stop()
@@ -51,7 +57,8 @@ export function registerWorker(program: Command): void {
             .then(
               () => {
                 const counts = service.dispatchers.map((d) => ({ worker: d.workerId, ...d.counts() }));
-                console.log(JSON.stringify({ level: 'info', msg: 'stopped', counts }));
+                // whatever the level: the counts are what whoever stopped it wants to know
+                log.child({}, { level: 'info' }).info({ counts }, 'stopped');
                 process.exit(0);
               },
               () => process.exit(1),
@@ -59,11 +66,10 @@ export function registerWorker(program: Command): void {
         };
         process.once('SIGTERM', shutdown);
         process.once('SIGINT', shutdown);
+        // after the handlers: whoever waits for this line may stop it at once
+        console.log(
+          `tpcs worker: delivering (${service.dispatchers.map((d) => d.workerId).join(', ')}) on ${storage.dialect}`,
+        );
       }),
     );
-}
-
-/** Whether a line at `level` is written under `LOG_LEVEL` (`silent` writes none). */
-function logs(threshold: LogLevel, level: 'info' | 'warn' | 'error'): boolean {
-  return threshold !== 'silent' && LOG_LEVELS.indexOf(level) <= LOG_LEVELS.indexOf(threshold);
 }
