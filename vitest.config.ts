@@ -16,6 +16,7 @@ const UNIT = [
   'test/contract/invalid-corpus.test.ts',
   'test/contract/json-schema.test.ts',
   'test/contract/openapi.test.ts',
+  'test/contract/openapi-lint.test.ts',
   'test/contract/rules.test.ts',
   'test/contract/timestamp.test.ts',
   'test/signing/interop.test.ts',

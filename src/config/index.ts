@@ -48,6 +48,8 @@ export interface Config {
   rateLimits: RateLimitSettings;
   /** `DASHBOARD_SESSION_TTL`, default 12 hours. */
   dashboardSessionTtlMs: number;
+  /** `ENDPOINTS_PER_PARTNER`, default 20: creating one more answers 409. */
+  endpointsPerPartner: number;
   /** `EVENT_STREAMS_PER_PARTNER` (5), `EVENT_STREAMS_MAX` (1000), `EVENT_STREAM_DRAIN_TIMEOUT` (30 s). */
   eventStreams: EventStreamLimits;
 }
@@ -90,6 +92,7 @@ export function serviceConfig(s: SettingValues<'serve'>): Config {
     trustProxy: s.trustProxy,
     rateLimits: { authFailures: s.authFailureLimit, partnerRequests: s.partnerRateLimit },
     dashboardSessionTtlMs: s.dashboardSessionTtlMs,
+    endpointsPerPartner: s.endpointsPerPartner,
     eventStreams: {
       perPartner: s.eventStreamsPerPartner,
       total: s.eventStreamsMax,
@@ -109,6 +112,7 @@ export function deliveryTuning(s: SettingValues<'serve'> | SettingValues<'worker
     timeoutMs: s.deliveryTimeoutMs,
     concurrency: s.deliveryConcurrency,
     perEndpoint: s.deliveryPerEndpoint,
+    ...(s.deliveryPerPartner === undefined ? {} : { perPartner: s.deliveryPerPartner }),
     ...(s.deliveryLeaseMs === undefined ? {} : { leaseMs: s.deliveryLeaseMs }),
     pollIntervalMs: s.deliveryPollMs,
     failureWindowMs: s.endpointFailureWindowMs,

@@ -203,6 +203,15 @@ export const SETTINGS = {
     default: '12h',
     commands: optionalIn('serve'),
   },
+  endpointsPerPartner: {
+    env: 'ENDPOINTS_PER_PARTNER',
+    flag: '--endpoints-per-partner <n>',
+    description:
+      'webhook endpoints one partner may have; creating one more answers 409 endpoint_limit_reached',
+    schema: integer(1, 10_000),
+    default: '20',
+    commands: optionalIn('serve'),
+  },
   eventStreamsPerPartner: {
     env: 'EVENT_STREAMS_PER_PARTNER',
     flag: '--event-streams-per-partner <n>',
@@ -270,6 +279,15 @@ export const SETTINGS = {
     description: 'attempts in flight per endpoint, all processes together',
     schema: integer(1, 1000),
     default: '8',
+    commands: optionalIn('serve', 'worker'),
+  },
+  deliveryPerPartner: {
+    env: 'DELIVERY_PER_PARTNER',
+    flag: '--delivery-per-partner <n>',
+    description:
+      "attempts in flight per partner, all its endpoints and all processes together, so one partner's slow endpoints cannot hold every slot",
+    schema: integer(1, 100_000),
+    defaultLabel: 'a quarter of --delivery-concurrency, at least --delivery-per-endpoint',
     commands: optionalIn('serve', 'worker'),
   },
   deliveryLeaseMs: {

@@ -34,6 +34,12 @@ export const ERROR_STATUS = {
   /** The path exists with other methods, listed in `Allow`. */
   method_not_allowed: 405,
   conflict: 409,
+  /**
+   * The API: the partner already has as many webhook endpoints as it may (`ENDPOINTS_PER_PARTNER`). 409,
+   * not 422: the request is valid, it conflicts with the partner's endpoints as they are now; deleting
+   * one makes the same request succeed.
+   */
+  endpoint_limit_reached: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   /** The API: an `Idempotency-Key` sent again with another body. */

@@ -52,6 +52,8 @@ export interface AppOptions {
   dashboardSessionTtlMs?: number | undefined;
   /** What event streams may cost: per-partner and total caps, drain timeout; defaults in routes/event-stream.ts. */
   eventStreams?: Partial<EventStreamLimits> | undefined;
+  /** Webhook endpoints one partner may have (`ENDPOINTS_PER_PARTNER`); default 20. */
+  endpointsPerPartner?: number | undefined;
 }
 
 /**
@@ -118,7 +120,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.register(partnerRoutes, deps);
   app.register(decisionRoutes, deps);
   app.register(thirdPartyRoutes, deps);
-  app.register(webhookRoutes, deps);
+  app.register(webhookRoutes, { ...deps, endpointsPerPartner: options.endpointsPerPartner });
   app.register(deliveryRoutes, deps);
   app.register(eventRoutes, deps);
   app.register(eventStreamRoutes, { ...deps, limits: options.eventStreams });

@@ -164,6 +164,7 @@ export async function startServer(
       rateLimits: config.rateLimits,
       dashboardSessionTtlMs: config.dashboardSessionTtlMs,
       eventStreams: config.eventStreams,
+      endpointsPerPartner: config.endpointsPerPartner,
     });
     boundSlowClients(app.server, timeouts);
     await app.listen({ port: config.port, host: config.host }).catch(async (err: unknown) => {

@@ -42,6 +42,7 @@ describe('loadConfig', () => {
       AUTH_FAILURE_LIMIT: '5',
       PARTNER_RATE_LIMIT: '100',
       TRUST_PROXY: '10.0.0.0/8',
+      ENDPOINTS_PER_PARTNER: '5',
     });
     expect(result).toEqual({
       ok: true,
@@ -67,6 +68,7 @@ describe('loadConfig', () => {
         eventStreams: { perPartner: 2, total: 10, drainTimeoutMs: 5000 },
         rateLimits: { authFailures: 5, partnerRequests: 100 },
         trustProxy: ['10.0.0.0/8'],
+        endpointsPerPartner: 5,
       },
     });
   });
