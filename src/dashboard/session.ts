@@ -10,6 +10,13 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Auth, hashToken, type Principal } from '../http/auth.js';
 import { RateLimitedError } from '../http/rate-limit.js';
+import {
+  PRUNE_INTERVAL_MS,
+  type Pruner,
+  type PrunerHooks,
+  pruneInBatches,
+  startPruner,
+} from '../storage/pruner.js';
 import type { Store } from '../storage/store.js';
 
 /** The session cookie's name. */
@@ -142,27 +149,15 @@ function isHttps(request: FastifyRequest): boolean {
   return request.protocol === 'https';
 }
 
-/** Expired sessions are deleted every hour, in batches, as idempotency keys are (http/idempotency.ts). */
-const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
-const PRUNE_BATCH = 1000;
-
-/** Deletes every session expired at `now`, in batches of {@link PRUNE_BATCH}; returns how many. */
+/** Deletes every session expired at `now`, in batches (storage/pruner.ts); returns how many. */
 export async function pruneDashboardSessions(
   store: Pick<Store, 'pruneDashboardSessions'>,
   now: Date = new Date(),
 ): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const pruned = await store.pruneDashboardSessions(now, PRUNE_BATCH);
-    total += pruned;
-    if (pruned < PRUNE_BATCH) return total;
-  }
+  return pruneInBatches((limit) => store.pruneDashboardSessions(now, limit));
 }
 
-/** A running pruner; `stop()` waits for a prune under way, so the store can be closed after it. */
-export interface SessionPruner {
-  stop(): Promise<void>;
-}
+export type SessionPruner = Pruner;
 
 /**
  * Prunes expired sessions now and then every hour (the timer never keeps the process alive). A
@@ -170,32 +165,8 @@ export interface SessionPruner {
  */
 export function startSessionPruner(
   store: Pick<Store, 'pruneDashboardSessions'>,
-  hooks: { onPruned?: (count: number) => void; onError?: (error: Error) => void } = {},
+  hooks: PrunerHooks = {},
   intervalMs: number = PRUNE_INTERVAL_MS,
 ): SessionPruner {
-  let running: Promise<void> | undefined;
-  let stopped = false;
-  const tick = () => {
-    if (stopped || running) return;
-    running = pruneDashboardSessions(store)
-      .then(
-        (count) => {
-          if (count > 0) hooks.onPruned?.(count);
-        },
-        (error: unknown) => hooks.onError?.(error as Error),
-      )
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  tick();
-  const timer = setInterval(tick, intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return startPruner(() => pruneDashboardSessions(store), hooks, intervalMs);
 }

@@ -6,6 +6,13 @@
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import {
+  PRUNE_INTERVAL_MS,
+  type Pruner,
+  type PrunerHooks,
+  pruneInBatches,
+  startPruner,
+} from '../storage/pruner.js';
 import type { Store } from '../storage/store.js';
 import { HttpError } from './errors.js';
 
@@ -151,11 +158,9 @@ function replayOrRefuse(
  * a key reused after a day is a new request. Keys are pruned hourly, so one lives 24 to 25 hours.
  */
 export const IDEMPOTENCY_KEY_RETENTION_MS = 24 * 60 * 60 * 1000;
-const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
-const PRUNE_BATCH = 1000;
 
 /**
- * Deletes every key older than the retention, in batches of {@link PRUNE_BATCH}; returns how many.
+ * Deletes every key older than the retention, in batches (storage/pruner.ts); returns how many.
  *
  * @example
  * const pruned = await pruneIdempotencyKeys(store);
@@ -166,18 +171,10 @@ export async function pruneIdempotencyKeys(
   retentionMs: number = IDEMPOTENCY_KEY_RETENTION_MS,
 ): Promise<number> {
   const before = new Date(now.getTime() - retentionMs);
-  let total = 0;
-  for (;;) {
-    const pruned = await store.pruneIdempotencyKeys(before, PRUNE_BATCH);
-    total += pruned;
-    if (pruned < PRUNE_BATCH) return total;
-  }
+  return pruneInBatches((limit) => store.pruneIdempotencyKeys(before, limit));
 }
 
-/** A running pruner; `stop()` waits for a prune under way, so the store can be closed after it. */
-export interface IdempotencyPruner {
-  stop(): Promise<void>;
-}
+export type IdempotencyPruner = Pruner;
 
 /**
  * Prunes expired keys now and then every hour (the timer never keeps the process alive). A failed
@@ -189,32 +186,8 @@ export interface IdempotencyPruner {
  */
 export function startIdempotencyPruner(
   store: Pick<Store, 'pruneIdempotencyKeys'>,
-  hooks: { onPruned?: (count: number) => void; onError?: (error: Error) => void } = {},
+  hooks: PrunerHooks = {},
   intervalMs: number = PRUNE_INTERVAL_MS,
 ): IdempotencyPruner {
-  let running: Promise<void> | undefined;
-  let stopped = false;
-  const tick = () => {
-    if (stopped || running) return;
-    running = pruneIdempotencyKeys(store)
-      .then(
-        (count) => {
-          if (count > 0) hooks.onPruned?.(count);
-        },
-        (error: unknown) => hooks.onError?.(error as Error),
-      )
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  tick();
-  const timer = setInterval(tick, intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return startPruner(() => pruneIdempotencyKeys(store), hooks, intervalMs);
 }
