@@ -281,19 +281,49 @@ export const thirdPartyCustomerViewSchema = z
 
 export type ThirdPartyCustomerView = z.output<typeof thirdPartyCustomerViewSchema>;
 
-/** Query of `GET …/third-parties`. */
-export const listThirdPartiesQuerySchema = z.strictObject({
-  status: thirdPartyStatusSchema.optional(),
-  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-});
+/**
+ * Query of `GET …/third-parties`. `cursor` (keyset: a third party submitted meanwhile never shifts a
+ * page) is the way to page; `page` (by offset) is kept for the clients that already use it. Both at
+ * once is refused.
+ */
+export const listThirdPartiesQuerySchema = z
+  .strictObject({
+    status: thirdPartyStatusSchema.optional(),
+    cursor: z.string().min(1).max(500).optional().meta({
+      description:
+        'Preferred: `next_cursor` of the previous page, passed back unchanged (with the same `status`). Not with `page`.',
+    }),
+    page: z.coerce.number().int().min(1).max(1_000_000).optional().meta({
+      description:
+        'Kept for compatibility (default 1 when there is no `cursor`): a page by offset, which shifts when third parties are submitted meanwhile; prefer `cursor`. Not with `cursor`.',
+    }),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+  })
+  .superRefine((q, ctx) => {
+    if (q.cursor !== undefined && q.page !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'Give cursor or page, not both: cursor continues from next_cursor, page counts from the start',
+        path: ['page'],
+      });
+    }
+  });
 
 export const thirdPartyListSchema = z.object({
   third_parties: z.array(thirdPartyCustomerViewSchema),
-  meta: z.object({
-    page: z.number().int(),
-    limit: z.number().int(),
-    total_records: z.number().int(),
-    total_pages: z.number().int(),
+  next_cursor: z.string().nullable().meta({
+    description: 'Pass back as `cursor` for the next (older) page; null on the last page',
   }),
+  meta: z
+    .object({
+      page: z.number().int(),
+      limit: z.number().int(),
+      total_records: z.number().int(),
+      total_pages: z.number().int(),
+    })
+    .optional()
+    .meta({
+      description: 'Paging by `page` (also when neither `page` nor `cursor` is given); absent with `cursor`',
+    }),
 });

@@ -2,7 +2,7 @@
  * Third-party customers: create, read and list, in the domain's words. The HTTP layer validates
  * the request with `schema.ts` and turns these outcomes into statuses.
  */
-import type { Page, Store, ThirdPartyCustomer, ThirdPartyStatus } from '../storage/store.js';
+import type { CursorPage, Store, ThirdPartyCustomer, ThirdPartyStatus } from '../storage/store.js';
 import type { NewThirdPartyCustomerRequest, ThirdPartyCustomerView } from './schema.js';
 
 /** The API view of a stored third-party customer; `reasons` appears only when REJECTED. */
@@ -49,15 +49,30 @@ export async function submitThirdPartyCustomer(
   return { outcome: 'created', thirdParty };
 }
 
-/** One page of a partner's third-party customers, optionally of one status. */
-export function listThirdPartyCustomers(
+/**
+ * One page of a partner's third-party customers, newest first, optionally of one status: after
+ * `cursor` (keyset), or page `page` (by offset, with the total) when there is no cursor. Either way
+ * `nextCursor` continues after it. A cursor the store did not make throws `InvalidCursorError`.
+ *
+ * @example
+ * const first = await listThirdPartyCustomers(store, '0201001008132685', { limit: 20 });
+ * const next = await listThirdPartyCustomers(store, '0201001008132685', { limit: 20, cursor: first.nextCursor });
+ */
+export async function listThirdPartyCustomers(
   store: Store,
   customerId: string,
-  q: { status?: ThirdPartyStatus | undefined; page: number; limit: number },
-): Promise<Page<ThirdPartyCustomer>> {
+  q: { status?: ThirdPartyStatus | undefined; limit: number } & (
+    | { cursor: string; page?: undefined }
+    | { cursor?: undefined; page?: number | undefined }
+  ),
+): Promise<CursorPage<ThirdPartyCustomer> & { total?: number }> {
+  const status = q.status === undefined ? {} : { status: q.status };
+  if (q.cursor !== undefined) {
+    return store.listThirdPartyPage(customerId, { ...status, limit: q.limit, cursor: q.cursor });
+  }
   return store.listThirdParties(customerId, {
-    ...(q.status === undefined ? {} : { status: q.status }),
+    ...status,
     limit: q.limit,
-    offset: (q.page - 1) * q.limit,
+    offset: ((q.page ?? 1) - 1) * q.limit,
   });
 }

@@ -40,6 +40,11 @@ export const ERROR_STATUS = {
    * one makes the same request succeed.
    */
   endpoint_limit_reached: 409,
+  /**
+   * The API: another webhook endpoint of the partner already has this URL (as stored, normalised);
+   * `details.endpoint_id` names it. Change or delete that one instead; other partners may use the URL.
+   */
+  endpoint_exists: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   /** The API: an `Idempotency-Key` sent again with another body. */

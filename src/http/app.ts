@@ -105,7 +105,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   installJsonBodyParser(app);
   installErrorHandling(app);
   const metrics = installMetrics(app, options.registry ?? new Registry());
-  registerOpenApi(app, options.version ?? '0.1.0');
+  const version = options.version ?? '0.1.0';
+  registerOpenApi(app, version);
 
   const limits = registerRateLimits(app, { ...DEFAULT_RATE_LIMITS, ...options.rateLimits });
   const deps: RouteDeps = {
@@ -116,7 +117,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     resolveHost: options.resolveHost,
     delivery: options.delivery,
   };
-  app.register(opsRoutes, { ...deps, metrics });
+  app.register(opsRoutes, { ...deps, metrics, version });
   app.register(partnerRoutes, deps);
   app.register(decisionRoutes, deps);
   app.register(thirdPartyRoutes, deps);

@@ -33,7 +33,7 @@ export const errorBodySchema = z
       message: z.string().meta({ description: 'A summary for humans.' }),
       details: z.record(z.string(), z.unknown()).optional().meta({
         description:
-          'On validation_failed, `problems`: every problem as `{path, message}`, the path a JSON path ("$.property_details[0].property_ref").',
+          'On validation_failed, `problems`: every problem as `{path, message}`, the path a JSON path ("$.property_details[0].property_ref"); on endpoint_exists, `endpoint_id`.',
       }),
     }),
   })

@@ -8,7 +8,7 @@
  * added here, once, by {@link finishDocument}: the errors any authenticated route, any route with a
  * path parameter or any route that takes a body can answer, as shared responses over one typed
  * `Error` schema, and the response headers (`Retry-After`, `WWW-Authenticate`, `X-RateLimit-*`,
- * `Idempotent-Replayed`). test/contract/responses.test.ts holds the server to the result.
+ * `Idempotent-Replayed`, a redirect's `Location`). test/contract/responses.test.ts holds the server to the result.
  */
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -85,10 +85,11 @@ const ERROR_SCHEMAS: Record<string, Record<string, unknown>> = {
           message: { type: 'string', description: 'A summary for humans.' },
           details: {
             description:
-              'On `validation_failed` (always), where (`in`) and every problem found; on `rate_limited` and `unavailable`, the wait (also in `Retry-After`).',
+              'On `validation_failed` (always), where (`in`) and every problem found; on `rate_limited` and `unavailable`, the wait (also in `Retry-After`); on `endpoint_exists` (always), the endpoint that has the URL.',
             anyOf: [
               ref('ValidationProblems'),
               ref('RetryAfter'),
+              ref('ExistingEndpoint'),
               { type: 'object', description: "Other codes: the receiver kit's own details" },
             ],
           },
@@ -98,6 +99,7 @@ const ERROR_SCHEMAS: Record<string, Record<string, unknown>> = {
         allOf: [
           detailsOf(['validation_failed'], 'ValidationProblems', true),
           detailsOf(['rate_limited', 'unavailable'], 'RetryAfter', false),
+          detailsOf(['endpoint_exists'], 'ExistingEndpoint', true),
         ],
       },
     },
@@ -135,6 +137,17 @@ const ERROR_SCHEMAS: Record<string, Record<string, unknown>> = {
     required: ['path', 'message'],
     additionalProperties: false,
   },
+  ExistingEndpoint: {
+    type: 'object',
+    properties: {
+      endpoint_id: {
+        type: 'string',
+        description: "The id of the partner's webhook endpoint that already has the URL.",
+      },
+    },
+    required: ['endpoint_id'],
+    additionalProperties: false,
+  },
   RetryAfter: {
     type: 'object',
     properties: {
@@ -167,6 +180,11 @@ const HEADERS: Record<string, Record<string, unknown>> = {
   'X-RateLimit-Reset': {
     description: 'Partner tokens only: seconds until the current minute is over.',
     schema: { type: 'integer', minimum: 0 },
+  },
+  Location: {
+    description: 'Where to go instead.',
+    required: true,
+    schema: { type: 'string' },
   },
   'Idempotent-Replayed': {
     description:
@@ -215,7 +233,7 @@ const ERROR_RESPONSES: Record<number, ErrorResponse> = {
   409: {
     name: 'Conflict',
     description:
-      '`conflict`: it exists already; `endpoint_limit_reached`: the partner has as many webhook endpoints as it may.',
+      '`conflict`: it exists already; `endpoint_limit_reached`: the partner has as many webhook endpoints as it may; `endpoint_exists`: another webhook endpoint of the partner has this URL (`details.endpoint_id`).',
   },
   413: { name: 'PayloadTooLarge', description: '`payload_too_large`: the body is over 64 KiB.' },
   415: {
@@ -310,7 +328,9 @@ function successResponses(op: Operation): Record<string, Json> {
   const out: Record<string, Json> = {};
   for (const [status, response] of Object.entries(op.responses)) {
     if (Number(status) >= 400) continue;
-    out[status] = Object.keys(headers).length > 0 ? { ...response, headers } : response;
+    // a redirect says where to in Location
+    const all = Number(status) >= 300 ? { ...headers, Location: headerRef('Location') } : headers;
+    out[status] = Object.keys(all).length > 0 ? { ...response, headers: all } : response;
   }
   return out;
 }

@@ -21,7 +21,10 @@ import { startIdempotencyPruner } from './idempotency.js';
 export interface RunningServer {
   app: FastifyInstance;
   store: Store;
-  /** `http://host:port` actually bound (the port is real even when 0 was asked for). */
+  /**
+   * `http://host:port` to reach it: the port actually bound (real even when 0 was asked for), the host
+   * as configured, or `localhost` for a wildcard host (`0.0.0.0`, `::`); see {@link reachableUrl}.
+   */
   url: string;
   /** The dispatcher delivering events beside the API (the `tpcs worker` code, one dispatcher). */
   delivery: DeliveryService;
@@ -178,13 +181,12 @@ export async function startServer(
     });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
-    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     let closing: Promise<void> | undefined;
     return {
       app,
       store,
       delivery,
-      url: `http://${host}:${port}`,
+      url: reachableUrl(config.host, port),
       close() {
         closing ??= (async () => {
           try {
@@ -202,4 +204,22 @@ export async function startServer(
     await storage.close().catch(() => undefined);
     throw err;
   }
+}
+
+/** Addresses that mean "every interface": a server listens there, but no client can open them. */
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]', '0:0:0:0:0:0:0:0', '']);
+
+/**
+ * The URL to print for a server listening on `host`: a wildcard address becomes `localhost` (the
+ * link must open on this machine), an IPv6 literal is bracketed.
+ *
+ * @example
+ * reachableUrl('0.0.0.0', 8080); // 'http://localhost:8080'
+ * reachableUrl('::1', 8080); // 'http://[::1]:8080'
+ * reachableUrl('tpcs.internal', 8080); // 'http://tpcs.internal:8080'
+ */
+export function reachableUrl(host: string, port: number): string {
+  if (WILDCARD_HOSTS.has(host)) return `http://localhost:${port}`;
+  const literal = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `http://${literal}:${port}`;
 }

@@ -2,7 +2,7 @@ import { InvalidCursorError } from './errors.js';
 
 /**
  * Cursors of lists ordered by (time, id) rather than by `seq` (a partner's webhook endpoints, oldest
- * first): opaque to callers, base64url of `<epoch ms>.<id>` of the last row returned. The next page
+ * first; its third parties, newest first; the partners): opaque to callers, base64url of `<epoch ms>.<id>` of the last row returned. The next page
  * holds the rows after that key, so a row created or deleted meanwhile never shifts a page.
  *
  * @example
@@ -24,15 +24,37 @@ export function decodeKeyCursor(cursor: string): { at: Date; id: string } {
   return { at: new Date(ms), id: match[2] };
 }
 
+/** The (time, id) key of a row, as its cursor encodes it. */
+export type RowKey<T> = (row: T) => { at: Date; id: string };
+
+const byCreatedAtAndId = (row: { createdAt: Date; id: string }) => ({ at: row.createdAt, id: row.id });
+
 /**
- * Turns the rows of an "oldest first, LIMIT limit + 1" query into a page: the extra row only says that
- * another page exists; the cursor points after the last row returned.
+ * Turns the rows of a "LIMIT limit + 1" query into a page: the extra row only says that another page
+ * exists; the cursor points after the last row returned. `keyOf` names the row's key when it is not
+ * `(createdAt, id)` (a third party's is `(createdAt, clientCustomerRef)`).
  */
 export function toKeyPage<T extends { createdAt: Date; id: string }>(
   rows: T[],
   limit: number,
+): { items: T[]; nextCursor: string | null };
+export function toKeyPage<T>(
+  rows: T[],
+  limit: number,
+  keyOf: RowKey<T>,
+): { items: T[]; nextCursor: string | null };
+export function toKeyPage<T>(
+  rows: T[],
+  limit: number,
+  keyOf: RowKey<T> = byCreatedAtAndId as unknown as RowKey<T>,
 ): { items: T[]; nextCursor: string | null } {
   const items = rows.slice(0, limit);
   const last = items.at(-1);
-  return { items, nextCursor: rows.length > limit && last ? encodeKeyCursor(last.createdAt, last.id) : null };
+  return { items, nextCursor: rows.length > limit && last !== undefined ? cursorAfter(last, keyOf) : null };
+}
+
+/** The cursor of the page after `row`. */
+export function cursorAfter<T>(row: T, keyOf: RowKey<T>): string {
+  const { at, id } = keyOf(row);
+  return encodeKeyCursor(at, id);
 }

@@ -34,6 +34,11 @@ export interface Partner {
   createdAt: Date;
 }
 
+/** A partner as the operator's list shows it: with how many webhook endpoints it has (a cheap count). */
+export interface PartnerSummary extends Partner {
+  endpointCount: number;
+}
+
 /** The compliance profile a partner submits; stored as given (already validated by the HTTP layer). */
 export interface ThirdPartyCustomerDetails {
   clientCustomerDetails: Record<string, unknown>;
@@ -199,6 +204,21 @@ export interface EndpointPatch {
   disabledReason?: string | null;
 }
 
+/**
+ * The outcome of {@link Store.createEndpointWithinLimit}. `url_taken` names the partner's endpoint that
+ * already has the URL (URLs compare as stored: the HTTP layer stores them normalised).
+ */
+export type EndpointCreation =
+  | { outcome: 'created'; endpoint: Endpoint }
+  | { outcome: 'url_taken'; endpointId: string }
+  | { outcome: 'limit_reached' };
+
+/** The outcome of {@link Store.updateEndpoint}; `url_taken` as in {@link EndpointCreation}. */
+export type EndpointUpdate =
+  | { outcome: 'updated'; endpoint: Endpoint }
+  | { outcome: 'url_taken'; endpointId: string }
+  | { outcome: 'not_found' };
+
 export interface IdempotentResponse {
   requestHash: string;
   statusCode: number;
@@ -292,18 +312,37 @@ export interface Store {
   }): Promise<'created' | 'exists'>;
   findPartnerByTokenHash(tokenHash: string): Promise<Partner | undefined>;
   getPartner(customerId: string): Promise<Partner | undefined>;
+  /** Every partner, oldest first (`createdAt`, then `customerId`). */
   listPartners(): Promise<Partner[]>;
+  /**
+   * Partners a page at a time, in the order of {@link Store.listPartners}, each with its endpoint count.
+   * `cursor` is a `nextCursor` from a previous page; one this store did not make throws
+   * `InvalidCursorError`. A partner created meanwhile comes last, so it never shifts a page.
+   */
+  listPartnerPage(q: { limit: number; cursor?: string }): Promise<CursorPage<PartnerSummary>>;
   /** Replaces the partner's token; false when the partner does not exist. */
   setPartnerToken(customerId: string, tokenHash: string): Promise<boolean>;
 
   // third-party customers
   createThirdParty(t: NewThirdPartyCustomer): Promise<'created' | 'exists'>;
   getThirdParty(customerId: string, clientCustomerRef: string): Promise<ThirdPartyCustomer | undefined>;
-  /** Newest first (`createdAt`, then `clientCustomerRef`); `total` counts every match. */
+  /**
+   * Newest first (`createdAt`, then `clientCustomerRef`), by offset; `total` counts every match.
+   * `nextCursor` continues after this page in {@link Store.listThirdPartyPage} (null when it is the last).
+   */
   listThirdParties(
     customerId: string,
     q: { status?: ThirdPartyStatus; limit: number; offset: number },
-  ): Promise<Page<ThirdPartyCustomer>>;
+  ): Promise<Page<ThirdPartyCustomer> & { nextCursor: string | null }>;
+  /**
+   * The same list by key instead of by offset: the page after `cursor` (a `nextCursor` of either list
+   * method), so a third party created meanwhile never shifts a page and none is seen twice. A cursor
+   * this store did not make throws `InvalidCursorError`.
+   */
+  listThirdPartyPage(
+    customerId: string,
+    q: { status?: ThirdPartyStatus; limit: number; cursor?: string },
+  ): Promise<CursorPage<ThirdPartyCustomer>>;
   /** Status change + event + deliveries in one transaction; see ComplianceDecisionInput. */
   recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult>;
 
@@ -318,10 +357,11 @@ export interface Store {
   // endpoints
   createEndpoint(e: NewEndpoint): Promise<Endpoint>;
   /**
-   * Creates the endpoint unless its partner already has `maxPerPartner` endpoints (undefined then),
-   * counted in the same transaction, so that requests racing each other cannot pass the cap together.
+   * Creates the endpoint unless another endpoint of its partner already has its URL (`url_taken`) or the
+   * partner already has `maxPerPartner` endpoints (`limit_reached`), both checked in the same
+   * transaction, serialised per partner, so that requests racing each other cannot pass either together.
    */
-  createEndpointWithinLimit(e: NewEndpoint, maxPerPartner: number): Promise<Endpoint | undefined>;
+  createEndpointWithinLimit(e: NewEndpoint, maxPerPartner: number): Promise<EndpointCreation>;
   getEndpoint(customerId: string, endpointId: string): Promise<Endpoint | undefined>;
   /** Every endpoint of the partner, oldest first (`createdAt`, then id). */
   listEndpoints(customerId: string): Promise<Endpoint[]>;
@@ -330,12 +370,17 @@ export interface Store {
    * a `nextCursor` from a previous page; one this store did not make throws `InvalidCursorError`.
    */
   listEndpointPage(customerId: string, q: { limit: number; cursor?: string }): Promise<CursorPage<Endpoint>>;
+  /**
+   * Applies the patch. A new `url` that another endpoint of the partner already has is refused
+   * (`url_taken`, nothing changed), checked under the same per-partner serialisation as
+   * {@link Store.createEndpointWithinLimit}.
+   */
   updateEndpoint(
     customerId: string,
     endpointId: string,
     patch: EndpointPatch,
     at: Date,
-  ): Promise<Endpoint | undefined>;
+  ): Promise<EndpointUpdate>;
   /** Deletes the endpoint, its secrets and its deliveries (with their attempts); false when absent. */
   deleteEndpoint(customerId: string, endpointId: string): Promise<boolean>;
   /** Adds a new current secret; the previous current one expires at `oldExpiresAt`. */

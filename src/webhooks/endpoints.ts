@@ -34,12 +34,21 @@ export function isEndpointId(id: string): boolean {
 export const DEFAULT_ENDPOINTS_PER_PARTNER = 20;
 
 /**
- * Subscribes a new endpoint with a fresh secret; returns it with the secret (shown once), or undefined
- * when the partner already has `maxPerPartner` endpoints (nothing created).
+ * What {@link subscribeEndpoint} did: created the endpoint (with its secret, shown once), or refused
+ * because another endpoint of the partner has the URL or the partner has `maxPerPartner` endpoints.
+ */
+export type Subscription =
+  | { outcome: 'created'; endpoint: Endpoint; secret: string }
+  | { outcome: 'url_taken'; endpointId: string }
+  | { outcome: 'limit_reached' };
+
+/**
+ * Subscribes a new endpoint with a fresh secret, unless the partner already has an endpoint with that
+ * URL or has `maxPerPartner` endpoints (nothing created then).
  *
  * @example
- * const subscribed = await subscribeEndpoint(store, '0201001008132685', {url, eventTypes: [EVENT_TYPE], description: null});
- * if (!subscribed) throw new HttpError('endpoint_limit_reached', '…');
+ * const s = await subscribeEndpoint(store, '0201001008132685', {url, eventTypes: [EVENT_TYPE], description: null});
+ * if (s.outcome === 'url_taken') throw new HttpError('endpoint_exists', '…', { endpoint_id: s.endpointId });
  */
 export async function subscribeEndpoint(
   store: Store,
@@ -49,9 +58,9 @@ export async function subscribeEndpoint(
     maxPerPartner = DEFAULT_ENDPOINTS_PER_PARTNER,
     now = new Date(),
   }: { maxPerPartner?: number; now?: Date } = {},
-): Promise<{ endpoint: Endpoint; secret: string } | undefined> {
+): Promise<Subscription> {
   const secret = generateSecret();
-  const endpoint = await store.createEndpointWithinLimit(
+  const created = await store.createEndpointWithinLimit(
     {
       id: randomUUID(),
       customerId,
@@ -63,7 +72,7 @@ export async function subscribeEndpoint(
     },
     maxPerPartner,
   );
-  return endpoint ? { endpoint, secret } : undefined;
+  return created.outcome === 'created' ? { ...created, secret } : created;
 }
 
 /** Rotates an endpoint's secret; undefined when the endpoint does not exist. */

@@ -182,7 +182,8 @@ for (const dialect of DIALECTS) {
       const accepted: [string, string][] = [
         ['https://public.example/hook', 'https://public.example/hook'],
         ['http://8.8.8.8/hook', 'http://8.8.8.8/hook'],
-        ['http://134744072/hook', 'http://8.8.8.8/hook'],
+        // stored normalised (one endpoint per URL per partner: a path of its own)
+        ['http://134744072/other', 'http://8.8.8.8/other'],
         ['http://[2606:4700:4700::1111]/hook', 'http://[2606:4700:4700::1111]/hook'],
         ['http://[::ffff:8.8.8.8]/hook', 'http://[::ffff:808:808]/hook'],
         ['http://[64:ff9b::8.8.8.8]/hook', 'http://[64:ff9b::808:808]/hook'],

@@ -42,7 +42,9 @@ const TEXT_BODY = { payload: 'x', type: 'text/plain' };
 const EMPTY_JSON = { payload: '', type: 'application/json' };
 
 /** Operations with nothing a client can get wrong: only their success (or a 5xx) can be seen. */
-const NO_CLIENT_ERROR = ['checkLiveness', 'getMetrics'];
+const NO_CLIENT_ERROR = ['checkLiveness', 'getMetrics', 'getEntryPoints'];
+/** What a browser sends when it opens a page. */
+const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 
 interface Call {
   token?: string | undefined;
@@ -231,7 +233,22 @@ for (const dialect of DIALECTS) {
         ]);
       });
 
-      it('operations: liveness, readiness and metrics', async () => {
+      it('operations: entry points, liveness, readiness and metrics', async () => {
+        const json = await call('getEntryPoints');
+        expect(json.statusCode).toBe(200);
+        expect(json.json()).toMatchObject({
+          name: 'tpcs',
+          links: { dashboard: '/dashboard', openapi: '/openapi.json' },
+        });
+        const browser = await call('getEntryPoints', {}, { headers: { accept: BROWSER_ACCEPT } });
+        expect([browser.statusCode, browser.headers.location]).toEqual([303, '/dashboard']);
+        expect(
+          await statuses(
+            ['getEntryPoints', {}, { headers: { accept: '*/*' } }],
+            ['getEntryPoints', {}, { headers: { accept: 'application/json' } }],
+            ['getEntryPoints', {}, { headers: { accept: 'text/html' } }],
+          ),
+        ).toEqual([200, 200, 303]);
         expect(await statuses(['checkLiveness'], ['checkReadiness'])).toEqual([200, 200]);
         const metrics = await call('getMetrics');
         expect(metrics.statusCode).toBe(200);
@@ -259,6 +276,29 @@ for (const dialect of DIALECTS) {
             ['createPartner', {}, { token, body: { customer_id: 'NOBODY' } }],
           ),
         ).toEqual([400, 400, 400, 415, 413, 401, 401]);
+
+        const list = (query?: string, options: Call = { token: admin }) =>
+          call('listPartners', {}, { ...options, ...(query === undefined ? {} : { query }) });
+        const first = await list('limit=1');
+        expect(first.statusCode).toBe(200);
+        expect(first.json().partners).toEqual([
+          { customer_id: PARTNER, name: null, created_at: expect.any(String), endpoint_count: 0 },
+        ]);
+        const rest = await list(`limit=200&cursor=${first.json().next_cursor}`);
+        expect(rest.json()).toEqual({
+          partners: [expect.objectContaining({ customer_id: OTHER })],
+          next_cursor: null,
+        });
+        expect(
+          await statuses(
+            ['listPartners', {}, { token: admin, query: 'limit=0' }],
+            ['listPartners', {}, { token: admin, query: 'limit=201' }],
+            ['listPartners', {}, { token: admin, query: 'cursor=made-up' }],
+            ['listPartners', {}, { token: admin, query: 'page=2' }],
+            ['listPartners', {}, {}],
+            ['listPartners', {}, { token }],
+          ),
+        ).toEqual([400, 400, 400, 400, 401, 401]);
 
         const reset = await call('resetPartnerToken', { customer_id: OTHER }, { token: admin });
         expect(reset.statusCode).toBe(200);
@@ -308,6 +348,21 @@ for (const dialect of DIALECTS) {
             ['listThirdPartyCustomers', mine, { token: otherToken }],
           ),
         ).toEqual([200, 404, 400, 401, 200, 400, 404]);
+        // by cursor: no meta; a cursor with a page, or one the API did not give out, is refused
+        const paged = await call('listThirdPartyCustomers', mine, { token, query: 'limit=1' });
+        const cursor = paged.json().next_cursor as string;
+        const next = await call('listThirdPartyCustomers', mine, {
+          token,
+          query: `limit=1&cursor=${cursor}`,
+        });
+        expect(next.statusCode).toBe(200);
+        expect(next.json()).not.toHaveProperty('meta');
+        expect(
+          await statuses(
+            ['listThirdPartyCustomers', mine, { token, query: `cursor=${cursor}&page=1` }],
+            ['listThirdPartyCustomers', mine, { token, query: 'cursor=made-up' }],
+          ),
+        ).toEqual([400, 400]);
       });
 
       it('webhook endpoints: subscribe, read, change, rotate, delete, and their refusals', async () => {
@@ -346,10 +401,17 @@ for (const dialect of DIALECTS) {
           ),
         ).toEqual([200, 200, 400, 400, 404]);
 
+        // one endpoint per URL per partner: 409 endpoint_exists, on create and on a URL change
+        const again = await call('createWebhookEndpoint', mine, { token, body });
+        expect([again.statusCode, again.json().error.code]).toEqual([409, 'endpoint_exists']);
+        expect(again.json().error.details).toEqual({ endpoint_id: endpointId });
+        const doomedBody = { ...body, url: sink.url('/doomed') };
         const doomed = {
           customer_id: PARTNER,
-          webhook_id: (await call('createWebhookEndpoint', mine, { token, body })).json().id,
+          webhook_id: (await call('createWebhookEndpoint', mine, { token, body: doomedBody })).json().id,
         };
+        const moved = await call('updateWebhookEndpoint', doomed, { token, body: { url: body.url } });
+        expect([moved.statusCode, moved.json().error.details]).toEqual([409, { endpoint_id: endpointId }]);
         expect(
           await statuses(
             ['deleteWebhookEndpoint', doomed, { token }],

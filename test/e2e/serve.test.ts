@@ -9,6 +9,7 @@ import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reachableUrl } from '../../src/http/server.js';
 import { api, type Daemon, start } from '../cli/processes.js';
 import { validThirdParty } from '../customers/fixtures.js';
 import { freePort } from '../support/net.js';
@@ -35,7 +36,10 @@ describe('tpcs serve (real process)', () => {
     adminToken = (
       await serve.waitFor(/Admin token \(shown only this once, store it now\): (tpcs_adm_\S+)/)
     )[1] as string;
-    await serve.waitFor(/listening on/);
+    // the host as given, with a link to each page
+    await serve.waitFor(
+      new RegExp(`listening on ${base} \\(dashboard: ${base}/dashboard, API reference: ${base}/docs\\)`),
+    );
   });
 
   afterAll(() => {
@@ -159,6 +163,43 @@ describe('tpcs serve (real process)', () => {
     expect(again.output.stdout).not.toContain('Admin token');
     again.child.kill('SIGINT');
     expect(await again.exited).toBe(0);
+  });
+
+  it('prints links a browser can open: localhost for the wildcard host, and they answer', async () => {
+    const port = await freePort();
+    const wildcard = start(['serve'], {
+      PORT: String(port),
+      HOST: '0.0.0.0',
+      DATABASE_URL: `sqlite:${join(dir, 'nested', 'tpcs.db')}`,
+    });
+    try {
+      const [, url, dashboard, docs] = (await wildcard.waitFor(
+        /listening on (\S+) \(dashboard: (\S+), API reference: (\S+)\)/,
+      )) as unknown as [string, string, string, string];
+      expect(url).toBe(`http://localhost:${port}`);
+      expect([dashboard, docs]).toEqual([`${url}/dashboard`, `${url}/docs`]);
+      expect(wildcard.output.stdout).not.toContain('0.0.0.0');
+      const root = await fetch(`http://127.0.0.1:${port}/`);
+      expect(root.status).toBe(200);
+      expect(await root.json()).toMatchObject({ links: { dashboard: '/dashboard', docs: '/docs' } });
+      const browser = await fetch(`http://127.0.0.1:${port}/`, {
+        headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' },
+        redirect: 'manual',
+      });
+      expect([browser.status, browser.headers.get('location')]).toEqual([303, '/dashboard']);
+    } finally {
+      wildcard.child.kill('SIGTERM');
+      expect(await wildcard.exited).toBe(0);
+    }
+  });
+
+  it('names wildcard hosts localhost and brackets IPv6 literals in the links', () => {
+    expect(reachableUrl('0.0.0.0', 8080)).toBe('http://localhost:8080');
+    expect(reachableUrl('::', 8080)).toBe('http://localhost:8080');
+    expect(reachableUrl('::1', 8080)).toBe('http://[::1]:8080');
+    expect(reachableUrl('fd00::5', 80)).toBe('http://[fd00::5]:80');
+    expect(reachableUrl('127.0.0.1', 3000)).toBe('http://127.0.0.1:3000');
+    expect(reachableUrl('tpcs.internal', 3000)).toBe('http://tpcs.internal:3000');
   });
 
   it('refuses invalid configuration with a clear message and exit code 2 (usage error)', async () => {

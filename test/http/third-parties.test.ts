@@ -77,6 +77,65 @@ for (const dialect of DIALECTS) {
       expect(paths).toEqual(expect.arrayContaining(['$.status', '$.limit', '$.page', '$.extra']));
     });
 
+    it('pages by cursor, newest first, unshifted by new submissions; page and meta still work', async () => {
+      const p = await s.partner('CURSOR');
+      const b = '/api/v1/customers/CURSOR/third-parties';
+      const submit = async (ref: string) =>
+        expect((await s.call('POST', b, { token: p, body: validThirdParty(ref) })).statusCode).toBe(201);
+      for (const ref of ['C1', 'C2', 'C3', 'C4', 'C5']) await submit(ref);
+      const list = async (query: string) => {
+        const res = await s.call('GET', `${b}?${query}`, { token: p });
+        expect(res.statusCode, res.body).toBe(200);
+        const body = res.json<{
+          third_parties: { client_customer_ref: string; created_at: string }[];
+          next_cursor: string | null;
+          meta?: unknown;
+        }>();
+        const created = body.third_parties.map((t) => t.created_at);
+        expect(created, 'newest first').toEqual([...created].sort().reverse());
+        return {
+          refs: body.third_parties.map((t) => t.client_customer_ref),
+          next: body.next_cursor,
+          meta: body.meta,
+        };
+      };
+      const everything = await list('limit=100');
+      expect([...everything.refs].sort()).toEqual(['C1', 'C2', 'C3', 'C4', 'C5']);
+      expect(everything.next).toBeNull();
+
+      // today's clients: page and meta as before, with next_cursor beside them
+      const first = await list('limit=2');
+      expect(first.meta).toEqual({ page: 1, limit: 2, total_records: 5, total_pages: 3 });
+      expect(first.refs).toEqual(everything.refs.slice(0, 2));
+      expect(first.next).toEqual(expect.any(String));
+      expect((await list('limit=2&page=2')).refs).toEqual(everything.refs.slice(2, 4));
+
+      // a submission after the first page shifts page 2, not the page after the cursor
+      await submit('C6');
+      expect((await list('limit=2&page=2')).refs).toEqual(everything.refs.slice(1, 3));
+      const second = await list(`limit=2&cursor=${first.next}`);
+      expect(second.refs).toEqual(everything.refs.slice(2, 4));
+      expect(second.meta).toBeUndefined();
+      const third = await list(`limit=2&cursor=${second.next}`);
+      expect(third.refs).toEqual(everything.refs.slice(4));
+      expect(third.next).toBeNull();
+      // the cursor of a page-mode answer continues it
+      const fromPage = await list('limit=2&page=2');
+      expect((await list(`limit=10&cursor=${fromPage.next}`)).refs).toEqual(everything.refs.slice(3));
+
+      // cursor and page together, a made-up cursor: 400
+      const both = await s.call('GET', `${b}?cursor=${first.next}&page=2`, { token: p });
+      expect(both.statusCode).toBe(400);
+      const err = expectErrorShape(both);
+      expect(err.code).toBe('validation_failed');
+      expect(err.details).toMatchObject({ in: 'querystring', problems: [{ path: '$.page' }] });
+      for (const bad of ['cursor=nonsense', 'cursor=MTIz', 'cursor=']) {
+        const res = await s.call('GET', `${b}?${bad}`, { token: p });
+        expect(res.statusCode, bad).toBe(400);
+        expectErrorShape(res);
+      }
+    });
+
     it('answers 400 listing every compliance problem with its path, and writes nothing', async () => {
       const body = validThirdParty('TP_BAD');
       const d = body.client_customer_details as Record<string, unknown>;

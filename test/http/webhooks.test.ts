@@ -175,6 +175,80 @@ for (const dialect of DIALECTS) {
       expect((await create(100)).statusCode).toBe(409);
     });
 
+    it('refuses a URL another endpoint of the partner has, on create and PATCH: 409 endpoint_exists', async () => {
+      const dupToken = await s.partner('DUP');
+      const dupBase = '/api/v1/customers/DUP/webhooks';
+      const create = (url: string, as = dupToken, on = dupBase) =>
+        s.call('POST', on, { token: as, body: { url, event_types: [TYPE] } });
+      const first = await create('https://partner.example/dup');
+      expect(first.statusCode).toBe(201);
+      const existing = first.json<{ id: string }>().id;
+
+      // the same URL as stored: the host is compared after normalisation
+      for (const url of ['https://partner.example/dup', 'https://PARTNER.example:443/dup']) {
+        const again = await create(url);
+        expect(again.statusCode, url).toBe(409);
+        const err = expectErrorShape(again);
+        expect(err).toEqual({
+          code: 'endpoint_exists',
+          message: expect.stringContaining(existing),
+          details: { endpoint_id: existing },
+        });
+        expect(err.message).toContain('https://partner.example/dup');
+      }
+      // another path is another URL; another partner may use the same one
+      const other = await create('https://partner.example/dup2');
+      expect(other.statusCode).toBe(201);
+      expect((await create('https://partner.example/dup', token, base)).statusCode).toBe(201);
+
+      const otherId = other.json<{ id: string }>().id;
+      const moved = await s.call('PATCH', `${dupBase}/${otherId}`, {
+        token: dupToken,
+        body: { url: 'https://partner.example/dup', description: 'never written' },
+      });
+      expect(moved.statusCode).toBe(409);
+      expect(expectErrorShape(moved).details).toEqual({ endpoint_id: existing });
+      const unchanged = await s.call('GET', `${dupBase}/${otherId}`, { token: dupToken });
+      expect(unchanged.json()).toMatchObject({ url: 'https://partner.example/dup2', description: null });
+      // an endpoint's own URL is no conflict, and a freed URL can be taken
+      const own = await s.call('PATCH', `${dupBase}/${existing}`, {
+        token: dupToken,
+        body: { url: 'https://partner.example/dup' },
+      });
+      expect(own.statusCode).toBe(200);
+      expect((await s.call('DELETE', `${dupBase}/${existing}`, { token: dupToken })).statusCode).toBe(204);
+      const taken = await s.call('PATCH', `${dupBase}/${otherId}`, {
+        token: dupToken,
+        body: { url: 'https://partner.example/dup' },
+      });
+      expect(taken.json()).toMatchObject({ url: 'https://partner.example/dup' });
+      expect((await s.store.listEndpoints('DUP')).map((e) => e.url).sort()).toEqual([
+        'https://partner.example/dup',
+      ]);
+    });
+
+    it('lets exactly one of 10 concurrent creates of one URL through: one 201, nine 409', async () => {
+      const raceToken = await s.partner('RACE');
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          s.call('POST', '/api/v1/customers/RACE/webhooks', {
+            token: raceToken,
+            body: { url: 'https://partner.example/race', event_types: [TYPE] },
+          }),
+        ),
+      );
+      const statuses = answers.map((r) => r.statusCode).sort();
+      expect(statuses).toEqual([201, ...Array(9).fill(409)]);
+      const winner = answers.find((r) => r.statusCode === 201)?.json<{ id: string }>().id;
+      for (const refused of answers.filter((r) => r.statusCode === 409)) {
+        expect(expectErrorShape(refused)).toMatchObject({
+          code: 'endpoint_exists',
+          details: { endpoint_id: winner },
+        });
+      }
+      expect(await s.store.listEndpoints('RACE')).toHaveLength(1);
+    });
+
     it('lists endpoints oldest first, a page at a time, all of them by default', async () => {
       const pageToken = await s.partner('PAGED');
       const pageBase = '/api/v1/customers/PAGED/webhooks';
@@ -254,15 +328,15 @@ describe('webhook endpoints with ENDPOINTS_PER_PARTNER', () => {
         payload: { customer_id: 'TWO' },
       });
       const token = partner.json<{ token: string }>().token;
-      const create = () =>
+      const create = (i: number) =>
         app.inject({
           method: 'POST',
           url: '/api/v1/customers/TWO/webhooks',
           headers: { authorization: `Bearer ${token}` },
-          payload: { url: 'http://127.0.0.1:4000/webhooks', event_types: [TYPE] },
+          payload: { url: `http://127.0.0.1:4000/webhooks/${i}`, event_types: [TYPE] },
         });
-      expect([(await create()).statusCode, (await create()).statusCode]).toEqual([201, 201]);
-      const refused = await create();
+      expect([(await create(1)).statusCode, (await create(2)).statusCode]).toEqual([201, 201]);
+      const refused = await create(3);
       expect(refused.statusCode).toBe(409);
       expect(expectErrorShape(refused)).toMatchObject({ code: 'endpoint_limit_reached' });
       expect(expectErrorShape(refused).message).toContain('2 webhook endpoints');

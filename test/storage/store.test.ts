@@ -52,6 +52,33 @@ for (const dialect of DIALECTS) {
         expect(await db.store.findPartnerByTokenHash(randomId())).toBeUndefined();
       });
 
+      it('lists partners a page at a time, oldest first, with their endpoint counts', async () => {
+        const store = await db.open(await db.freshUrl());
+        const at = (day: number) => new Date(Date.UTC(2024, 0, day));
+        const a = await newPartner(store, at(1));
+        // two partners created at the same time: the customer_id breaks the tie
+        const [b = '', c = ''] = [await newPartner(store, at(2)), await newPartner(store, at(2))].sort();
+        await store.createEndpoint(endpointInput(b));
+        await store.createEndpoint(endpointInput(b, { url: 'https://example.com/2' }));
+        const first = await store.listPartnerPage({ limit: 2 });
+        expect(first.items).toEqual([
+          { customerId: a, name: 'Acme', createdAt: at(1), endpointCount: 0 },
+          { customerId: b, name: 'Acme', createdAt: at(2), endpointCount: 2 },
+        ]);
+        // a partner created meanwhile comes last: it does not shift the next page
+        const late = await newPartner(store, at(3));
+        const second = await store.listPartnerPage({ limit: 2, cursor: first.nextCursor ?? '' });
+        expect(second.items.map((p) => p.customerId)).toEqual([c, late]);
+        expect(second.nextCursor).toBeNull();
+        expect((await store.listPartnerPage({ limit: 10 })).items.map((p) => p.customerId)).toEqual([
+          a,
+          b,
+          c,
+          late,
+        ]);
+        await expect(store.listPartnerPage({ limit: 2, cursor: 'MTIz' })).rejects.toThrow(/cursor/i);
+      });
+
       it('replaces the token', async () => {
         const customerId = await newPartner(db.store);
         const next = randomId('hash_');
@@ -124,9 +151,68 @@ for (const dialect of DIALECTS) {
           limit: 10,
           offset: 0,
         });
-        expect(approved).toEqual({ items: [], total: 0 });
+        expect(approved).toEqual({ items: [], total: 0, nextCursor: null });
         const other = await db.store.listThirdParties(await newPartner(db.store), { limit: 10, offset: 0 });
-        expect(other).toEqual({ items: [], total: 0 });
+        expect(other).toEqual({ items: [], total: 0, nextCursor: null });
+      });
+
+      it('pages by key, newest first, continuing from an offset page, unshifted by new third parties', async () => {
+        const customerId = await newPartner(db.store);
+        const at = (s: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, s));
+        // two pairs share a created_at: the ref breaks the tie
+        for (const [ref, second] of [
+          ['a', 1],
+          ['b', 2],
+          ['c', 2],
+          ['d', 3],
+          ['e', 4],
+          ['f', 4],
+        ] as const) {
+          await newThirdParty(db.store, customerId, ref, at(second));
+        }
+        const refs = (items: { clientCustomerRef: string }[]) => items.map((t) => t.clientCustomerRef);
+        const byOffset = await db.store.listThirdParties(customerId, { limit: 2, offset: 0 });
+        expect(refs(byOffset.items)).toEqual(['e', 'f']);
+        expect(byOffset.nextCursor).toEqual(expect.any(String));
+
+        // a newer third party and one as old as the cursor's, but sorting before it: neither shifts a page
+        await newThirdParty(db.store, customerId, 'g', at(9));
+        await newThirdParty(db.store, customerId, 'd0', at(4));
+        const cursor = byOffset.nextCursor ?? '';
+        const second = await db.store.listThirdPartyPage(customerId, { limit: 2, cursor });
+        expect(refs(second.items)).toEqual(['d', 'b']);
+        const third = await db.store.listThirdPartyPage(customerId, {
+          limit: 2,
+          cursor: second.nextCursor ?? '',
+        });
+        expect(third).toMatchObject({ nextCursor: null });
+        expect(refs(third.items)).toEqual(['c', 'a']);
+
+        const first = await db.store.listThirdPartyPage(customerId, { limit: 10 });
+        expect(refs(first.items)).toEqual(['g', 'd0', 'e', 'f', 'd', 'b', 'c', 'a']);
+        expect(first.nextCursor).toBeNull();
+        const lastByOffset = await db.store.listThirdParties(customerId, { limit: 4, offset: 4 });
+        expect(lastByOffset.nextCursor).toBeNull();
+
+        await db.store.recordDecision({
+          customerId,
+          clientCustomerRef: 'b',
+          status: 'APPROVED',
+          reasons: null,
+          decidedAt: at(20),
+          changes: () => true,
+          buildEvent: () => ({
+            eventId: randomId('evt_'),
+            eventType: EVENT_TYPE,
+            payload: '{}',
+            eventAt: at(20),
+          }),
+        });
+        const approved = await db.store.listThirdPartyPage(customerId, { status: 'APPROVED', limit: 5 });
+        expect(refs(approved.items)).toEqual(['b']);
+        await expect(
+          db.store.listThirdPartyPage(customerId, { limit: 2, cursor: 'nonsense!' }),
+        ).rejects.toThrow(/cursor/i);
       });
     });
 
@@ -171,7 +257,10 @@ for (const dialect of DIALECTS) {
         const e = await db.store.createEndpoint(endpointInput(customerId, { description: 'd' }));
         const t1 = new Date('2024-06-01T00:00:00Z');
         const moved = await db.store.updateEndpoint(customerId, e.id, { url: 'https://example.org/new' }, t1);
-        expect(moved).toEqual({ ...e, url: 'https://example.org/new', updatedAt: t1 });
+        expect(moved).toEqual({
+          outcome: 'updated',
+          endpoint: { ...e, url: 'https://example.org/new', updatedAt: t1 },
+        });
 
         const t2 = new Date('2024-06-02T00:00:00Z');
         const disabled = await db.store.updateEndpoint(
@@ -181,9 +270,7 @@ for (const dialect of DIALECTS) {
           t2,
         );
         expect(disabled).toMatchObject({
-          enabled: false,
-          disabledReason: 'endpoint answered 410 Gone',
-          updatedAt: t2,
+          endpoint: { enabled: false, disabledReason: 'endpoint answered 410 Gone', updatedAt: t2 },
         });
 
         const t3 = new Date('2024-06-03T00:00:00Z');
@@ -194,21 +281,84 @@ for (const dialect of DIALECTS) {
           t3,
         );
         expect(patched).toMatchObject({
-          enabled: false,
-          disabledReason: 'endpoint answered 410 Gone',
-          description: null,
-          eventTypes: [EVENT_TYPE, 'OTHER'],
-          url: 'https://example.org/new',
+          endpoint: {
+            enabled: false,
+            disabledReason: 'endpoint answered 410 Gone',
+            description: null,
+            eventTypes: [EVENT_TYPE, 'OTHER'],
+            url: 'https://example.org/new',
+          },
         });
 
         const enabled = await db.store.updateEndpoint(customerId, e.id, { enabled: true }, t3);
-        expect(enabled).toMatchObject({ enabled: true, disabledReason: null });
-        expect(await db.store.getEndpoint(customerId, e.id)).toEqual(enabled);
+        expect(enabled).toMatchObject({
+          outcome: 'updated',
+          endpoint: { enabled: true, disabledReason: null },
+        });
+        if (enabled.outcome !== 'updated') throw new Error('not updated');
+        expect(await db.store.getEndpoint(customerId, e.id)).toEqual(enabled.endpoint);
 
-        expect(await db.store.updateEndpoint(customerId, randomId(), { enabled: false }, t3)).toBeUndefined();
+        const notFound = { outcome: 'not_found' };
+        expect(await db.store.updateEndpoint(customerId, randomId(), { enabled: false }, t3)).toEqual(
+          notFound,
+        );
         expect(
           await db.store.updateEndpoint(await newPartner(db.store), e.id, { url: 'https://x.y' }, t3),
-        ).toBe(undefined);
+        ).toEqual(notFound);
+      });
+
+      it('keeps one endpoint per URL per partner, on create and on a URL change', async () => {
+        const customerId = await newPartner(db.store);
+        const url = 'https://example.com/one';
+        const first = await db.store.createEndpointWithinLimit(endpointInput(customerId, { url }), 20);
+        if (first.outcome !== 'created') throw new Error(`not created: ${first.outcome}`);
+        const existing = { outcome: 'url_taken', endpointId: first.endpoint.id };
+        expect(await db.store.createEndpointWithinLimit(endpointInput(customerId, { url }), 20)).toEqual(
+          existing,
+        );
+        // the URL is checked before the cap: the answer names the endpoint that has it
+        expect(await db.store.createEndpointWithinLimit(endpointInput(customerId, { url }), 1)).toEqual(
+          existing,
+        );
+        expect(await db.store.createEndpointWithinLimit(endpointInput(customerId), 1)).toEqual({
+          outcome: 'limit_reached',
+        });
+        // another partner may use the URL
+        const other = await db.store.createEndpointWithinLimit(
+          endpointInput(await newPartner(db.store), { url }),
+          20,
+        );
+        expect(other.outcome).toBe('created');
+
+        const second = await db.store.createEndpointWithinLimit(
+          endpointInput(customerId, { url: 'https://example.com/two' }),
+          20,
+        );
+        if (second.outcome !== 'created') throw new Error(`not created: ${second.outcome}`);
+        const at = new Date('2024-07-01T00:00:00Z');
+        expect(
+          await db.store.updateEndpoint(customerId, second.endpoint.id, { url, enabled: false }, at),
+        ).toEqual(existing);
+        expect(await db.store.getEndpoint(customerId, second.endpoint.id)).toEqual(second.endpoint);
+        // its own URL again is no conflict; a missing endpoint is not found whatever its URL
+        const same = await db.store.updateEndpoint(customerId, first.endpoint.id, { url }, at);
+        expect(same).toMatchObject({ outcome: 'updated', endpoint: { url } });
+        expect(await db.store.updateEndpoint(customerId, randomId(), { url }, at)).toEqual({
+          outcome: 'not_found',
+        });
+      });
+
+      it('lets one of many concurrent creates of one URL through', async () => {
+        const customerId = await newPartner(db.store);
+        const url = 'https://example.com/race';
+        const outcomes = await Promise.all(
+          Array.from({ length: 10 }, () =>
+            db.store.createEndpointWithinLimit(endpointInput(customerId, { url }), 20),
+          ),
+        );
+        expect(outcomes.filter((o) => o.outcome === 'created')).toHaveLength(1);
+        expect(outcomes.filter((o) => o.outcome === 'url_taken')).toHaveLength(9);
+        expect(await db.store.listEndpoints(customerId)).toHaveLength(1);
       });
 
       it('deletes, once, and only the owner’s', async () => {

@@ -72,7 +72,9 @@ ${EXIT_CODES_HELP}`,
           process.exit(1);
         }
         if (!stopping)
-          console.log(`tpcs serve: listening on ${server.url} (API reference: ${server.url}/docs)`);
+          console.log(
+            `tpcs serve: listening on ${server.url} (dashboard: ${server.url}/dashboard, API reference: ${server.url}/docs)`,
+          );
       }),
     );
 }

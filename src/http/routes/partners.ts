@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { generateToken, hashToken } from '../auth.js';
-import { HttpError } from '../errors.js';
+import { HttpError, rethrowInvalidCursor } from '../errors.js';
 import { jsonAnswer } from '../openapi.js';
 import {
   ADMIN_SECURITY,
@@ -26,7 +26,28 @@ const partnerTokenSchema = z
   })
   .meta({ id: 'PartnerToken' });
 
-/** `POST /api/v1/admin/partners` and the partner token reset. */
+const partnerListQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().min(1).max(500).optional().meta({
+    description: '`next_cursor` of the previous page, passed back unchanged',
+  }),
+});
+
+const partnerSummarySchema = z
+  .object({
+    customer_id: z.string(),
+    name: z.string().nullable(),
+    created_at: z.string().meta({ description: 'ISO 8601, UTC' }),
+    endpoint_count: z.number().int().meta({ description: 'How many webhook endpoints it has' }),
+  })
+  .meta({ id: 'PartnerSummary' });
+
+const partnerListSchema = z.object({
+  partners: z.array(partnerSummarySchema),
+  next_cursor: z.string().nullable().meta({ description: 'Pass back as `cursor`; null on the last page' }),
+});
+
+/** `/api/v1/admin/partners`: create, list, and the partner token reset. */
 export const partnerRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { store, auth }) => {
   app.addHook('onRequest', auth.requireAdmin);
 
@@ -56,6 +77,40 @@ export const partnerRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { sto
       });
       if (outcome === 'exists') throw new HttpError('conflict', `Partner ${customerId} already exists`);
       return reply.code(201).send({ customer_id: customerId, token });
+    },
+  );
+
+  app.get(
+    '/api/v1/admin/partners',
+    {
+      schema: {
+        operationId: 'listPartners',
+        summary: 'List partners, oldest first; pass next_cursor back as cursor for the next page',
+        description:
+          'Keyset pages: a partner created meanwhile comes last and never shifts a page. Never shows tokens.',
+        tags: ['operator'],
+        security: ADMIN_SECURITY,
+        querystring: partnerListQuerySchema,
+        response: {
+          200: jsonAnswer('One page of partners', partnerListSchema),
+          ...errorResponses(400, 401),
+        },
+      },
+    },
+    async (request) => {
+      const { limit, cursor } = request.query;
+      const page = await store
+        .listPartnerPage({ limit, ...(cursor === undefined ? {} : { cursor }) })
+        .catch(rethrowInvalidCursor);
+      return {
+        partners: page.items.map((p) => ({
+          customer_id: p.customerId,
+          name: p.name,
+          created_at: p.createdAt.toISOString(),
+          endpoint_count: p.endpointCount,
+        })),
+        next_cursor: page.nextCursor,
+      };
     },
   );
 

@@ -13,7 +13,7 @@ import {
   submitThirdPartyCustomer,
   toThirdPartyCustomerView,
 } from '../../customers/third-parties.js';
-import { HttpError } from '../errors.js';
+import { HttpError, rethrowInvalidCursor } from '../errors.js';
 import { IDEMPOTENCY_HEADERS, REPLAYED_HEADER } from '../idempotency.js';
 import { jsonAnswer } from '../openapi.js';
 import {
@@ -98,7 +98,9 @@ export const thirdPartyRoutes: FastifyPluginAsyncZod<RouteDeps> = async (
     {
       schema: {
         operationId: 'listThirdPartyCustomers',
-        summary: 'List third-party customers, optionally by status',
+        summary: 'List third-party customers, newest first; pass next_cursor back as cursor for older ones',
+        description:
+          'Page with `cursor`: `next_cursor` of one answer, passed back, gives the next (older) page, and a third party submitted meanwhile never shifts one. `page` (by offset, with `meta` and its totals) is kept for compatibility; `cursor` is preferred. Giving both is a 400. An answer by `page` carries `next_cursor` too, so a client can switch.',
         tags: ['third-party customers'],
         security: PARTNER_SECURITY,
         params: customerParamsSchema,
@@ -110,15 +112,20 @@ export const thirdPartyRoutes: FastifyPluginAsyncZod<RouteDeps> = async (
       },
     },
     async (request) => {
-      const { status, page, limit } = request.query;
-      const result = await listThirdPartyCustomers(store, request.params.customer_id, {
-        status,
-        page,
-        limit,
-      });
+      const { status, cursor, page, limit } = request.query;
+      const customerId = request.params.customer_id;
+      if (cursor !== undefined) {
+        const result = await listThirdPartyCustomers(store, customerId, { status, cursor, limit }).catch(
+          rethrowInvalidCursor,
+        );
+        return { third_parties: result.items.map(toThirdPartyCustomerView), next_cursor: result.nextCursor };
+      }
+      const result = await listThirdPartyCustomers(store, customerId, { status, page, limit });
+      const total = result.total ?? 0;
       return {
         third_parties: result.items.map(toThirdPartyCustomerView),
-        meta: { page, limit, total_records: result.total, total_pages: Math.ceil(result.total / limit) },
+        next_cursor: result.nextCursor,
+        meta: { page: page ?? 1, limit, total_records: total, total_pages: Math.ceil(total / limit) },
       };
     },
   );

@@ -48,6 +48,15 @@ function endpointNotFound(id: string): HttpError {
   return new HttpError('not_found', `No webhook endpoint ${id.slice(0, 100)}`);
 }
 
+/** The 409 for a URL another endpoint of the partner already has. */
+function urlTaken(url: string, endpointId: string): HttpError {
+  return new HttpError(
+    'endpoint_exists',
+    `Webhook endpoint ${endpointId} already has the URL ${url}; change or delete that endpoint, or use another URL`,
+    { endpoint_id: endpointId },
+  );
+}
+
 /** The webhook endpoint routes under `/api/v1/customers/{customer_id}/webhooks`. */
 export const webhookRoutes: FastifyPluginAsyncZod<
   RouteDeps & {
@@ -79,6 +88,8 @@ export const webhookRoutes: FastifyPluginAsyncZod<
       schema: {
         operationId: 'createWebhookEndpoint',
         summary: 'Subscribe a webhook endpoint; the answer holds its signing secret, shown only here',
+        description:
+          'One endpoint per URL per partner: a URL (as normalised) that another endpoint of the partner already has answers 409 `endpoint_exists` with `details.endpoint_id`. Past `ENDPOINTS_PER_PARTNER` endpoints, 409 `endpoint_limit_reached`.',
         tags: TAGS,
         security: PARTNER_SECURITY,
         params: customerParamsSchema,
@@ -100,7 +111,8 @@ export const webhookRoutes: FastifyPluginAsyncZod<
           { url, eventTypes: request.body.event_types, description: request.body.description ?? null },
           { maxPerPartner },
         );
-        if (!subscribed) {
+        if (subscribed.outcome === 'url_taken') throw urlTaken(url, subscribed.endpointId);
+        if (subscribed.outcome === 'limit_reached') {
           throw new HttpError(
             'endpoint_limit_reached',
             `A partner may have ${maxPerPartner} webhook endpoints; delete one before adding another`,
@@ -168,13 +180,15 @@ export const webhookRoutes: FastifyPluginAsyncZod<
       schema: {
         operationId: 'updateWebhookEndpoint',
         summary: 'Change a webhook endpoint; `enabled: true` re-enables a disabled one',
+        description:
+          'A `url` that another endpoint of the partner already has answers 409 `endpoint_exists` with `details.endpoint_id`; nothing is changed.',
         tags: TAGS,
         security: PARTNER_SECURITY,
         params: endpointParamsSchema,
         body: endpointPatchSchema,
         response: {
           200: jsonAnswer('The endpoint as changed', endpointViewSchema),
-          ...errorResponses(400, 401, 404, 413, 415),
+          ...errorResponses(400, 401, 404, 409, 413, 415),
         },
       },
     },
@@ -190,9 +204,10 @@ export const webhookRoutes: FastifyPluginAsyncZod<
         patch.enabled = body.enabled;
         patch.disabledReason = body.enabled ? null : DISABLED_BY_PARTNER;
       }
-      const endpoint = await store.updateEndpoint(customerId, id, patch, new Date());
-      if (!endpoint) throw endpointNotFound(id);
-      return toEndpointView(endpoint);
+      const updated = await store.updateEndpoint(customerId, id, patch, new Date());
+      if (updated.outcome === 'not_found') throw endpointNotFound(id);
+      if (updated.outcome === 'url_taken') throw urlTaken(patch.url ?? '', updated.endpointId);
+      return toEndpointView(updated.endpoint);
     },
   );
 

@@ -1,7 +1,14 @@
 import type pg from 'pg';
 import { type SecretBox, secretContext } from '../../secrets/box.js';
 import { decodeKeyCursor, toKeyPage } from '../key-cursor.js';
-import type { CursorPage, Endpoint, EndpointPatch, NewEndpoint } from '../store.js';
+import type {
+  CursorPage,
+  Endpoint,
+  EndpointCreation,
+  EndpointPatch,
+  EndpointUpdate,
+  NewEndpoint,
+} from '../store.js';
 import { type Queryable, statement, withTransaction } from './db.js';
 import type { Row } from './tables.js';
 
@@ -99,8 +106,20 @@ const countOf = statement<{ n: number }>(
   'endpoint_count',
   'SELECT count(*)::int AS n FROM endpoints WHERE customer_id = $1',
 );
-/** Second key of the advisory lock that serialises one partner's endpoint creations (the cap). */
+/**
+ * Second key of the advisory lock that serialises one partner's endpoint creations and URL changes
+ * (the cap, and one endpoint per URL).
+ */
 const CREATE_LOCK = 1953523559;
+const lockPartnerEndpoints = (client: pg.PoolClient, customerId: string) =>
+  client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CREATE_LOCK, customerId]);
+// the partner's oldest endpoint other than $3 with the URL $2 (existing databases may hold several)
+const sameUrl = statement<{ id: string }>(
+  'endpoint_same_url',
+  `SELECT id FROM endpoints WHERE customer_id = $1 AND url = $2 AND id <> $3
+   ORDER BY created_at, id LIMIT 1`,
+);
+const exists = statement('endpoint_exists', 'SELECT 1 FROM endpoints WHERE customer_id = $1 AND id = $2');
 // one statement for every patch shape: each column changes only when its flag is true; the secrets
 // are read in the same statement (the UPDATE does not touch them, so its snapshot shows them as they are)
 const update = statement<EndpointSecretRow>(
@@ -156,20 +175,23 @@ export async function createEndpoint(db: Queryable, box: SecretBox, n: NewEndpoi
 }
 
 /**
- * {@link createEndpoint} unless the partner already has `max` endpoints (undefined then). The count is
- * taken under a transaction-scoped advisory lock per partner, so concurrent creates of one partner run
- * one after the other and cannot pass the cap together.
+ * {@link createEndpoint} unless another endpoint of the partner has its URL or the partner already has
+ * `max` endpoints. Both are checked under a transaction-scoped advisory lock per partner, so concurrent
+ * creates (and URL changes) of one partner run one after the other and cannot pass either together.
  */
 export async function createEndpointWithinLimit(
   pool: pg.Pool,
   box: SecretBox,
   n: NewEndpoint,
   max: number,
-): Promise<Endpoint | undefined> {
-  return withTransaction(pool, async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CREATE_LOCK, n.customerId]);
+): Promise<EndpointCreation> {
+  return withTransaction(pool, async (client): Promise<EndpointCreation> => {
+    await lockPartnerEndpoints(client, n.customerId);
+    const taken = (await sameUrl.run(client, [n.customerId, n.url, n.id])).rows[0];
+    if (taken) return { outcome: 'url_taken', endpointId: taken.id };
     const count = (await countOf.run(client, [n.customerId])).rows[0]?.n ?? 0;
-    return count >= max ? undefined : createEndpoint(client, box, n);
+    if (count >= max) return { outcome: 'limit_reached' };
+    return { outcome: 'created', endpoint: await createEndpoint(client, box, n) };
   });
 }
 
@@ -206,14 +228,39 @@ export async function listEndpointPage(
   return toKeyPage(toEndpoints(rows, box), q.limit);
 }
 
+/**
+ * Applies the patch in one statement; a patch with a URL first takes the partner's advisory lock (as
+ * {@link createEndpointWithinLimit} does) and is refused when another endpoint has that URL.
+ */
 export async function updateEndpoint(
+  pool: pg.Pool,
+  box: SecretBox,
+  customerId: string,
+  id: string,
+  p: EndpointPatch,
+  at: Date,
+): Promise<EndpointUpdate> {
+  const url = p.url;
+  if (url === undefined) return patchEndpoint(pool, box, customerId, id, p, at);
+  return withTransaction(pool, async (client): Promise<EndpointUpdate> => {
+    await lockPartnerEndpoints(client, customerId);
+    const taken = (await sameUrl.run(client, [customerId, url, id])).rows[0];
+    if (taken) {
+      if ((await exists.run(client, [customerId, id])).rowCount !== 1) return { outcome: 'not_found' };
+      return { outcome: 'url_taken', endpointId: taken.id };
+    }
+    return patchEndpoint(client, box, customerId, id, p, at);
+  });
+}
+
+async function patchEndpoint(
   db: Queryable,
   box: SecretBox,
   customerId: string,
   id: string,
   p: EndpointPatch,
   at: Date,
-): Promise<Endpoint | undefined> {
+): Promise<EndpointUpdate> {
   const { rows } = await update.run(db, [
     customerId,
     id,
@@ -230,7 +277,8 @@ export async function updateEndpoint(
     at,
     new Date(),
   ]);
-  return toEndpoints(rows, box)[0];
+  const endpoint = toEndpoints(rows, box)[0];
+  return endpoint ? { outcome: 'updated', endpoint } : { outcome: 'not_found' };
 }
 
 /** Secrets, deliveries and their attempts go with it (ON DELETE CASCADE). */

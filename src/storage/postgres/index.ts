@@ -10,8 +10,10 @@ import type {
   DecisionResult,
   Delivery,
   Endpoint,
+  EndpointCreation,
   EndpointHealth,
   EndpointPatch,
+  EndpointUpdate,
   EventDeliveries,
   IdempotentResponse,
   MigrationProgress,
@@ -20,6 +22,7 @@ import type {
   NewThirdPartyCustomer,
   Page,
   Partner,
+  PartnerSummary,
   Store,
   StoredEvent,
   ThirdPartyCustomer,
@@ -48,6 +51,7 @@ import {
   createPartner,
   findPartnerByTokenHash,
   getPartner,
+  listPartnerPage,
   listPartners,
   setPartnerToken,
 } from './partners.js';
@@ -59,7 +63,7 @@ import {
   pruneDashboardSessions,
 } from './sessions.js';
 import { getSetting, setSettingIfAbsent } from './settings.js';
-import { createThirdParty, getThirdParty, listThirdParties } from './third-parties.js';
+import { createThirdParty, getThirdParty, listThirdParties, listThirdPartyPage } from './third-parties.js';
 
 /**
  * A `postgres://` URL as a pool configuration. `?schema=NAME` (ours, not libpq's) becomes the
@@ -180,6 +184,9 @@ export class PostgresStore implements Store {
   listPartners(): Promise<Partner[]> {
     return listPartners(this.#pool);
   }
+  listPartnerPage(q: { limit: number; cursor?: string }): Promise<CursorPage<PartnerSummary>> {
+    return listPartnerPage(this.#pool, q);
+  }
   setPartnerToken(customerId: string, tokenHash: string): Promise<boolean> {
     return setPartnerToken(this.#pool, customerId, tokenHash);
   }
@@ -193,8 +200,14 @@ export class PostgresStore implements Store {
   listThirdParties(
     customerId: string,
     q: { status?: ThirdPartyStatus; limit: number; offset: number },
-  ): Promise<Page<ThirdPartyCustomer>> {
+  ): Promise<Page<ThirdPartyCustomer> & { nextCursor: string | null }> {
     return listThirdParties(this.#pool, customerId, q);
+  }
+  listThirdPartyPage(
+    customerId: string,
+    q: { status?: ThirdPartyStatus; limit: number; cursor?: string },
+  ): Promise<CursorPage<ThirdPartyCustomer>> {
+    return listThirdPartyPage(this.#pool, customerId, q);
   }
   async recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult> {
     const result = await recordDecision(this.#pool, d);
@@ -216,7 +229,7 @@ export class PostgresStore implements Store {
   getEndpoint(customerId: string, endpointId: string): Promise<Endpoint | undefined> {
     return getEndpoint(this.#pool, this.#box, customerId, endpointId);
   }
-  createEndpointWithinLimit(e: NewEndpoint, maxPerPartner: number): Promise<Endpoint | undefined> {
+  createEndpointWithinLimit(e: NewEndpoint, maxPerPartner: number): Promise<EndpointCreation> {
     return createEndpointWithinLimit(this.#pool, this.#box, e, maxPerPartner);
   }
   listEndpoints(customerId: string): Promise<Endpoint[]> {
@@ -230,7 +243,7 @@ export class PostgresStore implements Store {
     endpointId: string,
     patch: EndpointPatch,
     at: Date,
-  ): Promise<Endpoint | undefined> {
+  ): Promise<EndpointUpdate> {
     return updateEndpoint(this.#pool, this.#box, customerId, endpointId, patch, at);
   }
   deleteEndpoint(customerId: string, endpointId: string): Promise<boolean> {

@@ -1,4 +1,11 @@
-import type { NewThirdPartyCustomer, Page, ThirdPartyCustomer, ThirdPartyStatus } from '../store.js';
+import { cursorAfter, decodeKeyCursor, toKeyPage } from '../key-cursor.js';
+import type {
+  CursorPage,
+  NewThirdPartyCustomer,
+  Page,
+  ThirdPartyCustomer,
+  ThirdPartyStatus,
+} from '../store.js';
 import { type Queryable, statement } from './db.js';
 import type { Row } from './tables.js';
 
@@ -46,6 +53,20 @@ const page = statement<{ total: string } & { [K in keyof ThirdPartyRow]: ThirdPa
    ) t ON true`,
 );
 
+// newest first, so "after" the cursor's key is older, or as old with a greater ref
+const after = statement<ThirdPartyRow>(
+  'third_party_after',
+  `SELECT ${THIRD_PARTY_COLUMNS} FROM third_parties
+   WHERE customer_id = $1 AND ($2::text IS NULL OR status = $2)
+     AND ($3::timestamptz IS NULL OR created_at < $3
+          OR (created_at = $3 AND client_customer_ref > $4::text))
+   ORDER BY created_at DESC, client_customer_ref
+   LIMIT $5`,
+);
+
+/** A third party's place in its partner's list: the key its cursor encodes. */
+const thirdPartyKey = (t: ThirdPartyCustomer) => ({ at: t.createdAt, id: t.clientCustomerRef });
+
 export async function createThirdParty(
   db: Queryable,
   t: NewThirdPartyCustomer,
@@ -73,9 +94,29 @@ export async function listThirdParties(
   db: Queryable,
   customerId: string,
   q: { status?: ThirdPartyStatus; limit: number; offset: number },
-): Promise<Page<ThirdPartyCustomer>> {
+): Promise<Page<ThirdPartyCustomer> & { nextCursor: string | null }> {
   const { rows } = await page.run(db, [customerId, q.status ?? null, q.limit, q.offset]);
   const items: ThirdPartyCustomer[] = [];
   for (const r of rows) if (r.customer_id !== null) items.push(toThirdParty(r as ThirdPartyRow));
-  return { items, total: Number(rows[0]?.total ?? 0) };
+  const total = Number(rows[0]?.total ?? 0);
+  const last = items.at(-1);
+  const more = q.offset + items.length < total && last !== undefined;
+  return { items, total, nextCursor: more ? cursorAfter(last, thirdPartyKey) : null };
+}
+
+/** The page after `q.cursor`, newest first; see `Store.listThirdPartyPage`. */
+export async function listThirdPartyPage(
+  db: Queryable,
+  customerId: string,
+  q: { status?: ThirdPartyStatus; limit: number; cursor?: string },
+): Promise<CursorPage<ThirdPartyCustomer>> {
+  const key = q.cursor === undefined ? undefined : decodeKeyCursor(q.cursor);
+  const { rows } = await after.run(db, [
+    customerId,
+    q.status ?? null,
+    key?.at ?? null,
+    key?.id ?? '',
+    q.limit + 1,
+  ]);
+  return toKeyPage(rows.map(toThirdParty), q.limit, thirdPartyKey);
 }

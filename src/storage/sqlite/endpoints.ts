@@ -1,7 +1,14 @@
 import type { Database } from 'better-sqlite3';
 import { type SecretBox, secretContext } from '../../secrets/box.js';
 import { decodeKeyCursor, toKeyPage } from '../key-cursor.js';
-import type { CursorPage, Endpoint, EndpointPatch, NewEndpoint } from '../store.js';
+import type {
+  CursorPage,
+  Endpoint,
+  EndpointCreation,
+  EndpointPatch,
+  EndpointUpdate,
+  NewEndpoint,
+} from '../store.js';
 import { type Row, toDate, toDateOrNull } from './tables.js';
 
 /** An endpoint row joined with one of its unexpired secrets (secret columns null when it has none). */
@@ -120,6 +127,13 @@ export function endpointQueries(db: Database, box: SecretBox) {
        updated_at = @updated_at
      WHERE customer_id = @customer_id AND id = @id`,
   );
+  // the partner's oldest endpoint other than `id` with that URL (existing databases may hold several)
+  const sameUrl = db
+    .prepare<{ customer_id: string; url: string; id: string }, string>(
+      `SELECT id FROM endpoints WHERE customer_id = @customer_id AND url = @url AND id <> @id
+       ORDER BY created_at, id LIMIT 1`,
+    )
+    .pluck();
   const remove = db.prepare<[string, string]>('DELETE FROM endpoints WHERE customer_id = ? AND id = ?');
   const exists = db
     .prepare<[string, string], number>('SELECT 1 FROM endpoints WHERE customer_id = ? AND id = ?')
@@ -159,13 +173,22 @@ export function endpointQueries(db: Database, box: SecretBox) {
     };
   });
 
-  // counted under the write lock (BEGIN IMMEDIATE), so two creates cannot both see room for one
-  const createWithin = db.transaction((e: NewEndpoint, max: number): Endpoint | undefined =>
-    (countOf.get(e.customerId) ?? 0) >= max ? undefined : create(e),
-  );
+  // checked under the write lock (BEGIN IMMEDIATE), so two creates cannot both see room for one, nor
+  // both miss the other's URL
+  const createWithin = db.transaction((e: NewEndpoint, max: number): EndpointCreation => {
+    const taken = sameUrl.get({ customer_id: e.customerId, url: e.url, id: e.id });
+    if (taken !== undefined) return { outcome: 'url_taken', endpointId: taken };
+    if ((countOf.get(e.customerId) ?? 0) >= max) return { outcome: 'limit_reached' };
+    return { outcome: 'created', endpoint: create(e) };
+  });
 
   const patch = db.transaction(
-    (customerId: string, id: string, p: EndpointPatch, at: Date): Endpoint | undefined => {
+    (customerId: string, id: string, p: EndpointPatch, at: Date): EndpointUpdate => {
+      if (exists.get(customerId, id) === undefined) return { outcome: 'not_found' };
+      if (p.url !== undefined) {
+        const taken = sameUrl.get({ customer_id: customerId, url: p.url, id });
+        if (taken !== undefined) return { outcome: 'url_taken', endpointId: taken };
+      }
       const { changes } = update.run({
         customer_id: customerId,
         id,
@@ -181,7 +204,8 @@ export function endpointQueries(db: Database, box: SecretBox) {
         disabled_reason: p.disabledReason ?? null,
         updated_at: at.getTime(),
       });
-      return changes === 1 ? get(customerId, id) : undefined;
+      const endpoint = changes === 1 ? get(customerId, id) : undefined;
+      return endpoint ? { outcome: 'updated', endpoint } : { outcome: 'not_found' };
     },
   );
 
@@ -199,7 +223,7 @@ export function endpointQueries(db: Database, box: SecretBox) {
   return {
     create: (e: NewEndpoint): Endpoint => create.immediate(e),
     get,
-    createWithin: (e: NewEndpoint, maxPerPartner: number): Endpoint | undefined =>
+    createWithin: (e: NewEndpoint, maxPerPartner: number): EndpointCreation =>
       createWithin.immediate(e, maxPerPartner),
     list: (customerId: string): Endpoint[] =>
       toEndpoints(all.all({ customer_id: customerId, now: Date.now() }), box),
@@ -214,7 +238,7 @@ export function endpointQueries(db: Database, box: SecretBox) {
       });
       return toKeyPage(toEndpoints(rows, box), q.limit);
     },
-    update: (customerId: string, id: string, p: EndpointPatch, at: Date): Endpoint | undefined =>
+    update: (customerId: string, id: string, p: EndpointPatch, at: Date): EndpointUpdate =>
       patch.immediate(customerId, id, p, at),
     // secrets, deliveries and their attempts go with it (ON DELETE CASCADE)
     delete: (customerId: string, id: string): boolean => remove.run(customerId, id).changes === 1,

@@ -10,8 +10,10 @@ import type {
   DecisionResult,
   Delivery,
   Endpoint,
+  EndpointCreation,
   EndpointHealth,
   EndpointPatch,
+  EndpointUpdate,
   EventDeliveries,
   IdempotentResponse,
   MigrationProgress,
@@ -20,6 +22,7 @@ import type {
   NewThirdPartyCustomer,
   Page,
   Partner,
+  PartnerSummary,
   Store,
   StoredEvent,
   ThirdPartyCustomer,
@@ -133,6 +136,9 @@ export class SqliteStore implements Store {
   async listPartners(): Promise<Partner[]> {
     return this.#q.partners.list();
   }
+  async listPartnerPage(q: { limit: number; cursor?: string }): Promise<CursorPage<PartnerSummary>> {
+    return this.#q.partners.listPage(q);
+  }
   async setPartnerToken(customerId: string, tokenHash: string): Promise<boolean> {
     return this.#q.partners.setToken(customerId, tokenHash);
   }
@@ -149,8 +155,14 @@ export class SqliteStore implements Store {
   async listThirdParties(
     customerId: string,
     q: { status?: ThirdPartyStatus; limit: number; offset: number },
-  ): Promise<Page<ThirdPartyCustomer>> {
+  ): Promise<Page<ThirdPartyCustomer> & { nextCursor: string | null }> {
     return this.#q.thirdParties.list(customerId, q);
+  }
+  async listThirdPartyPage(
+    customerId: string,
+    q: { status?: ThirdPartyStatus; limit: number; cursor?: string },
+  ): Promise<CursorPage<ThirdPartyCustomer>> {
+    return this.#q.thirdParties.listAfter(customerId, q);
   }
   async recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult> {
     const result = this.#q.decisions.record(d);
@@ -174,7 +186,7 @@ export class SqliteStore implements Store {
   async getEndpoint(customerId: string, endpointId: string): Promise<Endpoint | undefined> {
     return this.#q.endpoints.get(customerId, endpointId);
   }
-  async createEndpointWithinLimit(e: NewEndpoint, maxPerPartner: number): Promise<Endpoint | undefined> {
+  async createEndpointWithinLimit(e: NewEndpoint, maxPerPartner: number): Promise<EndpointCreation> {
     return this.#q.endpoints.createWithin(e, maxPerPartner);
   }
   async listEndpoints(customerId: string): Promise<Endpoint[]> {
@@ -191,7 +203,7 @@ export class SqliteStore implements Store {
     endpointId: string,
     patch: EndpointPatch,
     at: Date,
-  ): Promise<Endpoint | undefined> {
+  ): Promise<EndpointUpdate> {
     return this.#q.endpoints.update(customerId, endpointId, patch, at);
   }
   async deleteEndpoint(customerId: string, endpointId: string): Promise<boolean> {

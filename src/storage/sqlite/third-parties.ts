@@ -1,5 +1,13 @@
 import type { Database } from 'better-sqlite3';
-import type { NewThirdPartyCustomer, Page, Reason, ThirdPartyCustomer, ThirdPartyStatus } from '../store.js';
+import { cursorAfter, decodeKeyCursor, toKeyPage } from '../key-cursor.js';
+import type {
+  CursorPage,
+  NewThirdPartyCustomer,
+  Page,
+  Reason,
+  ThirdPartyCustomer,
+  ThirdPartyStatus,
+} from '../store.js';
 import { type Row, toDate } from './tables.js';
 
 type ThirdPartyRow = Row<'third_parties'>;
@@ -15,6 +23,9 @@ export const toThirdParty = (r: ThirdPartyRow): ThirdPartyCustomer => ({
   createdAt: toDate(r.created_at),
   updatedAt: toDate(r.updated_at),
 });
+
+/** A third party's place in its partner's list: the key its cursor encodes. */
+const thirdPartyKey = (t: ThirdPartyCustomer) => ({ at: t.createdAt, id: t.clientCustomerRef });
 
 /** Third-party customers: create, get, list. Decisions live in decisions.ts. */
 export function thirdPartyQueries(db: Database) {
@@ -41,10 +52,23 @@ export function thirdPartyQueries(db: Database) {
     )
     .pluck();
   // count and page from one snapshot
-  const page = db.transaction((p: ListParams): Page<ThirdPartyCustomer> => {
+  const page = db.transaction((p: ListParams): Page<ThirdPartyCustomer> & { nextCursor: string | null } => {
     const total = count.get({ customer_id: p.customer_id, status: p.status }) ?? 0;
-    return { items: list.all(p).map(toThirdParty), total };
+    const items = list.all(p).map(toThirdParty);
+    const last = items.at(-1);
+    const more = p.offset + items.length < total && last !== undefined;
+    return { items, total, nextCursor: more ? cursorAfter(last, thirdPartyKey) : null };
   });
+  // newest first, so "after" the cursor's key is older, or as old with a greater ref
+  type KeyParams = Omit<ListParams, 'offset'> & { after_at: number | null; after_ref: string };
+  const after = db.prepare<KeyParams, ThirdPartyRow>(
+    `SELECT * FROM third_parties
+     WHERE customer_id = @customer_id AND (@status IS NULL OR status = @status)
+       AND (@after_at IS NULL OR created_at < @after_at
+            OR (created_at = @after_at AND client_customer_ref > @after_ref))
+     ORDER BY created_at DESC, client_customer_ref
+     LIMIT @limit`,
+  );
 
   return {
     create(t: NewThirdPartyCustomer): 'created' | 'exists' {
@@ -68,8 +92,22 @@ export function thirdPartyQueries(db: Database) {
     list(
       customerId: string,
       q: { status?: ThirdPartyStatus; limit: number; offset: number },
-    ): Page<ThirdPartyCustomer> {
+    ): Page<ThirdPartyCustomer> & { nextCursor: string | null } {
       return page({ customer_id: customerId, status: q.status ?? null, limit: q.limit, offset: q.offset });
+    },
+    listAfter(
+      customerId: string,
+      q: { status?: ThirdPartyStatus; limit: number; cursor?: string },
+    ): CursorPage<ThirdPartyCustomer> {
+      const key = q.cursor === undefined ? undefined : decodeKeyCursor(q.cursor);
+      const rows = after.all({
+        customer_id: customerId,
+        status: q.status ?? null,
+        after_at: key?.at.getTime() ?? null,
+        after_ref: key?.id ?? '',
+        limit: q.limit + 1,
+      });
+      return toKeyPage(rows.map(toThirdParty), q.limit, thirdPartyKey);
     },
   };
 }
