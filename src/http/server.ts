@@ -16,6 +16,9 @@ import { type DeliveryService, startDeliveryService } from '../webhooks/dispatch
 import { buildApp } from './app.js';
 import { ADMIN_TOKEN_SETTING, generateToken, hashToken } from './auth.js';
 import { startIdempotencyPruner } from './idempotency.js';
+import { reachableUrl } from './reachable-url.js';
+
+export { reachableUrl };
 
 /** A listening service. */
 export interface RunningServer {
@@ -204,22 +207,4 @@ export async function startServer(
     await storage.close().catch(() => undefined);
     throw err;
   }
-}
-
-/** Addresses that mean "every interface": a server listens there, but no client can open them. */
-const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]', '0:0:0:0:0:0:0:0', '']);
-
-/**
- * The URL to print for a server listening on `host`: a wildcard address becomes `localhost` (the
- * link must open on this machine), an IPv6 literal is bracketed.
- *
- * @example
- * reachableUrl('0.0.0.0', 8080); // 'http://localhost:8080'
- * reachableUrl('::1', 8080); // 'http://[::1]:8080'
- * reachableUrl('tpcs.internal', 8080); // 'http://tpcs.internal:8080'
- */
-export function reachableUrl(host: string, port: number): string {
-  if (WILDCARD_HOSTS.has(host)) return `http://localhost:${port}`;
-  const literal = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-  return `http://${literal}:${port}`;
 }

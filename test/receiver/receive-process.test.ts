@@ -92,6 +92,21 @@ describe('tpcs receive (process)', () => {
     expect(await kept.body.json()).toMatchObject({ status: 'APPROVED', event_id: rotated.eventId });
   });
 
+  it('on a wildcard host, announces a URL one can open (localhost), not 0.0.0.0', async () => {
+    const db = path.join(tempDir(), 'receiver.db');
+    const r = await startReceive(['--db', db, '--secret', SECRET, '--host', '0.0.0.0']);
+    const url = String(r.logs.find((l) => l.msg === 'listening')?.url);
+    expect(url).toMatch(/^http:\/\/localhost:\d+\/webhook$/);
+    const q = signedRequest({ customerId: 'C1', ref: 'REF_1', status: 'APPROVED' }, [SECRET]);
+    const response = await request(url.replace('localhost', '127.0.0.1'), {
+      method: 'POST',
+      headers: q.headers,
+      body: q.body,
+    });
+    expect(response.statusCode).toBe(200);
+    await response.body.dump();
+  });
+
   it('logs one line per event with --log-level debug, and nothing but errors with error', async () => {
     const dir = tempDir();
     const debug = await startReceive([

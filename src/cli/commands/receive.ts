@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { type Logger, pino } from 'pino';
 import type { SettingValues } from '../../config/index.js';
+import { reachableUrl } from '../../http/reachable-url.js';
 import { createReceiver, createSqliteInbox, type InboxStore, type Receiver } from '../../receiver/index.js';
 import { createReceiverServer, WEBHOOK_PATH } from '../../receiver/service/server.js';
 import { addOptions, commandAction, EXIT, EXIT_CODES_HELP, UsageError } from '../options.js';
@@ -106,12 +107,11 @@ async function runReceiveService(options: SettingValues<'receive'>): Promise<voi
     return fail(error instanceof Error ? error.message : String(error));
   }
   const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   // Written whatever the level: it carries the port (`--port 0`), and whoever started us waits for it.
   const announce = log.isLevelEnabled('info') ? log : log.child({}, { level: 'info' });
   const started = {
     port: address.port,
-    url: `http://${host}:${address.port}${WEBHOOK_PATH}`,
+    url: `${reachableUrl(address.address, address.port)}${WEBHOOK_PATH}`,
     db: options.receiverDb,
     synchronous,
     signature_verification: receiver.verifiesSignatures,
