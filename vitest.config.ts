@@ -12,7 +12,6 @@ import { configDefaults, defineConfig } from 'vitest/config';
 const UNIT = [
   'test/contract/build.test.ts',
   'test/contract/fixtures.test.ts',
-  'test/contract/generated.test.ts',
   'test/contract/invalid-corpus.test.ts',
   'test/contract/json-schema.test.ts',
   'test/contract/openapi.test.ts',

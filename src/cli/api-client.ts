@@ -1,10 +1,12 @@
 /**
- * A small client for the service's HTTP API, for the commands that drive a running `tpcs serve`
- * (replay, recover, partners, tokens, listen). Answers are returned, not thrown: a refusal is an
- * ordinary outcome the command reports with exit code 1.
+ * The CLI's way to the service's HTTP API, for the commands that drive a running `tpcs serve`
+ * (replay, recover, partners, tokens, listen): every call goes through the typed client
+ * (`tpcs/client`), with a timeout. Answers are returned, not thrown: a refusal is an ordinary outcome
+ * the command reports with exit code 1. Only a call that got no answer at all throws
+ * ({@link ApiUnreachableError}).
  */
 import { STATUS_CODES } from 'node:http';
-import { request } from 'undici';
+import { createTpcsClient, type TpcsClient } from '../client/index.js';
 import type { ErrorBody } from '../errors/index.js';
 
 /** One answer of the API: its status and its JSON body (or the text when it is not JSON). */
@@ -13,50 +15,101 @@ export interface ApiAnswer {
   body: unknown;
 }
 
+/** A call's outcome: a success with its body, as the API's types say, or the refusal as it came. */
+export type ApiResult<T> =
+  | { ok: true; status: number; headers: Headers; body: T }
+  | { ok: false; status: number; headers: Headers; body: unknown };
+
+/** What a typed client's call resolves to: `data` on a success, `error` (the body) on a refusal. */
+export interface ClientAnswer<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
+}
+
 /** The API at `base` (e.g. `http://127.0.0.1:8080`), called with a bearer token. */
 export interface ApiClient {
   readonly base: string;
-  call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<ApiAnswer>;
+  /**
+   * Makes one call with the typed client and returns its outcome; a success without a body (which
+   * no route of these commands answers) counts as a refusal.
+   */
+  call<T>(send: (client: TpcsClient) => Promise<ClientAnswer<T>>): Promise<ApiResult<NonNullable<T>>>;
 }
 
 /** The API could not be reached at all (refused connection, DNS, timeout). */
 export class ApiUnreachableError extends Error {
   constructor(base: string, cause: unknown) {
-    super(`cannot reach the service at ${base}: ${(cause as Error).message ?? String(cause)}`);
+    super(`cannot reach the service at ${base}: ${networkReason(cause)}`);
     this.name = 'ApiUnreachableError';
   }
 }
 
 /**
- * Makes a client.
+ * Makes a client; each call gives up after `timeoutMs` (null: never, for a stream that stays open).
  *
  * @example
  * const api = createApiClient('http://127.0.0.1:8080', process.env.TPCS_TOKEN);
- * const { status, body } = await api.call('POST', '/api/v1/admin/partners', { customer_id: 'P1' });
+ * const answer = await api.call((client) =>
+ *   client.POST('/api/v1/admin/partners', { body: { customer_id: '0201001008132685' } }),
+ * );
+ * if (answer.ok) console.log(answer.body.token);
  */
-export function createApiClient(base: string, token: string | undefined, timeoutMs = 30_000): ApiClient {
+export function createApiClient(
+  base: string,
+  token: string | undefined,
+  timeoutMs: number | null = 30_000,
+): ApiClient {
   const root = base.replace(/\/+$/, '');
+  const client = createTpcsClient({
+    baseUrl: root,
+    token,
+    headers: { accept: 'application/json' },
+    fetch: (request) =>
+      fetch(request, {
+        // A redirect is an answer to report, as it was before the client followed them.
+        redirect: 'manual',
+        signal:
+          timeoutMs === null
+            ? request.signal
+            : AbortSignal.any([request.signal, AbortSignal.timeout(timeoutMs)]),
+      }),
+  });
   return {
     base: root,
-    async call(method, path, body) {
-      const headers: Record<string, string> = { accept: 'application/json' };
-      if (token !== undefined) headers.authorization = `Bearer ${token}`;
-      if (body !== undefined) headers['content-type'] = 'application/json';
-      let response: Awaited<ReturnType<typeof request>>;
+    async call(send) {
+      let answer: Awaited<ReturnType<typeof send>>;
       try {
-        response = await request(`${root}${path}`, {
-          method,
-          headers,
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        });
+        answer = await send(client);
       } catch (error) {
+        // A success whose body is not JSON: something other than the service answered.
+        if (error instanceof SyntaxError)
+          throw new Error(`the answer from ${root} is not JSON: ${error.message}`);
         throw new ApiUnreachableError(root, error);
       }
-      return apiAnswer(response.statusCode, await response.body.text());
+      const { data, error, response } = answer;
+      const { status, headers } = response;
+      if (response.ok && data !== undefined && data !== null)
+        return { ok: true, status, headers, body: data };
+      // The client gives an error body as parsed JSON, else as text; nothing at all is null here.
+      return { ok: false, status, headers, body: error === undefined || error === '' ? null : error };
     },
   };
+}
+
+/**
+ * Why no answer came, in the network's words: fetch wraps them (`fetch failed`, caused by `connect
+ * ECONNREFUSED 127.0.0.1:1`), and a host with several addresses fails with one error per address.
+ */
+function networkReason(error: unknown): string {
+  let reason = error;
+  while (reason instanceof Error && reason.message === 'fetch failed' && reason.cause !== undefined) {
+    reason = reason.cause;
+  }
+  if (reason instanceof AggregateError && reason.errors.length > 0) reason = reason.errors[0];
+  if (!(reason instanceof Error)) return String(reason);
+  if (reason.message !== '') return reason.message;
+  return 'code' in reason && typeof reason.code === 'string' ? reason.code : reason.name;
 }
 
 /** An answer from its status and body text: the JSON body, `null` when empty, else the text itself. */
@@ -118,6 +171,3 @@ function problemLines(details: unknown): string[] {
 }
 
 const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, ' ').trim();
-
-/** A path segment, percent-encoded. */
-export const seg = (value: string): string => encodeURIComponent(value);

@@ -14,7 +14,7 @@ export interface SseMessage {
  * @example
  * for await (const message of readSse(response.body)) console.log(message.id, message.data);
  */
-export async function* readSse(chunks: AsyncIterable<Buffer | string>): AsyncGenerator<SseMessage> {
+export async function* readSse(chunks: AsyncIterable<Uint8Array | string>): AsyncGenerator<SseMessage> {
   const decoder = new TextDecoder();
   let buffer = '';
   let id: string | undefined;

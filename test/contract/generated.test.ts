@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import {
   canonicalJson,
   GENERATED_PATHS,
+  renderApiTypes,
   renderFixturesModule,
   renderJsonFiles,
+  servedApiDocument,
 } from '../../scripts/generate.js';
 
 const STALE = 'a generated file is stale: run npm run generate';
@@ -18,13 +20,18 @@ describe('generated files are up to date', () => {
     expect(committed(GENERATED_PATHS.fixtures), STALE).toBe(renderFixturesModule());
   });
 
-  it('JSON Schema and OpenAPI (compared without layout, which Biome decides)', async () => {
+  it('JSON Schema and the OpenAPI documents (compared without layout, which Biome decides)', async () => {
     const rendered = await renderJsonFiles();
     expect(Object.keys(rendered).sort()).toEqual(
-      [GENERATED_PATHS.jsonSchema, GENERATED_PATHS.openApi].sort(),
+      [GENERATED_PATHS.jsonSchema, GENERATED_PATHS.openApi, GENERATED_PATHS.apiDocument].sort(),
     );
     for (const [path, text] of Object.entries(rendered)) {
       expect(canonicalJson(committed(path)), `${path}: ${STALE}`).toBe(canonicalJson(text));
     }
+  });
+
+  it(`${GENERATED_PATHS.apiTypes} (the client's types, byte for byte)`, async () => {
+    const rendered = await renderApiTypes(await servedApiDocument());
+    expect(committed(GENERATED_PATHS.apiTypes), STALE).toBe(rendered);
   });
 });

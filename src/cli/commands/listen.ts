@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { request } from 'undici';
 import { httpUrl, integer } from '../../config/values.js';
 import { postRaw } from '../../conformance/post.js';
 import { generateSecret, signWebhook } from '../../signing/index.js';
-import { ApiUnreachableError, apiAnswer, describeApiError, seg } from '../api-client.js';
+import { type ApiResult, createApiClient, describeApiError } from '../api-client.js';
 import {
   type Arguments,
   addOptions,
@@ -37,6 +36,8 @@ type ListenOptions = CommandValues<'listen', typeof ARGUMENTS>;
 
 /** Waits between reconnections after the stream drops (the service restarting, say). */
 const RECONNECT_MS = 1_000;
+/** Heartbeats come every 15 s: a silent minute means the connection is dead. */
+const SILENCE_MS = 60_000;
 /** The longest wait before connecting again, whatever `Retry-After` asks. */
 const MAX_RETRY_WAIT_MS = 60_000;
 /** Refusals that pass: the service is busy (429), restarting or overloaded (5xx, a proxy's 502/504). */
@@ -81,7 +82,8 @@ ${EXIT_CODES_HELP}`,
 
 async function listen(options: ListenOptions): Promise<void> {
   const sessionSecret = options.signingSecret ?? generateSecret();
-  const streamUrl = `${options.api}/api/v1/customers/${seg(options.customerId)}/events/stream`;
+  // No overall timeout: the stream stays open; a silent connection is dropped instead (SILENCE_MS).
+  const api = createApiClient(options.api, options.token, null);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
@@ -93,39 +95,44 @@ async function listen(options: ListenOptions): Promise<void> {
   let refusals = 0;
   try {
     while (!stop.signal.aborted) {
-      let response: Awaited<ReturnType<typeof request>>;
+      const connection = new AbortController();
+      const silence = watchdog(SILENCE_MS, () => connection.abort(new Error('no data for a minute')));
+      let answer: ApiResult<ReadableStream<Uint8Array>>;
       try {
-        response = await request(streamUrl, {
-          headers: {
-            authorization: `Bearer ${options.token}`,
-            accept: 'text/event-stream',
-            ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }),
-          },
-          signal: stop.signal,
-          // Heartbeats come every 15 s; a silent minute means the connection is dead.
-          bodyTimeout: 60_000,
-        });
+        answer = await api.call((client) =>
+          client.GET('/api/v1/customers/{customer_id}/events/stream', {
+            params: {
+              path: { customer_id: options.customerId },
+              ...(lastEventId === undefined ? {} : { header: { 'last-event-id': lastEventId } }),
+            },
+            headers: { accept: 'text/event-stream' },
+            parseAs: 'stream',
+            signal: AbortSignal.any([stop.signal, connection.signal]),
+          }),
+        );
       } catch (error) {
+        silence.stop();
         if (stop.signal.aborted) break;
         // Not there at all at start: a wrong --api, most likely; say so now rather than wait.
-        if (!announced) throw new ApiUnreachableError(options.api, error);
+        if (!announced) throw error;
         console.error(`tpcs listen: reconnecting (${(error as Error).message})`);
         await pause(RECONNECT_MS);
         continue;
       }
-      if (response.statusCode !== 200) {
-        const text = await response.body.text();
-        const refusal = describeApiError(apiAnswer(response.statusCode, text)).split('\n')[0] ?? '';
-        if (!RETRYABLE(response.statusCode)) {
-          const hint = HINTS[response.statusCode];
+      if (!answer.ok || answer.status !== 200) {
+        silence.stop();
+        connection.abort();
+        const refusal = describeApiError(answer).split('\n')[0] ?? '';
+        if (!RETRYABLE(answer.status)) {
+          const hint = HINTS[answer.status];
           console.error(hint === undefined ? refusal : `${refusal}; ${hint}`);
           process.exitCode = EXIT.failed;
           return;
         }
         refusals += 1;
-        const waitMs = retryWait(response.headers['retry-after'], refusals);
+        const waitMs = retryWait(answer.headers.get('retry-after') ?? undefined, refusals);
         console.error(
-          `tpcs listen: the service answered ${response.statusCode}; connecting again in ${Math.round(waitMs / 1000)} s (${refusal})`,
+          `tpcs listen: the service answered ${answer.status}; connecting again in ${Math.round(waitMs / 1000)} s (${refusal})`,
         );
         await pause(waitMs);
         continue;
@@ -139,7 +146,7 @@ async function listen(options: ListenOptions): Promise<void> {
         console.log(`Your webhook signing secret is ${sessionSecret} (^C to quit)`);
       }
       try {
-        for await (const message of readSse(response.body)) {
+        for await (const message of readSse(chunksOf(answer.body, silence.reset))) {
           if (message.event !== 'event' || message.id === undefined) continue;
           lastEventId = message.id;
           await forward(options, sessionSecret, message.id, message.data);
@@ -147,6 +154,10 @@ async function listen(options: ListenOptions): Promise<void> {
       } catch (error) {
         if (stop.signal.aborted) break;
         console.error(`tpcs listen: stream interrupted (${(error as Error).message}); reconnecting`);
+      } finally {
+        silence.stop();
+        // Whatever ended the stream, close the connection (a no-op once it has ended).
+        connection.abort();
       }
       if (!stop.signal.aborted) await pause(RECONNECT_MS);
     }
@@ -155,6 +166,35 @@ async function listen(options: ListenOptions): Promise<void> {
     process.off('SIGTERM', onSignal);
   }
   process.exitCode ??= EXIT.ok;
+}
+
+/** Calls `onSilence` once `ms` pass without a `reset`. */
+function watchdog(ms: number, onSilence: () => void): { reset(): void; stop(): void } {
+  let timer = setTimeout(onSilence, ms);
+  return {
+    reset() {
+      clearTimeout(timer);
+      timer = setTimeout(onSilence, ms);
+    },
+    stop() {
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** A response body's chunks, calling `onChunk` as each arrives; the body is cancelled when left early. */
+async function* chunksOf(body: ReadableStream<Uint8Array>, onChunk: () => void): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      onChunk();
+      yield value;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
 }
 
 /**

@@ -39,14 +39,20 @@ ${EXIT_CODES_HELP}`,
     .action(
       commandAction('partners create', ARGUMENTS, async (options) => {
         const api = createApiClient(options.api, options.adminToken);
-        const answer = await api.call('POST', '/api/v1/admin/partners', {
-          customer_id: options.customerId,
-          ...(options.name === undefined ? {} : { name: options.name }),
-        });
-        report(answer, options.json, (body) => {
-          const { token } = body as { token: string };
-          return `Created partner ${options.customerId}.\nPartner token (shown only now, store it): ${token}\nUse it as: export TPCS_TOKEN=${token} TPCS_CUSTOMER_ID=${options.customerId}`;
-        });
+        const answer = await api.call((client) =>
+          client.POST('/api/v1/admin/partners', {
+            body: {
+              customer_id: options.customerId,
+              ...(options.name === undefined ? {} : { name: options.name }),
+            },
+          }),
+        );
+        report(
+          answer,
+          options.json,
+          ({ token }) =>
+            `Created partner ${options.customerId}.\nPartner token (shown only now, store it): ${token}\nUse it as: export TPCS_TOKEN=${token} TPCS_CUSTOMER_ID=${options.customerId}`,
+        );
       }),
     );
 }

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import type { Delivery } from '../../client/index.js';
 import { integer, pointInTime } from '../../config/values.js';
-import { type ApiClient, createApiClient, seg } from '../api-client.js';
+import { type ApiClient, createApiClient, describeApiError } from '../api-client.js';
 import {
   type Arguments,
   addOptions,
@@ -59,16 +60,21 @@ ${EXIT_CODES_HELP}`,
 
 async function recover(options: RecoverOptions): Promise<void> {
   const api = createApiClient(options.api, options.token);
-  const base = `/api/v1/customers/${seg(options.customerId)}/webhooks/${seg(options.webhook)}`;
-  const answer = await api.call('POST', `${base}/recover`, { since: options.since.toISOString() });
-  const requeued = (answer.body as { requeued?: number } | null)?.requeued ?? 0;
+  const path = { customer_id: options.customerId, webhook_id: options.webhook };
+  const answer = await api.call((client) =>
+    client.POST('/api/v1/customers/{customer_id}/webhooks/{webhook_id}/recover', {
+      params: { path },
+      body: { since: options.since.toISOString() },
+    }),
+  );
+  const requeued = answer.ok ? answer.body.requeued : 0;
   const ok = report(answer, options.json, () =>
     requeued === 0
       ? `No failed deliveries since ${options.since.toISOString()}`
       : `Re-queued ${requeued} failed deliver${requeued === 1 ? 'y' : 'ies'} since ${options.since.toISOString()}`,
   );
   if (!ok || options.wait === undefined || requeued === 0) return;
-  const failed = await waitForDeliveries(api, base, options.since, requeued, options.wait * 1000);
+  const failed = await waitForDeliveries(api, path, options.since, requeued, options.wait * 1000);
   if (failed === undefined) {
     console.error(`tpcs recover: deliveries still pending after ${options.wait} s`);
     process.exitCode = EXIT.failed;
@@ -81,7 +87,7 @@ async function recover(options: RecoverOptions): Promise<void> {
 /** Polls the endpoint's deliveries since `since` until none is pending: the failed count, or undefined on timeout. */
 async function waitForDeliveries(
   api: ApiClient,
-  base: string,
+  path: EndpointPath,
   since: Date,
   total: number,
   timeoutMs: number,
@@ -90,7 +96,7 @@ async function waitForDeliveries(
   const deadline = Date.now() + timeoutMs;
   try {
     while (Date.now() < deadline) {
-      const deliveries = await recentDeliveries(api, base, since);
+      const deliveries = await recentDeliveries(api, path, since);
       const pending = deliveries.filter((d) => d.status === 'pending').length;
       progress.tick(`${pending} pending`, Math.max(0, total - pending));
       if (pending === 0) return deliveries.filter((d) => d.status === 'failed').length;
@@ -102,22 +108,30 @@ async function waitForDeliveries(
   }
 }
 
-async function recentDeliveries(api: ApiClient, base: string, since: Date): Promise<{ status: string }[]> {
-  const found: { status: string; created_at?: string }[] = [];
+/** The endpoint a recover is about, as the API's paths name it. */
+interface EndpointPath {
+  customer_id: string;
+  webhook_id: string;
+}
+
+/** The endpoint's deliveries created since `since`, page by page (newest first). */
+async function recentDeliveries(api: ApiClient, path: EndpointPath, since: Date): Promise<Delivery[]> {
+  const found: Delivery[] = [];
   let cursor: string | null = null;
   do {
-    const answer = await api.call(
-      'GET',
-      `${base}/deliveries?limit=100${cursor ? `&cursor=${seg(cursor)}` : ''}`,
+    const query: { limit: number; cursor?: string } =
+      cursor === null ? { limit: 100 } : { limit: 100, cursor };
+    const answer = await api.call((client) =>
+      client.GET('/api/v1/customers/{customer_id}/webhooks/{webhook_id}/deliveries', {
+        params: { path, query },
+      }),
     );
-    const body = answer.body as {
-      deliveries?: { status: string; created_at?: string }[];
-      next_cursor?: string | null;
-    };
-    const page = body.deliveries ?? [];
-    const recent = page.filter((d) => d.created_at === undefined || new Date(d.created_at) >= since);
+    // Counting a page that did not come as "none pending" would report the wrong outcome.
+    if (!answer.ok) throw new Error(describeApiError(answer));
+    const page = answer.body.deliveries;
+    const recent = page.filter((d) => new Date(d.created_at) >= since);
     found.push(...recent);
-    cursor = recent.length === page.length ? (body.next_cursor ?? null) : null;
+    cursor = recent.length === page.length ? answer.body.next_cursor : null;
   } while (cursor !== null);
   return found;
 }

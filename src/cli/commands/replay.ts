@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { type ApiAnswer, createApiClient, describeApiError, seg } from '../api-client.js';
+import { type ApiResult, createApiClient, describeApiError } from '../api-client.js';
 import {
   type Arguments,
   addOptions,
@@ -47,14 +47,26 @@ ${EXIT_CODES_HELP}`,
     .action(
       commandAction('replay', ARGUMENTS, async (options) => {
         const api = createApiClient(options.api, options.token);
-        const answer = await api.call(
-          'POST',
-          `/api/v1/customers/${seg(options.customerId)}/webhooks/${seg(options.webhook)}/deliveries/${seg(options.delivery)}/retry`,
+        const answer = await api.call((client) =>
+          client.POST(
+            '/api/v1/customers/{customer_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry',
+            {
+              params: {
+                path: {
+                  customer_id: options.customerId,
+                  webhook_id: options.webhook,
+                  delivery_id: options.delivery,
+                },
+              },
+            },
+          ),
         );
-        report(answer, options.json, (body) => {
-          const d = body as { id?: string; event_id?: string; status?: string };
-          return `Queued delivery ${d.id ?? options.delivery} (event ${d.event_id ?? '?'}) to be sent again now; status ${d.status ?? '?'}`;
-        });
+        report(
+          answer,
+          options.json,
+          (delivery) =>
+            `Queued delivery ${delivery.id} (event ${delivery.event_id}) to be sent again now; status ${delivery.status}`,
+        );
       }),
     );
 }
@@ -63,15 +75,14 @@ ${EXIT_CODES_HELP}`,
  * Prints an API answer: `describe(body)` on a 2xx, else the error as `error: <code>: <message>` on
  * stderr, and sets the exit code. Shared by the commands that make one API call.
  */
-export function report(
-  answer: ApiAnswer,
+export function report<T>(
+  answer: ApiResult<T>,
   json: boolean | undefined,
-  describe: (body: unknown) => string,
+  describe: (body: T) => string,
 ): boolean {
-  const ok = answer.status >= 200 && answer.status < 300;
   if (json) console.log(JSON.stringify({ status: answer.status, body: answer.body }));
-  else if (ok) console.log(describe(answer.body));
-  if (!ok) console.error(describeApiError(answer));
-  process.exitCode = ok ? EXIT.ok : EXIT.failed;
-  return ok;
+  else if (answer.ok) console.log(describe(answer.body));
+  if (!answer.ok) console.error(describeApiError(answer));
+  process.exitCode = answer.ok ? EXIT.ok : EXIT.failed;
+  return answer.ok;
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createApiClient, seg } from '../api-client.js';
+import { createApiClient } from '../api-client.js';
 import {
   type Arguments,
   addOptions,
@@ -48,11 +48,17 @@ ${EXIT_CODES_HELP}`,
     .action(
       commandAction('tokens reset', ARGUMENTS, async (options) => {
         const api = createApiClient(options.api, options.adminToken);
-        const answer = await api.call('POST', `/api/v1/admin/partners/${seg(options.customerId)}/token`);
-        report(answer, options.json, (body) => {
-          const { token } = body as { token: string };
-          return `New token for partner ${options.customerId} (shown only now; the old one no longer works): ${token}`;
-        });
+        const answer = await api.call((client) =>
+          client.POST('/api/v1/admin/partners/{customer_id}/token', {
+            params: { path: { customer_id: options.customerId } },
+          }),
+        );
+        report(
+          answer,
+          options.json,
+          ({ token }) =>
+            `New token for partner ${options.customerId} (shown only now; the old one no longer works): ${token}`,
+        );
       }),
     );
   tokens
