@@ -1,8 +1,10 @@
 /**
  * The delivery queue on PostgreSQL (see ../queue.ts for the terms), graphile-worker style: the claim
- * is one statement, a CTE that picks each endpoint's due heads `FOR UPDATE SKIP LOCKED` and then
- * `UPDATE … RETURNING` sets the lease, so several processes claim concurrently without waiting on
- * each other and never take the same delivery. Completions are written in batches with `unnest`.
+ * is one statement that picks each endpoint's due heads, locks the chosen ones `FOR NO KEY UPDATE SKIP
+ * LOCKED` and writes their leases, so several processes claim concurrently without waiting on each
+ * other and never take the same delivery. Leases are rows of `delivery_leases` (migration 013), not
+ * columns of the delivery: taking one writes a small row instead of a new version of the delivery and
+ * an entry in each of its indexes. Completions are written in batches with `unnest`.
  */
 import pg from 'pg';
 import { openDeliverySecrets, SecretBox } from '../../secrets/box.js';
@@ -12,11 +14,11 @@ import { poolTimeouts, statement, withTransaction } from './db.js';
 import { getDelivery } from './deliveries.js';
 import { type PostgresTimeouts, parsePostgresUrl } from './index.js';
 
-// The claim is the function `tpcs_claim` of migration 003 (006 adds retry_round_start to its result, 011
-// the partner share): per-partner advisory try-lock, then the due heads (deliveries.head, kept by
-// triggers) of each locked partner's endpoints up to the endpoint's and the partner's room, FOR UPDATE
-// SKIP LOCKED, shared out across partners in turns, leased and returned with the payload and secrets,
-// in one round trip.
+// The claim is the function `tpcs_claim` (migration 003; 006 adds retry_round_start to its result, 011
+// the partner share, 013 the lease table): per-partner advisory try-lock, then the due heads
+// (deliveries.head, kept by triggers) of each locked partner's endpoints up to the endpoint's and the
+// partner's room, locked FOR NO KEY UPDATE SKIP LOCKED, shared out across partners in turns, leased and
+// returned with the payload and secrets, in one round trip.
 const CLAIM = /* sql */ `SELECT * FROM tpcs_claim($1::int, $2::timestamptz, $3::int, $4::text, $5::int, $6::int)`;
 
 interface ClaimRow {
@@ -34,32 +36,40 @@ interface ClaimRow {
   secrets: string[];
 }
 
-// Attempts are inserted only for deliveries that still exist (the endpoint may have been deleted).
-// The delivery's outcome is fenced by the lease: if it expired and another worker took the delivery,
+// Each delivery is locked first (`locked`), as the claim locks it before its lease, so a late
+// completion and a claim taking its lease over cannot deadlock. Attempts are inserted only for
+// deliveries that still exist (the endpoint may have been deleted). The outcome is fenced by the lease:
+// the worker settles the delivery only if it still holds the lease, which it deletes; a DELETE tests a
+// row changed meanwhile on its latest version, so a lease another worker took over is left alone and
 // that worker decides. The attempt was made all the same, so it is counted: attempt_count stays the
-// number of attempts listed. (One UPDATE with CASE, not a second one for the late rows: each row's
-// lease is tested on the version the UPDATE locks, so a lease taken meanwhile cannot make both skip it.)
+// number of attempts listed.
 const COMPLETE = /* sql */ `
 WITH c AS (
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::text[], $6::text[],
     $7::text[], $8::timestamptz[]) AS c(delivery_id, at, duration_ms, status_code, error, excerpt, status, next_at)
 ),
+locked AS (
+  SELECT x.id FROM deliveries x WHERE x.id = ANY($1::text[]) ORDER BY x.id FOR NO KEY UPDATE
+),
 ins AS (
   INSERT INTO attempts (delivery_id, at, duration_ms, status_code, error, response_excerpt)
   SELECT c.delivery_id, c.at, c.duration_ms, c.status_code, c.error, c.excerpt FROM c
-  WHERE EXISTS (SELECT 1 FROM deliveries x WHERE x.id = c.delivery_id)
+  JOIN locked ON locked.id = c.delivery_id
 ),
 ok AS (
   UPDATE endpoints SET failing_since = NULL WHERE id = ANY($10::text[]) AND failing_since IS NOT NULL
+),
+mine AS (
+  DELETE FROM delivery_leases l USING locked WHERE l.delivery_id = locked.id AND l.locked_by = $9
+  RETURNING l.delivery_id
 )
 UPDATE deliveries d SET attempt_count = d.attempt_count + 1,
-  status = CASE WHEN d.locked_by = $9 THEN c.status ELSE d.status END,
-  next_attempt_at = CASE WHEN d.locked_by = $9 THEN c.next_at ELSE d.next_attempt_at END,
-  last_attempt_at = CASE WHEN d.locked_by = $9 THEN c.at ELSE d.last_attempt_at END,
-  locked_until = CASE WHEN d.locked_by = $9 THEN NULL ELSE d.locked_until END,
-  updated_at = CASE WHEN d.locked_by = $9 THEN c.at ELSE d.updated_at END,
-  locked_by = CASE WHEN d.locked_by = $9 THEN NULL ELSE d.locked_by END
-FROM c WHERE d.id = c.delivery_id
+  status = CASE WHEN m.delivery_id IS NULL THEN d.status ELSE c.status END,
+  next_attempt_at = CASE WHEN m.delivery_id IS NULL THEN d.next_attempt_at ELSE c.next_at END,
+  last_attempt_at = CASE WHEN m.delivery_id IS NULL THEN d.last_attempt_at ELSE c.at END,
+  updated_at = CASE WHEN m.delivery_id IS NULL THEN d.updated_at ELSE c.at END
+FROM c LEFT JOIN mine m ON m.delivery_id = c.delivery_id
+WHERE d.id = c.delivery_id
 `;
 
 const completeStatement = statement('queue_complete', COMPLETE);
@@ -285,8 +295,10 @@ export function postgresDeliveryQueue(
 
     async release(workerId, ids) {
       if (ids.length === 0) return;
+      // the deliveries first, then their leases (the lock order of the claim)
       const r = await pool.query(
-        'UPDATE deliveries SET locked_by = NULL, locked_until = NULL WHERE id = ANY($1) AND locked_by = $2',
+        `WITH locked AS (SELECT id FROM deliveries WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE)
+         DELETE FROM delivery_leases l USING locked WHERE l.delivery_id = locked.id AND l.locked_by = $2`,
         [ids, workerId],
       );
       // released leases are claimable now: wake the other processes
@@ -294,9 +306,14 @@ export function postgresDeliveryQueue(
     },
 
     async nextDueAt() {
+      // only a head can be due: each enabled endpoint's earliest, from deliveries_heads
       const { rows } = await pool.query<{ at: Date | null }>(
-        `SELECT min(d.next_attempt_at) AS at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-         WHERE d.status = 'pending' AND e.enabled`,
+        `SELECT min(h.at) AS at FROM endpoints e CROSS JOIN LATERAL (
+           SELECT d.next_attempt_at AS at FROM deliveries d
+           WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.head
+           ORDER BY d.next_attempt_at LIMIT 1
+         ) h
+         WHERE e.enabled`,
       );
       return rows[0]?.at ?? null;
     },
@@ -309,14 +326,20 @@ export function postgresDeliveryQueue(
     },
 
     async retry(customerId, endpointId, deliveryId, now) {
-      const { rowCount } = await pool.query(
-        `UPDATE deliveries d SET status = 'pending', next_attempt_at = $4, locked_by = NULL, locked_until = NULL,
-           updated_at = $4
-         FROM endpoints e
-         WHERE d.id = $3 AND d.endpoint_id = $2 AND e.id = d.endpoint_id AND e.customer_id = $1`,
+      // any lease ends with it: a worker still sending it can no longer settle it (the delivery is
+      // updated, so locked, before its lease is deleted: the lock order of the claim)
+      const { rows } = await pool.query<{ n: number }>(
+        `WITH r AS (
+           UPDATE deliveries d SET status = 'pending', next_attempt_at = $4, updated_at = $4
+           FROM endpoints e
+           WHERE d.id = $3 AND d.endpoint_id = $2 AND e.id = d.endpoint_id AND e.customer_id = $1
+           RETURNING d.id
+         ),
+         ended AS (DELETE FROM delivery_leases l USING r WHERE l.delivery_id = r.id)
+         SELECT count(*)::int AS n FROM r`,
         [customerId, endpointId, deliveryId, now],
       );
-      if (!rowCount) return undefined;
+      if (!rows[0]?.n) return undefined;
       queued(); // due now: every process's dispatchers wake, not only this one's
       return getDelivery(pool, customerId, endpointId, deliveryId);
     },

@@ -60,11 +60,16 @@ export interface Tables {
     /** attempt_count when the current retry round began (set by recover); the schedule counts from it. */
     retry_round_start: number;
     next_attempt_at: Date | null;
-    locked_by: string | null;
-    locked_until: Date | null;
     last_attempt_at: Date | null;
     created_at: Date;
     updated_at: Date;
+  };
+  /** A dispatcher's lease on a pending delivery (migration 013): free once `locked_until` has passed. */
+  delivery_leases: {
+    delivery_id: string;
+    endpoint_id: string;
+    locked_by: string;
+    locked_until: Date;
   };
   attempts: {
     id: string;
