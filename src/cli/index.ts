@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerConformance } from './commands/conformance.js';
+import { registerEndpoints } from './commands/endpoints.js';
 import { registerListen } from './commands/listen.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPartners } from './commands/partners.js';
@@ -50,6 +51,7 @@ registerListen(program);
 registerReplay(program);
 registerRecover(program);
 registerPartners(program);
+registerEndpoints(program);
 registerTokens(program);
 registerSecrets(program);
 

@@ -36,6 +36,9 @@ export const COMMANDS = [
   'recover',
   'partners create',
   'tokens reset',
+  'endpoints list',
+  'endpoints create',
+  'endpoints rotate-secret',
   'secrets rotate-key',
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
@@ -428,21 +431,44 @@ export const SETTINGS = {
     description: 'base URL of the running tpcs service',
     schema: httpUrl,
     default: 'http://127.0.0.1:8080',
-    commands: optionalIn('listen', 'replay', 'recover', 'partners create', 'tokens reset'),
+    commands: optionalIn(
+      'listen',
+      'replay',
+      'recover',
+      'endpoints list',
+      'endpoints create',
+      'endpoints rotate-secret',
+      'partners create',
+      'tokens reset',
+    ),
   },
   token: {
     env: 'TPCS_TOKEN',
     flag: '--token <token>',
     description: "the partner's bearer token (tpcs_pk_…; the admin token also works)",
     schema: text('a bearer token'),
-    commands: requiredIn('listen', 'replay', 'recover'),
+    commands: requiredIn(
+      'listen',
+      'replay',
+      'recover',
+      'endpoints list',
+      'endpoints create',
+      'endpoints rotate-secret',
+    ),
   },
   customerId: {
     env: 'TPCS_CUSTOMER_ID',
     flag: '--customer-id <id>',
     description: "the partner's customer_id",
     schema: text('a customer_id'),
-    commands: requiredIn('listen', 'replay', 'recover'),
+    commands: requiredIn(
+      'listen',
+      'replay',
+      'recover',
+      'endpoints list',
+      'endpoints create',
+      'endpoints rotate-secret',
+    ),
   },
 } as const satisfies Record<string, Setting>;
 

@@ -40,6 +40,9 @@ const WRONG_VALUES: Record<(typeof COMMANDS)[number], { args: string[]; names: s
     args: ['--customer-id', 'P1', '--admin-token', 'short'],
     names: '--admin-token (5 characters',
   },
+  'endpoints list': { args: ['--api', 'nope', ...PARTNER], names: "--api 'nope'" },
+  'endpoints create': { args: ['--url', 'ftp://x', ...PARTNER], names: "--url 'ftp://x'" },
+  'endpoints rotate-secret': { args: ['--webhook', 'wh_1', ...PARTNER], names: "--webhook 'wh_1'" },
   'secrets rotate-key': { args: ['--database-url', 'mysql://x'], names: "--database-url 'mysql://x'" },
 };
 
@@ -170,6 +173,21 @@ describe('exit codes of every command', () => {
           'tokens reset',
           ['tokens', 'reset', '--customer-id', 'P1', '--api', api, ...ADMIN],
           /^tpcs tokens reset: cannot reach the service at .*ECONNREFUSED/,
+        ],
+        [
+          'endpoints list',
+          ['endpoints', 'list', '--api', api, ...PARTNER],
+          /^tpcs endpoints list: cannot reach the service at .*ECONNREFUSED/,
+        ],
+        [
+          'endpoints create',
+          ['endpoints', 'create', '--url', 'https://example.com/w', '--api', api, ...PARTNER],
+          /^tpcs endpoints create: cannot reach the service at .*ECONNREFUSED/,
+        ],
+        [
+          'endpoints rotate-secret',
+          ['endpoints', 'rotate-secret', '--webhook', UUID, '--api', api, ...PARTNER],
+          /^tpcs endpoints rotate-secret: cannot reach the service at .*ECONNREFUSED/,
         ],
       ];
     };

@@ -61,7 +61,9 @@ function words(line: string): string[] {
 
 /** What an example gives: environment variables set before `tpcs`, the command words, and the flags with their values. */
 function parseExample(line: string, options: Map<string, 'value' | 'optional' | 'none'>) {
-  const w = words(line);
+  // `SECRET=$(tpcs …)` captures a command's output: the command inside is the example
+  const captured = /^[A-Z_]+=\$\((.*)\)$/.exec(line.trim());
+  const w = words(captured?.[1] ?? line);
   const env: string[] = [];
   while (w[0] !== undefined && /^[A-Z_]+=/.test(w[0]))
     env.push((w.shift() as string).split('=')[0] as string);

@@ -23,6 +23,64 @@ describe('tpcs against a running service', () => {
     serve?.child.kill('SIGKILL');
   });
 
+  it('sets up a partner and its endpoint twice over, as a script would (--if-exists, -q)', async () => {
+    const partner = '0201009999000001';
+    const create = ['partners', 'create', '--customer-id', partner, '--if-exists', 'reset-token', '-q'];
+    const first = await tpcs(create, { env });
+    expect([first.code, first.stderr]).toEqual([0, '']);
+    expect(first.stdout).toMatch(/^tpcs_pk_\S+\n$/);
+    const second = await tpcs(create, { env });
+    expect(second.code).toBe(0);
+    expect(second.stderr).toBe(
+      `Partner ${partner} exists already: replacing its token (the old one stops working).\n`,
+    );
+    const token = second.stdout.trim();
+    expect(token).toMatch(/^tpcs_pk_/);
+    expect(token).not.toBe(first.stdout.trim());
+    expect(
+      (await api(serve.base, 'GET', `/api/v1/customers/${partner}/webhooks`, first.stdout.trim())).status,
+    ).toBe(401);
+
+    const partnerEnv = { TPCS_API: serve.base, TPCS_TOKEN: token, TPCS_CUSTOMER_ID: partner };
+    const url = 'http://127.0.0.1:9/hook';
+    const made = await tpcs(['endpoints', 'create', '--url', url, '-q'], { env: partnerEnv });
+    expect([made.code, made.stderr]).toEqual([0, '']);
+    expect(made.stdout).toMatch(/^whsec_\S+\n$/);
+    // the same URL again: refused, and the first line says which endpoint has it
+    const refused = await tpcs(['endpoints', 'create', '--url', url], { env: partnerEnv });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /^error: endpoint_exists: Webhook endpoint [0-9a-f-]{36} already has the URL/,
+    );
+    const rotated = await tpcs(['endpoints', 'create', '--url', url, '--if-exists', 'rotate-secret', '-q'], {
+      env: partnerEnv,
+    });
+    expect(rotated.code).toBe(0);
+    expect(rotated.stderr).toMatch(
+      /^Endpoint [0-9a-f-]{36} already has the URL http:\/\/127\.0\.0\.1:9\/hook: rotating/,
+    );
+    expect(rotated.stdout).toMatch(/^whsec_\S+\n$/);
+    expect(rotated.stdout).not.toBe(made.stdout);
+
+    const listed = await tpcs(['endpoints', 'list'], { env: partnerEnv });
+    expect(listed.code).toBe(0);
+    const [line, ...rest] = listed.stdout.trim().split('\n');
+    expect(rest).toEqual([]);
+    const id = line?.split(/\s+/)[0] ?? '';
+    expect(line).toMatch(new RegExp(`^[0-9a-f-]{36}  enabled   ${url.replaceAll('.', '\\.')}$`));
+    const json = await tpcs(['endpoints', 'rotate-secret', '--webhook', id, '--json'], { env: partnerEnv });
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      status: 200,
+      body: {
+        id,
+        url,
+        secret: expect.stringMatching(/^whsec_/),
+        previous_secret_expires_at: expect.any(String),
+      },
+    });
+  });
+
   it('creates a partner, resets its token, listens, recovers and replays', async () => {
     // partners create: the token once; a second create is refused (exit 1).
     const created = await tpcs(

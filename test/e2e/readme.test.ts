@@ -63,8 +63,13 @@ describe('README', () => {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    it('creates a partner, an endpoint and a customer, decides, and the receiver holds the status; then the daily tools', async () => {
-      const [receiverPort, playPort] = [await freePort(), await freePort()];
+    /** Runs the walkthrough and the daily tools as one bash -e session; returns both parts' output. */
+    // The same ports each run, as on a developer's machine: the endpoint's URL is the same one.
+    let receiverPort: number;
+    let playPort: number;
+    async function session(run: number): Promise<{ walkthrough: string; tools: string }> {
+      receiverPort ??= await freePort();
+      playPort ??= await freePort();
       const script = `${block('walkthrough')}\necho '--- tools'\n${block('tools')}`
         .replaceAll('localhost:8080', `localhost:${apiPort}`)
         .replaceAll('127.0.0.1:4000', `127.0.0.1:${receiverPort}`)
@@ -73,10 +78,10 @@ describe('README', () => {
         .replaceAll('--port 3000', `--port ${playPort}`)
         .replaceAll('./data/', `${dir}/`);
       // Output goes to a file, not a pipe: the script's background processes must not hold the test up.
-      const outFile = join(dir, 'session.out');
+      const outFile = join(dir, `session-${run}.out`);
       const out = openSync(outFile, 'w');
       // From a file, not `bash -c`: the README's `pkill -f` patterns must not match this shell's own command line.
-      const scriptFile = join(dir, 'session.sh');
+      const scriptFile = join(dir, `session-${run}.sh`);
       writeFileSync(scriptFile, script);
       try {
         execFileSync('bash', ['-e', '-o', 'pipefail', scriptFile], {
@@ -85,15 +90,17 @@ describe('README', () => {
         });
       } catch (e) {
         throw new Error(
-          `the README session failed: ${(e as Error).message}\n${readFileSync(outFile, 'utf8')}`,
+          `the README session (run ${run}) failed: ${(e as Error).message}\n${readFileSync(outFile, 'utf8')}`,
         );
       } finally {
         closeSync(out);
       }
-      const output = readFileSync(outFile, 'utf8');
-      const [walkthrough = '', tools = ''] = output.split('--- tools\n');
+      const [walkthrough = '', tools = ''] = readFileSync(outFile, 'utf8').split('--- tools\n');
+      return { walkthrough, tools };
+    }
+
+    function expectDelivered(walkthrough: string) {
       const lines = walkthrough.trim().split('\n');
-      expect(lines).toContain('PENDING');
       expect(
         lines.some((l) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(l)),
       ).toBe(true);
@@ -104,11 +111,57 @@ describe('README', () => {
         client_customer_ref: 'CUST_001',
         status: 'REJECTED',
       });
+    }
+
+    function expectTools(tools: string) {
       // trigger got a 200, conformance passed everything, listen forwarded the APPROVED event
       expect(tools).toMatch(/← 200/);
       expect(tools).toMatch(/\b(\d+) passed, 0 warnings, 0 failed of \1 checks/);
       expect(tools).toMatch(/Ready!/);
       expect(tools).toMatch(/APPROVED\s+0201001008132685\/CUST_001\s+→ 200/);
-    }, 180_000);
+    }
+
+    it('creates a partner, an endpoint and a customer, decides, and the receiver holds the status; then the daily tools; and all of it again', async () => {
+      const first = await session(1);
+      expect(first.walkthrough.trim().split('\n')).toContain('PENDING');
+      expect(first.walkthrough).not.toMatch(/exists already|already has the URL|error:/);
+      expectDelivered(first.walkthrough);
+      expectTools(first.tools);
+
+      // The same session a second time, on the same service and data: it says what exists and goes on.
+      const second = await session(2);
+      expect(second.walkthrough).toMatch(/^Partner 0201001008132685 exists already: replacing its token/m);
+      expect(second.walkthrough).toMatch(
+        /^Endpoint [0-9a-f-]{36} already has the URL .*: rotating its signing secret/m,
+      );
+      expect(second.walkthrough).toMatch(
+        /^error: A third party customer with client_customer_ref CUST_001 already exists$/m,
+      );
+      expect(second.walkthrough).not.toMatch(/^\s+at /m); // no stack trace
+      expectDelivered(second.walkthrough);
+      expectTools(second.tools);
+    }, 360_000);
+
+    it('the typed client example, as README shows it, lists the partner events', () => {
+      const example = readFileSync(new URL('../../examples/api-client.ts', import.meta.url), 'utf8');
+      const asPublished = example.replace(
+        "from '../src/client/index.js'; // in your app: 'tpcs/client'",
+        "from 'tpcs/client';",
+      );
+      expect(block('client').trim()).toBe(asPublished.trim());
+      // run as a partner would run it (the admin token also reads a partner's events)
+      const out = execFileSync('npx', ['tsx', 'examples/api-client.ts'], {
+        env: {
+          ...process.env,
+          TPCS_API: `http://127.0.0.1:${apiPort}`,
+          TPCS_TOKEN: 'dev-admin-token-0123456789',
+          TPCS_CUSTOMER_ID: '0201001008132685',
+        },
+        encoding: 'utf8',
+      });
+      const lines = out.trim().split('\n');
+      expect(lines.length).toBeGreaterThanOrEqual(2);
+      for (const line of lines) expect(line).toMatch(/^[0-9a-f-]{36} CUST_001 (APPROVED|REJECTED)$/);
+    }, 60_000);
   });
 });
