@@ -69,7 +69,10 @@ interface WorkerProcess {
 
 /** `tpcs worker` with the shipped defaults, but for what the bench must set; resolves once it delivers. */
 async function startWorker(databaseUrl: string): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [BIN, 'worker'], {
+  // PEERS_WORKER_PROFILE=<dir>: each worker writes a V8 CPU profile there when it exits (node --cpu-prof)
+  const profile = process.env.PEERS_WORKER_PROFILE;
+  const nodeFlags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+  const child = spawn(process.execPath, [...nodeFlags, BIN, 'worker'], {
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,
