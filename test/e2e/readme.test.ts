@@ -86,7 +86,7 @@ describe('README', () => {
       try {
         execFileSync('bash', ['-e', '-o', 'pipefail', scriptFile], {
           stdio: ['ignore', out, out],
-          timeout: 120_000,
+          timeout: 240_000,
         });
       } catch (e) {
         throw new Error(
@@ -140,7 +140,7 @@ describe('README', () => {
       expect(second.walkthrough).not.toMatch(/^\s+at /m); // no stack trace
       expectDelivered(second.walkthrough);
       expectTools(second.tools);
-    }, 360_000);
+    }, 540_000);
 
     it('the typed client example, as README shows it, lists the partner events', () => {
       const example = readFileSync(new URL('../../examples/api-client.ts', import.meta.url), 'utf8');
@@ -162,6 +162,6 @@ describe('README', () => {
       const lines = out.trim().split('\n');
       expect(lines.length).toBeGreaterThanOrEqual(2);
       for (const line of lines) expect(line).toMatch(/^[0-9a-f-]{36} CUST_001 (APPROVED|REJECTED)$/);
-    }, 60_000);
+    }, 120_000);
   });
 });
