@@ -4,7 +4,7 @@
  * Queues N deliveries (decisions for N / endpoints third parties, each fanned out to every endpoint of
  * one partner), then drains them with one in-process dispatcher into a sink in its own process, and
  * prints deliveries/s, the CPU the PostgreSQL server spent (every backend of the cluster, from /proc)
- * per delivery, the WAL it wrote per delivery, and the statements that took it (pg_stat_statements,
+ * per delivery, the WAL it wrote per delivery (queueing, and the drain), and the statements that took it (pg_stat_statements,
  * when the server preloads it: also buffers and WAL records per delivery). The WAL figures do not
  * depend on what else the machine is doing; the rates and the CPU do.
  *
@@ -96,6 +96,7 @@ async function main() {
     const partner = await newPartner(storage.store);
     for (let i = 0; i < ENDPOINTS; i++) await newEndpoint(storage.store, partner, `${sink.url}/e${i}`);
     const events = Math.ceil(DELIVERIES / ENDPOINTS);
+    const queueWal0 = await walLsn(admin);
     const t0 = performance.now();
     for (let i = 0; i < events; i++) {
       const ref = await newThirdParty(storage.store, partner, `ref_${i}`);
@@ -103,6 +104,7 @@ async function main() {
     }
     const queuedMs = performance.now() - t0;
     const total = events * ENDPOINTS;
+    const queueWal = await walBytesSince(admin, queueWal0);
     await admin.query(`ANALYZE ${schema}.deliveries`);
     const hasStatements = await admin
       .query('SELECT pg_stat_statements_reset()')
@@ -126,7 +128,10 @@ async function main() {
     await dispatcher.stop();
     const cpu1 = clusterCpu();
     const walBytes = await walBytesSince(admin, wal0);
-    console.log(`queued ${total} deliveries (${events} decisions) in ${(queuedMs / 1000).toFixed(1)} s`);
+    console.log(
+      `queued ${total} deliveries (${events} decisions) in ${(queuedMs / 1000).toFixed(1)} s, ` +
+        `WAL ${Math.round(queueWal / total)} bytes per delivery`,
+    );
     console.log(`drained in ${seconds.toFixed(2)} s: ${Math.round(total / seconds)} deliveries/s`);
     if (cpu0 !== undefined && cpu1 !== undefined) {
       const cpu = cpu1 - cpu0;

@@ -13,6 +13,7 @@ import * as m009 from './migrations/009_encrypted_secrets.js';
 import * as m010 from './migrations/010_dashboard_sessions.js';
 import * as m011 from './migrations/011_partner_share.js';
 import * as m013 from './migrations/013_delivery_leases.js';
+import * as m014 from './migrations/014_claim_by_partner.js';
 
 /** Every PostgreSQL migration, oldest first. Append only: never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
@@ -28,6 +29,7 @@ export const migrations: readonly Migration[] = [
   { name: '010_dashboard_sessions', sql: m010.sql },
   { name: '011_partner_share', sql: m011.sql },
   { name: '013_delivery_leases', sql: m013.sql },
+  { name: '014_claim_by_partner', sql: m014.sql },
 ];
 
 /** First key of the two-int advisory lock; the second is a hash of the schema name. */

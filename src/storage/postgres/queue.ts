@@ -15,10 +15,10 @@ import { getDelivery } from './deliveries.js';
 import { type PostgresTimeouts, parsePostgresUrl } from './index.js';
 
 // The claim is the function `tpcs_claim` (migration 003; 006 adds retry_round_start to its result, 011
-// the partner share, 013 the lease table): per-partner advisory try-lock, then the due heads
-// (deliveries.head, kept by triggers) of each locked partner's endpoints up to the endpoint's and the
-// partner's room, locked FOR NO KEY UPDATE SKIP LOCKED, shared out across partners in turns, leased and
-// returned with the payload and secrets, in one round trip.
+// the partner share, 013 the lease table, 014 one ordered read of each partner's heads): per-partner
+// advisory try-lock, then each locked partner's oldest due heads (deliveries.head, kept by triggers) up
+// to the endpoint's and the partner's room, locked FOR NO KEY UPDATE SKIP LOCKED, shared out across
+// partners in turns, leased and returned with the payload and secrets, in one round trip.
 const CLAIM = /* sql */ `SELECT * FROM tpcs_claim($1::int, $2::timestamptz, $3::int, $4::text, $5::int, $6::int)`;
 
 interface ClaimRow {
@@ -36,41 +36,16 @@ interface ClaimRow {
   secrets: string[];
 }
 
-// Each delivery is locked first (`locked`), as the claim locks it before its lease, so a late
-// completion and a claim taking its lease over cannot deadlock. Attempts are inserted only for
-// deliveries that still exist (the endpoint may have been deleted). The outcome is fenced by the lease:
-// the worker settles the delivery only if it still holds the lease, which it deletes; a DELETE tests a
-// row changed meanwhile on its latest version, so a lease another worker took over is left alone and
-// that worker decides. The attempt was made all the same, so it is counted: attempt_count stays the
-// number of attempts listed.
-const COMPLETE = /* sql */ `
-WITH c AS (
-  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::text[], $6::text[],
-    $7::text[], $8::timestamptz[]) AS c(delivery_id, at, duration_ms, status_code, error, excerpt, status, next_at)
-),
-locked AS (
-  SELECT x.id FROM deliveries x WHERE x.id = ANY($1::text[]) ORDER BY x.id FOR NO KEY UPDATE
-),
-ins AS (
-  INSERT INTO attempts (delivery_id, at, duration_ms, status_code, error, response_excerpt)
-  SELECT c.delivery_id, c.at, c.duration_ms, c.status_code, c.error, c.excerpt FROM c
-  JOIN locked ON locked.id = c.delivery_id
-),
-ok AS (
-  UPDATE endpoints SET failing_since = NULL WHERE id = ANY($10::text[]) AND failing_since IS NOT NULL
-),
-mine AS (
-  DELETE FROM delivery_leases l USING locked WHERE l.delivery_id = locked.id AND l.locked_by = $9
-  RETURNING l.delivery_id
-)
-UPDATE deliveries d SET attempt_count = d.attempt_count + 1,
-  status = CASE WHEN m.delivery_id IS NULL THEN d.status ELSE c.status END,
-  next_attempt_at = CASE WHEN m.delivery_id IS NULL THEN d.next_attempt_at ELSE c.next_at END,
-  last_attempt_at = CASE WHEN m.delivery_id IS NULL THEN d.last_attempt_at ELSE c.at END,
-  updated_at = CASE WHEN m.delivery_id IS NULL THEN d.updated_at ELSE c.at END
-FROM c LEFT JOIN mine m ON m.delivery_id = c.delivery_id
-WHERE d.id = c.delivery_id
-`;
+// The completion is the function `tpcs_complete` (migration 014: a function, so that it is planned
+// with index scans whatever the lease table's statistics say). Each delivery is locked first, as the
+// claim locks it before its lease, so a late completion and a claim taking its lease over cannot
+// deadlock. Attempts are inserted only for deliveries that still exist (the endpoint may have been
+// deleted). The outcome is fenced by the lease: the worker settles the delivery only if it still holds
+// the lease, which it deletes; a DELETE tests a row changed meanwhile on its latest version, so a lease
+// another worker took over is left alone and that worker decides. The attempt was made all the same, so
+// it is counted: attempt_count stays the number of attempts listed.
+const COMPLETE = /* sql */ `SELECT tpcs_complete($1::text[], $2::timestamptz[], $3::int[], $4::int[],
+  $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::text, $10::text[])`;
 
 const completeStatement = statement('queue_complete', COMPLETE);
 
