@@ -306,6 +306,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/customers/{customer_id}/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get where failure alerts about your webhook endpoints are sent */
+        get: operations["getNotificationSettings"];
+        /**
+         * Set where failure alerts are sent; the answer holds a new notification secret, shown once
+         * @description Alerts (`endpoint.failing`, `endpoint.disabling`, `endpoint.disabled`, `endpoint.recovered`, `delivery.failed`; see `webhooks`) go to `webhook_url`, signed with the notification secret, and to `email`; `null` turns a channel off. The secret is made when a `webhook_url` is first set, or with `rotate_secret: true`, and shown only in that answer. A `webhook_url` equal to one of your webhook endpoints is refused: alerts about an endpoint are never sent to it.
+         */
+        put: operations["setNotificationSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/customers/{customer_id}/events": {
         parameters: {
             query?: never;
@@ -360,6 +381,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/partners/{customer_id}/portal-links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a one-time, short-lived link to a partner's own dashboard
+         * @description The link opens the partner's dashboard once, without its token, and starts a dashboard session that lasts `DASHBOARD_SESSION_TTL`; a second opening, or one after `expires_at`, shows an error page (410). Resetting the partner's token voids its links. Only a hash of the link is stored. Takes no body, or `{ttl_seconds}`.
+         */
+        post: operations["createPortalLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     thirdPartyCustomerStatusUpdated: {
@@ -380,6 +421,116 @@ export interface webhooks {
          *     Every request is signed with Standard Webhooks (https://www.standardwebhooks.com): verify `webhook-signature` over the raw body bytes before parsing them. The same event is retried until your endpoint answers 2xx; use `event_id` (also `webhook-id`) to process it once.
          */
         post: operations["thirdPartyCustomerStatusUpdated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    alertEndpointFailing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Failure alert: endpoint.failing
+         * @description One of your webhook endpoints is failing: sent at the first failed attempt after a success, then at most once an hour while every attempt keeps failing.
+         *
+         *     Sent to your notification endpoint (`PUT /api/v1/customers/{customer_id}/notifications`), never to the endpoint the alert is about, signed with Standard Webhooks and the notification secret (not an endpoint secret): verify `webhook-signature` over the raw body. At least once: an alert may come twice (same `event_id`, also `webhook-id`); retried on the delivery retry schedule until you answer 2xx. Also sent by email when an address is set.
+         */
+        post: operations["alertEndpointFailing"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    alertEndpointDisabling: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Failure alert: endpoint.disabling
+         * @description One of your webhook endpoints has been failing for long: it will be disabled at its first failed attempt after `disable_at`. Sent once per failing episode, a day before (half the failure window before, when the window is shorter than two days).
+         *
+         *     Sent to your notification endpoint (`PUT /api/v1/customers/{customer_id}/notifications`), never to the endpoint the alert is about, signed with Standard Webhooks and the notification secret (not an endpoint secret): verify `webhook-signature` over the raw body. At least once: an alert may come twice (same `event_id`, also `webhook-id`); retried on the delivery retry schedule until you answer 2xx. Also sent by email when an address is set.
+         */
+        post: operations["alertEndpointDisabling"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    alertEndpointDisabled: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Failure alert: endpoint.disabled
+         * @description One of your webhook endpoints was disabled (it answered 410, or failed every attempt for the whole failure window). Re-enable it with `PATCH …/webhooks/{webhook_id}` `{"enabled": true}` and recover its failed deliveries.
+         *
+         *     Sent to your notification endpoint (`PUT /api/v1/customers/{customer_id}/notifications`), never to the endpoint the alert is about, signed with Standard Webhooks and the notification secret (not an endpoint secret): verify `webhook-signature` over the raw body. At least once: an alert may come twice (same `event_id`, also `webhook-id`); retried on the delivery retry schedule until you answer 2xx. Also sent by email when an address is set.
+         */
+        post: operations["alertEndpointDisabled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    alertEndpointRecovered: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Failure alert: endpoint.recovered
+         * @description A webhook endpoint that was reported failing has delivered again.
+         *
+         *     Sent to your notification endpoint (`PUT /api/v1/customers/{customer_id}/notifications`), never to the endpoint the alert is about, signed with Standard Webhooks and the notification secret (not an endpoint secret): verify `webhook-signature` over the raw body. At least once: an alert may come twice (same `event_id`, also `webhook-id`); retried on the delivery retry schedule until you answer 2xx. Also sent by email when an address is set.
+         */
+        post: operations["alertEndpointRecovered"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    alertDeliveryFailed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Failure alert: delivery.failed
+         * @description A delivery will not be attempted again: its retries are exhausted, or the endpoint answered 400 or 410. Retry it, or recover the endpoint once it is fixed.
+         *
+         *     Sent to your notification endpoint (`PUT /api/v1/customers/{customer_id}/notifications`), never to the endpoint the alert is about, signed with Standard Webhooks and the notification secret (not an endpoint secret): verify `webhook-signature` over the raw body. At least once: an alert may come twice (same `event_id`, also `webhook-id`); retried on the delivery retry schedule until you answer 2xx. Also sent by email when an address is set.
+         */
+        post: operations["alertDeliveryFailed"];
         delete?: never;
         options?: never;
         head?: never;
@@ -553,6 +704,10 @@ export interface components {
             customer_id: string;
             name?: string;
         };
+        NewPortalLink: {
+            /** @description How long the link can be opened, in seconds; default `PORTAL_LINK_TTL` (15 minutes) */
+            ttl_seconds?: number;
+        };
         NewThirdPartyCustomer: {
             client_customer_details: components["schemas"]["ClientCustomerDetails"];
             property_details: components["schemas"]["PropertyDetail"][];
@@ -571,6 +726,43 @@ export interface components {
             event_types: string[];
             description?: string;
         };
+        NotificationSettings: {
+            customer_id: string;
+            webhook_url: string | null;
+            email: string | null;
+            events: ("endpoint.failing" | "endpoint.disabling" | "endpoint.disabled" | "endpoint.recovered" | "delivery.failed")[];
+            /** @description Whether a notification secret was made */
+            has_secret: boolean;
+            /** @description null: never set */
+            updated_at: string | null;
+        };
+        NotificationSettingsSaved: {
+            customer_id: string;
+            webhook_url: string | null;
+            email: string | null;
+            events: ("endpoint.failing" | "endpoint.disabling" | "endpoint.disabled" | "endpoint.recovered" | "delivery.failed")[];
+            /** @description Whether a notification secret was made */
+            has_secret: boolean;
+            /** @description null: never set */
+            updated_at: string | null;
+            /** @description The notification signing secret (whsec_…) when this request made it (first webhook_url, or rotate_secret); null otherwise. Shown only here. */
+            secret: string | null;
+        };
+        NotificationSettingsUpdate: {
+            webhook_url: string | null;
+            email: string | null;
+            /**
+             * @description The alerts wanted (both channels); every type when omitted
+             * @example [
+             *       "endpoint.failing",
+             *       "endpoint.disabled",
+             *       "endpoint.recovered"
+             *     ]
+             */
+            events?: ("endpoint.failing" | "endpoint.disabling" | "endpoint.disabled" | "endpoint.recovered" | "delivery.failed")[];
+            /** @description true: make a new notification secret (shown in this answer only) */
+            rotate_secret?: boolean;
+        };
         PartnerSummary: {
             customer_id: string;
             name: string | null;
@@ -583,6 +775,15 @@ export interface components {
             customer_id: string;
             /** @description The partner's bearer token (tpcs_pk_…); shown only now */
             token: string;
+        };
+        PortalLink: {
+            /**
+             * @description Opens the partner's dashboard once, without a token, in a browser or an iframe; absolute, from `PUBLIC_URL` or the request's host
+             * @example https://tpcs.example/dashboard/portal/Q2hhbmdlIG1lIHRvIGEgcmVhbCB0b2tlbiBwbGVhc2U
+             */
+            url: string;
+            /** @description ISO 8601, UTC: after it the link no longer opens */
+            expires_at: string;
         };
         Problem: {
             /** @description A JSON path to the offending value, `$` for the whole part: `$.property_details[0].property_ref`. */
@@ -1648,6 +1849,76 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    getNotificationSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The settings (the defaults when never set) */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationSettings"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    setNotificationSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationSettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description The settings as saved */
+            200: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationSettingsSaved"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listEvents: {
         parameters: {
             query?: {
@@ -1752,6 +2023,41 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createPortalLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["NewPortalLink"];
+            };
+        };
+        responses: {
+            /** @description The link; it is shown only now */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalLink"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -1908,6 +2214,303 @@ export interface operations {
                         };
                     };
                 };
+            };
+        };
+    };
+    alertEndpointFailing: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Standard Webhooks, as for the status event */
+                "webhook-id": string;
+                /** @description Standard Webhooks, as for the status event */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks, as for the status event */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Unique per alert (also `webhook-id`): process it once */
+                    event_id: string;
+                    /** @constant */
+                    event_type: "endpoint.failing";
+                    /**
+                     * Format: date-time
+                     * @description When the alert was raised
+                     * @example 2025-07-17T10:30:00.000Z
+                     */
+                    event_timestamp: string;
+                    data: {
+                        /**
+                         * @description The partner's customer_id
+                         * @example 0201001008132685
+                         */
+                        customer_id: string;
+                        /** @description The webhook endpoint this alert is about */
+                        endpoint_id: string;
+                        /** @description That endpoint's URL (never the URL this alert is sent to) */
+                        url: string;
+                        /**
+                         * Format: date-time
+                         * @description When the first failed attempt after the last success was made
+                         * @example 2025-07-17T10:30:00.000Z
+                         */
+                        failing_since: string;
+                        /**
+                         * Format: date-time
+                         * @description The first failed attempt after this time disables the endpoint (`failing_since` + the failure window)
+                         * @example 2025-07-17T10:30:00.000Z
+                         */
+                        disable_at: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Alert received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    alertEndpointDisabling: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Standard Webhooks, as for the status event */
+                "webhook-id": string;
+                /** @description Standard Webhooks, as for the status event */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks, as for the status event */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Unique per alert (also `webhook-id`): process it once */
+                    event_id: string;
+                    /** @constant */
+                    event_type: "endpoint.disabling";
+                    /**
+                     * Format: date-time
+                     * @description When the alert was raised
+                     * @example 2025-07-17T10:30:00.000Z
+                     */
+                    event_timestamp: string;
+                    data: {
+                        /**
+                         * @description The partner's customer_id
+                         * @example 0201001008132685
+                         */
+                        customer_id: string;
+                        /** @description The webhook endpoint this alert is about */
+                        endpoint_id: string;
+                        /** @description That endpoint's URL (never the URL this alert is sent to) */
+                        url: string;
+                        /**
+                         * Format: date-time
+                         * @description When the first failed attempt after the last success was made
+                         * @example 2025-07-17T10:30:00.000Z
+                         */
+                        failing_since: string;
+                        /**
+                         * Format: date-time
+                         * @description The first failed attempt after this time disables the endpoint (`failing_since` + the failure window)
+                         * @example 2025-07-17T10:30:00.000Z
+                         */
+                        disable_at: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Alert received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    alertEndpointDisabled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Standard Webhooks, as for the status event */
+                "webhook-id": string;
+                /** @description Standard Webhooks, as for the status event */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks, as for the status event */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Unique per alert (also `webhook-id`): process it once */
+                    event_id: string;
+                    /** @constant */
+                    event_type: "endpoint.disabled";
+                    /**
+                     * Format: date-time
+                     * @description When the alert was raised
+                     * @example 2025-07-17T10:30:00.000Z
+                     */
+                    event_timestamp: string;
+                    data: {
+                        /**
+                         * @description The partner's customer_id
+                         * @example 0201001008132685
+                         */
+                        customer_id: string;
+                        /** @description The webhook endpoint this alert is about */
+                        endpoint_id: string;
+                        /** @description That endpoint's URL (never the URL this alert is sent to) */
+                        url: string;
+                        /** @description Why it was disabled; re-enable it with PATCH `enabled: true` */
+                        reason: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Alert received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    alertEndpointRecovered: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Standard Webhooks, as for the status event */
+                "webhook-id": string;
+                /** @description Standard Webhooks, as for the status event */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks, as for the status event */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Unique per alert (also `webhook-id`): process it once */
+                    event_id: string;
+                    /** @constant */
+                    event_type: "endpoint.recovered";
+                    /**
+                     * Format: date-time
+                     * @description When the alert was raised
+                     * @example 2025-07-17T10:30:00.000Z
+                     */
+                    event_timestamp: string;
+                    data: {
+                        /**
+                         * @description The partner's customer_id
+                         * @example 0201001008132685
+                         */
+                        customer_id: string;
+                        /** @description The webhook endpoint this alert is about */
+                        endpoint_id: string;
+                        /** @description That endpoint's URL (never the URL this alert is sent to) */
+                        url: string;
+                        /**
+                         * Format: date-time
+                         * @description When the failing episode that just ended began
+                         * @example 2025-07-17T10:30:00.000Z
+                         */
+                        failing_since: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Alert received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    alertDeliveryFailed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Standard Webhooks, as for the status event */
+                "webhook-id": string;
+                /** @description Standard Webhooks, as for the status event */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks, as for the status event */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Unique per alert (also `webhook-id`): process it once */
+                    event_id: string;
+                    /** @constant */
+                    event_type: "delivery.failed";
+                    /**
+                     * Format: date-time
+                     * @description When the alert was raised
+                     * @example 2025-07-17T10:30:00.000Z
+                     */
+                    event_timestamp: string;
+                    data: {
+                        /**
+                         * @description The partner's customer_id
+                         * @example 0201001008132685
+                         */
+                        customer_id: string;
+                        /** @description The webhook endpoint this alert is about */
+                        endpoint_id: string;
+                        /** @description That endpoint's URL (never the URL this alert is sent to) */
+                        url: string;
+                        delivery: {
+                            /** @description The delivery (see its attempts under the endpoint) */
+                            id: string;
+                            /** @description The event that was not delivered */
+                            event_id: string;
+                            attempt_count: number;
+                            /** @description null: no HTTP answer */
+                            last_status_code: number | null;
+                            last_error: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Alert received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -4,6 +4,7 @@
  * process refuses to start on any invalid value: a typo in an operator's setting must not silently
  * become a default.
  */
+import type { PortalSettings } from '../dashboard/portal.js';
 import type { TrustProxy } from '../http/app.js';
 import type { RateLimitSettings } from '../http/rate-limit.js';
 import type { EventStreamLimits } from '../http/routes/event-stream.js';
@@ -50,6 +51,8 @@ export interface Config {
   dashboardSessionTtlMs: number;
   /** `ENDPOINTS_PER_PARTNER`, default 20: creating one more answers 409. */
   endpointsPerPartner: number;
+  /** `PORTAL_LINK_TTL` (15 minutes), `PUBLIC_URL` (unset), `DASHBOARD_FRAME_ANCESTORS` (none). */
+  portal: PortalSettings;
   /** `EVENT_STREAMS_PER_PARTNER` (5), `EVENT_STREAMS_MAX` (1000), `EVENT_STREAM_DRAIN_TIMEOUT` (30 s). */
   eventStreams: EventStreamLimits;
 }
@@ -93,6 +96,11 @@ export function serviceConfig(s: SettingValues<'serve'>): Config {
     rateLimits: { authFailures: s.authFailureLimit, partnerRequests: s.partnerRateLimit },
     dashboardSessionTtlMs: s.dashboardSessionTtlMs,
     endpointsPerPartner: s.endpointsPerPartner,
+    portal: {
+      linkTtlMs: s.portalLinkTtlMs,
+      publicUrl: s.publicUrl,
+      frameAncestors: s.dashboardFrameAncestors,
+    },
     eventStreams: {
       perPartner: s.eventStreamsPerPartner,
       total: s.eventStreamsMax,
@@ -117,5 +125,7 @@ export function deliveryTuning(s: SettingValues<'serve'> | SettingValues<'worker
     pollIntervalMs: s.deliveryPollMs,
     failureWindowMs: s.endpointFailureWindowMs,
     jitter: s.retryJitter,
+    ...(s.smtpUrl === undefined ? {} : { smtpUrl: s.smtpUrl }),
+    alertEmailFrom: s.alertEmailFrom,
   };
 }

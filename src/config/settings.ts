@@ -4,6 +4,8 @@
  * made from it; {@link readSettings} reads a command's settings from it, flag > environment > default.
  */
 import type { z } from 'zod';
+import { emailFrom, smtpUrl } from '../alerts/config.js';
+import { frameAncestors } from '../dashboard/embedding.js';
 import { secretsKeyList, secretsKeyText } from '../secrets/values.js';
 import { type FlagValue, type OptionSpec, type ReadResult, readOptions } from './read.js';
 import {
@@ -206,6 +208,33 @@ export const SETTINGS = {
     default: '12h',
     commands: optionalIn('serve'),
   },
+  // The partner portal (src/dashboard/portal.ts) and the dashboard in other sites' frames.
+  portalLinkTtlMs: {
+    env: 'PORTAL_LINK_TTL',
+    flag: '--portal-link-ttl <duration>',
+    description:
+      'how long a partner portal link (POST …/partners/{id}/portal-links) can be opened, once; the session it starts lasts --dashboard-session-ttl',
+    schema: duration('1m', '1d'),
+    default: '15m',
+    commands: optionalIn('serve'),
+  },
+  publicUrl: {
+    env: 'PUBLIC_URL',
+    flag: '--public-url <url>',
+    description: "the service's base URL as browsers reach it, for portal links (https://tpcs.example)",
+    schema: httpUrl,
+    defaultLabel: "the request's scheme and host (X-Forwarded-* per --trust-proxy)",
+    commands: optionalIn('serve'),
+  },
+  dashboardFrameAncestors: {
+    env: 'DASHBOARD_FRAME_ANCESTORS',
+    flag: '--dashboard-frame-ancestors <origins>',
+    description:
+      'origins that may show the dashboard in an iframe, space- or comma-separated (https://partner.example); the session cookie then becomes SameSite=None; Secure, so it needs HTTPS',
+    schema: frameAncestors,
+    default: 'none',
+    commands: optionalIn('serve'),
+  },
   endpointsPerPartner: {
     env: 'ENDPOINTS_PER_PARTNER',
     flag: '--endpoints-per-partner <n>',
@@ -315,6 +344,24 @@ export const SETTINGS = {
     description: 'an endpoint failing every attempt for this long is disabled',
     schema: duration('1m', '365d'),
     default: '5d',
+    commands: optionalIn('serve', 'worker'),
+  },
+  smtpUrl: {
+    env: 'SMTP_URL',
+    flag: '--smtp-url <url>',
+    description:
+      'the SMTP server failure alerts are emailed through (smtp://user:pass@host:587 or smtps://…); without it, email alerts are skipped',
+    schema: smtpUrl,
+    defaultLabel: 'none',
+    sensitive: true,
+    commands: optionalIn('serve', 'worker'),
+  },
+  alertEmailFrom: {
+    env: 'ALERT_EMAIL_FROM',
+    flag: '--alert-email-from <address>',
+    description: 'the From of failure alert emails',
+    schema: emailFrom,
+    default: 'tpcs <alerts@localhost>',
     commands: optionalIn('serve', 'worker'),
   },
   dispatchers: {

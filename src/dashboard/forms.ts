@@ -33,6 +33,42 @@ export const field = z
   .union([z.string(), z.tuple([z.string()], z.string())])
   .transform((value) => (typeof value === 'string' ? value : value[0]));
 
+/**
+ * Every string sent under a name (checkboxes), absent as none.
+ *
+ * @example
+ * z.object({ t: fieldList }).parse({ t: 'a' }); // { t: ['a'] }
+ */
+export const fieldList = z
+  .union([z.string(), z.array(z.string())])
+  .optional()
+  .transform((value) => (value === undefined ? [] : typeof value === 'string' ? [value] : value));
+
+/**
+ * A time as a `datetime-local` input sends it (`2025-07-17T10:30`, read as UTC) or with an offset
+ * (`2025-07-17T10:30:00Z`); undefined when it is neither.
+ *
+ * @example
+ * parseUtcTime('2025-07-17T10:30'); // 2025-07-17T10:30:00.000Z
+ */
+export function parseUtcTime(text: string): Date | undefined {
+  const local = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?$/.test(text);
+  const zoned = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(text);
+  if (!local && !zoned) return undefined;
+  const at = new Date(local ? `${text}Z` : text);
+  return Number.isNaN(at.getTime()) ? undefined : at;
+}
+
+/** A time from a query (see {@link parseUtcTime}); absent when empty or not a time. */
+export const optionalTime = field
+  .transform((text, ctx) => {
+    const at = parseUtcTime(text.trim());
+    if (at === undefined) ctx.addIssue({ code: 'custom', message: 'Not a time' });
+    return at ?? new Date(0);
+  })
+  .optional()
+  .catch(undefined);
+
 /** Text with surrounding spaces removed; absent is ''. */
 export const trimmed = field
   .transform((value) => value.trim())

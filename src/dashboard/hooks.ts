@@ -1,11 +1,12 @@
 /**
  * Every hook of the dashboard, in the order a request meets them: the session (who is asking, or off to
- * the log-in form), the cross-site and CSRF locks on POSTs, the security headers on every answer, and
- * the error and not-found pages. Scoped to the dashboard's plugin, so the JSON API is untouched.
+ * the log-in form), the cross-site and CSRF locks on POSTs, the security headers on every answer
+ * (framing as `DASHBOARD_FRAME_ANCESTORS` allows: embedding.ts), and the error and not-found pages. Scoped to the dashboard's plugin, so the JSON API is untouched.
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { RETRY_AFTER_SECONDS, storageUnavailable } from '../http/errors.js';
+import { securityHeaders } from './embedding.js';
 import { field, isDashboardPath } from './forms.js';
 import { html, type SafeHtml } from './html.js';
 import { BASE, layout } from './layout.js';
@@ -27,24 +28,21 @@ declare module 'fastify' {
 /** The options of a route that needs no session: `app.get('/login', PUBLIC_ROUTE, handler)`. */
 export const PUBLIC_ROUTE = { config: { dashboardPublic: true } } as const;
 
-/** Sent with every dashboard response: no inline script, no framing, no sniffing, no referrer leaks. */
-export const SECURITY_HEADERS = {
-  'content-security-policy':
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; " +
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-  'x-frame-options': 'DENY',
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'same-origin',
-} as const;
-
 /** The CSRF token every POST form carries (any other fields are the route's own). */
 const csrfForm = z.object({ csrf: field });
 
-/** Installs the dashboard's hooks and its error and not-found pages on its scoped app. */
-export function installHooks(app: FastifyInstance, sessions: DashboardSessions): void {
+/**
+ * Installs the dashboard's hooks and its error and not-found pages on its scoped app; `frameAncestors`
+ * are the origins that may frame its pages (`DASHBOARD_FRAME_ANCESTORS`; none by default).
+ */
+export function installHooks(
+  app: FastifyInstance,
+  sessions: DashboardSessions,
+  frameAncestors: readonly string[] = [],
+): void {
   requireSession(app, sessions);
   refuseForeignPosts(app);
-  sendSecurityHeaders(app);
+  sendSecurityHeaders(app, securityHeaders(frameAncestors));
   renderErrorPages(app);
 }
 
@@ -79,7 +77,8 @@ function originHost(origin: string): string | undefined {
 
 /**
  * Cross-site POSTs are refused before a route acts on them: SameSite=Strict already keeps the cookie
- * off them, the CSRF token is the second lock, and this the third.
+ * off them (unless framing is allowed: then the cookie is SameSite=None and these two locks remain),
+ * the CSRF token is the second lock, and this the third. A form inside a frame posts same-origin.
  */
 function refuseForeignPosts(app: FastifyInstance): void {
   app.addHook('preHandler', async (request) => {
@@ -99,13 +98,20 @@ function refuseForeignPosts(app: FastifyInstance): void {
 }
 
 /** The security headers on every answer; pages are never cached unless a route says otherwise. */
-function sendSecurityHeaders(app: FastifyInstance): void {
+function sendSecurityHeaders(app: FastifyInstance, headers: Record<string, string>): void {
   app.addHook('onSend', async (_request, reply, payload) => {
-    reply.headers(SECURITY_HEADERS);
+    reply.headers(headers);
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     return payload;
   });
 }
+
+/** The heading of an error page, by status. */
+const TITLES: Partial<Record<number, string>> = {
+  403: 'Forbidden',
+  404: 'Not found',
+  410: 'Link no longer valid',
+};
 
 function sendErrorPage(reply: FastifyReply, status: number, title: string, body: SafeHtml): FastifyReply {
   return sendPage(
@@ -134,7 +140,7 @@ function renderErrorPages(app: FastifyInstance): void {
       err instanceof PageError ? err.status : err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status >= 500) request.log.error({ err }, 'dashboard request failed');
     const message = status >= 500 ? 'Something went wrong on our side.' : err.message;
-    const title = status === 404 ? 'Not found' : status === 403 ? 'Forbidden' : `Error ${status}`;
+    const title = TITLES[status] ?? `Error ${status}`;
     return sendErrorPage(
       reply,
       status,

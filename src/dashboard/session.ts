@@ -4,7 +4,13 @@
  * SHA-256 (as for tokens), with who it is for, the hash of the token that logged in, and when it
  * expires. A session ends when it expires, at log-out (its row is deleted, so the old cookie value is
  * worth nothing), when the partner's token is reset, and when the operator token changes: a session is
- * valid only while the token that made it is still its holder's.
+ * valid only while the token that made it is still its holder's. A partner portal link (portal.ts)
+ * starts a partner's session as its token would, bound to the partner's token of the moment.
+ *
+ * When other sites may frame the dashboard (`DASHBOARD_FRAME_ANCESTORS`), the cookie is
+ * `SameSite=None; Secure; Partitioned` instead: a browser neither sends nor even stores a Strict cookie
+ * inside a third-party frame. Secure cookies need HTTPS (browsers make an exception for localhost);
+ * cross-site POSTs stay refused by the CSRF token and the Origin check (hooks.ts).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -42,12 +48,27 @@ export function readCookie(request: FastifyRequest, name: string): string | unde
 }
 
 /**
+ * How the cookie is sent: `strict` (SameSite=Strict, `Secure` over HTTPS), or `framed` for a dashboard
+ * other sites may frame (SameSite=None, always `Secure`, `Partitioned` so that browsers blocking
+ * third-party cookies keep it for the framing site).
+ */
+export type CookieMode = 'strict' | 'framed';
+
+/**
  * The Set-Cookie value that holds (or, with `sessionId` null, clears) the session for `maxAgeSeconds`.
  * `Secure` when the request came over HTTPS (directly, or as a trusted proxy's `X-Forwarded-Proto`
- * says): the service also runs on plain HTTP on a developer's machine.
+ * says): the service also runs on plain HTTP on a developer's machine. Always `Secure` when `framed`.
  */
-export function sessionCookie(sessionId: string | null, secure: boolean, maxAgeSeconds = 0): string {
-  const attrs = ['Path=/dashboard', 'HttpOnly', 'SameSite=Strict', ...(secure ? ['Secure'] : [])];
+export function sessionCookie(
+  sessionId: string | null,
+  secure: boolean,
+  maxAgeSeconds = 0,
+  mode: CookieMode = 'strict',
+): string {
+  const attrs =
+    mode === 'framed'
+      ? ['Path=/dashboard', 'HttpOnly', 'SameSite=None', 'Secure', 'Partitioned']
+      : ['Path=/dashboard', 'HttpOnly', 'SameSite=Strict', ...(secure ? ['Secure'] : [])];
   if (sessionId === null) return [`${SESSION_COOKIE}=`, 'Max-Age=0', ...attrs].join('; ');
   return [`${SESSION_COOKIE}=${sessionId}`, `Max-Age=${maxAgeSeconds}`, ...attrs].join('; ');
 }
@@ -89,11 +110,18 @@ export class DashboardSessions {
   readonly #store: Store;
   readonly #auth: Auth;
   readonly #ttlMs: number;
+  readonly #cookieMode: CookieMode;
 
-  constructor(store: Store, auth: Auth, ttlMs: number = DEFAULT_SESSION_TTL_MS) {
+  constructor(
+    store: Store,
+    auth: Auth,
+    ttlMs: number = DEFAULT_SESSION_TTL_MS,
+    cookieMode: CookieMode = 'strict',
+  ) {
     this.#store = store;
     this.#auth = auth;
     this.#ttlMs = ttlMs;
+    this.#cookieMode = cookieMode;
   }
 
   /**
@@ -111,16 +139,42 @@ export class DashboardSessions {
       throw err;
     }
     if (!found) return { outcome: 'refused' };
+    const customerId = found.principal.kind === 'partner' ? found.principal.customerId : null;
+    const id = await this.#start(request, reply, customerId, found.tokenHash);
+    return { outcome: 'logged_in', session: { id, principal: found.principal } };
+  }
+
+  /**
+   * Starts a partner's session without its token, as a portal link does (the link was checked and used
+   * up by the caller), and sets its cookie on `reply`. `partnerTokenHash` binds it as a log-in would.
+   */
+  async startForPartner(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    customerId: string,
+    partnerTokenHash: string,
+  ): Promise<ActiveSession> {
+    const id = await this.#start(request, reply, customerId, partnerTokenHash);
+    return { id, principal: { kind: 'partner', customerId } };
+  }
+
+  async #start(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    customerId: string | null,
+    tokenHash: string,
+  ): Promise<string> {
     const id = newSessionId();
     const now = new Date();
     await this.#store.createDashboardSession(hashToken(id), {
-      customerId: found.principal.kind === 'partner' ? found.principal.customerId : null,
-      tokenHash: found.tokenHash,
+      customerId,
+      tokenHash,
       createdAt: now,
       expiresAt: new Date(now.getTime() + this.#ttlMs),
     });
-    reply.header('set-cookie', sessionCookie(id, isHttps(request), Math.floor(this.#ttlMs / 1000)));
-    return { outcome: 'logged_in', session: { id, principal: found.principal } };
+    const maxAge = Math.floor(this.#ttlMs / 1000);
+    reply.header('set-cookie', sessionCookie(id, isHttps(request), maxAge, this.#cookieMode));
+    return id;
   }
 
   /** The request's session, or undefined when it has none that is still valid. */
@@ -140,7 +194,7 @@ export class DashboardSessions {
   /** Ends the session server-side and clears the cookie. */
   async logOut(request: FastifyRequest, reply: FastifyReply, session: ActiveSession): Promise<void> {
     await this.#store.deleteDashboardSession(hashToken(session.id));
-    reply.header('set-cookie', sessionCookie(null, isHttps(request)));
+    reply.header('set-cookie', sessionCookie(null, isHttps(request), 0, this.#cookieMode));
   }
 }
 

@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Registry } from 'prom-client';
 import { dashboardRoutes } from '../dashboard/plugin.js';
+import { DEFAULT_PORTAL_SETTINGS, type PortalSettings } from '../dashboard/portal.js';
 import type { Store } from '../storage/store.js';
 import type { HostResolver } from '../webhooks/url-policy.js';
 import { createAuth } from './auth.js';
@@ -19,8 +20,10 @@ import { decisionRoutes } from './routes/decisions.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { type EventStreamLimits, eventStreamRoutes } from './routes/event-stream.js';
 import { eventRoutes } from './routes/events.js';
+import { notificationRoutes } from './routes/notifications.js';
 import { opsRoutes } from './routes/ops.js';
 import { partnerRoutes } from './routes/partners.js';
+import { portalLinkRoutes } from './routes/portal.js';
 import type { DeliveryHandle, RouteDeps } from './routes/shared.js';
 import { thirdPartyRoutes } from './routes/third-parties.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -54,6 +57,8 @@ export interface AppOptions {
   eventStreams?: Partial<EventStreamLimits> | undefined;
   /** Webhook endpoints one partner may have (`ENDPOINTS_PER_PARTNER`); default 20. */
   endpointsPerPartner?: number | undefined;
+  /** Portal links and framing (`PORTAL_LINK_TTL`, `PUBLIC_URL`, `DASHBOARD_FRAME_ANCESTORS`); defaults in dashboard/portal.ts. */
+  portal?: Partial<PortalSettings> | undefined;
 }
 
 /**
@@ -123,8 +128,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.register(thirdPartyRoutes, deps);
   app.register(webhookRoutes, { ...deps, endpointsPerPartner: options.endpointsPerPartner });
   app.register(deliveryRoutes, deps);
+  app.register(notificationRoutes, deps);
   app.register(eventRoutes, deps);
   app.register(eventStreamRoutes, { ...deps, limits: options.eventStreams });
-  app.register(dashboardRoutes, { ...deps, sessionTtlMs: options.dashboardSessionTtlMs });
+  const portal = { ...DEFAULT_PORTAL_SETTINGS, ...options.portal };
+  app.register(portalLinkRoutes, { ...deps, portal });
+  app.register(dashboardRoutes, {
+    ...deps,
+    sessionTtlMs: options.dashboardSessionTtlMs,
+    frameAncestors: portal.frameAncestors,
+    endpointsPerPartner: options.endpointsPerPartner,
+  });
   return app;
 }

@@ -15,6 +15,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { createJsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
+import { alertWebhooks } from '../alerts/openapi.js';
 import { openApiWebhooks } from '../contract/index.js';
 import { ERROR_STATUS } from '../errors/index.js';
 
@@ -451,8 +452,8 @@ export function registerOpenApi(app: FastifyInstance, version: string): void {
           },
         },
       },
-      // The contract owns the event's description; we only publish it.
-      webhooks: openApiWebhooks() as never,
+      // The contract owns the event's description; we only publish it. Then the failure alerts.
+      webhooks: { ...openApiWebhooks(), ...alertWebhooks() } as never,
     },
     transform: createJsonSchemaTransform({ skipList: [] }),
     transformObject: (input) => finishDocument(jsonSchemaTransformObject(input) as Json) as never,

@@ -153,6 +153,7 @@ export async function startServer(
     const registry = new Registry();
     const delivery = await startDeliveryService({
       queue: storage.queue,
+      store,
       registry,
       allowPrivateEndpoints: config.allowPrivateEndpoints,
       retryScheduleMs: config.retryScheduleMs,
@@ -171,6 +172,7 @@ export async function startServer(
       dashboardSessionTtlMs: config.dashboardSessionTtlMs,
       eventStreams: config.eventStreams,
       endpointsPerPartner: config.endpointsPerPartner,
+      portal: config.portal,
     });
     boundSlowClients(app.server, timeouts);
     await app.listen({ port: config.port, host: config.host }).catch(async (err: unknown) => {

@@ -231,8 +231,36 @@ export interface ThirdPartySearch {
   status?: ThirdPartyStatus;
   /** Case-insensitive substring of `client_customer_ref`. */
   refContains?: string;
+  /**
+   * Case-insensitive substring of `client_customer_ref` or of the submitted name (first name, last
+   * name, or both with one space between); ANDed with `refContains` when both are given.
+   */
+  nameOrRefContains?: string;
   limit: number;
   offset: number;
+}
+
+/** A dashboard search over one endpoint's deliveries, newest first; every filter is optional. */
+export interface DeliverySearch {
+  customerId: string;
+  endpointId: string;
+  /** Case-insensitive substring of the third party's `client_customer_ref` the event is about. */
+  refContains?: string;
+  status?: DeliveryStatus;
+  /** Created at or after this time. */
+  createdFrom?: Date;
+  /** Created before this time. */
+  createdBefore?: Date;
+  limit: number;
+  /** As in {@link Store.listDeliveries}. */
+  cursor?: string;
+}
+
+/** A delivery with what its event says: which third party, and the status it carries. */
+export interface DeliveryOfEvent extends Delivery {
+  clientCustomerRef: string;
+  /** The event's `data.status` (APPROVED, REJECTED); null if the payload has none. */
+  eventStatus: string | null;
 }
 
 /** One event of a third-party customer with its deliveries (each with its attempts): a timeline row. */
@@ -274,8 +302,149 @@ export interface DashboardSession {
   expiresAt: Date;
 }
 
+/**
+ * A partner portal link (its token is never stored, only the SHA-256 of it): opens the partner's
+ * dashboard once, until it expires, while the partner's token is still the one it was made under.
+ */
+export interface PortalLink {
+  customerId: string;
+  /** The SHA-256 (hex) of the partner's bearer token when the link was made. */
+  partnerTokenHash: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
 /** Told before each pending migration runs: its name, how many are done, how many are pending in all. */
 export type MigrationProgress = (name: string, done: number, total: number) => void;
+
+/** Where a partner wants failure alerts (issue 14, src/alerts), as stored. */
+export interface NotificationSettings {
+  customerId: string;
+  /** The partner's notification endpoint; alerts about an endpoint are never sent to that endpoint. */
+  webhookUrl: string | null;
+  /** The notification endpoint's signing secret (decrypted); null until a webhook URL was first set. */
+  webhookSecret: string | null;
+  email: string | null;
+  /** The alert event types wanted (src/alerts/events.ts). */
+  events: string[];
+  updatedAt: Date;
+}
+
+/** What {@link Store.saveNotificationSettings} writes; `webhookSecret` undefined keeps the stored one. */
+export interface NotificationSettingsInput {
+  customerId: string;
+  webhookUrl: string | null;
+  webhookSecret?: string;
+  email: string | null;
+  events: string[];
+  updatedAt: Date;
+}
+
+/**
+ * What the alerts have said about one endpoint so far (see src/alerts/transitions.ts): the failing
+ * episode they follow, whether it was announced, the last `endpoint.failing`, the disabling warning.
+ */
+export interface EndpointAlertState {
+  failingSince: Date | null;
+  episodeAlerted: boolean;
+  failingAlertedAt: Date | null;
+  disablingWarned: boolean;
+}
+
+/** One endpoint as the alert rules see it, read under its alert-state lock. */
+export interface EndpointAlertView {
+  endpoint: {
+    id: string;
+    customerId: string;
+    url: string;
+    enabled: boolean;
+    disabledReason: string | null;
+    failingSince: Date | null;
+  };
+  state: EndpointAlertState;
+  settings: NotificationSettings | undefined;
+  /** The observation's deliveries that are failed for good now (others are left out). */
+  failedDeliveries: FailedDeliveryView[];
+  /** The reason, when the observer saw the dispatcher disable the endpoint. */
+  disabledNow: string | null;
+}
+
+/** A delivery that failed for good, with its last attempt. */
+export interface FailedDeliveryView {
+  id: string;
+  eventId: string;
+  attemptCount: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+}
+
+/** What an observer saw happen to an endpoint (the dispatcher's completions), or nothing (a sweep). */
+export interface AlertObservation {
+  endpointId: string;
+  failedDeliveryIds: readonly string[];
+  disabledReason: string | null;
+}
+
+export type AlertChannel = 'webhook' | 'email';
+export type AlertStatus = 'pending' | 'sent' | 'failed' | 'skipped';
+
+/** One alert message to one channel, to write into the alerts' outbox. */
+export interface NewAlert {
+  id: string;
+  eventId: string;
+  customerId: string;
+  endpointId: string;
+  channel: AlertChannel;
+  eventType: string;
+  /** The exact JSON text sent (and signed) on the webhook channel; the email is written from it. */
+  payload: string;
+  createdAt: Date;
+}
+
+/** What the alert rules decided for one endpoint: its new state and the alerts to send. */
+export interface AlertDecision {
+  state: EndpointAlertState;
+  alerts: NewAlert[];
+}
+
+/** An alert as the dashboard lists it. */
+export interface AlertRecord {
+  id: string;
+  eventId: string;
+  endpointId: string;
+  channel: AlertChannel;
+  eventType: string;
+  payload: string;
+  status: AlertStatus;
+  attemptCount: number;
+  /** Where it went (or was to go): the URL or the address, at the last attempt. */
+  target: string | null;
+  lastError: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A claimed alert with what sending it needs, read from the partner's settings at claim time. */
+export interface ClaimedAlert {
+  id: string;
+  eventId: string;
+  customerId: string;
+  endpointId: string;
+  channel: AlertChannel;
+  eventType: string;
+  payload: string;
+  /** Attempts made before this one. */
+  attemptCount: number;
+  /** The partner's settings now (undefined when they were removed). */
+  settings: NotificationSettings | undefined;
+  /** The URL of the endpoint the alert is about, now (null when it was deleted). */
+  endpointUrl: string | null;
+}
+
+/** How one alert attempt ended. */
+export type AlertOutcome =
+  | { status: 'sent' | 'failed' | 'skipped'; target: string | null; error: string | null }
+  | { status: 'pending'; nextAttemptAt: Date; target: string | null; error: string | null };
 
 /** A numbered migration of either database: applied once, in name order, recorded in `migrations`. */
 export interface Migration {
@@ -414,6 +583,11 @@ export interface Store {
     clientCustomerRef: string,
     limit: number,
   ): Promise<EventDeliveries[]>;
+  /**
+   * One endpoint's deliveries matching `q`, newest first, each with its attempts and what its event
+   * says. Empty when the endpoint is not that partner's. Cursor as in {@link Store.listDeliveries}.
+   */
+  searchDeliveries(q: DeliverySearch): Promise<CursorPage<DeliveryOfEvent>>;
   /** Health of every endpoint of the partner: counts over attempts since `since`, latest error ever. */
   endpointHealth(customerId: string, since: Date): Promise<EndpointHealth[]>;
   /**
@@ -437,6 +611,29 @@ export interface Store {
    */
   pruneIdempotencyKeys(createdBefore: Date, limit: number): Promise<number>;
 
+  // failure alerts (sqlite/alerts.ts, postgres/alerts.ts; the rules are src/alerts/transitions.ts)
+  getNotificationSettings(customerId: string): Promise<NotificationSettings | undefined>;
+  /** Creates or replaces the partner's settings; returns them as stored. */
+  saveNotificationSettings(s: NotificationSettingsInput): Promise<NotificationSettings>;
+  /**
+   * For each observed endpoint (in one transaction, endpoints in id order): locks its alert state,
+   * reads it with the endpoint, the partner's settings and the observed failed deliveries, calls
+   * `decide`, writes the state it returns and its alerts. An endpoint that no longer exists is
+   * skipped. Returns how many alerts were written.
+   */
+  observeEndpointAlerts(
+    observations: readonly AlertObservation[],
+    decide: (view: EndpointAlertView) => AlertDecision,
+  ): Promise<number>;
+  /** Endpoints the alert rules must look at again: failing now, or followed as failing by the alerts. */
+  alertCandidates(): Promise<string[]>;
+  /** Claims due pending alerts with a lease (`locked_until` = now + leaseMs), oldest due first. */
+  claimAlerts(o: { now: Date; leaseMs: number; limit: number }): Promise<ClaimedAlert[]>;
+  /** Records one attempt of a claimed alert. */
+  settleAlert(id: string, outcome: AlertOutcome, at: Date): Promise<void>;
+  /** The partner's alerts, newest first (every channel), at most `limit`. */
+  listAlerts(customerId: string, limit: number): Promise<AlertRecord[]>;
+
   // dashboard sessions (sqlite/sessions.ts, postgres/sessions.ts), keyed by the SHA-256 of the session id
   createDashboardSession(idHash: string, session: DashboardSession): Promise<void>;
   /**
@@ -450,4 +647,18 @@ export interface Store {
   deleteDashboardSessions(customerId: string | null): Promise<number>;
   /** Deletes up to `limit` sessions expired at `now`, oldest first; returns how many. */
   pruneDashboardSessions(now: Date, limit: number): Promise<number>;
+
+  // partner portal links (sqlite/portal-links.ts, postgres/portal-links.ts), keyed by the SHA-256 of the token
+  /**
+   * Stores a link to the partner's dashboard, bound to the partner's token as it is now; false when
+   * there is no such partner.
+   */
+  createPortalLink(tokenHash: string, link: Omit<PortalLink, 'partnerTokenHash'>): Promise<boolean>;
+  /**
+   * Uses a link up, atomically: returns it and deletes it, or undefined when there is none (never made,
+   * or already used), it has expired at `now`, or the partner's token has been replaced since.
+   */
+  consumePortalLink(tokenHash: string, now: Date): Promise<PortalLink | undefined>;
+  /** Deletes up to `limit` links expired at `now`, oldest first; returns how many. */
+  prunePortalLinks(now: Date, limit: number): Promise<number>;
 }

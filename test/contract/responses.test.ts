@@ -312,6 +312,23 @@ for (const dialect of DIALECTS) {
             ['resetPartnerToken', { customer_id: OTHER }, { token: admin, raw: TEXT_BODY }],
           ),
         ).toEqual([404, 400, 400, 415]);
+
+        // portal links: no body, or {ttl_seconds} within [60, 86400]
+        const portal = { customer_id: PARTNER };
+        expect(
+          await statuses(
+            ['createPortalLink', portal, { token: admin }],
+            ['createPortalLink', portal, { token: admin, body: { ttl_seconds: 60 } }],
+            ['createPortalLink', portal, { token: admin, body: { ttl_seconds: 59 } }],
+            ['createPortalLink', portal, { token: admin, body: { url: 'x' } }],
+            ['createPortalLink', portal, { token: admin, raw: EMPTY_JSON }],
+            ['createPortalLink', portal, { token: admin, raw: TEXT_BODY }],
+            ['createPortalLink', { customer_id: 'NO_SUCH' }, { token: admin }],
+            ['createPortalLink', { customer_id: 'a.b' }, { token: admin }],
+            ['createPortalLink', portal, { token }],
+            ['createPortalLink', portal, {}],
+          ),
+        ).toEqual([201, 201, 400, 400, 400, 415, 404, 400, 401, 401]);
       });
 
       it('third-party customers: submit (idempotent), read, list, and their refusals', async () => {
@@ -418,6 +435,40 @@ for (const dialect of DIALECTS) {
             ['deleteWebhookEndpoint', doomed, { token }],
           ),
         ).toEqual([204, 404]);
+      });
+
+      it('notification settings: read, set (the secret shown once), and their refusals', async () => {
+        const mine = { customer_id: PARTNER };
+        const other = { customer_id: OTHER };
+        const alerts = { webhook_url: sink.url('/alerts'), email: 'ops@partner.example' };
+        const first = await call('setNotificationSettings', mine, { token, body: alerts });
+        expect([first.statusCode, typeof first.json().secret]).toEqual([200, 'string']);
+        const again = await call('setNotificationSettings', mine, {
+          token,
+          body: { ...alerts, events: ['endpoint.failing'] },
+        });
+        expect([again.json().secret, again.json().events]).toEqual([null, ['endpoint.failing']]);
+        expect(
+          await statuses(
+            ['getNotificationSettings', mine, { token }],
+            ['getNotificationSettings', other, { token }],
+            ['getNotificationSettings', mine, {}],
+            // the URL of one of the partner's webhook endpoints: alerts are never sent to it
+            [
+              'setNotificationSettings',
+              mine,
+              { token, body: { webhook_url: sink.url('/hook'), email: null } },
+            ],
+            ['setNotificationSettings', mine, { token, body: { webhook_url: null, email: 'nope' } }],
+            [
+              'setNotificationSettings',
+              mine,
+              { token, body: { webhook_url: null, email: null, events: ['x'] } },
+            ],
+            ['setNotificationSettings', mine, { token, raw: TEXT_BODY }],
+            ['setNotificationSettings', other, { token, body: { webhook_url: null, email: null } }],
+          ),
+        ).toEqual([200, 404, 401, 400, 400, 400, 415, 404]);
       });
 
       it('decisions: APPROVED without reasons, REJECTED with them, and what the document refuses', async () => {

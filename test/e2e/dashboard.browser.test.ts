@@ -2,7 +2,7 @@
  * The dashboard in a real browser: Debian's Chromium driven by playwright-core against
  * `node bin/tpcs.js serve` (a real process, temporary SQLite file) and a local receiver that answers
  * 500 until told to answer 200. The operator logs in, records a decision in the review queue, watches
- * the delivery fail with 500s, fixes the receiver, presses Retry and sees it delivered; then a partner
+ * the delivery fail with 500s, fixes the receiver, presses Retry (and confirms) and sees it delivered; then a partner
  * logs in (by keyboard) and sees only its own data, also at phone width. Screenshots of the main pages
  * go to a temporary folder, or to docs/screenshots/ with UPDATE_SCREENSHOTS=1 (so that a test run never
  * changes committed files). Needs `npm run build` first (bin/tpcs.js runs dist/).
@@ -216,7 +216,8 @@ describe.skipIf(skipReason !== undefined)('dashboard in a real browser', () => {
 
     // the receiver is fixed; Retry sends it again through the queue
     answer = 200;
-    await failed.getByRole('button', { name: 'Retry now' }).click();
+    await failed.getByText('Retry now').click();
+    await failed.getByRole('button', { name: 'Yes, send it again now' }).click();
     await page.getByText(/queued to be sent again now/).waitFor();
     await reloadUntil(page, 'article.delivery[data-status="delivered"]');
     expect(received).toEqual([500, 500, 500, 200]);

@@ -63,12 +63,14 @@ describe('loadConfig', () => {
           pollIntervalMs: 50,
           failureWindowMs: 86_400_000,
           dispatchers: 2,
+          alertEmailFrom: 'tpcs <alerts@localhost>',
         },
         dashboardSessionTtlMs: 3_600_000,
         eventStreams: { perPartner: 2, total: 10, drainTimeoutMs: 5000 },
         rateLimits: { authFailures: 5, partnerRequests: 100 },
         trustProxy: ['10.0.0.0/8'],
         endpointsPerPartner: 5,
+        portal: { linkTtlMs: 900_000, publicUrl: undefined, frameAncestors: [] },
       },
     });
   });

@@ -44,6 +44,7 @@ ${EXIT_CODES_HELP}`,
         if (keyWarning) log.warn(keyWarning);
         const service = await startDeliveryService({
           queue: storage.queue,
+          store: storage.store,
           allowPrivateEndpoints: settings.allowPrivateEndpoints,
           retryScheduleMs: settings.retryScheduleMs,
           dispatchers: settings.workerDispatchers,

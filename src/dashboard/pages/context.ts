@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { DeliveryHandle } from '../../http/routes/shared.js';
 import type { Store } from '../../storage/store.js';
+import type { HostResolver } from '../../webhooks/url-policy.js';
 import { optionalText, readFields } from '../forms.js';
 import type { Viewer } from '../layout.js';
 import { notFound, PageError } from '../page-error.js';
@@ -16,8 +17,19 @@ export interface PageDeps {
   store: Store;
   /** Logging in and out; the session hook finds each request's session with it too. */
   sessions: DashboardSessions;
-  /** The queue behind the retry button; absent when delivery does not run in this process (503). */
+  /** The queue and sender behind retry, recover and the test event; absent, those answer 503. */
   delivery?: DeliveryHandle | undefined;
+  /** The API's rules for endpoints, so that a form and the API accept the same endpoints. */
+  endpointRules: EndpointRules;
+}
+
+/** Which endpoint URLs are accepted and how many endpoints a partner may have: as the API's routes. */
+export interface EndpointRules {
+  /** `ALLOW_PRIVATE_ENDPOINTS`. */
+  allowPrivate: boolean;
+  resolveHost?: HostResolver | undefined;
+  /** `ENDPOINTS_PER_PARTNER`. */
+  maxPerPartner: number;
 }
 
 /** Registers one page's routes (paths relative to `/dashboard`) on the dashboard's scoped app. */

@@ -18,7 +18,10 @@ export interface CustomerFilters {
   page: number;
 }
 
-/** `?status=&q=&page=`: an unknown status or page is ignored, the search is trimmed to 64 characters. */
+/**
+ * `?status=&q=&page=`: an unknown status or page is ignored; `q`, a part of the name or the reference,
+ * is trimmed to 64 characters.
+ */
 const filtersQuery = z.object({
   status: optionalField(thirdPartyStatusSchema),
   q: field.transform((q) => q.trim().slice(0, 64)).catch(''),
@@ -35,7 +38,7 @@ export const customerRoutes: PageRoutes = (app, { store }) => {
     const result = await store.searchThirdParties({
       ...(viewer.scope === undefined ? {} : { customerId: viewer.scope }),
       ...(status === undefined ? {} : { status }),
-      refContains: q,
+      nameOrRefContains: q,
       limit: PAGE_SIZE,
       offset: (page - 1) * PAGE_SIZE,
     });
@@ -55,12 +58,12 @@ export function customersPage(
   const showPartner = viewer.scope === undefined;
   const rows = result.items.map(
     (t) => html`<tr>
-      <td><a href="${href(['dashboard', 'customers', t.customerId, t.clientCustomerRef])}">${t.clientCustomerRef}</a></td>
-      ${showPartner ? html`<td>${t.customerId}</td>` : ''}
-      <td>${displayName(t)}</td>
-      <td class="hide-narrow">${detail(t, 'email')}</td>
-      <td>${badge(t.status)}</td>
-      <td class="hide-narrow">${time(t.updatedAt)}</td>
+      <td data-label="Reference"><a href="${href(['dashboard', 'customers', t.customerId, t.clientCustomerRef])}">${t.clientCustomerRef}</a></td>
+      ${showPartner ? html`<td data-label="Partner">${t.customerId}</td>` : ''}
+      <td data-label="Name">${displayName(t)}</td>
+      <td class="hide-narrow" data-label="Email">${detail(t, 'email')}</td>
+      <td data-label="Status">${badge(t.status)}</td>
+      <td class="hide-narrow" data-label="Updated">${time(t.updatedAt)}</td>
     </tr>`,
   );
   return layout({
@@ -75,14 +78,14 @@ export function customersPage(
           <option value="">Any</option>
           ${thirdPartyStatusSchema.options.map((s) => html`<option value="${s}"${s === filters.status ? html` selected` : ''}>${s}</option>`)}
         </select>
-        <label for="q">Reference contains</label>
+        <label for="q">Name or reference</label>
         <input id="q" name="q" type="search" value="${filters.q}" maxlength="64">
         <button type="submit">Filter</button>
       </form>
       ${
         result.items.length === 0
           ? html`<p class="empty">No third-party customers match.</p>`
-          : html`<div class="table-wrap"><table>
+          : html`<div class="table-wrap"><table class="stack-table">
         <caption class="sr-only">Third-party customers</caption>
         <thead><tr><th scope="col">Reference</th>${showPartner ? html`<th scope="col">Partner</th>` : ''}<th scope="col">Name</th>
           <th scope="col" class="hide-narrow">Email</th><th scope="col">Status</th><th scope="col" class="hide-narrow">Updated</th></tr></thead>

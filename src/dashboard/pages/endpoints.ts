@@ -1,20 +1,40 @@
-/** Endpoints with their health, one endpoint with its deliveries, and the live chart (and its JSON). */
+/**
+ * Endpoints with their health, one endpoint with its settings, actions and deliveries (searchable),
+ * and the live chart (and its JSON). The forms' routes are in endpoint-actions.ts.
+ */
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type {
+  AlertRecord,
   CursorPage,
-  Delivery,
+  DeliveryOfEvent,
   Endpoint,
   EndpointHealth,
   MinuteOutcomes,
+  NotificationSettings,
   Store,
 } from '../../storage/store.js';
 import { isEndpointId } from '../../webhooks/endpoints.js';
-import { optionalText, readFields, readParams } from '../forms.js';
+import { optionalField, optionalText, readFields, readParams } from '../forms.js';
 import { href, html, type SafeHtml } from '../html.js';
 import { BASE, layout, scopeQuery, time, type Viewer } from '../layout.js';
 import { notFound, PageError } from '../page-error.js';
 import { ensureVisible, type PageRoutes, sendPage, viewerOf } from './context.js';
 import { deliveryCard } from './deliveries.js';
+import {
+  type DeliverySearchQuery,
+  deliverySearchForm,
+  deliverySearchQuery,
+  type EndpointFormValues,
+  endpointActions,
+  endpointForm,
+  type FieldErrors,
+  type Message,
+  type RecoverState,
+  type ShownSecret,
+  secretBox,
+  valuesOf,
+} from './endpoint-forms.js';
 import { notice, PAGE_SIZE } from './shared.js';
 
 /** How far back the health figures and the chart look. */
@@ -22,8 +42,70 @@ export const HEALTH_WINDOW_MS = 24 * 60 * 60 * 1000;
 export const CHART_MINUTES = 30;
 
 const endpointParams = z.object({ customer_id: z.string(), endpoint_id: z.string() });
-/** `?cursor=` for older deliveries, and `?retried=` after a retry (the retry route redirects here). */
-const endpointQuery = z.object({ cursor: optionalText, retried: optionalText });
+/**
+ * What the actions redirect back with: `?retried=` after a retry, `?done=` after a change, `?requeued=`
+ * after a recover.
+ */
+const outcomeQuery = z.object({
+  retried: optionalText,
+  done: optionalField(z.enum(['updated', 'enabled', 'disabled'])),
+  requeued: optionalField(z.string().regex(/^\d{1,9}$/)),
+});
+
+const DONE: Record<'updated' | 'enabled' | 'disabled', string> = {
+  updated: 'Endpoint saved.',
+  enabled: 'Endpoint enabled: deliveries go out again.',
+  disabled: 'Endpoint disabled: nothing is sent to it until it is enabled again.',
+};
+
+/** The endpoint of a path, in the viewer's scope; 404 for anything else. */
+export async function visibleEndpoint(store: Store, viewer: Viewer, params: unknown): Promise<Endpoint> {
+  const { customer_id: customerId, endpoint_id: endpointId } = readParams(endpointParams, params);
+  ensureVisible(viewer, customerId);
+  const endpoint = isEndpointId(endpointId) ? await store.getEndpoint(customerId, endpointId) : undefined;
+  if (!endpoint) throw notFound();
+  return endpoint;
+}
+
+/** What an endpoint page shows besides the endpoint: the outcome of an action, a form with errors. */
+export interface EndpointPageState {
+  message?: Message | undefined;
+  secret?: ShownSecret | undefined;
+  edit?: { values: EndpointFormValues; errors: FieldErrors } | undefined;
+  recover?: RecoverState | undefined;
+  search?: DeliverySearchQuery | undefined;
+}
+
+/** Renders one endpoint's page (its health, its deliveries as searched) with `state`. */
+export async function renderEndpoint(
+  store: Store,
+  reply: FastifyReply,
+  viewer: Viewer,
+  endpoint: Endpoint,
+  status: number,
+  state: EndpointPageState = {},
+): Promise<FastifyReply> {
+  const q = state.search ?? {};
+  const [health, deliveries] = await Promise.all([
+    store.endpointHealth(endpoint.customerId, new Date(Date.now() - HEALTH_WINDOW_MS)),
+    store
+      .searchDeliveries({
+        customerId: endpoint.customerId,
+        endpointId: endpoint.id,
+        limit: PAGE_SIZE,
+        ...(q.ref ? { refContains: q.ref } : {}),
+        ...(q.status ? { status: q.status } : {}),
+        ...(q.from ? { createdFrom: q.from } : {}),
+        ...(q.to ? { createdBefore: q.to } : {}),
+        ...(q.cursor ? { cursor: q.cursor } : {}),
+      })
+      .catch(() => {
+        throw new PageError(400, 'That page link is not valid any more.');
+      }),
+  ]);
+  const h = health.find((x) => x.endpointId === endpoint.id);
+  return sendPage(reply, status, endpointPage(viewer, endpoint, h, deliveries, { ...state, search: q }));
+}
 
 /** Attempts per minute over the chart's window, in the viewer's scope. */
 function chartMinutes(store: Store, viewer: Viewer, now: Date): Promise<MinuteOutcomes[]> {
@@ -43,39 +125,39 @@ export const endpointRoutes: PageRoutes = (app, { store }) => {
     const since = new Date(Date.now() - HEALTH_WINDOW_MS);
     const partnerIds = viewer.scope !== undefined ? [viewer.scope] : viewer.partners.map((p) => p.customerId);
     const rows = [];
+    const alerts: PartnerAlerts[] = [];
     for (const customerId of partnerIds) {
-      const [endpoints, health] = await Promise.all([
+      const [endpoints, health, settings, recent] = await Promise.all([
         store.listEndpoints(customerId),
         store.endpointHealth(customerId, since),
+        store.getNotificationSettings(customerId),
+        store.listAlerts(customerId, RECENT_ALERTS),
       ]);
       const byId = new Map(health.map((h) => [h.endpointId, h]));
       for (const endpoint of endpoints) rows.push({ endpoint, health: byId.get(endpoint.id) });
+      if (settings || recent.length > 0) alerts.push({ customerId, settings, recent });
     }
     const now = new Date();
     const minutes = await chartMinutes(store, viewer, now);
-    return sendPage(reply, 200, endpointsPage(viewer, rows, minutes, now));
+    return sendPage(reply, 200, endpointsPage(viewer, rows, minutes, now, alerts));
   });
 
   app.get('/endpoints/:customer_id/:endpoint_id', async (request, reply) => {
     const viewer = await viewerOf(request, store);
-    const { customer_id: customerId, endpoint_id: endpointId } = readParams(endpointParams, request.params);
-    ensureVisible(viewer, customerId);
-    const endpoint = isEndpointId(endpointId) ? await store.getEndpoint(customerId, endpointId) : undefined;
-    if (!endpoint) throw notFound();
-    const { cursor, retried } = readFields(endpointQuery, request.query);
-    const [health, deliveries] = await Promise.all([
-      store.endpointHealth(customerId, new Date(Date.now() - HEALTH_WINDOW_MS)),
-      store
-        .listDeliveries(customerId, endpointId, { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) })
-        .catch(() => {
-          throw new PageError(400, 'That page link is not valid any more.');
-        }),
-    ]);
-    const message = retried
-      ? { kind: 'ok' as const, text: `Delivery ${retried.slice(0, 100)} queued to be sent again now.` }
-      : undefined;
-    const h = health.find((x) => x.endpointId === endpointId);
-    return sendPage(reply, 200, endpointPage(viewer, endpoint, h, deliveries, message));
+    const endpoint = await visibleEndpoint(store, viewer, request.params);
+    const search = readFields(deliverySearchQuery, request.query);
+    const { retried, done, requeued } = readFields(outcomeQuery, request.query);
+    const text = retried
+      ? `Delivery ${retried.slice(0, 100)} queued to be sent again now.`
+      : done
+        ? DONE[done]
+        : requeued !== undefined
+          ? `${Number(requeued)} failed deliver${Number(requeued) === 1 ? 'y' : 'ies'} queued to be sent again.`
+          : undefined;
+    return renderEndpoint(store, reply, viewer, endpoint, 200, {
+      search,
+      ...(text ? { message: { kind: 'ok', text } } : {}),
+    });
   });
 
   app.get('/api/deliveries-per-minute', async (request, reply) => {
@@ -151,7 +233,7 @@ function lastError(h: EndpointHealth | undefined): SafeHtml {
   return html`${time(e.at)}: ${code}${detail}`;
 }
 
-function state(e: Endpoint): SafeHtml {
+function enabledBadge(e: Endpoint): SafeHtml {
   return e.enabled
     ? html`<span class="badge badge-delivered">enabled</span>`
     : html`<span class="badge badge-failed">disabled</span> ${e.disabledReason ?? ''}`;
@@ -163,15 +245,16 @@ export function endpointsPage(
   endpoints: { endpoint: Endpoint; health: EndpointHealth | undefined }[],
   minutes: MinuteOutcomes[],
   now: Date,
+  alerts: PartnerAlerts[] = [],
 ): string {
   const rows = endpoints.map(
     ({ endpoint: e, health: h }) => html`<tr>
-      <td><a href="${href(['dashboard', 'endpoints', e.customerId, e.id])}">${e.url}</a>${e.description ? html`<div class="muted">${e.description}</div>` : ''}</td>
-      ${viewer.scope === undefined ? html`<td>${e.customerId}</td>` : ''}
-      <td>${state(e)}</td>
-      <td>${successRate(h)}</td>
-      <td class="hide-narrow">${time(h?.lastAttemptAt)}</td>
-      <td>${lastError(h)}</td>
+      <td data-label="URL"><a class="url" href="${href(['dashboard', 'endpoints', e.customerId, e.id])}">${e.url}</a>${e.description ? html`<div class="muted">${e.description}</div>` : ''}</td>
+      ${viewer.scope === undefined ? html`<td data-label="Partner">${e.customerId}</td>` : ''}
+      <td data-label="State">${enabledBadge(e)}</td>
+      <td data-label="Success (24 h)">${successRate(h)}</td>
+      <td class="hide-narrow" data-label="Last attempt">${time(h?.lastAttemptAt)}</td>
+      <td data-label="Last error">${lastError(h)}</td>
     </tr>`,
   );
   return layout({
@@ -179,49 +262,168 @@ export function endpointsPage(
     viewer,
     section: 'endpoints',
     path: `${BASE}/endpoints`,
-    body: html`${chart(viewer, minutes, now)}
+    body: html`<p class="page-actions"><a class="button" href="${href(['dashboard', 'endpoints', 'new'], scopeQuery(viewer))}">Add an endpoint</a></p>
+      ${chart(viewer, minutes, now)}
       ${
         endpoints.length === 0
           ? html`<p class="empty">No endpoints subscribed.</p>`
-          : html`<div class="table-wrap"><table>
+          : html`<div class="table-wrap"><table class="stack-table">
         <caption class="sr-only">Endpoints and their health over the last 24 hours</caption>
         <thead><tr><th scope="col">URL</th>${viewer.scope === undefined ? html`<th scope="col">Partner</th>` : ''}<th scope="col">State</th>
           <th scope="col">Success (24 h)</th><th scope="col" class="hide-narrow">Last attempt</th><th scope="col">Last error</th></tr></thead>
         <tbody>${rows}</tbody></table></div>`
-      }`,
+      }
+      ${alertsSection(viewer, alerts)}`,
   });
 }
 
-/** One endpoint: its settings and health, then its deliveries (newest first) with every attempt. */
+/** Alerts shown per partner on the endpoints page: the last ones, newest first. */
+const RECENT_ALERTS = 20;
+
+/** A partner's failure-alert settings and its latest alerts, for the endpoints page. */
+export interface PartnerAlerts {
+  customerId: string;
+  settings: NotificationSettings | undefined;
+  recent: AlertRecord[];
+}
+
+/**
+ * Failure alerts (src/alerts): where each partner is told (its notification webhook and email, set
+ * with PUT …/notifications) and what it was told lately, with each message's delivery status.
+ */
+function alertsSection(viewer: Viewer, alerts: PartnerAlerts[]): SafeHtml {
+  const settingsLine = (a: PartnerAlerts) => {
+    const s = a.settings;
+    return html`<li>${viewer.scope === undefined ? html`<strong>${a.customerId}</strong>: ` : ''}webhook
+      ${s?.webhookUrl ? html`<span class="url">${s.webhookUrl}</span>` : 'off'}, email ${s?.email ?? 'off'}${
+        s && s.events.length > 0 ? html`, events ${s.events.join(', ')}` : ''
+      }</li>`;
+  };
+  const recent = alerts
+    .flatMap((a) => a.recent)
+    .sort((x, y) => y.createdAt.getTime() - x.createdAt.getTime());
+  const rows = recent.slice(0, RECENT_ALERTS).map((r) => {
+    const url = alertUrl(r.payload);
+    return html`<tr>
+      <td data-label="When">${time(r.createdAt)}</td>
+      <td data-label="Alert">${r.eventType}</td>
+      <td data-label="Endpoint"><span class="url">${url ?? r.endpointId}</span></td>
+      <td data-label="Channel">${r.channel}</td>
+      <td data-label="Status">${r.status}${r.attemptCount > 1 ? html` (${r.attemptCount} attempts)` : ''}</td>
+      <td data-label="Last error">${r.lastError ?? ''}</td>
+    </tr>`;
+  });
+  return html`<section aria-labelledby="alerts-heading">
+    <h2 id="alerts-heading">Failure alerts</h2>
+    ${
+      alerts.length === 0
+        ? html`<p class="empty">No failure alerts set up: a partner chooses a notification webhook and an email with PUT /api/v1/customers/{customer_id}/notifications.</p>`
+        : html`<ul>${alerts.map(settingsLine)}</ul>`
+    }
+    ${
+      rows.length === 0
+        ? html`<p class="muted">No alerts sent yet.</p>`
+        : html`<div class="table-wrap"><table class="stack-table">
+      <caption class="sr-only">The latest failure alerts, newest first</caption>
+      <thead><tr><th scope="col">When</th><th scope="col">Alert</th><th scope="col">Endpoint</th><th scope="col">Channel</th><th scope="col">Status</th><th scope="col">Last error</th></tr></thead>
+      <tbody>${rows}</tbody></table></div>`
+    }
+  </section>`;
+}
+
+/** The endpoint URL an alert's payload names, if it names one. */
+function alertUrl(payload: string): string | undefined {
+  try {
+    const url = (JSON.parse(payload) as { data?: { url?: unknown } }).data?.url;
+    return typeof url === 'string' ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One endpoint: its settings and health, its actions, then its deliveries (newest first, searchable). */
 export function endpointPage(
   viewer: Viewer,
   e: Endpoint,
   h: EndpointHealth | undefined,
-  deliveries: CursorPage<Delivery>,
-  message?: { kind: 'ok' | 'error'; text: string },
+  deliveries: CursorPage<DeliveryOfEvent>,
+  state: EndpointPageState & { search: DeliverySearchQuery },
 ): string {
   const self = href(['dashboard', 'endpoints', e.customerId, e.id]);
+  const q = state.search;
+  const searching = Boolean(q.ref || q.status || q.from || q.to);
+  const back = href(['dashboard', 'endpoints', e.customerId, e.id], {
+    ...scopeQuery(viewer),
+    ref: q.ref,
+    status: q.status,
+    from: q.from?.toISOString(),
+    to: q.to?.toISOString(),
+  });
+  const older = (cursor: string) =>
+    href(['dashboard', 'endpoints', e.customerId, e.id], {
+      ...scopeQuery(viewer),
+      ref: q.ref,
+      status: q.status,
+      from: q.from?.toISOString(),
+      to: q.to?.toISOString(),
+      cursor,
+    });
+  const edit = state.edit ?? { values: valuesOf(e), errors: {} };
   return layout({
     title: `Endpoint ${e.url}`,
     viewer,
     section: 'endpoints',
     path: self,
-    body: html`${message ? notice(message.kind, message.text) : ''}
+    body: html`${state.message ? notice(state.message.kind, state.message.text) : ''}
+      ${state.secret ? secretBox(state.secret) : ''}
       <dl class="card facts">
         <dt>Partner</dt><dd>${e.customerId}</dd>
-        <dt>State</dt><dd>${state(e)}</dd>
+        <dt>State</dt><dd>${enabledBadge(e)}</dd>
         <dt>Events</dt><dd>${e.eventTypes.join(', ')}</dd>
+        ${e.description ? html`<dt>Description</dt><dd>${e.description}</dd>` : ''}
         <dt>Success (24 h)</dt><dd>${successRate(h)}</dd>
         <dt>Last error</dt><dd>${lastError(h)}</dd>
       </dl>
-      <h2>Deliveries</h2>
+      <div class="manage">
+        ${endpointActions(viewer, e, state.recover ?? { since: '' })}
+        ${endpointForm(viewer, {
+          action: href(['dashboard', 'endpoints', e.customerId, e.id, 'edit']),
+          values: edit.values,
+          errors: edit.errors,
+          submit: 'Save changes',
+          partnerChoice: false,
+          heading: 'Settings',
+        })}
+      </div>
+      <h2 id="deliveries">Deliveries</h2>
+      ${deliverySearchForm(viewer, self, q)}
       ${
         deliveries.items.length === 0
-          ? html`<p class="empty">No deliveries yet.</p>`
+          ? html`<p class="empty">${searching ? 'No deliveries match.' : 'No deliveries yet.'}</p>`
           : deliveries.items.map((d) =>
-              deliveryCard(viewer, e.customerId, d, { retry: true, endpointLink: false, back: self }),
+              deliveryCard(viewer, e.customerId, d, { retry: true, endpointLink: false, back }),
             )
       }
-      ${deliveries.nextCursor ? html`<nav class="pager" aria-label="Pages"><a href="${href(['dashboard', 'endpoints', e.customerId, e.id], { cursor: deliveries.nextCursor })}" rel="next">Older deliveries →</a></nav>` : ''}`,
+      ${deliveries.nextCursor ? html`<nav class="pager" aria-label="Pages"><a href="${older(deliveries.nextCursor)}" rel="next">Older deliveries →</a></nav>` : ''}`,
+  });
+}
+
+/** The page to subscribe an endpoint: the form, empty or as sent with its errors. */
+export function newEndpointPage(viewer: Viewer, values: EndpointFormValues, errors: FieldErrors): string {
+  return layout({
+    title: 'Add a webhook endpoint',
+    viewer,
+    section: 'endpoints',
+    path: `${BASE}/endpoints/new`,
+    body: html`<p><a href="${href(['dashboard', 'endpoints'], scopeQuery(viewer))}">← All endpoints</a></p>
+      ${endpointForm(viewer, {
+        action: `${BASE}/endpoints/new`,
+        values,
+        errors,
+        submit: 'Add endpoint',
+        partnerChoice: viewer.principal.kind === 'admin',
+        heading: 'New endpoint',
+      })}
+      <p class="muted">Its signing secret is shown once, on the next page.</p>`,
   });
 }

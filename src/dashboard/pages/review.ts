@@ -22,9 +22,20 @@ import { href, html } from '../html.js';
 import { BASE, layout, scopeQuery, time, type Viewer } from '../layout.js';
 import { notFound } from '../page-error.js';
 import { type PageRoutes, sendPage, viewerOf } from './context.js';
-import { detail, displayName, notice, PAGE_SIZE, pagination } from './shared.js';
+import { displayName, notice, PAGE_SIZE, pagination } from './shared.js';
+import { submission } from './submission.js';
 
 type Message = { kind: 'ok' | 'error'; text: string };
+
+/** A decision form that was sent back: what it held, and what is wrong, shown on its own card. */
+interface FailedDecision {
+  customerId: string;
+  ref: string;
+  status: string;
+  code: string;
+  reason: string;
+  error: string;
+}
 
 /** `?page=`, and `?decided=&status=` after a decision (the decision route redirects here). */
 const reviewQuery = z.object({
@@ -46,15 +57,20 @@ const decisionForm = z.object({
 /** The decision a form asks for and where to go after it, or what is wrong with the form. */
 function readDecision(
   body: unknown,
-): { ok: true; decision: ComplianceDecision; back: string | undefined } | { ok: false; problems: string[] } {
+):
+  | { ok: true; decision: ComplianceDecision; back: string | undefined }
+  | { ok: false; problems: string[]; sent: { status: string; code: string; reason: string } } {
   const form = decisionForm.safeParse(body ?? {});
-  if (!form.success) return { ok: false, problems: problems(form.error, 'form') };
+  if (!form.success) {
+    return { ok: false, problems: problems(form.error, 'form'), sent: { status: '', code: '', reason: '' } };
+  }
   const { status, code, reason, back } = form.data;
+  const sent = { status: status ?? '', code, reason };
   // a REJECTED carries the one reason the form has room for; the domain's schema says what is missing
   const decision = complianceDecisionSchema.safeParse(
     status === 'REJECTED' ? { status, reasons: code || reason ? [{ code, reason }] : [] } : { status },
   );
-  if (!decision.success) return { ok: false, problems: problems(decision.error, 'decision') };
+  if (!decision.success) return { ok: false, problems: problems(decision.error, 'decision'), sent };
   return { ok: true, decision: decision.data, back };
 }
 
@@ -79,9 +95,12 @@ export const reviewRoutes: PageRoutes = (app, { store }) => {
     const { page } = readFields(reviewQuery, request.query);
     const form = readDecision(request.body);
     if (!form.ok) {
-      return renderReview(store, reply, viewer, page, 400, {
-        kind: 'error',
-        text: `No decision recorded for ${ref.slice(0, 64)}. ${form.problems.join('; ')}`,
+      const error = `No decision recorded for ${ref.slice(0, 64)}. ${form.problems.join('; ')}`;
+      return renderReview(store, reply, viewer, page, 400, undefined, {
+        customerId,
+        ref,
+        ...form.sent,
+        error,
       });
     }
     const result = await recordComplianceDecision(store, {
@@ -111,6 +130,7 @@ async function renderReview(
   page: number,
   status: number,
   message?: Message,
+  failed?: FailedDecision,
 ): Promise<FastifyReply> {
   const result = await store.searchThirdParties({
     ...(viewer.scope === undefined ? {} : { customerId: viewer.scope }),
@@ -118,7 +138,7 @@ async function renderReview(
     limit: PAGE_SIZE,
     offset: (page - 1) * PAGE_SIZE,
   });
-  return sendPage(reply, status, reviewPage(viewer, page, result, message));
+  return sendPage(reply, status, reviewPage(viewer, page, result, message, failed));
 }
 
 /** Reason codes offered as suggestions; any upper-case code is accepted. */
@@ -129,34 +149,45 @@ export const SUGGESTED_REASON_CODES = [
   'IDENTITY_NOT_VERIFIED',
 ];
 
-/** The review queue; `message` is the outcome of the last decision. */
+/**
+ * The review queue: each card shows the whole submission and a decision form. `message` is the outcome
+ * of the last decision; `failed` a form sent back, shown again on its card as it was, with its error.
+ */
 export function reviewPage(
   viewer: Viewer,
   page: number,
   result: Page<ThirdPartyCustomer>,
   message?: Message,
+  failed?: FailedDecision,
 ): string {
   const path = `${BASE}/review`;
   const back = href(['dashboard', 'review'], { ...scopeQuery(viewer), page });
+  const onPage = result.items.some(
+    (t) => t.customerId === failed?.customerId && t.clientCustomerRef === failed.ref,
+  );
   const cards = result.items.map((t, i) => {
     const id = `d${i}`;
-    return html`<li class="card review" data-ref="${t.clientCustomerRef}">
+    const sent =
+      failed?.customerId === t.customerId && failed.ref === t.clientCustomerRef ? failed : undefined;
+    const checked = (status: string) => (sent?.status === status ? html` checked` : '');
+    return html`<li class="card review" data-ref="${t.clientCustomerRef}"${sent ? html` data-failed` : ''}>
       <h2><a href="${href(['dashboard', 'customers', t.customerId, t.clientCustomerRef])}">${displayName(t)}</a>
-        <span class="muted">${t.clientCustomerRef} · partner ${t.customerId}</span></h2>
-      <p class="muted">${detail(t, 'email')} · ${detail(t, 'country')} · submitted ${time(t.createdAt)}</p>
-      <form method="post" action="${href(['dashboard', 'review', t.customerId, t.clientCustomerRef, 'decision'])}">
+        <span class="muted">${t.clientCustomerRef} · partner ${t.customerId} · submitted ${time(t.createdAt)}</span></h2>
+      ${submission(t)}
+      <form method="post" action="${href(['dashboard', 'review', t.customerId, t.clientCustomerRef, 'decision'])}" id="${id}-form">
         <input type="hidden" name="csrf" value="${viewer.csrf}">
         <input type="hidden" name="back" value="${back}">
+        ${sent ? html`<p class="notice notice-error" role="alert" id="${id}-error">${sent.error}</p>` : ''}
         <fieldset>
           <legend>Decision for ${t.clientCustomerRef}</legend>
-          <label><input type="radio" name="status" value="APPROVED" required> Approve</label>
-          <label><input type="radio" name="status" value="REJECTED"> Reject</label>
+          <label><input type="radio" name="status" value="APPROVED" required${checked('APPROVED')}> Approve</label>
+          <label><input type="radio" name="status" value="REJECTED"${checked('REJECTED')}> Reject</label>
         </fieldset>
         <div class="reason-fields">
           <label for="${id}-code">Reason code (when rejecting)</label>
-          <input id="${id}-code" name="code" list="reason-codes" maxlength="64" pattern="[A-Z0-9_]+" autocomplete="off">
+          <input id="${id}-code" name="code" list="reason-codes" maxlength="64" pattern="[A-Z0-9_]+" autocomplete="off" value="${sent?.code ?? ''}"${sent ? html` aria-describedby="${id}-error"` : ''}>
           <label for="${id}-reason">Reason (when rejecting)</label>
-          <input id="${id}-reason" name="reason" maxlength="500">
+          <input id="${id}-reason" name="reason" maxlength="500" value="${sent?.reason ?? ''}"${sent ? html` aria-describedby="${id}-error"` : ''}>
         </div>
         <button type="submit">Record decision</button>
       </form>
@@ -168,6 +199,7 @@ export function reviewPage(
     section: 'review',
     path,
     body: html`${message ? notice(message.kind, message.text) : ''}
+      ${failed && !onPage ? notice('error', failed.error) : ''}
       <datalist id="reason-codes">${SUGGESTED_REASON_CODES.map((c) => html`<option value="${c}">`)}</datalist>
       ${result.items.length === 0 ? html`<p class="empty">Nothing is waiting for a decision.</p>` : html`<ul class="cards">${cards}</ul>`}
       ${pagination(page, result.total, (p) => href(['dashboard', 'review'], { ...scopeQuery(viewer), page: p }))}`,

@@ -33,3 +33,50 @@ export function notice(kind: 'ok' | 'error', text: string | undefined): SafeHtml
   if (!text) return html``;
   return html`<p class="notice notice-${kind}" role="${kind === 'error' ? 'alert' : 'status'}">${text}</p>`;
 }
+
+/**
+ * The error of one form field, placed under it; its id is what the field's `aria-describedby` names.
+ *
+ * @example
+ * html`<input id="url" aria-describedby="url-error">${fieldError('url-error', errors.url)}`;
+ */
+export function fieldError(id: string, text: string | undefined): SafeHtml {
+  if (!text) return html``;
+  return html`<p class="field-error" id="${id}" role="alert">${text}</p>`;
+}
+
+/** The attributes of a field with an error: marked invalid and described by the error. */
+export function invalidIf(errorId: string, text: string | undefined): SafeHtml {
+  return text ? html` aria-invalid="true" aria-describedby="${errorId}"` : html``;
+}
+
+/**
+ * A confirmation without script: the first button only opens the box that says what will happen, and
+ * the POST form inside it does it.
+ *
+ * @example
+ * confirmAction({ label: 'Disable…', explain: 'Nothing is sent while…', confirm: 'Yes, disable', action, csrf });
+ */
+export function confirmAction(o: {
+  label: string;
+  explain: string;
+  confirm: string;
+  action: string;
+  csrf: string;
+  fields?: Record<string, string>;
+  className?: string;
+}): SafeHtml {
+  const hidden = Object.entries(o.fields ?? {}).map(
+    ([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`,
+  );
+  return html`<details class="confirm${o.className ? ` ${o.className}` : ''}">
+    <summary>${o.label}</summary>
+    <div class="confirm-box">
+      <p>${o.explain}</p>
+      <form method="post" action="${o.action}">
+        <input type="hidden" name="csrf" value="${o.csrf}">${hidden}
+        <button type="submit">${o.confirm}</button>
+      </form>
+    </div>
+  </details>`;
+}

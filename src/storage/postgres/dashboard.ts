@@ -1,5 +1,9 @@
+import { decodeCursor, toCursorPage } from '../cursor.js';
 import type {
+  CursorPage,
   Delivery,
+  DeliveryOfEvent,
+  DeliverySearch,
   EndpointHealth,
   EventDeliveries,
   MinuteOutcomes,
@@ -25,9 +29,13 @@ import { THIRD_PARTY_COLUMNS, type ThirdPartyRow, toThirdParty } from './third-p
  */
 export const CHART_ATTEMPT_WINDOW = 100_000;
 
-// strpos() rather than LIKE: a search for "_" or "%" means those characters, with nothing to escape
+// strpos() rather than LIKE: a search for "_" or "%" means those characters, with nothing to escape.
+// The name is read out of the jsonb row by row: no index helps a substring search anyway.
 const WHERE = `($1::text IS NULL OR customer_id = $1) AND ($2::text IS NULL OR status = $2)
-  AND ($3::text IS NULL OR strpos(lower(client_customer_ref), lower($3)) > 0)`;
+  AND ($3::text IS NULL OR strpos(lower(client_customer_ref), lower($3)) > 0)
+  AND ($6::text IS NULL OR strpos(lower(client_customer_ref), lower($6)) > 0
+    OR strpos(lower(coalesce(client_customer_details->>'first_name', '') || ' ' ||
+      coalesce(client_customer_details->>'last_name', '')), lower($6)) > 0)`;
 
 // the count and the page from one statement, so one snapshot (as listThirdParties does)
 const search = statement<{ total: string } & { [K in keyof ThirdPartyRow]: ThirdPartyRow[K] | null }>(
@@ -45,11 +53,86 @@ export async function searchThirdParties(
   db: Queryable,
   q: ThirdPartySearch,
 ): Promise<Page<ThirdPartyCustomer>> {
-  const ref = q.refContains === undefined || q.refContains === '' ? null : q.refContains;
-  const { rows } = await search.run(db, [q.customerId ?? null, q.status ?? null, ref, q.limit, q.offset]);
+  const { rows } = await search.run(db, [
+    q.customerId ?? null,
+    q.status ?? null,
+    q.refContains || null,
+    q.limit,
+    q.offset,
+    q.nameOrRefContains || null,
+  ]);
   const items: ThirdPartyCustomer[] = [];
   for (const r of rows) if (r.customer_id !== null) items.push(toThirdParty(r as ThirdPartyRow));
   return { items, total: Number(rows[0]?.total ?? 0) };
+}
+
+type FoundDeliveryRow = Pick<
+  Row<'deliveries'>,
+  | 'seq'
+  | 'id'
+  | 'event_id'
+  | 'endpoint_id'
+  | 'client_customer_ref'
+  | 'status'
+  | 'attempt_count'
+  | 'next_attempt_at'
+  | 'created_at'
+> &
+  WaitingColumns & { event_status: string | null; attempts: JsonAttempt[] };
+
+const deliverySearch = statement<FoundDeliveryRow>(
+  'dashboard_delivery_search',
+  `SELECT d.seq, d.id, d.event_id, d.endpoint_id, d.client_customer_ref, d.status, d.attempt_count,
+     d.next_attempt_at, d.created_at, w.id AS waiting_delivery_id, w.event_id AS waiting_event_id,
+     (e.payload::jsonb) -> 'data' ->> 'status' AS event_status,
+     coalesce((
+       SELECT json_agg(json_build_object(
+         'at_ms', floor(extract(epoch FROM a.at) * 1000)::bigint, 'duration_ms', a.duration_ms,
+         'status_code', a.status_code, 'error', a.error, 'response_excerpt', a.response_excerpt) ORDER BY a.id)
+       FROM attempts a WHERE a.delivery_id = d.id
+     ), '[]'::json) AS attempts
+   FROM deliveries d JOIN events e ON e.event_id = d.event_id
+   ${WAITING_FOR_JOIN}
+   WHERE d.customer_id = $1 AND d.endpoint_id = $2 AND d.seq < $3
+     AND ($4::text IS NULL OR strpos(lower(d.client_customer_ref), lower($4)) > 0)
+     AND ($5::text IS NULL OR d.status = $5)
+     AND ($6::timestamptz IS NULL OR d.created_at >= $6) AND ($7::timestamptz IS NULL OR d.created_at < $7)
+   ORDER BY d.seq DESC LIMIT $8`,
+);
+
+/** One endpoint's deliveries matching the search, newest first, with their attempts and event's status. */
+export async function searchDeliveries(
+  db: Queryable,
+  q: DeliverySearch,
+): Promise<CursorPage<DeliveryOfEvent>> {
+  const before = q.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(q.cursor);
+  const { rows } = await deliverySearch.run(db, [
+    q.customerId,
+    q.endpointId,
+    before,
+    q.refContains || null,
+    q.status ?? null,
+    q.createdFrom ?? null,
+    q.createdBefore ?? null,
+    q.limit + 1,
+  ]);
+  return toCursorPage(
+    rows.map((r) => ({ ...r, seq: Number(r.seq) })),
+    q.limit,
+    (r): DeliveryOfEvent => ({
+      id: r.id,
+      eventId: r.event_id,
+      endpointId: r.endpoint_id,
+      status: r.status,
+      attemptCount: r.attempt_count,
+      nextAttemptAt: r.next_attempt_at,
+      createdAt: r.created_at,
+      attempts: r.attempts.map(fromJsonAttempt),
+      ...waitingFor(r),
+      clientCustomerRef: r.client_customer_ref,
+      eventStatus: r.event_status,
+    }),
+  );
 }
 
 type TimelineRow = Row<'events'> & {

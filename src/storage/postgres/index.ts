@@ -4,12 +4,20 @@ import { UnsupportedDatabaseUrlError } from '../errors.js';
 import { postgresWriteProbe } from '../readiness.js';
 import { QueueSignal, recordedEvent } from '../signal.js';
 import type {
+  AlertDecision,
+  AlertObservation,
+  AlertOutcome,
+  AlertRecord,
+  ClaimedAlert,
   ComplianceDecisionInput,
   CursorPage,
   DashboardSession,
   DecisionResult,
   Delivery,
+  DeliveryOfEvent,
+  DeliverySearch,
   Endpoint,
+  EndpointAlertView,
   EndpointCreation,
   EndpointHealth,
   EndpointPatch,
@@ -20,16 +28,34 @@ import type {
   MinuteOutcomes,
   NewEndpoint,
   NewThirdPartyCustomer,
+  NotificationSettings,
+  NotificationSettingsInput,
   Page,
   Partner,
   PartnerSummary,
+  PortalLink,
   Store,
   StoredEvent,
   ThirdPartyCustomer,
   ThirdPartySearch,
   ThirdPartyStatus,
 } from '../store.js';
-import { attemptsPerMinute, endpointHealth, listThirdPartyEvents, searchThirdParties } from './dashboard.js';
+import {
+  alertCandidates,
+  claimAlerts,
+  getNotificationSettings,
+  listAlerts,
+  observeEndpointAlerts,
+  saveNotificationSettings,
+  settleAlert,
+} from './alerts.js';
+import {
+  attemptsPerMinute,
+  endpointHealth,
+  listThirdPartyEvents,
+  searchDeliveries,
+  searchThirdParties,
+} from './dashboard.js';
 import { poolTimeouts } from './db.js';
 import { recordDecision } from './decisions.js';
 import { getDelivery, listDeliveries } from './deliveries.js';
@@ -55,6 +81,7 @@ import {
   listPartners,
   setPartnerToken,
 } from './partners.js';
+import { consumePortalLink, createPortalLink, prunePortalLinks } from './portal-links.js';
 import {
   createDashboardSession,
   deleteDashboardSession,
@@ -273,6 +300,9 @@ export class PostgresStore implements Store {
   searchThirdParties(q: ThirdPartySearch): Promise<Page<ThirdPartyCustomer>> {
     return searchThirdParties(this.#pool, q);
   }
+  searchDeliveries(q: DeliverySearch): Promise<CursorPage<DeliveryOfEvent>> {
+    return searchDeliveries(this.#pool, q);
+  }
   listThirdPartyEvents(
     customerId: string,
     clientCustomerRef: string,
@@ -310,6 +340,31 @@ export class PostgresStore implements Store {
     return pruneIdempotencyKeys(this.#pool, createdBefore, limit);
   }
 
+  getNotificationSettings(customerId: string): Promise<NotificationSettings | undefined> {
+    return getNotificationSettings(this.#pool, this.#box, customerId);
+  }
+  saveNotificationSettings(s: NotificationSettingsInput): Promise<NotificationSettings> {
+    return saveNotificationSettings(this.#pool, this.#box, s);
+  }
+  observeEndpointAlerts(
+    observations: readonly AlertObservation[],
+    decide: (view: EndpointAlertView) => AlertDecision,
+  ): Promise<number> {
+    return observeEndpointAlerts(this.#pool, this.#box, observations, decide);
+  }
+  alertCandidates(): Promise<string[]> {
+    return alertCandidates(this.#pool);
+  }
+  claimAlerts(o: { now: Date; leaseMs: number; limit: number }): Promise<ClaimedAlert[]> {
+    return claimAlerts(this.#pool, this.#box, o);
+  }
+  settleAlert(id: string, outcome: AlertOutcome, at: Date): Promise<void> {
+    return settleAlert(this.#pool, id, outcome, at);
+  }
+  listAlerts(customerId: string, limit: number): Promise<AlertRecord[]> {
+    return listAlerts(this.#pool, customerId, limit);
+  }
+
   createDashboardSession(idHash: string, session: DashboardSession): Promise<void> {
     return createDashboardSession(this.#pool, idHash, session);
   }
@@ -324,6 +379,16 @@ export class PostgresStore implements Store {
   }
   pruneDashboardSessions(now: Date, limit: number): Promise<number> {
     return pruneDashboardSessions(this.#pool, now, limit);
+  }
+
+  createPortalLink(tokenHash: string, link: Omit<PortalLink, 'partnerTokenHash'>): Promise<boolean> {
+    return createPortalLink(this.#pool, tokenHash, link);
+  }
+  consumePortalLink(tokenHash: string, now: Date): Promise<PortalLink | undefined> {
+    return consumePortalLink(this.#pool, tokenHash, now);
+  }
+  prunePortalLinks(now: Date, limit: number): Promise<number> {
+    return prunePortalLinks(this.#pool, now, limit);
   }
 }
 

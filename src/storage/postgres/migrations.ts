@@ -14,6 +14,8 @@ import * as m010 from './migrations/010_dashboard_sessions.js';
 import * as m011 from './migrations/011_partner_share.js';
 import * as m013 from './migrations/013_delivery_leases.js';
 import * as m014 from './migrations/014_claim_by_partner.js';
+import * as m015 from './migrations/015_portal_links.js';
+import * as m016 from './migrations/016_alerts.js';
 
 /** Every PostgreSQL migration, oldest first. Append only: never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
@@ -30,6 +32,8 @@ export const migrations: readonly Migration[] = [
   { name: '011_partner_share', sql: m011.sql },
   { name: '013_delivery_leases', sql: m013.sql },
   { name: '014_claim_by_partner', sql: m014.sql },
+  { name: '015_portal_links', sql: m015.sql },
+  { name: '016_alerts', sql: m016.sql },
 ];
 
 /** First key of the two-int advisory lock; the second is a hash of the schema name. */

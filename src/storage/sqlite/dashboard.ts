@@ -1,6 +1,10 @@
 import type { Database } from 'better-sqlite3';
+import { decodeCursor, toCursorPage } from '../cursor.js';
 import type {
+  CursorPage,
   Delivery,
+  DeliveryOfEvent,
+  DeliverySearch,
   EndpointHealth,
   EventDeliveries,
   MinuteOutcomes,
@@ -31,11 +35,20 @@ type DeliveryRow = Row<'deliveries'>;
 
 /** The dashboard's reads: search, a third party's timeline, endpoint health, attempts per minute. */
 export function dashboardQueries(db: Database) {
-  type SearchParams = { customer_id: string | null; status: string | null; ref: string | null };
-  // instr() rather than LIKE: a search for "_" or "%" means those characters, with nothing to escape
+  type SearchParams = {
+    customer_id: string | null;
+    status: string | null;
+    ref: string | null;
+    name_or_ref: string | null;
+  };
+  // instr() rather than LIKE: a search for "_" or "%" means those characters, with nothing to escape.
+  // The name is read out of the stored JSON row by row: no index helps a substring search anyway.
   const where = `(@customer_id IS NULL OR customer_id = @customer_id)
      AND (@status IS NULL OR status = @status)
-     AND (@ref IS NULL OR instr(lower(client_customer_ref), lower(@ref)) > 0)`;
+     AND (@ref IS NULL OR instr(lower(client_customer_ref), lower(@ref)) > 0)
+     AND (@name_or_ref IS NULL OR instr(lower(client_customer_ref), lower(@name_or_ref)) > 0
+       OR instr(lower(coalesce(json_extract(client_customer_details, '$.first_name'), '') || ' ' ||
+         coalesce(json_extract(client_customer_details, '$.last_name'), '')), lower(@name_or_ref)) > 0)`;
   const search = db.prepare<SearchParams & { limit: number; offset: number }, Row<'third_parties'>>(
     `SELECT * FROM third_parties WHERE ${where}
      ORDER BY created_at DESC, customer_id, client_customer_ref LIMIT @limit OFFSET @offset`,
@@ -45,7 +58,8 @@ export function dashboardQueries(db: Database) {
     const p: SearchParams = {
       customer_id: q.customerId ?? null,
       status: q.status ?? null,
-      ref: q.refContains === undefined || q.refContains === '' ? null : q.refContains,
+      ref: q.refContains || null,
+      name_or_ref: q.nameOrRefContains || null,
     };
     const total = count.get(p) ?? 0;
     return { items: search.all({ ...p, limit: q.limit, offset: q.offset }).map(toThirdParty), total };
@@ -114,7 +128,49 @@ export function dashboardQueries(db: Database) {
      GROUP BY minute ORDER BY minute`,
   );
 
+  type DeliveryParams = {
+    customer_id: string;
+    endpoint_id: string;
+    ref: string | null;
+    status: string | null;
+    from: number | null;
+    to: number | null;
+    before: number;
+    limit: number;
+  };
+  const deliveryPage = db.prepare<
+    DeliveryParams,
+    DeliveryRow & WaitingColumns & { event_status: string | null }
+  >(
+    `SELECT d.*, ${WAITING_FOR_COLUMNS}, json_extract(e.payload, '$.data.status') AS event_status
+     FROM deliveries d JOIN events e ON e.event_id = d.event_id ${WAITING_FOR_JOIN}
+     WHERE d.endpoint_id = @endpoint_id AND d.customer_id = @customer_id AND d.seq < @before
+       AND (@ref IS NULL OR instr(lower(d.client_customer_ref), lower(@ref)) > 0)
+       AND (@status IS NULL OR d.status = @status)
+       AND (@from IS NULL OR d.created_at >= @from) AND (@to IS NULL OR d.created_at < @to)
+     ORDER BY d.seq DESC LIMIT @limit`,
+  );
+  const searchDeliveries = db.transaction((q: DeliverySearch): CursorPage<DeliveryOfEvent> => {
+    const rows = deliveryPage.all({
+      customer_id: q.customerId,
+      endpoint_id: q.endpointId,
+      ref: q.refContains || null,
+      status: q.status ?? null,
+      from: q.createdFrom?.getTime() ?? null,
+      to: q.createdBefore?.getTime() ?? null,
+      before: q.cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(q.cursor),
+      limit: q.limit + 1,
+    });
+    const attempts = attemptsOf(rows.slice(0, q.limit));
+    return toCursorPage(rows, q.limit, (r) => ({
+      ...toDelivery(r, attempts.get(r.id) ?? []),
+      clientCustomerRef: r.client_customer_ref,
+      eventStatus: r.event_status,
+    }));
+  });
+
   return {
+    searchDeliveries: (q: DeliverySearch): CursorPage<DeliveryOfEvent> => searchDeliveries(q),
     search: (q: ThirdPartySearch): Page<ThirdPartyCustomer> => searchPage(q),
     timeline: (customerId: string, ref: string, limit: number): EventDeliveries[] =>
       timeline(customerId, ref, limit),

@@ -4,12 +4,20 @@ import { ensurePrivateFile, restrictSqliteSidecars } from '../../secrets/files.j
 import { sqliteWriteProbe } from '../readiness.js';
 import { QueueSignal, recordedEvent } from '../signal.js';
 import type {
+  AlertDecision,
+  AlertObservation,
+  AlertOutcome,
+  AlertRecord,
+  ClaimedAlert,
   ComplianceDecisionInput,
   CursorPage,
   DashboardSession,
   DecisionResult,
   Delivery,
+  DeliveryOfEvent,
+  DeliverySearch,
   Endpoint,
+  EndpointAlertView,
   EndpointCreation,
   EndpointHealth,
   EndpointPatch,
@@ -20,15 +28,19 @@ import type {
   MinuteOutcomes,
   NewEndpoint,
   NewThirdPartyCustomer,
+  NotificationSettings,
+  NotificationSettingsInput,
   Page,
   Partner,
   PartnerSummary,
+  PortalLink,
   Store,
   StoredEvent,
   ThirdPartyCustomer,
   ThirdPartySearch,
   ThirdPartyStatus,
 } from '../store.js';
+import { alertQueries } from './alerts.js';
 import { dashboardQueries } from './dashboard.js';
 import { decisionQueries } from './decisions.js';
 import { deliveryQueries } from './deliveries.js';
@@ -37,6 +49,7 @@ import { eventQueries } from './events.js';
 import { idempotencyQueries } from './idempotency.js';
 import { migrate } from './migrations.js';
 import { partnerQueries } from './partners.js';
+import { portalLinkQueries } from './portal-links.js';
 import { sessionQueries } from './sessions.js';
 import { settingQueries } from './settings.js';
 import { thirdPartyQueries } from './third-parties.js';
@@ -65,7 +78,9 @@ function prepareQueries(db: Database.Database, box: SecretBox) {
     deliveries: deliveryQueries(db),
     idempotency: idempotencyQueries(db),
     sessions: sessionQueries(db),
+    portalLinks: portalLinkQueries(db),
     dashboard: dashboardQueries(db),
+    alerts: alertQueries(db, box),
   };
 }
 
@@ -237,6 +252,9 @@ export class SqliteStore implements Store {
   async searchThirdParties(q: ThirdPartySearch): Promise<Page<ThirdPartyCustomer>> {
     return this.#q.dashboard.search(q);
   }
+  async searchDeliveries(q: DeliverySearch): Promise<CursorPage<DeliveryOfEvent>> {
+    return this.#q.dashboard.searchDeliveries(q);
+  }
   async listThirdPartyEvents(
     customerId: string,
     clientCustomerRef: string,
@@ -269,6 +287,31 @@ export class SqliteStore implements Store {
     return this.#q.idempotency.prune(createdBefore, limit);
   }
 
+  async getNotificationSettings(customerId: string): Promise<NotificationSettings | undefined> {
+    return this.#q.alerts.getSettings(customerId);
+  }
+  async saveNotificationSettings(s: NotificationSettingsInput): Promise<NotificationSettings> {
+    return this.#q.alerts.saveSettings(s);
+  }
+  async observeEndpointAlerts(
+    observations: readonly AlertObservation[],
+    decide: (view: EndpointAlertView) => AlertDecision,
+  ): Promise<number> {
+    return this.#q.alerts.observe(observations, decide);
+  }
+  async alertCandidates(): Promise<string[]> {
+    return this.#q.alerts.candidates();
+  }
+  async claimAlerts(o: { now: Date; leaseMs: number; limit: number }): Promise<ClaimedAlert[]> {
+    return this.#q.alerts.claim(o);
+  }
+  async settleAlert(id: string, outcome: AlertOutcome, at: Date): Promise<void> {
+    this.#q.alerts.settle(id, outcome, at);
+  }
+  async listAlerts(customerId: string, limit: number): Promise<AlertRecord[]> {
+    return this.#q.alerts.list(customerId, limit);
+  }
+
   async createDashboardSession(idHash: string, session: DashboardSession): Promise<void> {
     this.#q.sessions.create(idHash, session);
   }
@@ -283,6 +326,16 @@ export class SqliteStore implements Store {
   }
   async pruneDashboardSessions(now: Date, limit: number): Promise<number> {
     return this.#q.sessions.prune(now, limit);
+  }
+
+  async createPortalLink(tokenHash: string, link: Omit<PortalLink, 'partnerTokenHash'>): Promise<boolean> {
+    return this.#q.portalLinks.create(tokenHash, link);
+  }
+  async consumePortalLink(tokenHash: string, now: Date): Promise<PortalLink | undefined> {
+    return this.#q.portalLinks.consume(tokenHash, now);
+  }
+  async prunePortalLinks(now: Date, limit: number): Promise<number> {
+    return this.#q.portalLinks.prune(now, limit);
   }
 }
 

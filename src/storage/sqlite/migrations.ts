@@ -6,6 +6,8 @@ import * as m003 from './migrations/003_retry_round.js';
 import * as m004 from './migrations/004_event_order.js';
 import * as m005 from './migrations/005_encrypted_secrets.js';
 import * as m006 from './migrations/006_dashboard_sessions.js';
+import * as m007 from './migrations/007_portal_links.js';
+import * as m008 from './migrations/008_alerts.js';
 
 /** Every SQLite migration, oldest first. Append only: never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
@@ -15,6 +17,8 @@ export const migrations: readonly Migration[] = [
   { name: '004_event_order', sql: m004.sql },
   { name: '005_encrypted_secrets', sql: m005.sql },
   { name: '006_dashboard_sessions', sql: m006.sql },
+  { name: '007_portal_links', sql: m007.sql },
+  { name: '008_alerts', sql: m008.sql },
 ];
 
 /**

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Registry } from 'prom-client';
-import type { ClaimedDelivery, Completion, DeliveryQueue } from '../../storage/queue.js';
+import type { ClaimedDelivery, CompleteResult, Completion, DeliveryQueue } from '../../storage/queue.js';
 import { planCompletion } from './attempt.js';
 import { createDispatcherMetrics, type DispatcherMetrics } from './metrics.js';
 import { createRetryPolicy, type RetryPolicy } from './retry-policy.js';
@@ -51,6 +51,8 @@ export interface DispatcherOptions {
   onError?: (err: unknown) => void;
   /** Called when the dispatcher disables an endpoint. */
   onEndpointDisabled?: (endpointId: string, reason: string) => void;
+  /** Called after each batch of completions is committed, with what the queue did (failure alerts). */
+  onCompleted?: (completions: readonly Completion[], result: CompleteResult) => void;
   /** Where to count; default: a registry of its own (nobody scrapes it). */
   metrics?: DispatcherMetrics;
 }
@@ -182,6 +184,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           metrics.endpointsDisabled.inc();
           options.onEndpointDisabled?.(d.endpointId, d.reason);
         }
+        options.onCompleted?.(batch, r);
       })
       .catch((err) => {
         // The leases will expire and the deliveries be attempted again: at-least-once holds.

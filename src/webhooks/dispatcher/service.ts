@@ -4,7 +4,10 @@
  * `DELIVERY_TIMEOUT`, …).
  */
 import { Registry } from 'prom-client';
+import { createMailer } from '../../alerts/channels.js';
+import { type AlertService, startAlertService } from '../../alerts/service.js';
 import type { DeliveryQueue } from '../../storage/queue.js';
+import type { Store } from '../../storage/store.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
 import { createDispatcherMetrics } from './metrics.js';
 import { createRetryPolicy, type Jitter } from './retry-policy.js';
@@ -13,6 +16,11 @@ import { createSender, type Sender } from './sender.js';
 export interface DeliveryServiceOptions {
   /** The storage's queue (`openStorage`); the service does not close it. */
   queue: DeliveryQueue;
+  /**
+   * The storage's store: with it, the service also raises and sends failure alerts (src/alerts);
+   * without it, none.
+   */
+  store?: Store;
   /** Where the dispatchers count: the registry `/metrics` serves. Default: one of its own. */
   registry?: Registry;
   allowPrivateEndpoints: boolean;
@@ -41,6 +49,10 @@ export interface DeliveryTuning {
   failureWindowMs?: number;
   /** `RETRY_JITTER`: full | none. */
   jitter?: Jitter;
+  /** `SMTP_URL`: where failure alerts are emailed through; without it, email alerts are skipped. */
+  smtpUrl?: string;
+  /** `ALERT_EMAIL_FROM`: the From of alert emails. */
+  alertEmailFrom?: string;
   /**
    * Claim loops in this process when the caller does not say (`DELIVERY_DISPATCHERS` in `serve`,
    * default 1); 0 runs `tpcs serve` as an API only, with `tpcs worker` processes delivering.
@@ -53,6 +65,8 @@ export interface DeliveryService {
   dispatchers: Dispatcher[];
   /** Sends one signed message now, outside the queue (the endpoint's test event). */
   sender: Sender;
+  /** The failure alerts' loops (src/alerts/service.ts); undefined without a store. */
+  alerts: AlertService | undefined;
   /** Stops the dispatchers gracefully (the queue stays open: its storage owns it). */
   stop(graceMs?: number): Promise<void>;
 }
@@ -71,6 +85,25 @@ export async function startDeliveryService(o: DeliveryServiceOptions): Promise<D
   const t = o.tuning ?? {};
   const policy = createRetryPolicy({ schedule: o.retryScheduleMs, jitter: t.jitter ?? 'full' });
   const log = o.log ?? (() => {});
+  const sender = createSender({
+    allowPrivateEndpoints: o.allowPrivateEndpoints,
+    ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }),
+  });
+  const mailer =
+    o.store && t.smtpUrl !== undefined
+      ? createMailer(t.smtpUrl, t.alertEmailFrom ?? 'tpcs <alerts@localhost>', t.timeoutMs ?? 15_000)
+      : undefined;
+  const alerts =
+    o.store &&
+    startAlertService({
+      store: o.store,
+      failureWindowMs: t.failureWindowMs ?? 5 * 24 * 3600_000,
+      policy,
+      // the same sender as the test event's: signed, and the address policy at connect time
+      sender,
+      mailer,
+      onError: (err) => log('error', 'failure alerts error', { err: (err as Error).message }),
+    });
   const dispatchers = Array.from({ length: o.dispatchers ?? t.dispatchers ?? 1 }, () =>
     createDispatcher({
       queue,
@@ -86,21 +119,22 @@ export async function startDeliveryService(o: DeliveryServiceOptions): Promise<D
       ...(t.failureWindowMs === undefined ? {} : { failureWindowMs: t.failureWindowMs }),
       onError: (err) => log('error', 'dispatcher error', { err: (err as Error).message }),
       onEndpointDisabled: (endpointId, reason) => log('warn', 'endpoint disabled', { endpointId, reason }),
+      ...(alerts ? { onCompleted: alerts.observe } : {}),
     }),
   );
   for (const d of dispatchers) d.start();
-  const sender = createSender({
-    allowPrivateEndpoints: o.allowPrivateEndpoints,
-    ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }),
-  });
   let stopping: Promise<void> | undefined;
   const service: DeliveryService = {
     queue,
     dispatchers,
     sender,
+    alerts,
     stop(graceMs) {
       stopping ??= (async () => {
         await Promise.all(dispatchers.map((d) => d.stop(graceMs)));
+        // after the dispatchers: their last completions are observed too
+        await alerts?.stop();
+        mailer?.close();
         await sender.close();
       })();
       return stopping;
