@@ -207,7 +207,7 @@ export interface paths {
         head?: never;
         /**
          * Change a webhook endpoint; `enabled: true` re-enables a disabled one
-         * @description A `url` that another endpoint of the partner already has answers 409 `endpoint_exists` with `details.endpoint_id`; nothing is changed.
+         * @description A `url` that another endpoint of the partner already has answers 409 `endpoint_exists` with `details.endpoint_id`; nothing is changed. Re-enabling (`enabled: true`) also delivers the events emitted while the endpoint was disabled, in order, unless `backlog` is `skip`; `backfilled` says how many were queued.
          */
         patch: operations["updateWebhookEndpoint"];
         trace?: never;
@@ -921,6 +921,23 @@ export interface components {
             event_types?: string[];
             description?: string | null;
             enabled?: boolean;
+            /**
+             * @description Only with `enabled: true`. `deliver` (the default) queues, in event order, one delivery for every event of the subscribed types emitted since the endpoint was disabled and not yet delivered to it; `skip` leaves them undelivered.
+             * @enum {string}
+             */
+            backlog?: "deliver" | "skip";
+        };
+        WebhookEndpointUpdate: {
+            id: string;
+            url: string;
+            description: string | null;
+            event_types: string[];
+            enabled: boolean;
+            disabled_reason: string | null;
+            created_at: string;
+            updated_at: string;
+            /** @description Deliveries queued for the events emitted while the endpoint was disabled (0 unless this re-enabled it with `backlog: deliver`) */
+            backfilled: number;
         };
         WebhookEndpointWithSecret: {
             id: string;
@@ -1618,7 +1635,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The endpoint as changed */
+            /** @description The endpoint as changed, with the backlog it queued */
             200: {
                 headers: {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -1627,7 +1644,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WebhookEndpoint"];
+                    "application/json": components["schemas"]["WebhookEndpointUpdate"];
                 };
             };
             400: components["responses"]["BadRequest"];

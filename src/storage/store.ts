@@ -82,6 +82,8 @@ export interface Endpoint {
   eventTypes: string[];
   enabled: boolean;
   disabledReason: string | null;
+  /** When it last went from enabled to disabled; null while enabled. */
+  disabledAt: Date | null;
   /** Newest first. Expired secrets are not returned. */
   secrets: EndpointSecret[];
   createdAt: Date;
@@ -202,7 +204,16 @@ export interface EndpointPatch {
   enabled?: boolean;
   /** Set with enabled: false by the system (410, failure window); cleared when re-enabled. */
   disabledReason?: string | null;
+  /**
+   * With enabled: true on a disabled endpoint, what happens to the events of its subscribed types
+   * emitted since it was disabled: `deliver` (the default) queues one delivery for each that has none
+   * for this endpoint yet, in event order, in the same transaction; `skip` leaves them undelivered.
+   */
+  backlog?: EndpointBacklog;
 }
+
+/** What re-enabling an endpoint does with the events emitted while it was disabled. */
+export type EndpointBacklog = 'deliver' | 'skip';
 
 /**
  * The outcome of {@link Store.createEndpointWithinLimit}. `url_taken` names the partner's endpoint that
@@ -215,7 +226,12 @@ export type EndpointCreation =
 
 /** The outcome of {@link Store.updateEndpoint}; `url_taken` as in {@link EndpointCreation}. */
 export type EndpointUpdate =
-  | { outcome: 'updated'; endpoint: Endpoint }
+  | {
+      outcome: 'updated';
+      endpoint: Endpoint;
+      /** Deliveries queued for the backlog by a re-enable (0 otherwise). */
+      backfilled: number;
+    }
   | { outcome: 'url_taken'; endpointId: string }
   | { outcome: 'not_found' };
 
@@ -542,7 +558,9 @@ export interface Store {
   /**
    * Applies the patch. A new `url` that another endpoint of the partner already has is refused
    * (`url_taken`, nothing changed), checked under the same per-partner serialisation as
-   * {@link Store.createEndpointWithinLimit}.
+   * {@link Store.createEndpointWithinLimit}. `enabled: false` on an enabled endpoint records when
+   * (`disabledAt`); `enabled: true` clears it and, unless `backlog` is `skip`, queues the backlog (see
+   * {@link EndpointPatch.backlog}) and tells the dispatchers.
    */
   updateEndpoint(
     customerId: string,

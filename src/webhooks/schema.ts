@@ -47,15 +47,29 @@ export const newEndpointSchema = z
   })
   .meta({ id: 'NewWebhookEndpoint' });
 
-/** `PATCH …/webhooks/{webhook_id}`: any of the fields; `enabled: true` re-enables a disabled endpoint. */
+/** What re-enabling does with the events emitted while the endpoint was disabled. */
+export const backlogSchema = z.enum(['deliver', 'skip']).meta({
+  description:
+    'Only with `enabled: true`. `deliver` (the default) queues, in event order, one delivery for every event of the subscribed types emitted since the endpoint was disabled and not yet delivered to it; `skip` leaves them undelivered.',
+});
+
+/**
+ * `PATCH …/webhooks/{webhook_id}`: any of the fields; `enabled: true` re-enables a disabled endpoint,
+ * delivering the events it missed unless `backlog` is `skip`.
+ */
 export const endpointPatchSchema = z
   .strictObject({
     url: urlSchema.optional(),
     event_types: eventTypesSchema.optional(),
     description: descriptionSchema.nullable().optional(),
     enabled: z.boolean().optional(),
+    backlog: backlogSchema.optional(),
   })
   .refine((p) => Object.keys(p).length > 0, 'Give at least one field to change')
+  .refine((p) => p.backlog === undefined || p.enabled === true, {
+    message: '`backlog` is allowed only with `enabled: true`',
+    path: ['backlog'],
+  })
   .meta({ id: 'WebhookEndpointPatch' });
 
 /** An endpoint as the API shows it: never its secrets, except right after create and rotation. */
@@ -73,6 +87,16 @@ export const endpointViewSchema = z
   .meta({ id: 'WebhookEndpoint' });
 
 export type EndpointView = z.output<typeof endpointViewSchema>;
+
+/** The answer to `PATCH …/webhooks/{webhook_id}`: the endpoint as changed and the backlog it queued. */
+export const endpointUpdateSchema = endpointViewSchema
+  .extend({
+    backfilled: z.number().int().min(0).meta({
+      description:
+        'Deliveries queued for the events emitted while the endpoint was disabled (0 unless this re-enabled it with `backlog: deliver`)',
+    }),
+  })
+  .meta({ id: 'WebhookEndpointUpdate' });
 
 /** The answer to create and rotate: the endpoint plus its new signing secret, shown only here. */
 export const endpointWithSecretSchema = endpointViewSchema

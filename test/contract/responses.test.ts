@@ -429,6 +429,15 @@ for (const dialect of DIALECTS) {
         };
         const moved = await call('updateWebhookEndpoint', doomed, { token, body: { url: body.url } });
         expect([moved.statusCode, moved.json().error.details]).toEqual([409, { endpoint_id: endpointId }]);
+        // re-enabling answers how many missed events it queued; backlog goes only with enabled: true
+        expect(
+          await statuses(
+            ['updateWebhookEndpoint', doomed, { token, body: { enabled: false } }],
+            ['updateWebhookEndpoint', doomed, { token, body: { enabled: false, backlog: 'deliver' } }],
+            ['updateWebhookEndpoint', doomed, { token, body: { backlog: 'skip' } }],
+            ['updateWebhookEndpoint', doomed, { token, body: { enabled: true, backlog: 'deliver' } }],
+          ),
+        ).toEqual([200, 400, 400, 200]);
         expect(
           await statuses(
             ['deleteWebhookEndpoint', doomed, { token }],

@@ -229,6 +229,7 @@ for (const dialect of DIALECTS) {
           eventTypes: [EVENT_TYPE],
           enabled: true,
           disabledReason: null,
+          disabledAt: null,
           secrets: [{ secret: e.secret, createdAt: e.createdAt, expiresAt: null }],
           createdAt: e.createdAt,
           updatedAt: e.createdAt,
@@ -260,6 +261,7 @@ for (const dialect of DIALECTS) {
         expect(moved).toEqual({
           outcome: 'updated',
           endpoint: { ...e, url: 'https://example.org/new', updatedAt: t1 },
+          backfilled: 0,
         });
 
         const t2 = new Date('2024-06-02T00:00:00Z');
@@ -270,7 +272,12 @@ for (const dialect of DIALECTS) {
           t2,
         );
         expect(disabled).toMatchObject({
-          endpoint: { enabled: false, disabledReason: 'endpoint answered 410 Gone', updatedAt: t2 },
+          endpoint: {
+            enabled: false,
+            disabledReason: 'endpoint answered 410 Gone',
+            disabledAt: t2,
+            updatedAt: t2,
+          },
         });
 
         const t3 = new Date('2024-06-03T00:00:00Z');
@@ -284,6 +291,7 @@ for (const dialect of DIALECTS) {
           endpoint: {
             enabled: false,
             disabledReason: 'endpoint answered 410 Gone',
+            disabledAt: t2, // still when it was disabled
             description: null,
             eventTypes: [EVENT_TYPE, 'OTHER'],
             url: 'https://example.org/new',
@@ -293,7 +301,7 @@ for (const dialect of DIALECTS) {
         const enabled = await db.store.updateEndpoint(customerId, e.id, { enabled: true }, t3);
         expect(enabled).toMatchObject({
           outcome: 'updated',
-          endpoint: { enabled: true, disabledReason: null },
+          endpoint: { enabled: true, disabledReason: null, disabledAt: null },
         });
         if (enabled.outcome !== 'updated') throw new Error('not updated');
         expect(await db.store.getEndpoint(customerId, e.id)).toEqual(enabled.endpoint);

@@ -27,7 +27,11 @@ import { newEndpointPage, renderEndpoint, visibleEndpoint } from './endpoints.js
 /** Why an endpoint is disabled when someone disabled it here (the dispatcher sets its own reasons). */
 const DISABLED_IN_DASHBOARD = 'Disabled in the dashboard';
 
-const enabledForm = z.object({ enabled: field.pipe(z.enum(['true', 'false'])) });
+const enabledForm = z.object({
+  enabled: field.pipe(z.enum(['true', 'false'])),
+  // only when enabling: what to do with the events emitted while disabled (absent: deliver them)
+  backlog: field.pipe(z.enum(['deliver', 'skip'])).optional(),
+});
 const recoverForm = z.object({ since: trimmed });
 
 /** The partner a new endpoint is for: the viewer itself, or the one the operator chose. */
@@ -112,17 +116,27 @@ export const endpointActionRoutes: PageRoutes = (app, { store, delivery, endpoin
     return reply.redirect(pageOf(viewer, endpoint, { done: 'updated' }), 303);
   });
 
-  // as PATCH …/webhooks/{id} with enabled
+  // as PATCH …/webhooks/{id} with enabled (and backlog when enabling)
   app.post('/endpoints/:customer_id/:endpoint_id/enabled', async (request, reply) => {
     const viewer = await viewerOf(request, store);
     const endpoint = await visibleEndpoint(store, viewer, request.params);
     const parsed = enabledForm.safeParse(request.body ?? {});
-    if (!parsed.success) throw new PageError(400, 'The form is not valid: enabled must be true or false.');
+    if (!parsed.success) {
+      throw new PageError(
+        400,
+        'The form is not valid: enabled must be true or false, and the backlog deliver or skip.',
+      );
+    }
     const enabled = parsed.data.enabled === 'true';
-    const patch: EndpointPatch = { enabled, disabledReason: enabled ? null : DISABLED_IN_DASHBOARD };
+    const backlog = parsed.data.backlog ?? 'deliver';
+    const patch: EndpointPatch = enabled
+      ? { enabled, disabledReason: null, backlog }
+      : { enabled, disabledReason: DISABLED_IN_DASHBOARD };
     const updated = await store.updateEndpoint(endpoint.customerId, endpoint.id, patch, new Date());
     if (updated.outcome !== 'updated') throw notFound();
-    return reply.redirect(pageOf(viewer, endpoint, { done: enabled ? 'enabled' : 'disabled' }), 303);
+    if (!enabled) return reply.redirect(pageOf(viewer, endpoint, { done: 'disabled' }), 303);
+    const outcome = backlog === 'deliver' ? { backfilled: updated.backfilled } : { backlog: 'skipped' };
+    return reply.redirect(pageOf(viewer, endpoint, { done: 'enabled', ...outcome }), 303);
   });
 
   // as POST …/rotate-secret: the answer is the only place the new secret is shown

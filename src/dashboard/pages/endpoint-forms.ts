@@ -161,8 +161,13 @@ export function endpointActions(viewer: Viewer, e: Endpoint, recover: RecoverSta
         fields: { enabled: 'false' },
         className: 'danger',
       })
-    : html`<form method="post" action="${path('enabled')}">
+    : html`<form class="enable" method="post" action="${path('enabled')}">
         <input type="hidden" name="csrf" value="${viewer.csrf}"><input type="hidden" name="enabled" value="true">
+        <fieldset class="choices">
+          <legend>The events emitted while it was disabled</legend>
+          <label><input type="radio" name="backlog" value="deliver" checked> Deliver them, in order</label>
+          <label><input type="radio" name="backlog" value="skip"> Skip them</label>
+        </fieldset>
         <button type="submit">Enable</button>
       </form>`;
   return html`<section class="card actions" aria-labelledby="actions-title">

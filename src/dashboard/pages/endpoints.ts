@@ -43,12 +43,14 @@ export const CHART_MINUTES = 30;
 
 const endpointParams = z.object({ customer_id: z.string(), endpoint_id: z.string() });
 /**
- * What the actions redirect back with: `?retried=` after a retry, `?done=` after a change, `?requeued=`
- * after a recover.
+ * What the actions redirect back with: `?retried=` after a retry, `?done=` after a change (with
+ * `backfilled=` or `backlog=skipped` after an enable), `?requeued=` after a recover.
  */
 const outcomeQuery = z.object({
   retried: optionalText,
   done: optionalField(z.enum(['updated', 'enabled', 'disabled'])),
+  backfilled: optionalField(z.string().regex(/^\d{1,9}$/)),
+  backlog: optionalField(z.literal('skipped')),
   requeued: optionalField(z.string().regex(/^\d{1,9}$/)),
 });
 
@@ -57,6 +59,14 @@ const DONE: Record<'updated' | 'enabled' | 'disabled', string> = {
   enabled: 'Endpoint enabled: deliveries go out again.',
   disabled: 'Endpoint disabled: nothing is sent to it until it is enabled again.',
 };
+
+/** What an enable did with the events emitted while the endpoint was disabled. */
+function backlogOutcome(backfilled: string | undefined, backlog: 'skipped' | undefined): string {
+  if (backlog === 'skipped') return ' The events emitted while it was disabled were skipped.';
+  if (backfilled === undefined) return '';
+  const n = Number(backfilled);
+  return ` ${n} deliver${n === 1 ? 'y' : 'ies'} of the events emitted while it was disabled queued, in order.`;
+}
 
 /** The endpoint of a path, in the viewer's scope; 404 for anything else. */
 export async function visibleEndpoint(store: Store, viewer: Viewer, params: unknown): Promise<Endpoint> {
@@ -146,11 +156,11 @@ export const endpointRoutes: PageRoutes = (app, { store }) => {
     const viewer = await viewerOf(request, store);
     const endpoint = await visibleEndpoint(store, viewer, request.params);
     const search = readFields(deliverySearchQuery, request.query);
-    const { retried, done, requeued } = readFields(outcomeQuery, request.query);
+    const { retried, done, backfilled, backlog, requeued } = readFields(outcomeQuery, request.query);
     const text = retried
       ? `Delivery ${retried.slice(0, 100)} queued to be sent again now.`
       : done
-        ? DONE[done]
+        ? `${DONE[done]}${done === 'enabled' ? backlogOutcome(backfilled, backlog) : ''}`
         : requeued !== undefined
           ? `${Number(requeued)} failed deliver${Number(requeued) === 1 ? 'y' : 'ies'} queued to be sent again.`
           : undefined;

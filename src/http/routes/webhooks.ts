@@ -16,6 +16,7 @@ import {
   endpointListQuerySchema,
   endpointListSchema,
   endpointPatchSchema,
+  endpointUpdateSchema,
   endpointViewSchema,
   endpointWithSecretSchema,
   newEndpointSchema,
@@ -181,13 +182,13 @@ export const webhookRoutes: FastifyPluginAsyncZod<
         operationId: 'updateWebhookEndpoint',
         summary: 'Change a webhook endpoint; `enabled: true` re-enables a disabled one',
         description:
-          'A `url` that another endpoint of the partner already has answers 409 `endpoint_exists` with `details.endpoint_id`; nothing is changed.',
+          'A `url` that another endpoint of the partner already has answers 409 `endpoint_exists` with `details.endpoint_id`; nothing is changed. Re-enabling (`enabled: true`) also delivers the events emitted while the endpoint was disabled, in order, unless `backlog` is `skip`; `backfilled` says how many were queued.',
         tags: TAGS,
         security: PARTNER_SECURITY,
         params: endpointParamsSchema,
         body: endpointPatchSchema,
         response: {
-          200: jsonAnswer('The endpoint as changed', endpointViewSchema),
+          200: jsonAnswer('The endpoint as changed, with the backlog it queued', endpointUpdateSchema),
           ...errorResponses(400, 401, 404, 409, 413, 415),
         },
       },
@@ -204,10 +205,11 @@ export const webhookRoutes: FastifyPluginAsyncZod<
         patch.enabled = body.enabled;
         patch.disabledReason = body.enabled ? null : DISABLED_BY_PARTNER;
       }
+      if (body.backlog !== undefined) patch.backlog = body.backlog;
       const updated = await store.updateEndpoint(customerId, id, patch, new Date());
       if (updated.outcome === 'not_found') throw endpointNotFound(id);
       if (updated.outcome === 'url_taken') throw urlTaken(patch.url ?? '', updated.endpointId);
-      return toEndpointView(updated.endpoint);
+      return { ...toEndpointView(updated.endpoint), backfilled: updated.backfilled };
     },
   );
 

@@ -21,12 +21,13 @@ type EndpointSecretRow = EndpointColumns & {
 };
 
 const ENDPOINT_COLUMNS =
-  'id, customer_id, url, description, event_types, enabled, disabled_reason, created_at, updated_at';
-const e = (columns: string): string =>
+  'id, customer_id, url, description, event_types, enabled, disabled_reason, disabled_at, created_at, updated_at';
+const qualify = (table: string, columns: string): string =>
   columns
     .split(', ')
-    .map((c) => `e.${c}`)
+    .map((c) => `${table}.${c}`)
     .join(', ');
+const e = (columns: string): string => qualify('e', columns);
 
 /**
  * Groups joined rows (ordered by endpoint, then secret newest first) into endpoints, keeping order;
@@ -45,6 +46,7 @@ function toEndpoints(rows: EndpointSecretRow[], box: SecretBox): Endpoint[] {
         eventTypes: r.event_types,
         enabled: r.enabled,
         disabledReason: r.disabled_reason,
+        disabledAt: r.disabled_at,
         secrets: [],
         createdAt: r.created_at,
         updatedAt: r.updated_at,
@@ -121,23 +123,43 @@ const sameUrl = statement<{ id: string }>(
 );
 const exists = statement('endpoint_exists', 'SELECT 1 FROM endpoints WHERE customer_id = $1 AND id = $2');
 // one statement for every patch shape: each column changes only when its flag is true; the secrets
-// are read in the same statement (the UPDATE does not touch them, so its snapshot shows them as they are)
-const update = statement<EndpointSecretRow>(
+// are read in the same statement (the UPDATE does not touch them, so its snapshot shows them as they are).
+// A re-enable with $15 (deliver the backlog) also queues, in event order, a delivery for every event of
+// the partner of the (new) subscribed types emitted since the endpoint was disabled that has none to it
+// yet; the insert trigger sets each one's head, seeing the rows inserted before it.
+const update = statement<EndpointSecretRow & { backfilled: number }>(
   'endpoint_update',
-  `WITH e AS (
-     UPDATE endpoints SET
-       url = CASE WHEN $3::boolean THEN $4::text ELSE url END,
-       description = CASE WHEN $5::boolean THEN $6::text ELSE description END,
-       event_types = CASE WHEN $7::boolean THEN $8::text[] ELSE event_types END,
-       enabled = CASE WHEN $9::boolean THEN $10::boolean ELSE enabled END,
+  `WITH old AS (
+     SELECT id, enabled, disabled_at FROM endpoints WHERE customer_id = $1 AND id = $2 FOR UPDATE
+   ), e AS (
+     UPDATE endpoints n SET
+       url = CASE WHEN $3::boolean THEN $4::text ELSE n.url END,
+       description = CASE WHEN $5::boolean THEN $6::text ELSE n.description END,
+       event_types = CASE WHEN $7::boolean THEN $8::text[] ELSE n.event_types END,
+       enabled = CASE WHEN $9::boolean THEN $10::boolean ELSE n.enabled END,
        disabled_reason = CASE WHEN $11::boolean THEN $12::text
-                              WHEN $9::boolean THEN NULL ELSE disabled_reason END,
-       failing_since = CASE WHEN $9::boolean AND $10::boolean THEN NULL ELSE failing_since END,
+                              WHEN $9::boolean THEN NULL ELSE n.disabled_reason END,
+       disabled_at = CASE WHEN NOT $9::boolean THEN n.disabled_at
+                          WHEN $10::boolean THEN NULL
+                          WHEN n.enabled THEN $13 ELSE n.disabled_at END,
+       failing_since = CASE WHEN $9::boolean AND $10::boolean THEN NULL ELSE n.failing_since END,
        updated_at = $13
-     WHERE customer_id = $1 AND id = $2
-     RETURNING ${ENDPOINT_COLUMNS}
+     FROM old
+     WHERE n.id = old.id
+     RETURNING ${qualify('n', ENDPOINT_COLUMNS)}, old.enabled AS was_enabled, old.disabled_at AS was_disabled_at
+   ), backfill AS (
+     INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, customer_id, client_customer_ref,
+       next_attempt_at, created_at, updated_at)
+     SELECT gen_random_uuid()::text, ev.event_id, ev.seq, e.id, e.customer_id, ev.client_customer_ref,
+       $13, $13, $13
+     FROM e JOIN events ev ON ev.customer_id = e.customer_id
+     WHERE $15::boolean AND e.enabled AND NOT e.was_enabled
+       AND ev.created_at >= e.was_disabled_at AND ev.event_type = ANY (e.event_types)
+       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id AND d.event_id = ev.event_id)
+     ORDER BY ev.seq
+     RETURNING 1
    )
-   SELECT ${e(ENDPOINT_COLUMNS)}, ${SECRET_COLUMNS}
+   SELECT ${e(ENDPOINT_COLUMNS)}, ${SECRET_COLUMNS}, (SELECT count(*) FROM backfill)::int AS backfilled
    FROM e ${secretsJoin('$14')}
    ORDER BY s.created_at DESC, s.id DESC`,
 );
@@ -168,6 +190,7 @@ export async function createEndpoint(db: Queryable, box: SecretBox, n: NewEndpoi
     eventTypes: [...n.eventTypes],
     enabled: true,
     disabledReason: null,
+    disabledAt: null,
     secrets: [{ secret: n.secret, createdAt: n.createdAt, expiresAt: null }],
     createdAt: n.createdAt,
     updatedAt: n.createdAt,
@@ -276,9 +299,12 @@ async function patchEndpoint(
     p.disabledReason ?? null,
     at,
     new Date(),
+    p.enabled === true && p.backlog !== 'skip',
   ]);
   const endpoint = toEndpoints(rows, box)[0];
-  return endpoint ? { outcome: 'updated', endpoint } : { outcome: 'not_found' };
+  return endpoint
+    ? { outcome: 'updated', endpoint, backfilled: rows[0]?.backfilled ?? 0 }
+    : { outcome: 'not_found' };
 }
 
 /** Secrets, deliveries and their attempts go with it (ON DELETE CASCADE). */

@@ -265,13 +265,16 @@ export class PostgresStore implements Store {
   listEndpointPage(customerId: string, q: { limit: number; cursor?: string }): Promise<CursorPage<Endpoint>> {
     return listEndpointPage(this.#pool, this.#box, customerId, q);
   }
-  updateEndpoint(
+  async updateEndpoint(
     customerId: string,
     endpointId: string,
     patch: EndpointPatch,
     at: Date,
   ): Promise<EndpointUpdate> {
-    return updateEndpoint(this.#pool, this.#box, customerId, endpointId, patch, at);
+    const result = await updateEndpoint(this.#pool, this.#box, customerId, endpointId, patch, at);
+    // after the commit, as for a decision: the backlog's deliveries are queued
+    if (result.outcome === 'updated' && result.backfilled > 0) this.#signal.emit();
+    return result;
   }
   deleteEndpoint(customerId: string, endpointId: string): Promise<boolean> {
     return deleteEndpoint(this.#pool, customerId, endpointId);

@@ -258,7 +258,8 @@ export function postgresDeliveryQueue(
         const disabled: CompleteResult['disabled'] = [];
         for (const [endpointId, reason] of toDisable) {
           const r = await client.query(
-            `UPDATE endpoints SET enabled = false, disabled_reason = $2, failing_since = NULL, updated_at = now()
+            `UPDATE endpoints SET enabled = false, disabled_reason = $2, disabled_at = now(), failing_since = NULL,
+               updated_at = now()
              WHERE id = $1 AND enabled`,
             [endpointId, reason],
           );

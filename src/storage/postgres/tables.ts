@@ -36,6 +36,8 @@ export interface Tables {
     event_types: string[];
     enabled: boolean;
     disabled_reason: string | null;
+    /** When it last went from enabled to disabled; null while enabled. */
+    disabled_at: Date | null;
     failing_since: Date | null;
     created_at: Date;
     updated_at: Date;

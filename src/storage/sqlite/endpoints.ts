@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { type SecretBox, secretContext } from '../../secrets/box.js';
 import { decodeKeyCursor, toKeyPage } from '../key-cursor.js';
@@ -35,6 +36,7 @@ function toEndpoints(rows: EndpointSecretRow[], box: SecretBox): Endpoint[] {
         eventTypes: JSON.parse(r.event_types) as string[],
         enabled: r.enabled === 1,
         disabledReason: r.disabled_reason,
+        disabledAt: toDateOrNull(r.disabled_at),
         secrets: [],
         createdAt: toDate(r.created_at),
         updatedAt: toDate(r.updated_at),
@@ -78,7 +80,9 @@ type UpdateParams = {
  * at the time of the call.
  */
 export function endpointQueries(db: Database, box: SecretBox) {
-  const insert = db.prepare<Omit<Row<'endpoints'>, 'enabled' | 'disabled_reason' | 'failing_since'>>(
+  const insert = db.prepare<
+    Omit<Row<'endpoints'>, 'enabled' | 'disabled_reason' | 'disabled_at' | 'failing_since'>
+  >(
     `INSERT INTO endpoints (id, customer_id, url, description, event_types, created_at, updated_at)
      VALUES (@id, @customer_id, @url, @description, @event_types, @created_at, @updated_at)`,
   );
@@ -124,6 +128,9 @@ export function endpointQueries(db: Database, box: SecretBox) {
        disabled_reason = CASE WHEN @set_disabled_reason THEN @disabled_reason
                               WHEN @set_enabled THEN NULL ELSE disabled_reason END,
        failing_since = CASE WHEN @set_enabled AND @enabled THEN NULL ELSE failing_since END,
+       disabled_at = CASE WHEN NOT @set_enabled THEN disabled_at
+                          WHEN @enabled THEN NULL
+                          WHEN enabled = 1 THEN @updated_at ELSE disabled_at END,
        updated_at = @updated_at
      WHERE customer_id = @customer_id AND id = @id`,
   );
@@ -138,6 +145,36 @@ export function endpointQueries(db: Database, box: SecretBox) {
   const exists = db
     .prepare<[string, string], number>('SELECT 1 FROM endpoints WHERE customer_id = ? AND id = ?')
     .pluck();
+  const stateOf = db.prepare<[string, string], Pick<Row<'endpoints'>, 'enabled' | 'disabled_at'>>(
+    'SELECT enabled, disabled_at FROM endpoints WHERE customer_id = ? AND id = ?',
+  );
+  // the backlog of a re-enabled endpoint: the partner's events of its types since `since` that have no
+  // delivery to it, in event order (the claim computes heads from event_seq, so order holds)
+  const backlog = db.prepare<
+    { customer_id: string; endpoint_id: string; since: number },
+    Pick<Row<'events'>, 'seq' | 'event_id' | 'client_customer_ref'>
+  >(
+    `SELECT ev.seq, ev.event_id, ev.client_customer_ref FROM events ev
+     WHERE ev.customer_id = @customer_id AND ev.created_at >= @since
+       AND EXISTS (
+         SELECT 1 FROM endpoints e, json_each(e.event_types) t
+         WHERE e.id = @endpoint_id AND t.value = ev.event_type
+       )
+       AND NOT EXISTS (
+         SELECT 1 FROM deliveries d WHERE d.endpoint_id = @endpoint_id AND d.event_id = ev.event_id
+       )
+     ORDER BY ev.seq`,
+  );
+  const insertDelivery = db.prepare<
+    Pick<
+      Row<'deliveries'>,
+      'id' | 'event_id' | 'event_seq' | 'endpoint_id' | 'customer_id' | 'client_customer_ref'
+    > & { at: number }
+  >(
+    `INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, customer_id, client_customer_ref,
+       next_attempt_at, created_at, updated_at)
+     VALUES (@id, @event_id, @event_seq, @endpoint_id, @customer_id, @client_customer_ref, @at, @at, @at)`,
+  );
   const expireCurrent = db.prepare<[number, string]>(
     'UPDATE endpoint_secrets SET expires_at = ? WHERE endpoint_id = ? AND expires_at IS NULL',
   );
@@ -167,6 +204,7 @@ export function endpointQueries(db: Database, box: SecretBox) {
       eventTypes: [...e.eventTypes],
       enabled: true,
       disabledReason: null,
+      disabledAt: null,
       secrets: [{ secret: e.secret, createdAt: e.createdAt, expiresAt: null }],
       createdAt: e.createdAt,
       updatedAt: e.createdAt,
@@ -184,7 +222,8 @@ export function endpointQueries(db: Database, box: SecretBox) {
 
   const patch = db.transaction(
     (customerId: string, id: string, p: EndpointPatch, at: Date): EndpointUpdate => {
-      if (exists.get(customerId, id) === undefined) return { outcome: 'not_found' };
+      const before = stateOf.get(customerId, id);
+      if (before === undefined) return { outcome: 'not_found' };
       if (p.url !== undefined) {
         const taken = sameUrl.get({ customer_id: customerId, url: p.url, id });
         if (taken !== undefined) return { outcome: 'url_taken', endpointId: taken };
@@ -204,8 +243,27 @@ export function endpointQueries(db: Database, box: SecretBox) {
         disabled_reason: p.disabledReason ?? null,
         updated_at: at.getTime(),
       });
-      const endpoint = changes === 1 ? get(customerId, id) : undefined;
-      return endpoint ? { outcome: 'updated', endpoint } : { outcome: 'not_found' };
+      if (changes !== 1) return { outcome: 'not_found' };
+      // re-enabled with its backlog: the events since it was disabled
+      const since =
+        p.enabled === true && before.enabled === 0 && p.backlog !== 'skip' ? before.disabled_at : null;
+      let backfilled = 0;
+      if (since !== null) {
+        for (const ev of backlog.all({ customer_id: customerId, endpoint_id: id, since })) {
+          insertDelivery.run({
+            id: randomUUID(),
+            event_id: ev.event_id,
+            event_seq: ev.seq,
+            endpoint_id: id,
+            customer_id: customerId,
+            client_customer_ref: ev.client_customer_ref,
+            at: at.getTime(),
+          });
+          backfilled++;
+        }
+      }
+      const endpoint = get(customerId, id);
+      return endpoint ? { outcome: 'updated', endpoint, backfilled } : { outcome: 'not_found' };
     },
   );
 

@@ -219,7 +219,9 @@ export class SqliteStore implements Store {
     patch: EndpointPatch,
     at: Date,
   ): Promise<EndpointUpdate> {
-    return this.#q.endpoints.update(customerId, endpointId, patch, at);
+    const result = this.#q.endpoints.update(customerId, endpointId, patch, at);
+    if (result.outcome === 'updated' && result.backfilled > 0) this.#signal.emit(); // the backlog, queued
+    return result;
   }
   async deleteEndpoint(customerId: string, endpointId: string): Promise<boolean> {
     return this.#q.endpoints.delete(customerId, endpointId);

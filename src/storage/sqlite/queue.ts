@@ -207,7 +207,8 @@ export function sqliteDeliveryQueue(
     'UPDATE endpoints SET throttled_until = max(coalesce(throttled_until, 0), @until) WHERE id = @id',
   );
   const disable = db.prepare<{ id: string; reason: string; at: number }>(
-    `UPDATE endpoints SET enabled = 0, disabled_reason = @reason, failing_since = NULL, updated_at = @at
+    `UPDATE endpoints SET enabled = 0, disabled_reason = @reason, disabled_at = @at, failing_since = NULL,
+       updated_at = @at
      WHERE id = @id AND enabled = 1`,
   );
 

@@ -36,6 +36,8 @@ export interface Tables {
     event_types: string;
     enabled: 0 | 1;
     disabled_reason: string | null;
+    /** When it last went from enabled to disabled; null while enabled. */
+    disabled_at: number | null;
     failing_since: number | null;
     created_at: number;
     updated_at: number;
