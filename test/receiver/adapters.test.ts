@@ -153,6 +153,15 @@ for (const [name, adapter] of ADAPTERS) {
       expect(response.json.error.code).toBe('payload_too_large');
     });
 
+    it('413 for a 1 MiB body, every time: the answer is never lost to a reset of the connection', async () => {
+      const { url } = await start(adapter);
+      const big = ' '.repeat(1024 * 1024);
+      for (let i = 0; i < 20; i++) {
+        const response = await post(url, { 'content-type': 'application/json' }, big);
+        expect(response.status).toBe(413);
+      }
+    });
+
     it('413 while an endless chunked body is still uploading: it stops reading at the limit', async () => {
       const { url } = await start(adapter);
       const response = await postEndlessBody(url);

@@ -36,7 +36,35 @@ export async function handleNodeRequest(
       return body;
     },
   });
-  writeNodeResponse(res, response, bodyCut || !req.complete);
+  if (!bodyCut) {
+    writeNodeResponse(res, response, !req.complete);
+    return;
+  }
+  // A body over the limit: answer (413), then read the rest and throw it away (never kept), for a
+  // bounded time and amount; past them the connection is closed. Closing at once would leave unread
+  // bytes on the socket, and the kernel then sends a reset that can destroy the answer in flight: the
+  // client saw EPIPE or ECONNRESET, never the 413. A body drained to its end keeps the connection usable.
+  writeNodeResponse(res, response, false);
+  drainOrClose(req);
+}
+
+/** How long, and how many more bytes, an over-limit request body is drained before its connection closes. */
+const LINGER_MS = 2000;
+const LINGER_BYTES = 16 * 1024 * 1024;
+
+function drainOrClose(req: IncomingMessage): void {
+  let drained = 0;
+  const timer = setTimeout(() => req.socket.destroy(), LINGER_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > LINGER_BYTES) {
+      clearTimeout(timer);
+      req.socket.destroy();
+    }
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.resume();
 }
 
 /**
