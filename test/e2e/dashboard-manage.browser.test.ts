@@ -10,28 +10,19 @@
  * docs/screenshots/). Needs `npm run build` first (bin/tpcs.js runs dist/).
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateToken } from '../../src/http/auth.js';
 import { validThirdParty } from '../customers/fixtures.js';
+import { browserSkipReason, launchChromium, SHOTS } from '../support/browser.js';
 import { freePort } from '../support/net.js';
 import { waitFor } from '../support/wait-for.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS =
-  process.env.UPDATE_SCREENSHOTS === '1'
-    ? join(process.cwd(), 'docs', 'screenshots')
-    : mkdtempSync(join(tmpdir(), 'tpcs-screenshots-'));
-const skipReason = existsSync(CHROMIUM)
-  ? existsSync('dist/cli/index.js')
-    ? undefined
-    : 'dist/ is missing: run npm run build first'
-  : `${CHROMIUM} is missing (apt-get install -y chromium)`;
-if (skipReason) console.warn(`dashboard management browser test skipped: ${skipReason}`);
+const skipReason = browserSkipReason('dashboard management browser test');
 
 const A = '0201001008132685';
 const TYPE = 'THIRD PARTY CUSTOMER STATUS';
@@ -137,19 +128,7 @@ describe.skipIf(skipReason !== undefined)('dashboard management in a real browse
       },
       { timeout: 20_000, what: () => `serve to start:\n${output.text}` },
     );
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-sync',
-      ],
-    });
-    mkdirSync(SHOTS, { recursive: true });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

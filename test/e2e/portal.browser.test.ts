@@ -12,28 +12,19 @@
  * UPDATE_SCREENSHOTS=1. Needs `npm run build` first (bin/tpcs.js runs dist/).
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Frame, type Page } from 'playwright-core';
+import type { Browser, Frame, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateToken } from '../../src/http/auth.js';
 import { validThirdParty } from '../customers/fixtures.js';
+import { browserSkipReason, launchChromium, SHOTS } from '../support/browser.js';
 import { freePort } from '../support/net.js';
 import { waitFor } from '../support/wait-for.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS =
-  process.env.UPDATE_SCREENSHOTS === '1'
-    ? join(process.cwd(), 'docs', 'screenshots')
-    : mkdtempSync(join(tmpdir(), 'tpcs-screenshots-'));
-const skipReason = existsSync(CHROMIUM)
-  ? existsSync('dist/cli/index.js')
-    ? undefined
-    : 'dist/ is missing: run npm run build first'
-  : `${CHROMIUM} is missing (apt-get install -y chromium)`;
-if (skipReason) console.warn(`portal browser test skipped: ${skipReason}`);
+const skipReason = browserSkipReason('portal browser test');
 
 const A = '0201001008132685';
 const B = '0201001008139999';
@@ -169,19 +160,7 @@ describe.skipIf(skipReason !== undefined)('the partner portal in a real browser'
     ]);
     await Promise.all([seed(plain, adminToken), seed(framed, adminToken)]);
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-sync',
-      ],
-    });
-    mkdirSync(SHOTS, { recursive: true });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
