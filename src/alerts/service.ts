@@ -3,20 +3,24 @@
  *
  * - Recorder: the dispatcher hands over each completed batch (after the queue's commit); the endpoints
  *   it touched are observed under their alert-state lock (src/alerts/transitions.ts) and the alerts
- *   written to the outbox. A failed write is kept and tried again; a crash loses at most the
- *   `delivery.failed` of the batch in hand (the state-based alerts are found by the sweep).
- * - Sweep: every few seconds to a minute, the endpoints that are failing or followed as failing are
- *   observed again: the hourly `endpoint.failing` while it keeps failing, the disabling warning, and
- *   whatever the recorder missed (another process's completions, a crash).
+ *   written to the outbox. A failed write is kept and tried again.
+ * - Sweep (./sweep.ts): every few seconds to a minute, the endpoints that are failing or followed as
+ *   failing are observed again (the hourly `endpoint.failing` while it keeps failing, the disabling
+ *   warning), and whatever the recorder missed (another process's completions, a crash between the
+ *   queue's commit and the recorder's write, `delivery.failed` included) is told.
  * - Sender: claims due alerts with a lease, sends them (./channels.ts), retries on the delivery retry
  *   schedule, records every attempt.
+ *
+ * What they raise and send is counted in `metrics` (./metrics.ts), when given.
  */
 import { randomUUID } from 'node:crypto';
 import type { CompleteResult, Completion } from '../storage/queue.js';
-import type { AlertObservation, Store } from '../storage/store.js';
+import type { AlertObservation, NewAlert, Store } from '../storage/store.js';
 import type { RetryPolicy } from '../webhooks/dispatcher/retry-policy.js';
 import type { Sender } from '../webhooks/dispatcher/sender.js';
 import { type Mailer, sendAlert } from './channels.js';
+import type { AlertMetrics } from './metrics.js';
+import { sweepAlerts } from './sweep.js';
 import { decideAlerts, disablingLeadMs } from './transitions.js';
 
 export interface AlertServiceOptions {
@@ -35,6 +39,8 @@ export interface AlertServiceOptions {
   sweepIntervalMs?: number;
   /** Lease of a claimed alert. Default 1 minute. */
   leaseMs?: number;
+  /** Where alerts raised and sent are counted (the registry `/metrics` serves); none when absent. */
+  metrics?: AlertMetrics | undefined;
   onError?: (err: unknown) => void;
 }
 
@@ -77,9 +83,13 @@ export function startAlertService(o: AlertServiceOptions): AlertService {
     return decision;
   };
 
+  function raised(written: NewAlert[]): void {
+    o.metrics?.raised(written);
+    if (written.length > 0) sending.wake();
+  }
+
   async function record(observations: AlertObservation[]): Promise<void> {
-    const written = await store.observeEndpointAlerts(observations, decide);
-    if (written > 0) sending.wake();
+    raised(await store.observeEndpointAlerts(observations, decide));
   }
 
   const sending = loop(async () => {
@@ -92,6 +102,7 @@ export function startAlertService(o: AlertServiceOptions): AlertService {
           new Date(),
         );
         await store.settleAlert(alert.id, outcome, new Date());
+        o.metrics?.sent(alert.channel, outcome);
       }),
     );
     return claimed.length === CLAIM_LIMIT;
@@ -116,7 +127,7 @@ export function startAlertService(o: AlertServiceOptions): AlertService {
   }, 1000);
 
   const sweeping = loop(async () => {
-    await record((await store.alertCandidates()).map(sweepOf));
+    raised(await sweepAlerts(store, decide));
     return false;
   }, sweepIntervalMs);
 
@@ -196,9 +207,3 @@ export function startAlertService(o: AlertServiceOptions): AlertService {
     },
   };
 }
-
-const sweepOf = (endpointId: string): AlertObservation => ({
-  endpointId,
-  failedDeliveryIds: [],
-  disabledReason: null,
-});

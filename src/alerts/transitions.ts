@@ -6,7 +6,9 @@
  *
  * State-based, not event-based, for everything but `delivery.failed`: a transition missed by the
  * dispatcher's hook (a crash between the queue's commit and the alert's) is found by the next sweep,
- * because the endpoint's row still differs from what the alerts have said.
+ * because the endpoint's row still differs from what the alerts have said. A `delivery.failed` carries
+ * its delivery and attempt count, the key the store keeps it once under; the sweep finds the failures
+ * without one (./sweep.ts).
  */
 import type { AlertDecision, EndpointAlertView, NewAlert } from '../storage/store.js';
 import { type AlertBody, type AlertEventType, alertPayload } from './events.js';
@@ -43,7 +45,7 @@ export function decideAlerts(view: EndpointAlertView, rules: AlertRules): AlertD
   const e = view.endpoint;
   const now = rules.now.getTime();
   const state = { ...view.state };
-  const bodies: AlertBody[] = [];
+  const bodies: (AlertBody & { delivery?: NewAlert['delivery'] })[] = [];
   const about = { customer_id: e.customerId, endpoint_id: e.id, url: e.url };
 
   if (!e.enabled) {
@@ -82,6 +84,7 @@ export function decideAlerts(view: EndpointAlertView, rules: AlertRules): AlertD
   for (const d of view.failedDeliveries) {
     bodies.push({
       type: 'delivery.failed',
+      delivery: { id: d.id, attemptCount: d.attemptCount },
       data: {
         ...about,
         delivery: {
@@ -111,6 +114,7 @@ export function decideAlerts(view: EndpointAlertView, rules: AlertRules): AlertD
         eventType: body.type,
         payload,
         createdAt: rules.now,
+        delivery: body.delivery ?? null,
       });
     }
   }

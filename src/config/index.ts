@@ -55,6 +55,8 @@ export interface Config {
   portal: PortalSettings;
   /** `EVENT_STREAMS_PER_PARTNER` (5), `EVENT_STREAMS_MAX` (1000), `EVENT_STREAM_DRAIN_TIMEOUT` (30 s). */
   eventStreams: EventStreamLimits;
+  /** `ALERT_RETENTION`, default 30 days: older failure alerts are pruned. */
+  alertRetentionMs: number;
 }
 
 /** The configuration, or every problem with it (one line each). */
@@ -106,6 +108,7 @@ export function serviceConfig(s: SettingValues<'serve'>): Config {
       total: s.eventStreamsMax,
       drainTimeoutMs: s.eventStreamDrainTimeoutMs,
     },
+    alertRetentionMs: s.alertRetentionMs,
   };
 }
 

@@ -364,6 +364,15 @@ export const SETTINGS = {
     default: 'tpcs <alerts@localhost>',
     commands: optionalIn('serve', 'worker'),
   },
+  alertRetentionMs: {
+    env: 'ALERT_RETENTION',
+    flag: '--alert-retention <duration>',
+    description:
+      'how long failure alerts are kept (the dashboard lists them); tpcs serve deletes older ones hourly',
+    schema: duration('1d', '3650d'),
+    default: '30d',
+    commands: optionalIn('serve'),
+  },
   dispatchers: {
     env: 'DELIVERY_DISPATCHERS',
     flag: '--dispatchers <n>',

@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { startAlertPruner } from '../alerts/pruning.js';
 import { type Config, readSettings, type SettingValues } from '../config/index.js';
 import { type SecretsKeySource, secretsKeyWarning } from '../secrets/unlock.js';
 import { openStorage } from '../storage/index.js';
@@ -184,6 +185,10 @@ export async function startServer(
       onPruned: (count) => logger.info({ count }, 'expired idempotency keys pruned'),
       onError: (err) => logger.warn({ err }, 'pruning idempotency keys failed; trying again in an hour'),
     });
+    const alertPruner = startAlertPruner(store, config.alertRetentionMs, {
+      onPruned: (count) => logger.info({ count }, 'old failure alerts pruned'),
+      onError: (err) => logger.warn({ err }, 'pruning failure alerts failed; trying again in an hour'),
+    });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     let closing: Promise<void> | undefined;
@@ -197,6 +202,7 @@ export async function startServer(
           try {
             await app.close();
             await pruner.stop();
+            await alertPruner.stop();
             await delivery.stop();
           } finally {
             await storage.close();

@@ -37,6 +37,8 @@ export interface StoredSecrets {
   readonly endpointSecrets: SealedColumn<unknown>;
   /** `idempotency_keys.body`, bound to the partner and the key. */
   readonly idempotentAnswers: SealedColumn<unknown>;
+  /** `notification_settings.webhook_secret` (failure alerts), bound to the partner. */
+  readonly notificationSecrets: SealedColumn<unknown>;
   /** The ids of the keys the stored values were encrypted under (plaintext values not counted). */
   keyIds(): Promise<string[]>;
   /** Runs after values were rewritten: SQLite scrubs the old bytes from its free pages and the WAL. */
@@ -47,6 +49,7 @@ export interface StoredSecrets {
 export interface SecretCounts {
   endpointSecrets: number;
   idempotentAnswers: number;
+  notificationSecrets: number;
 }
 
 const BATCH = 500;
@@ -75,8 +78,11 @@ async function rewriteAll(
   const counts = {
     endpointSecrets: await rewriteColumn(stored.endpointSecrets, skipPrefix, rewrite),
     idempotentAnswers: await rewriteColumn(stored.idempotentAnswers, skipPrefix, rewrite),
+    notificationSecrets: await rewriteColumn(stored.notificationSecrets, skipPrefix, rewrite),
   };
-  if (counts.endpointSecrets + counts.idempotentAnswers > 0) await stored.afterRewrite?.();
+  if (counts.endpointSecrets + counts.idempotentAnswers + counts.notificationSecrets > 0) {
+    await stored.afterRewrite?.();
+  }
   return counts;
 }
 

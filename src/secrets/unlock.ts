@@ -50,7 +50,7 @@ export function defaultKeyFile(databaseFile: string): string {
   return `${databaseFile}.key`;
 }
 
-const NONE: SecretCounts = { endpointSecrets: 0, idempotentAnswers: 0 };
+const NONE: SecretCounts = { endpointSecrets: 0, idempotentAnswers: 0, notificationSecrets: 0 };
 
 interface Chosen {
   key: SecretsKey;

@@ -415,6 +415,19 @@ export interface NewAlert {
   /** The exact JSON text sent (and signed) on the webhook channel; the email is written from it. */
   payload: string;
   createdAt: Date;
+  /**
+   * A `delivery.failed`: the delivery and its attempt count when it failed. At most one alert per
+   * delivery, attempt count and channel is stored (the recorder and the sweep may both see it).
+   */
+  delivery: { id: string; attemptCount: number } | null;
+}
+
+/** A delivery that failed for good and has no alert for that failure yet (the sweep's input). */
+export interface UnalertedFailure {
+  deliveryId: string;
+  endpointId: string;
+  /** When it failed (its last update); with the id, where the sweep's walk is. */
+  failedAt: Date;
 }
 
 /** What the alert rules decided for one endpoint: its new state and the alerts to send. */
@@ -637,14 +650,30 @@ export interface Store {
    * For each observed endpoint (in one transaction, endpoints in id order): locks its alert state,
    * reads it with the endpoint, the partner's settings and the observed failed deliveries, calls
    * `decide`, writes the state it returns and its alerts. An endpoint that no longer exists is
-   * skipped. Returns how many alerts were written.
+   * skipped; a failed delivery already alerted for that failure is left out of the view. Returns the
+   * alerts written.
    */
   observeEndpointAlerts(
     observations: readonly AlertObservation[],
     decide: (view: EndpointAlertView) => AlertDecision,
-  ): Promise<number>;
+  ): Promise<NewAlert[]>;
   /** Endpoints the alert rules must look at again: failing now, or followed as failing by the alerts. */
   alertCandidates(): Promise<string[]>;
+  /**
+   * Deliveries failed for good after `after` (by failure time, then id), of partners with notification
+   * settings, that have no alert for that failure; oldest first, at most `limit`. What a crash
+   * between the queue's commit and the recorder's write left untold.
+   */
+  unalertedFailures(after: { at: Date; deliveryId: string }, limit: number): Promise<UnalertedFailure[]>;
+  /** Up to when the sweep has looked for {@link Store.unalertedFailures} (set by the migration at first). */
+  alertSweepWatermark(): Promise<Date>;
+  /** Moves the watermark forward to `to` (never back: processes sweep side by side). */
+  advanceAlertSweepWatermark(to: Date): Promise<void>;
+  /**
+   * Deletes up to `limit` alerts created before `createdBefore` that are no longer being sent, oldest
+   * first; returns how many (`ALERT_RETENTION`, src/alerts/pruning.ts).
+   */
+  pruneAlerts(createdBefore: Date, limit: number): Promise<number>;
   /** Claims due pending alerts with a lease (`locked_until` = now + leaseMs), oldest due first. */
   claimAlerts(o: { now: Date; leaseMs: number; limit: number }): Promise<ClaimedAlert[]>;
   /** Records one attempt of a claimed alert. */

@@ -71,6 +71,7 @@ describe('loadConfig', () => {
         trustProxy: ['10.0.0.0/8'],
         endpointsPerPartner: 5,
         portal: { linkTtlMs: 900_000, publicUrl: undefined, frameAncestors: [] },
+        alertRetentionMs: 30 * 86_400_000,
       },
     });
   });

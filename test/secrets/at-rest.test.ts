@@ -297,7 +297,11 @@ for (const dialect of DIALECTS) {
       const counts = await rotating.rotateSecretsKey();
       expect(counts.endpointSecrets).toBe(2);
       expect(counts.idempotentAnswers).toBeGreaterThanOrEqual(2);
-      expect(await rotating.rotateSecretsKey()).toEqual({ endpointSecrets: 0, idempotentAnswers: 0 });
+      expect(await rotating.rotateSecretsKey()).toEqual({
+        endpointSecrets: 0,
+        idempotentAnswers: 0,
+        notificationSecrets: 0,
+      });
       await close(rotating);
 
       const raw = await rawSql(dialect, url);
@@ -337,7 +341,11 @@ for (const dialect of DIALECTS) {
       expect(storage.applied).toContain(
         dialect === 'sqlite' ? '005_encrypted_secrets' : '009_encrypted_secrets',
       );
-      expect(storage.secrets.encrypted).toEqual({ endpointSecrets: 1, idempotentAnswers: 1 });
+      expect(storage.secrets.encrypted).toEqual({
+        endpointSecrets: 1,
+        idempotentAnswers: 1,
+        notificationSecrets: 0,
+      });
       const raw = await rawSql(dialect, url);
       try {
         const { secrets, answers } = await storedValues(raw);

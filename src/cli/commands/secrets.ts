@@ -49,8 +49,8 @@ const ARGUMENTS = {
 } as const satisfies Arguments;
 
 /**
- * `tpcs secrets rotate-key`: re-encrypts every stored endpoint secret (and stored idempotent answer)
- * under `SECRETS_KEY`, reading each with the key it was encrypted under (`SECRETS_OLD_KEYS`). Each
+ * `tpcs secrets rotate-key`: re-encrypts every stored endpoint secret, notification secret (failure
+ * alerts) and stored idempotent answer under `SECRETS_KEY`, reading each with the key it was encrypted under (`SECRETS_OLD_KEYS`). Each
  * batch is one transaction and replaces a value only if it is unchanged, so it may run beside the
  * service; running it again re-encrypts nothing. Exit 1 when a value's key is not configured.
  */
@@ -100,10 +100,12 @@ ${EXIT_CODES_HELP}`,
                 key_file_generated: generated ? keyFile : null,
                 reencrypted: {
                   endpoint_secrets: rotated.endpointSecrets,
+                  notification_secrets: rotated.notificationSecrets,
                   idempotent_answers: rotated.idempotentAnswers,
                 },
                 plaintext_encrypted: {
                   endpoint_secrets: encrypted.endpointSecrets,
+                  notification_secrets: encrypted.notificationSecrets,
                   idempotent_answers: encrypted.idempotentAnswers,
                 },
               }),
@@ -112,9 +114,10 @@ ${EXIT_CODES_HELP}`,
           }
           if (generated)
             console.log(`tpcs secrets rotate-key: generated a new key in ${keyFile} (mode 0600)`);
-          const plaintext = encrypted.endpointSecrets + encrypted.idempotentAnswers;
+          const plaintext =
+            encrypted.endpointSecrets + encrypted.notificationSecrets + encrypted.idempotentAnswers;
           console.log(
-            `tpcs secrets rotate-key: re-encrypted ${rotated.endpointSecrets} endpoint secret(s) and ${rotated.idempotentAnswers} stored answer(s) under key ${keyId}` +
+            `tpcs secrets rotate-key: re-encrypted ${rotated.endpointSecrets} endpoint secret(s), ${rotated.notificationSecrets} notification secret(s) and ${rotated.idempotentAnswers} stored answer(s) under key ${keyId}` +
               (plaintext > 0 ? ` (and encrypted ${plaintext} value(s) still stored in plaintext)` : '') +
               '; every stored secret is now under this key.',
           );

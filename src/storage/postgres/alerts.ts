@@ -1,6 +1,6 @@
 /**
  * Failure alerts on PostgreSQL: the partner's notification settings, the per-endpoint alert state and
- * the alerts' outbox (migration 016). The rules are the caller's (`decide`, src/alerts/transitions.ts);
+ * the alerts' outbox (migrations 016, 020). The rules are the caller's (`decide`, src/alerts/transitions.ts);
  * the alert-state row is the lock under which they run, so processes observing the same endpoint take
  * turns and each transition is told once. Alerts are claimed `FOR UPDATE SKIP LOCKED` with a lease.
  */
@@ -14,13 +14,20 @@ import type {
   ClaimedAlert,
   EndpointAlertView,
   FailedDeliveryView,
+  NewAlert,
   NotificationSettings,
   NotificationSettingsInput,
+  UnalertedFailure,
 } from '../store.js';
 import { type Queryable, statement, withTransaction } from './db.js';
 
 /** The context the notification secret is sealed under (see src/secrets/box.ts). */
-const secretContext = (customerId: string): string => JSON.stringify(['notification_settings', customerId]);
+export const notificationSecretContext = (customerId: string): string =>
+  JSON.stringify(['notification_settings', customerId]);
+const secretContext = notificationSecretContext;
+
+/** The `settings` key of the sweep's watermark (migration 020): epoch ms as text. */
+const SWEPT_UNTIL = 'alerts.failed_swept_until';
 
 interface SettingsRow {
   customer_id: string;
@@ -99,7 +106,8 @@ const failedDeliveries = statement<{
   `SELECT d.id, d.event_id, d.attempt_count, a.status_code, a.error
    FROM deliveries d LEFT JOIN LATERAL (
      SELECT status_code, error FROM attempts WHERE delivery_id = d.id ORDER BY id DESC LIMIT 1) a ON true
-   WHERE d.id = ANY($1::text[]) AND d.endpoint_id = $2 AND d.status = 'failed'`,
+   WHERE d.id = ANY($1::text[]) AND d.endpoint_id = $2 AND d.status = 'failed'
+     AND NOT EXISTS (SELECT 1 FROM alerts x WHERE x.delivery_id = d.id AND x.delivery_attempt = d.attempt_count)`,
 );
 const updateState = statement(
   'alert_state_update',
@@ -107,13 +115,18 @@ const updateState = statement(
      disabling_warned = $5
    WHERE endpoint_id = $1`,
 );
-const insertAlerts = statement(
+// a failure already told on this channel (by another observer) is not told twice
+const insertAlerts = statement<{ id: string }>(
   'alert_insert',
   `INSERT INTO alerts (id, event_id, customer_id, endpoint_id, channel, event_type, payload, next_attempt_at,
-     created_at, updated_at)
-   SELECT id, event_id, customer_id, endpoint_id, channel, event_type, payload, at, at, at
+     created_at, updated_at, delivery_id, delivery_attempt)
+   SELECT id, event_id, customer_id, endpoint_id, channel, event_type, payload, at, at, at, delivery_id,
+     delivery_attempt
    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-     $8::timestamptz[]) AS a(id, event_id, customer_id, endpoint_id, channel, event_type, payload, at)`,
+     $8::timestamptz[], $9::text[], $10::integer[])
+     AS a(id, event_id, customer_id, endpoint_id, channel, event_type, payload, at, delivery_id, delivery_attempt)
+   ON CONFLICT DO NOTHING
+   RETURNING id`,
 );
 const candidates = statement<{ id: string }>(
   'alert_candidates',
@@ -139,6 +152,30 @@ const settle = statement(
 const list = statement<AlertRow>(
   'alert_list',
   'SELECT * FROM alerts WHERE customer_id = $1 ORDER BY seq DESC LIMIT $2',
+);
+const unalerted = statement<{ id: string; endpoint_id: string; updated_at: Date }>(
+  'alert_unalerted_failures',
+  `SELECT d.id, d.endpoint_id, d.updated_at FROM deliveries d
+   WHERE d.status = 'failed' AND (d.updated_at, d.id) > ($1::timestamptz, $2::text)
+     AND EXISTS (SELECT 1 FROM notification_settings n WHERE n.customer_id = d.customer_id)
+     AND NOT EXISTS (SELECT 1 FROM alerts x WHERE x.delivery_id = d.id AND x.delivery_attempt = d.attempt_count)
+   ORDER BY d.updated_at, d.id LIMIT $3`,
+);
+const watermark = statement<{ value: string }>(
+  'alert_watermark',
+  `SELECT value FROM settings WHERE key = '${SWEPT_UNTIL}'`,
+);
+const advance = statement(
+  'alert_watermark_advance',
+  `INSERT INTO settings (key, value) VALUES ('${SWEPT_UNTIL}', $1)
+   ON CONFLICT (key) DO UPDATE SET value = excluded.value
+   WHERE excluded.value::bigint > settings.value::bigint`,
+);
+// pending alerts are still being sent: they go once settled
+const prune = statement(
+  'alert_prune',
+  `DELETE FROM alerts WHERE seq IN (
+     SELECT seq FROM alerts WHERE created_at < $1 AND status <> 'pending' ORDER BY created_at LIMIT $2)`,
 );
 
 function toSettings(box: SecretBox, r: SettingsRow): NotificationSettings {
@@ -187,11 +224,11 @@ export async function observeEndpointAlerts(
   box: SecretBox,
   observations: readonly AlertObservation[],
   decide: (view: EndpointAlertView) => AlertDecision,
-): Promise<number> {
-  if (observations.length === 0) return 0;
+): Promise<NewAlert[]> {
+  if (observations.length === 0) return [];
   const sorted = [...observations].sort((a, b) => (a.endpointId < b.endpointId ? -1 : 1));
   return withTransaction(pool, async (client) => {
-    let written = 0;
+    const written: NewAlert[] = [];
     for (const o of sorted) {
       await ensureState.run(client, [o.endpointId]);
       const r = (await endpointState.run(client, [o.endpointId])).rows[0];
@@ -235,7 +272,7 @@ export async function observeEndpointAlerts(
       ]);
       const alerts = decision.alerts;
       if (alerts.length > 0) {
-        await insertAlerts.run(client, [
+        const { rows } = await insertAlerts.run(client, [
           alerts.map((a) => a.id),
           alerts.map((a) => a.eventId),
           alerts.map((a) => a.customerId),
@@ -244,8 +281,11 @@ export async function observeEndpointAlerts(
           alerts.map((a) => a.eventType),
           alerts.map((a) => a.payload),
           alerts.map((a) => a.createdAt),
+          alerts.map((a) => a.delivery?.id ?? null),
+          alerts.map((a) => a.delivery?.attemptCount ?? null),
         ]);
-        written += alerts.length;
+        const inserted = new Set(rows.map((r) => r.id));
+        written.push(...alerts.filter((a) => inserted.has(a.id)));
       }
     }
     return written;
@@ -254,6 +294,29 @@ export async function observeEndpointAlerts(
 
 export async function alertCandidates(db: Queryable): Promise<string[]> {
   return (await candidates.run(db, [])).rows.map((r) => r.id);
+}
+
+export async function unalertedFailures(
+  db: Queryable,
+  after: { at: Date; deliveryId: string },
+  limit: number,
+): Promise<UnalertedFailure[]> {
+  const { rows } = await unalerted.run(db, [after.at, after.deliveryId, limit]);
+  return rows.map((r) => ({ deliveryId: r.id, endpointId: r.endpoint_id, failedAt: r.updated_at }));
+}
+
+export async function alertSweepWatermark(db: Queryable): Promise<Date> {
+  const value = (await watermark.run(db, [])).rows[0]?.value;
+  // the migration sets it; a database where it was removed starts over from now
+  return value === undefined ? new Date() : new Date(Number(value));
+}
+
+export async function advanceAlertSweepWatermark(db: Queryable, to: Date): Promise<void> {
+  await advance.run(db, [String(to.getTime())]);
+}
+
+export async function pruneAlerts(db: Queryable, createdBefore: Date, limit: number): Promise<number> {
+  return (await prune.run(db, [createdBefore, limit])).rowCount ?? 0;
 }
 
 export async function claimAlerts(

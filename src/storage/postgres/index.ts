@@ -26,6 +26,7 @@ import type {
   IdempotentResponse,
   MigrationProgress,
   MinuteOutcomes,
+  NewAlert,
   NewEndpoint,
   NewThirdPartyCustomer,
   NotificationSettings,
@@ -39,15 +40,20 @@ import type {
   ThirdPartyCustomer,
   ThirdPartySearch,
   ThirdPartyStatus,
+  UnalertedFailure,
 } from '../store.js';
 import {
+  advanceAlertSweepWatermark,
   alertCandidates,
+  alertSweepWatermark,
   claimAlerts,
   getNotificationSettings,
   listAlerts,
   observeEndpointAlerts,
+  pruneAlerts,
   saveNotificationSettings,
   settleAlert,
+  unalertedFailures,
 } from './alerts.js';
 import {
   attemptsPerMinute,
@@ -352,11 +358,23 @@ export class PostgresStore implements Store {
   observeEndpointAlerts(
     observations: readonly AlertObservation[],
     decide: (view: EndpointAlertView) => AlertDecision,
-  ): Promise<number> {
+  ): Promise<NewAlert[]> {
     return observeEndpointAlerts(this.#pool, this.#box, observations, decide);
   }
   alertCandidates(): Promise<string[]> {
     return alertCandidates(this.#pool);
+  }
+  unalertedFailures(after: { at: Date; deliveryId: string }, limit: number): Promise<UnalertedFailure[]> {
+    return unalertedFailures(this.#pool, after, limit);
+  }
+  alertSweepWatermark(): Promise<Date> {
+    return alertSweepWatermark(this.#pool);
+  }
+  advanceAlertSweepWatermark(to: Date): Promise<void> {
+    return advanceAlertSweepWatermark(this.#pool, to);
+  }
+  pruneAlerts(createdBefore: Date, limit: number): Promise<number> {
+    return pruneAlerts(this.#pool, createdBefore, limit);
   }
   claimAlerts(o: { now: Date; leaseMs: number; limit: number }): Promise<ClaimedAlert[]> {
     return claimAlerts(this.#pool, this.#box, o);

@@ -2,15 +2,17 @@
 import type pg from 'pg';
 import { secretContext } from '../../secrets/box.js';
 import type { SealedColumn, StoredSecrets } from '../../secrets/stored.js';
+import { notificationSecretContext } from './alerts.js';
 
 type AnswerCursor = { customerId: string; key: string };
 
 /**
- * Walks and rewrites `endpoint_secrets.secret` and `idempotency_keys.body` by primary key; each batch
+ * Walks and rewrites `endpoint_secrets.secret`, `idempotency_keys.body` and
+ * `notification_settings.webhook_secret` by primary key; each batch
  * is one UPDATE (atomic on its own), each row replaced only if unchanged since it was read. The old
  * row versions (the plaintext of an upgraded database, the values under a retired key) stay in dead
  * tuples, the WAL and older backups until VACUUM and their retention: run `VACUUM endpoint_secrets,
- * idempotency_keys` after an upgrade or a rotation.
+ * idempotency_keys, notification_settings` after an upgrade or a rotation.
  */
 export function postgresStoredSecrets(pool: pg.Pool): StoredSecrets {
   const endpointSecrets: SealedColumn<string> = {
@@ -67,13 +69,41 @@ export function postgresStoredSecrets(pool: pg.Pool): StoredSecrets {
     },
   };
 
+  const notificationSecrets: SealedColumn<string> = {
+    async page(after, skip, limit) {
+      const { rows } = await pool.query<{ customer_id: string; webhook_secret: string }>(
+        `SELECT customer_id, webhook_secret FROM notification_settings
+         WHERE customer_id > $1 AND webhook_secret IS NOT NULL AND substr(webhook_secret, 1, $2) <> $3
+         ORDER BY customer_id LIMIT $4`,
+        [after ?? '', skip.length, skip, limit],
+      );
+      return rows.map((r) => ({
+        cursor: r.customer_id,
+        context: notificationSecretContext(r.customer_id),
+        value: r.webhook_secret,
+      }));
+    },
+    async replace(changes) {
+      const r = await pool.query(
+        `UPDATE notification_settings n SET webhook_secret = c.next
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS c(customer_id, prev, next)
+         WHERE n.customer_id = c.customer_id AND n.webhook_secret = c.prev`,
+        [changes.map((c) => c.cursor), changes.map((c) => c.from), changes.map((c) => c.to)],
+      );
+      return r.rowCount ?? 0;
+    },
+  };
+
   return {
     endpointSecrets: endpointSecrets as SealedColumn<unknown>,
     idempotentAnswers: idempotentAnswers as SealedColumn<unknown>,
+    notificationSecrets: notificationSecrets as SealedColumn<unknown>,
     async keyIds() {
       const { rows } = await pool.query<{ id: string }>(
         `SELECT substr(secret, 4, 8) AS id FROM endpoint_secrets WHERE substr(secret, 1, 3) = 'v1:'
-         UNION SELECT substr(body, 4, 8) FROM idempotency_keys WHERE substr(body, 1, 3) = 'v1:'`,
+         UNION SELECT substr(body, 4, 8) FROM idempotency_keys WHERE substr(body, 1, 3) = 'v1:'
+         UNION SELECT substr(webhook_secret, 4, 8) FROM notification_settings
+           WHERE substr(webhook_secret, 1, 3) = 'v1:'`,
       );
       return rows.map((r) => r.id);
     },

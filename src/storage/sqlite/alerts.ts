@@ -1,6 +1,6 @@
 /**
  * Failure alerts on SQLite: the partner's notification settings, the per-endpoint alert state and the
- * alerts' outbox (migration 008). The rules are the caller's (`decide`, src/alerts/transitions.ts);
+ * alerts' outbox (migrations 008, 011). The rules are the caller's (`decide`, src/alerts/transitions.ts);
  * this file reads and writes their rows, each operation in one transaction.
  */
 import type { Database } from 'better-sqlite3';
@@ -13,8 +13,10 @@ import type {
   ClaimedAlert,
   EndpointAlertView,
   FailedDeliveryView,
+  NewAlert,
   NotificationSettings,
   NotificationSettingsInput,
+  UnalertedFailure,
 } from '../store.js';
 import { toDate } from './tables.js';
 
@@ -62,6 +64,9 @@ interface AlertRow {
 
 const dateOrNull = (ms: number | null) => (ms === null ? null : toDate(ms));
 
+/** The `settings` key of the sweep's watermark (migration 011): epoch ms as text. */
+const SWEPT_UNTIL = 'alerts.failed_swept_until';
+
 export function alertQueries(db: Database, box: SecretBox) {
   const settingsOf = db.prepare<[string], SettingsRow>(
     'SELECT * FROM notification_settings WHERE customer_id = ?',
@@ -89,7 +94,8 @@ export function alertQueries(db: Database, box: SecretBox) {
     `SELECT d.id, d.event_id, d.attempt_count, a.status_code, a.error
      FROM deliveries d LEFT JOIN attempts a
        ON a.id = (SELECT max(id) FROM attempts WHERE delivery_id = d.id)
-     WHERE d.id = ? AND d.endpoint_id = ? AND d.status = 'failed'`,
+     WHERE d.id = ? AND d.endpoint_id = ? AND d.status = 'failed'
+       AND NOT EXISTS (SELECT 1 FROM alerts x WHERE x.delivery_id = d.id AND x.delivery_attempt = d.attempt_count)`,
   );
   const updateState = db.prepare<{
     id: string;
@@ -102,11 +108,18 @@ export function alertQueries(db: Database, box: SecretBox) {
        failing_alerted_at = @failing_alerted_at, disabling_warned = @disabling_warned
      WHERE endpoint_id = @id`,
   );
-  const insertAlert = db.prepare<Omit<AlertRow, 'status' | 'attempt_count' | 'target' | 'last_error'>>(
+  // a failure already told on this channel (by another observer) is not told twice
+  const insertAlert = db.prepare<
+    Omit<AlertRow, 'status' | 'attempt_count' | 'target' | 'last_error'> & {
+      delivery_id: string | null;
+      delivery_attempt: number | null;
+    }
+  >(
     `INSERT INTO alerts (id, event_id, customer_id, endpoint_id, channel, event_type, payload, next_attempt_at,
-       created_at, updated_at)
+       created_at, updated_at, delivery_id, delivery_attempt)
      VALUES (@id, @event_id, @customer_id, @endpoint_id, @channel, @event_type, @payload, @created_at,
-       @created_at, @updated_at)`,
+       @created_at, @updated_at, @delivery_id, @delivery_attempt)
+     ON CONFLICT DO NOTHING`,
   );
   const candidates = db
     .prepare<[], string>(
@@ -137,6 +150,27 @@ export function alertQueries(db: Database, box: SecretBox) {
   const list = db.prepare<[string, number], AlertRow>(
     'SELECT * FROM alerts WHERE customer_id = ? ORDER BY seq DESC LIMIT ?',
   );
+  const unalerted = db.prepare<
+    { at: number; id: string; limit: number },
+    { id: string; endpoint_id: string; updated_at: number }
+  >(
+    `SELECT d.id, d.endpoint_id, d.updated_at FROM deliveries d
+     WHERE d.status = 'failed' AND (d.updated_at, d.id) > (@at, @id)
+       AND EXISTS (SELECT 1 FROM notification_settings n WHERE n.customer_id = d.customer_id)
+       AND NOT EXISTS (SELECT 1 FROM alerts x WHERE x.delivery_id = d.id AND x.delivery_attempt = d.attempt_count)
+     ORDER BY d.updated_at, d.id LIMIT @limit`,
+  );
+  const watermark = db.prepare<[], string>(`SELECT value FROM settings WHERE key = '${SWEPT_UNTIL}'`).pluck();
+  const advance = db.prepare<[string]>(
+    `INSERT INTO settings (key, value) VALUES ('${SWEPT_UNTIL}', ?)
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value
+     WHERE CAST(excluded.value AS INTEGER) > CAST(settings.value AS INTEGER)`,
+  );
+  // pending alerts are still being sent: they go once settled
+  const prune = db.prepare<[number, number]>(
+    `DELETE FROM alerts WHERE seq IN (
+       SELECT seq FROM alerts WHERE created_at < ? AND status <> 'pending' ORDER BY created_at LIMIT ?)`,
+  );
 
   const toSettings = (r: SettingsRow): NotificationSettings => ({
     customerId: r.customer_id,
@@ -154,7 +188,7 @@ export function alertQueries(db: Database, box: SecretBox) {
 
   const observeTx = db.transaction(
     (observations: readonly AlertObservation[], decide: (v: EndpointAlertView) => AlertDecision) => {
-      let written = 0;
+      const written: NewAlert[] = [];
       const sorted = [...observations].sort((a, b) => (a.endpointId < b.endpointId ? -1 : 1));
       for (const o of sorted) {
         ensureState.run(o.endpointId);
@@ -201,7 +235,7 @@ export function alertQueries(db: Database, box: SecretBox) {
           disabling_warned: s.disablingWarned ? 1 : 0,
         });
         for (const a of decision.alerts) {
-          insertAlert.run({
+          const { changes } = insertAlert.run({
             id: a.id,
             event_id: a.eventId,
             customer_id: a.customerId,
@@ -211,8 +245,10 @@ export function alertQueries(db: Database, box: SecretBox) {
             payload: a.payload,
             created_at: a.createdAt.getTime(),
             updated_at: a.createdAt.getTime(),
+            delivery_id: a.delivery?.id ?? null,
+            delivery_attempt: a.delivery?.attemptCount ?? null,
           });
-          written++;
+          if (changes === 1) written.push(a);
         }
       }
       return written;
@@ -246,8 +282,23 @@ export function alertQueries(db: Database, box: SecretBox) {
     observe: (
       observations: readonly AlertObservation[],
       decide: (v: EndpointAlertView) => AlertDecision,
-    ): number => (observations.length === 0 ? 0 : observeTx.immediate(observations, decide)),
+    ): NewAlert[] => (observations.length === 0 ? [] : observeTx.immediate(observations, decide)),
     candidates: (): string[] => candidates.all(),
+    unalerted: (after: { at: Date; deliveryId: string }, limit: number): UnalertedFailure[] =>
+      unalerted.all({ at: after.at.getTime(), id: after.deliveryId, limit }).map((r) => ({
+        deliveryId: r.id,
+        endpointId: r.endpoint_id,
+        failedAt: toDate(r.updated_at),
+      })),
+    watermark(): Date {
+      const value = watermark.get();
+      // the migration sets it; a database where it was removed starts over from now
+      return value === undefined ? new Date() : toDate(Number(value));
+    },
+    advanceWatermark(to: Date): void {
+      advance.run(String(to.getTime()));
+    },
+    prune: (createdBefore: Date, limit: number): number => prune.run(createdBefore.getTime(), limit).changes,
     claim(o: { now: Date; leaseMs: number; limit: number }): ClaimedAlert[] {
       const now = o.now.getTime();
       const rows = claimTx.immediate(now, now + o.leaseMs, o.limit);

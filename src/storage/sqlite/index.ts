@@ -26,6 +26,7 @@ import type {
   IdempotentResponse,
   MigrationProgress,
   MinuteOutcomes,
+  NewAlert,
   NewEndpoint,
   NewThirdPartyCustomer,
   NotificationSettings,
@@ -39,6 +40,7 @@ import type {
   ThirdPartyCustomer,
   ThirdPartySearch,
   ThirdPartyStatus,
+  UnalertedFailure,
 } from '../store.js';
 import { alertQueries } from './alerts.js';
 import { dashboardQueries } from './dashboard.js';
@@ -298,11 +300,26 @@ export class SqliteStore implements Store {
   async observeEndpointAlerts(
     observations: readonly AlertObservation[],
     decide: (view: EndpointAlertView) => AlertDecision,
-  ): Promise<number> {
+  ): Promise<NewAlert[]> {
     return this.#q.alerts.observe(observations, decide);
   }
   async alertCandidates(): Promise<string[]> {
     return this.#q.alerts.candidates();
+  }
+  async unalertedFailures(
+    after: { at: Date; deliveryId: string },
+    limit: number,
+  ): Promise<UnalertedFailure[]> {
+    return this.#q.alerts.unalerted(after, limit);
+  }
+  async alertSweepWatermark(): Promise<Date> {
+    return this.#q.alerts.watermark();
+  }
+  async advanceAlertSweepWatermark(to: Date): Promise<void> {
+    this.#q.alerts.advanceWatermark(to);
+  }
+  async pruneAlerts(createdBefore: Date, limit: number): Promise<number> {
+    return this.#q.alerts.prune(createdBefore, limit);
   }
   async claimAlerts(o: { now: Date; leaseMs: number; limit: number }): Promise<ClaimedAlert[]> {
     return this.#q.alerts.claim(o);

@@ -2,11 +2,13 @@
 import type { Database } from 'better-sqlite3';
 import { secretContext } from '../../secrets/box.js';
 import type { SealedColumn, StoredSecrets } from '../../secrets/stored.js';
+import { notificationSecretContext } from './alerts.js';
 
 type AnswerCursor = { customerId: string; key: string };
 
 /**
- * Walks and rewrites `endpoint_secrets.secret` and `idempotency_keys.body` by primary key. Rewrites
+ * Walks and rewrites `endpoint_secrets.secret`, `idempotency_keys.body` and
+ * `notification_settings.webhook_secret` by primary key. Rewrites
  * run with `secure_delete` on, and the WAL is truncated afterwards, so the plaintext they replace is
  * not left in free space of the file or in the WAL.
  */
@@ -33,10 +35,24 @@ export function sqliteStoredSecrets(db: Database): StoredSecrets {
   const replaceAnswer = db.prepare<{ customer_id: string; key: string; from: string; to: string }>(
     'UPDATE idempotency_keys SET body = @to WHERE customer_id = @customer_id AND key = @key AND body = @from',
   );
+  const notificationPage = db.prepare<
+    { after: string; skip: string; length: number; limit: number },
+    { customer_id: string; webhook_secret: string }
+  >(
+    `SELECT customer_id, webhook_secret FROM notification_settings
+     WHERE customer_id > @after AND webhook_secret IS NOT NULL AND substr(webhook_secret, 1, @length) <> @skip
+     ORDER BY customer_id LIMIT @limit`,
+  );
+  const replaceNotification = db.prepare<{ customer_id: string; from: string; to: string }>(
+    `UPDATE notification_settings SET webhook_secret = @to
+     WHERE customer_id = @customer_id AND webhook_secret = @from`,
+  );
   const keyIds = db
     .prepare<[], string>(
       `SELECT substr(secret, 4, 8) FROM endpoint_secrets WHERE substr(secret, 1, 3) = 'v1:'
-       UNION SELECT substr(body, 4, 8) FROM idempotency_keys WHERE substr(body, 1, 3) = 'v1:'`,
+       UNION SELECT substr(body, 4, 8) FROM idempotency_keys WHERE substr(body, 1, 3) = 'v1:'
+       UNION SELECT substr(webhook_secret, 4, 8) FROM notification_settings
+         WHERE substr(webhook_secret, 1, 3) = 'v1:'`,
     )
     .pluck();
 
@@ -91,9 +107,26 @@ export function sqliteStoredSecrets(db: Database): StoredSecrets {
     ),
   };
 
+  const notificationSecrets: SealedColumn<string> = {
+    async page(after, skip, limit) {
+      return notificationPage.all({ after: after ?? '', skip, length: skip.length, limit }).map((r) => ({
+        cursor: r.customer_id,
+        context: notificationSecretContext(r.customer_id),
+        value: r.webhook_secret,
+      }));
+    },
+    replace: scrubbing<{ cursor: string; from: string; to: string }>((changes) =>
+      changes.reduce(
+        (n, c) => n + replaceNotification.run({ customer_id: c.cursor, from: c.from, to: c.to }).changes,
+        0,
+      ),
+    ),
+  };
+
   return {
     endpointSecrets: endpointSecrets as SealedColumn<unknown>,
     idempotentAnswers: idempotentAnswers as SealedColumn<unknown>,
+    notificationSecrets: notificationSecrets as SealedColumn<unknown>,
     async keyIds() {
       return keyIds.all();
     },

@@ -5,6 +5,7 @@
  */
 import { Registry } from 'prom-client';
 import { createMailer } from '../../alerts/channels.js';
+import { createAlertMetrics } from '../../alerts/metrics.js';
 import { type AlertService, startAlertService } from '../../alerts/service.js';
 import type { DeliveryQueue } from '../../storage/queue.js';
 import type { Store } from '../../storage/store.js';
@@ -81,7 +82,8 @@ export interface DeliveryService {
  */
 export async function startDeliveryService(o: DeliveryServiceOptions): Promise<DeliveryService> {
   const queue = o.queue;
-  const metrics = createDispatcherMetrics(o.registry ?? new Registry(), (now) => queue.stats(now));
+  const registry = o.registry ?? new Registry();
+  const metrics = createDispatcherMetrics(registry, (now) => queue.stats(now));
   const t = o.tuning ?? {};
   const policy = createRetryPolicy({ schedule: o.retryScheduleMs, jitter: t.jitter ?? 'full' });
   const log = o.log ?? (() => {});
@@ -102,6 +104,7 @@ export async function startDeliveryService(o: DeliveryServiceOptions): Promise<D
       // the same sender as the test event's: signed, and the address policy at connect time
       sender,
       mailer,
+      metrics: createAlertMetrics(registry),
       onError: (err) => log('error', 'failure alerts error', { err: (err as Error).message }),
     });
   const dispatchers = Array.from({ length: o.dispatchers ?? t.dispatchers ?? 1 }, () =>
