@@ -1,5 +1,6 @@
 /**
- * Compliance decisions per second through `store.recordDecision`, on SQLite and on PostgreSQL.
+ * Compliance decisions per second through `store.recordDecision` and `store.recordDecisions` (batches
+ * of 100 and 1,000), on SQLite and on PostgreSQL.
  *
  *   npx tsx bench/api.ts            (PostgreSQL from BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test)
  *
@@ -7,11 +8,16 @@
  * same run: the same rows written directly with the driver in the same kind of transaction (read the
  * third party, update it, insert the event, insert the delivery), hand-written, no store in between.
  * Floor: a single-row INSERT in its own transaction, the cheapest durable write the database offers.
+ * On PostgreSQL, the row-lock path (BEGIN, SELECT … FOR UPDATE, one CTE, COMMIT) that was the whole
+ * decision before the one-statement path, and is now its fallback, runs beside it, with the same
+ * NOTIFY after each commit.
  *
  * Rounds interleave the implementations so a noisy neighbour hurts all of them alike; each figure is
  * the median over the rounds. SQLite runs sequentially (one connection, synchronous underneath, so
- * "in flight" adds nothing); PostgreSQL runs sequentially and with 16 decisions in flight. Total run
- * time is about 60 s. Each database gets fresh tables (a temp file, a throwaway schema), removed after.
+ * "in flight" adds nothing); PostgreSQL runs sequentially and with 16 single decisions in flight
+ * (batches sequentially). Decisions cycle over 10,000 third parties, so one third party is decided
+ * again seconds later, not within the same second (which would take the row-lock path). Total run time
+ * is about 2 minutes. Each database gets fresh tables (a temp file, a throwaway schema), removed after.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,34 +28,50 @@ import pg from 'pg';
 import { nextEventTimestamp } from '../src/customers/decisions.js';
 import { isStatusChange } from '../src/customers/status-change.js';
 import { openStorage } from '../src/storage/index.js';
+import { recordDecisionLocked } from '../src/storage/postgres/decisions.js';
+import { PostgresStore } from '../src/storage/postgres/index.js';
+import { DeliveryNotifier } from '../src/storage/postgres/notify.js';
 import type { ComplianceDecisionInput, DecisionStatus, Store } from '../src/storage/store.js';
 import { BENCH_SECRETS_KEY, describeMachine, formatInteger, markdownTable, median } from './table.js';
 
 const ROUNDS = 5;
 const SLICE_MS = Number(process.env.BENCH_SLICE_MS ?? 1000);
 const WARMUP_MS = 300;
-const THIRD_PARTIES = 2000;
+const THIRD_PARTIES = 10_000;
 const IN_FLIGHT = 16;
 const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const EVENT_TYPE = 'THIRD PARTY CUSTOMER STATUS';
 const CUSTOMER_ID = '0201001008132685';
 
-/** One write of the kind measured: third party `ref` gets `status`, always a change from its current one. */
-type Op = (ref: string, status: DecisionStatus) => Promise<unknown> | unknown;
+/** One write of the kind measured: each third party `refs[i]` gets `statuses[i]`, a change from its current one. */
+type Op = (refs: string[], statuses: DecisionStatus[]) => Promise<unknown> | unknown;
+
+/**
+ * Third parties of their own for the cases that write them: a case's decisions go to `${prefix}-0`,
+ * `${prefix}-1`, … in turn, so a third party is decided again only THIRD_PARTIES decisions later.
+ */
+interface Lane {
+  prefix: string;
+  /** Decisions started so far: decision i goes to third party i mod THIRD_PARTIES. */
+  next: number;
+  /** Each third party's status, flipped by every decision. */
+  state: DecisionStatus[];
+}
+
+const newLane = (prefix: string): Lane => ({ prefix, next: 0, state: [] });
 
 interface Case {
   name: string;
   op: Op;
-  /** Operations started so far: op i goes to third party i mod THIRD_PARTIES. */
-  next: number;
-  /** Each third party's status in this case's database, flipped by every op. */
-  state: DecisionStatus[];
+  lane: Lane;
+  /** Decisions per op: 1, or a batch's size. */
+  size: number;
   samples: number[];
 }
 
-const newCase = (name: string, op: Op): Case => ({ name, op, next: 0, state: [], samples: [] });
+const newCase = (name: string, op: Op, lane: Lane, size = 1): Case => ({ name, op, lane, size, samples: [] });
 
-const refOf = (i: number): string => `ref-${i % THIRD_PARTIES}`;
+const refOf = (prefix: string, i: number): string => `${prefix}-${i % THIRD_PARTIES}`;
 const REASONS = [{ code: 'COMPLIANCE_CHECK_FAILED', reason: 'Sanctions list match' }];
 function payloadFor(eventId: string, ref: string, status: DecisionStatus, at: Date): string {
   return JSON.stringify({
@@ -86,12 +108,35 @@ function decisionFor(ref: string, status: DecisionStatus): ComplianceDecisionInp
 
 /** One decision through the store; every one must commit a change, or the figure would flatter it. */
 async function decide(store: Store, ref: string, status: DecisionStatus): Promise<void> {
-  const r = await store.recordDecision(decisionFor(ref, status));
-  if (r.outcome !== 'changed' || r.deliveryIds.length !== 1) throw new Error(`decision was ${r.outcome}`);
+  expectChanged([await store.recordDecision(decisionFor(ref, status))]);
 }
 
-/** A partner with THIRD_PARTIES pending third parties and one subscribed endpoint. */
-async function seed(store: Store): Promise<string> {
+/** A batch through the store, each decision a change as above. */
+async function decideMany(store: Store, refs: string[], statuses: DecisionStatus[]): Promise<void> {
+  expectChanged(
+    await store.recordDecisions(refs.map((ref, i) => decisionFor(ref, statuses[i] as DecisionStatus))),
+  );
+}
+
+function expectChanged(results: Awaited<ReturnType<Store['recordDecisions']>>): void {
+  for (const r of results) {
+    if (r.outcome !== 'changed' || r.deliveryIds.length !== 1) throw new Error(`decision was ${r.outcome}`);
+  }
+}
+
+/** The batch cases of a store, on one lane: 100 and 1,000 decisions per call, sequentially. */
+const batchCases = (store: Store, lane: Lane): Case[] =>
+  [100, 1000].map((size) =>
+    newCase(
+      `\`store.recordDecisions\`, ${formatInteger(size)} per call`,
+      (refs, statuses) => decideMany(store, refs, statuses),
+      lane,
+      size,
+    ),
+  );
+
+/** A partner with THIRD_PARTIES pending third parties per lane and one subscribed endpoint. */
+async function seed(store: Store, lanes: Lane[]): Promise<string> {
   const at = new Date();
   await store.createPartner({
     customerId: CUSTOMER_ID,
@@ -109,12 +154,12 @@ async function seed(store: Store): Promise<string> {
     secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
     createdAt: at,
   });
-  for (let i = 0; i < THIRD_PARTIES; i++) {
-    await store.createThirdParty({
+  const create = (ref: string) =>
+    store.createThirdParty({
       customerId: CUSTOMER_ID,
-      clientCustomerRef: refOf(i),
+      clientCustomerRef: ref,
       clientCustomerDetails: {
-        client_customer_ref: refOf(i),
+        client_customer_ref: ref,
         first_name: 'Ada',
         last_name: 'Lovelace',
         country: 'USA',
@@ -122,23 +167,34 @@ async function seed(store: Store): Promise<string> {
       propertyDetails: [{ property_ref: 'P1', property_purchase_amount: { currency: 'USD', value: 250000 } }],
       createdAt: at,
     });
-  }
+  const refs = lanes.flatMap((lane) =>
+    Array.from({ length: THIRD_PARTIES }, (_, i) => refOf(lane.prefix, i)),
+  );
+  for (let i = 0; i < refs.length; i += IN_FLIGHT)
+    await Promise.all(refs.slice(i, i + IN_FLIGHT).map(create));
   return endpointId;
 }
 
-/** Runs `op` for `ms` with `inFlight` concurrent callers; returns operations per second. */
+/** Runs `c.op` for `ms` with `inFlight` concurrent callers; returns decisions per second. */
 async function measure(c: Case, ms: number, inFlight: number): Promise<number> {
   const end = performance.now() + ms;
   let done = 0;
   const start = performance.now();
   const worker = async (): Promise<void> => {
     while (performance.now() < end) {
-      // 16 in flight never touch one third party twice: ops on a ref are THIRD_PARTIES apart
-      const i = c.next++;
-      const status = c.state[i % THIRD_PARTIES] === 'APPROVED' ? 'REJECTED' : 'APPROVED';
-      c.state[i % THIRD_PARTIES] = status;
-      await c.op(refOf(i), status);
-      done++;
+      // ops in flight never touch one third party twice: decisions on a ref are THIRD_PARTIES apart
+      const refs: string[] = [];
+      const statuses: DecisionStatus[] = [];
+      for (let k = 0; k < c.size; k++) {
+        const { lane } = c;
+        const i = lane.next++;
+        const status = lane.state[i % THIRD_PARTIES] === 'APPROVED' ? 'REJECTED' : 'APPROVED';
+        lane.state[i % THIRD_PARTIES] = status;
+        refs.push(refOf(lane.prefix, i));
+        statuses.push(status);
+      }
+      await c.op(refs, statuses);
+      done += c.size;
     }
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
@@ -158,7 +214,13 @@ function report(database: string, mode: string, cases: Case[]): void {
   const base = baseline ? median(baseline.samples) : Number.NaN;
   for (const c of cases) {
     const opsPerSecond = median(c.samples);
-    rows.push([database, mode, c.name, formatInteger(opsPerSecond), `${(opsPerSecond / base).toFixed(2)}×`]);
+    rows.push([
+      database,
+      c.size > 1 ? 'sequential batches' : mode,
+      c.name,
+      formatInteger(opsPerSecond),
+      `${(opsPerSecond / base).toFixed(2)}×`,
+    ]);
   }
 }
 
@@ -168,13 +230,14 @@ async function benchSqlite(): Promise<string> {
     const store = (
       await openStorage(`sqlite:${join(dir, 'store.db')}`, { secrets: { key: BENCH_SECRETS_KEY } })
     ).store; // migrated; the queue it opens is not used here
-    await seed(store);
+    const lanes = { single: newLane('single'), batch: newLane('batch'), baseline: newLane('ref') };
+    await seed(store, [lanes.single, lanes.batch]);
 
     // the baseline: the same schema and rows in another file, written with better-sqlite3 directly
     const seeded = (
       await openStorage(`sqlite:${join(dir, 'baseline.db')}`, { secrets: { key: BENCH_SECRETS_KEY } })
     ).store; // migrated; the queue it opens is not used here
-    const endpointId = await seed(seeded);
+    const endpointId = await seed(seeded, [lanes.baseline]);
     await seeded.close();
     const db = new Database(join(dir, 'baseline.db'));
     db.pragma('journal_mode = WAL');
@@ -217,9 +280,18 @@ async function benchSqlite(): Promise<string> {
     const payload = payloadFor(randomUUID(), 'ref-0', 'APPROVED', new Date());
 
     const cases: Case[] = [
-      newCase('store.recordDecision', (ref, status) => decide(store, ref, status)),
-      newCase('baseline: better-sqlite3, same transaction', (ref, status) => write.immediate(ref, status)),
-      newCase('floor: one-row INSERT', () => floor.run(payload)),
+      newCase(
+        '`store.recordDecision`',
+        ([ref], [status]) => decide(store, ref as string, status as DecisionStatus),
+        lanes.single,
+      ),
+      newCase(
+        'baseline: better-sqlite3, same transaction',
+        ([ref], [status]) => write.immediate(ref as string, status as DecisionStatus),
+        lanes.baseline,
+      ),
+      newCase('floor: one-row INSERT', () => floor.run(payload), lanes.baseline),
+      ...batchCases(store, lanes.batch),
     ];
     await runCases(cases, 1);
     report('SQLite (WAL, synchronous=NORMAL)', 'sequential', cases);
@@ -247,9 +319,15 @@ async function benchPostgres(): Promise<string> {
   };
   try {
     const store = (await openStorage(urlFor(storeSchema), { secrets: { key: BENCH_SECRETS_KEY } })).store; // migrated; the queue it opens is not used here
-    await seed(store);
+    const lanes = {
+      single: newLane('single'),
+      locked: newLane('locked'),
+      batch: newLane('batch'),
+      baseline: newLane('ref'),
+    };
+    await seed(store, [lanes.single, lanes.locked, lanes.batch]);
     const seeded = (await openStorage(urlFor(schema), { secrets: { key: BENCH_SECRETS_KEY } })).store; // migrated; the queue it opens is not used here
-    const endpointId = await seed(seeded);
+    const endpointId = await seed(seeded, [lanes.baseline]);
     await seeded.close();
     const pool = new pg.Pool({
       connectionString: PG_URL,
@@ -295,16 +373,41 @@ async function benchPostgres(): Promise<string> {
     const payload = payloadFor(randomUUID(), 'ref-0', 'APPROVED', new Date());
     const floor = (): Promise<unknown> => pool.query('INSERT INTO floor (payload) VALUES ($1)', [payload]);
 
-    const cases: Case[] = [
-      newCase('store.recordDecision', (ref, status) => decide(store, ref, status)),
-      newCase('baseline: node-postgres, same transaction', write),
-      newCase('floor: one-row INSERT', floor),
+    // the row-lock path on the store's own pool, told to other processes after each commit as the store does
+    if (!(store instanceof PostgresStore)) throw new Error('expected the PostgreSQL store');
+    const notifier = new DeliveryNotifier(store.pool);
+    const locked = async (ref: string, status: DecisionStatus): Promise<void> => {
+      const r = await recordDecisionLocked(store.pool, decisionFor(ref, status));
+      if (r.outcome !== 'changed' || r.deliveryIds.length !== 1) throw new Error(`decision was ${r.outcome}`);
+      notifier.request();
+    };
+
+    const single: Case[] = [
+      newCase(
+        '`store.recordDecision` (one statement)',
+        ([ref], [status]) => decide(store, ref as string, status as DecisionStatus),
+        lanes.single,
+      ),
+      newCase(
+        'baseline: node-postgres, same transaction',
+        ([ref], [status]) => write(ref as string, status as DecisionStatus),
+        lanes.baseline,
+      ),
+      newCase(
+        'before: the row-lock path (BEGIN, FOR UPDATE, CTE, COMMIT)',
+        ([ref], [status]) => locked(ref as string, status as DecisionStatus),
+        lanes.locked,
+      ),
+      newCase('floor: one-row INSERT', floor, lanes.baseline),
     ];
+    const batches = batchCases(store, lanes.batch);
     for (const inFlight of [1, IN_FLIGHT]) {
+      const cases = inFlight === 1 ? [...single, ...batches] : single;
       for (const c of cases) c.samples = [];
       await runCases(cases, inFlight);
       report('PostgreSQL (pg.Pool)', inFlight === 1 ? 'sequential' : `${inFlight} in flight`, cases);
     }
+    await notifier.idle();
     await pool.end();
     await store.close();
   } finally {
@@ -326,11 +429,11 @@ try {
 
 console.log('## Decisions per second (bench/api.ts)\n');
 console.log(
-  'Each decision commits a status change, one event and one delivery; baseline = the same rows written with the driver directly in the same kind of transaction; floor = a one-row INSERT per transaction. Median of',
+  'Each decision commits a status change, one event and one delivery; baseline = the same rows written with the driver directly in the same kind of transaction; floor = a one-row INSERT per transaction; batches: decisions per second through `store.recordDecisions`. Median of',
   `${ROUNDS} rounds of ${SLICE_MS} ms.\n`,
 );
 console.log(
-  markdownTable(['database', 'mode', 'implementation', 'ops/s', 'vs baseline'], rows, [
+  markdownTable(['database', 'mode', 'implementation', 'decisions/s', 'vs baseline'], rows, [
     'left',
     'left',
     'left',

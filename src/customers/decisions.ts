@@ -6,7 +6,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { z } from 'zod';
 import { buildEvent } from '../contract/index.js';
-import type { DecisionResult, Reason, Store } from '../storage/store.js';
+import type { ComplianceDecisionInput, DecisionResult, Reason, Store } from '../storage/store.js';
 import { complianceDecisionSchema } from './schema.js';
 import { isStatusChange, storedReasons } from './status-change.js';
 
@@ -31,12 +31,18 @@ export function nextEventTimestamp(decidedAt: Date, previousEventAt: Date | null
 }
 
 /**
- * A UUIDv7 for an event stamped `eventAt`: its time field is the later of now and `eventAt`, so the
- * ids of one third party's events (made one after another under its row lock, with increasing
- * timestamps) increase too, even across processes whose clocks differ by less than a second.
+ * A UUIDv7 for an event stamped `eventAt`: its time field is now, kept within the event's own second
+ * (`eventAt` to `eventAt` + 999 ms). One third party's events are stamped at least a second apart, so
+ * their ids increase with their timestamps whatever order they were built in and whatever the clocks
+ * of the processes that built them (a decision may build its event before a concurrent one that is
+ * ordered before it: see `Store.recordDecision`).
+ *
+ * @example
+ * eventIdFor(new Date('2025-01-01T00:00:01Z')); // '01941f29-7fe8-7…' (00:00:01.000Z) up to '01941f29-83cf-7…' (.999)
  */
 export function eventIdFor(eventAt: Date): string {
-  return uuidv7({ msecs: Math.max(Date.now(), eventAt.getTime()) });
+  const second = eventAt.getTime();
+  return uuidv7({ msecs: Math.min(Math.max(Date.now(), second), second + 999) });
 }
 
 /**
@@ -61,7 +67,7 @@ export interface ComplianceDecisionRequest {
  */
 export type ComplianceDecisionResult = DecisionResult | { outcome: 'too_fast'; retryAfterSeconds: number };
 
-/** Thrown inside the store's transaction to roll it back; never leaves this module. */
+/** Thrown by the event builder to refuse the decision (nothing is written); never leaves this module. */
 class TooFast extends Error {
   constructor(readonly retryAfterSeconds: number) {
     super('decisions on this third party run too far ahead of the clock');
@@ -69,9 +75,9 @@ class TooFast extends Error {
 }
 
 /**
- * Records a compliance decision. The event is built by the contract's builder inside the store's
- * transaction, after the third party's row lock: `event_timestamp` from {@link nextEventTimestamp},
- * `event_id` a UUIDv7 from {@link eventIdFor}.
+ * Records a compliance decision. The event is built by the contract's builder: `event_timestamp` from
+ * {@link nextEventTimestamp}, `event_id` a UUIDv7 from {@link eventIdFor}; the store writes it only
+ * after the third party's previous event (see `ComplianceDecisionInput.buildEvent`).
  *
  * @example
  * await recordComplianceDecision(store, {customerId, clientCustomerRef: 'CUST_001', decision: {status: 'APPROVED'}});
@@ -81,18 +87,44 @@ export async function recordComplianceDecision(
   input: ComplianceDecisionRequest,
 ): Promise<ComplianceDecisionResult> {
   try {
-    return await record(store, input);
+    return await store.recordDecision(decisionInput(input, input.decidedAt ?? new Date()));
   } catch (error) {
     if (error instanceof TooFast) return { outcome: 'too_fast', retryAfterSeconds: error.retryAfterSeconds };
     throw error;
   }
 }
 
-function record(store: Store, input: ComplianceDecisionRequest): Promise<DecisionResult> {
-  const decidedAt = input.decidedAt ?? new Date();
+/**
+ * Records many compliance decisions at once (`store.recordDecisions`: one transaction), each with its
+ * own result, in order. Each is decided as {@link recordComplianceDecision} would, one after another in
+ * the order given: two on one third party emit their events in that order. Those without `decidedAt`
+ * are dated now, all alike (their events are stamped a second apart as usual).
+ *
+ * @example
+ * const [first, second] = await recordComplianceDecisions(store, [
+ *   {customerId, clientCustomerRef: 'CUST_001', decision: {status: 'APPROVED'}},
+ *   {customerId, clientCustomerRef: 'CUST_002', decision: {status: 'REJECTED', reasons}},
+ * ]);
+ */
+export async function recordComplianceDecisions(
+  store: Store,
+  inputs: readonly ComplianceDecisionRequest[],
+): Promise<ComplianceDecisionResult[]> {
+  const now = new Date();
+  const results = await store.recordDecisions(inputs.map((i) => decisionInput(i, i.decidedAt ?? now)));
+  return results.map((r) => {
+    if (r.outcome !== 'refused') return r;
+    if (r.error instanceof TooFast)
+      return { outcome: 'too_fast', retryAfterSeconds: r.error.retryAfterSeconds };
+    throw r.error; // the builder failed (a bug): the decisions recorded stay, a retry finds them unchanged
+  });
+}
+
+/** The store's input for one decision: the domain's rules and its event builder. */
+function decisionInput(input: ComplianceDecisionRequest, decidedAt: Date): ComplianceDecisionInput {
   const { status } = input.decision;
   const reasons: Reason[] | null = status === 'REJECTED' ? (input.decision.reasons ?? []) : null;
-  return store.recordDecision({
+  return {
     customerId: input.customerId,
     clientCustomerRef: input.clientCustomerRef,
     status,
@@ -113,5 +145,5 @@ function record(store: Store, input: ComplianceDecisionRequest): Promise<Decisio
       });
       return { eventId: event.event_id, eventType: event.event_type, payload: json, eventAt };
     },
-  });
+  };
 }

@@ -148,15 +148,20 @@ export interface ComplianceDecisionInput {
   decidedAt: Date;
   /**
    * Whether this decision changes the third party as it is now (read under its row lock): the
-   * domain's rule (customers/status-change.ts). When it does not, nothing is written.
+   * domain's rule (customers/status-change.ts). When it does not, nothing is written. A stored status
+   * other than `status` must count as a change: a store may write such a decision without asking
+   * (PostgreSQL's one-statement path), and asks only when the status is the same.
    */
   changes: (current: { status: ThirdPartyStatus; reasons: Reason[] | null }) => boolean;
   /**
-   * Builds the event for this decision. Called inside the transaction, after the third party's row is
-   * locked, and only when the status changes, so that an unchanged decision emits nothing. It gets the
-   * `event_timestamp` of the third party's previous event (null when there is none) and returns the
-   * event id, its exact JSON text and its `event_timestamp`, which the store keeps as the next call's
-   * `previousEventAt`: the domain decides the order, the store only serialises the calls per third party.
+   * Builds the event for this decision. It gets the `event_timestamp` of the third party's previous
+   * event (null when there is none) and returns the event id, its exact JSON text and its
+   * `event_timestamp`, which the store keeps as the next call's `previousEventAt`: the domain decides
+   * the order, the store only serialises the writes per third party. The store writes the event only
+   * when its `eventAt` is strictly later than the previous event's, as it is under the row lock: it
+   * may first call `buildEvent(null)` and write in one statement if the stored previous event is older
+   * than that event (PostgreSQL), and otherwise calls it again, under the row lock, with the previous
+   * event's time. An event built and not written is dropped; a throw writes nothing for this decision.
    */
   buildEvent: (previousEventAt: Date | null) => BuiltDecisionEvent;
 }
@@ -186,6 +191,13 @@ export type DecisionResult =
   | { outcome: 'not_found' }
   | { outcome: 'unchanged'; thirdParty: ThirdPartyCustomer }
   | { outcome: 'changed'; thirdParty: ThirdPartyCustomer; event: StoredEvent; deliveryIds: string[] };
+
+/**
+ * One outcome of {@link Store.recordDecisions}: the decision's {@link DecisionResult}, or `refused` when
+ * its `buildEvent` threw (`error`, as thrown): nothing is written for that decision, and the others of
+ * the batch are recorded as if it had not been there.
+ */
+export type BatchDecisionResult = DecisionResult | { outcome: 'refused'; error: unknown };
 
 export interface NewEndpoint {
   id: string;
@@ -543,6 +555,13 @@ export interface Store {
   ): Promise<CursorPage<ThirdPartyCustomer>>;
   /** Status change + event + deliveries in one transaction; see ComplianceDecisionInput. */
   recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult>;
+  /**
+   * Many decisions at once, each decided as {@link recordDecision} would one after another in the
+   * order given (two on one third party: the second sees the first, and its event comes after), with
+   * one result each, in order. Written in one transaction, so a failure of the database writes none
+   * of them; one decision's refusal (see {@link BatchDecisionResult}) does not stop the others.
+   */
+  recordDecisions(list: readonly ComplianceDecisionInput[]): Promise<BatchDecisionResult[]>;
 
   // events (the outbox)
   getEvent(customerId: string, eventId: string): Promise<StoredEvent | undefined>;

@@ -524,6 +524,43 @@ for (const dialect of DIALECTS) {
         }
       });
 
+      it('batch decisions: one result each, and what the request itself gets wrong', async () => {
+        const item = (ref: string, status = 'APPROVED') => ({
+          customer_id: PARTNER,
+          client_customer_ref: ref,
+          status,
+          ...(status === 'REJECTED' ? { reasons: REASONS } : {}),
+        });
+        const batch = (body: unknown, as = admin) =>
+          call('recordComplianceDecisions', {}, { token: as, body });
+        const answered = await batch({
+          decisions: [item('CUST_001', 'REJECTED'), item('NOPE'), { status: 'REJECTED' }, item('CUST_001')],
+        });
+        expect(answered.json().results.map((r: { status: number }) => r.status)).toEqual([
+          200, 404, 400, 200,
+        ]);
+        expect(
+          await statuses(
+            ['recordComplianceDecisions', {}, { token: admin, body: { decisions: [] } }],
+            ['recordComplianceDecisions', {}, { token, body: { decisions: [item('CUST_001')] } }],
+            [
+              'recordComplianceDecisions',
+              {},
+              { token: admin, body: { decisions: Array(1001).fill(item('X')) } },
+            ],
+            ['recordComplianceDecisions', {}, { token: admin, raw: TEXT_BODY }],
+          ),
+        ).toEqual([400, 401, 413, 415]);
+        // a body the document accepts gets a result for each decision, none of them a 400
+        const documented = { decisions: [item('CUST_002', 'REJECTED'), item('CUST_002')] };
+        expect(checker.acceptsBody('recordComplianceDecisions', documented)).toBe(true);
+        const results = (await batch(documented)).json().results as { status: number }[];
+        expect(results.map((r) => r.status)).toEqual([200, 200]);
+        expect(
+          checker.acceptsBody('recordComplianceDecisions', { decisions: [{ status: 'REJECTED' }] }),
+        ).toBe(false);
+      });
+
       it('events: list, read, stream, and their refusals', async () => {
         const mine = { customer_id: PARTNER };
         const list = await call('listEvents', mine, { token, query: 'limit=1' });

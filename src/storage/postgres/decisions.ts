@@ -1,12 +1,68 @@
 import type pg from 'pg';
-import type { ComplianceDecisionInput, DecisionResult } from '../store.js';
+import type {
+  BatchDecisionResult,
+  ComplianceDecisionInput,
+  DecisionResult,
+  ThirdPartyCustomer,
+} from '../store.js';
 import { statement, withTransaction } from './db.js';
 import { THIRD_PARTY_COLUMNS, type ThirdPartyRow, toThirdParty } from './third-parties.js';
+
+/** A third party as the decision paths read it: with its last `event_timestamp`. */
+type CurrentThirdPartyRow = ThirdPartyRow & { last_event_at: Date | null };
+/** A third party as a write left it, with its event's seq and the event's deliveries. */
+type WrittenRow = ThirdPartyRow & { seq: string; delivery_ids: string[] };
+type BuiltEvent = ReturnType<ComplianceDecisionInput['buildEvent']>;
+
+/**
+ * The fan-out from the CTE `ev` (one event, or many ordered by seq): one delivery per enabled endpoint
+ * of the partner subscribed to the event's type, in one INSERT … SELECT. Inserted in event order, so
+ * the deliveries trigger sees a third party's earlier delivery before its later one (migration 003).
+ */
+const FAN_OUT = `INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, customer_id, client_customer_ref,
+       next_attempt_at, created_at, updated_at)
+     SELECT gen_random_uuid()::text, ev.event_id, ev.seq, e.id, e.customer_id, ev.client_customer_ref,
+       ev.created_at, ev.created_at, ev.created_at
+     FROM ev JOIN endpoints e
+       ON e.customer_id = ev.customer_id AND e.enabled AND ev.event_type = ANY (e.event_types)
+     ORDER BY ev.seq, e.created_at, e.id
+     RETURNING id, event_id, seq`;
+
+// The common case in one autocommit statement: the status, the event and its fan-out, written only if
+// the status really changes and the third party's previous event is older than this one (the UPDATE
+// takes the row lock and, after a concurrent commit, checks the newest version again). Otherwise it
+// writes nothing and answers the third party as this statement's snapshot holds it: enough to answer
+// not_found without a lock, never unchanged (a concurrent decision may be missing from that snapshot).
+// The event is inserted from `tp`, so its seq is drawn after the row lock: in status-change order.
+const writeIfLater = statement<
+  CurrentThirdPartyRow & { written: boolean; seq: string | null; delivery_ids: string[] | null }
+>(
+  'decision_write_if_later',
+  `WITH tp AS (
+     UPDATE third_parties SET status = $3, reasons = $4::jsonb, updated_at = $5, last_event_at = $9
+     WHERE customer_id = $1 AND client_customer_ref = $2
+       AND status <> $3 AND (last_event_at IS NULL OR last_event_at < $9)
+     RETURNING ${THIRD_PARTY_COLUMNS}
+   ), ev AS (
+     INSERT INTO events (event_id, customer_id, client_customer_ref, event_type, payload, created_at)
+     SELECT $6::text, tp.customer_id, tp.client_customer_ref, $7::text, $8::text, $5 FROM tp
+     RETURNING seq, event_id, customer_id, client_customer_ref, event_type, created_at
+   ), fan_out AS (
+     ${FAN_OUT}
+   )
+   SELECT true AS written, tp.*, NULL::timestamptz AS last_event_at, ev.seq,
+     ARRAY(SELECT id FROM fan_out) AS delivery_ids
+   FROM tp CROSS JOIN ev
+   UNION ALL
+   SELECT false, ${THIRD_PARTY_COLUMNS}, last_event_at, NULL, NULL
+   FROM third_parties
+   WHERE customer_id = $1 AND client_customer_ref = $2 AND NOT EXISTS (SELECT 1 FROM tp)`,
+);
 
 // FOR UPDATE: concurrent decisions on one third party queue here, so each compares against the status
 // the previous one committed, stamps its event after the previous one's, and events are numbered
 // (seq) in the order the statuses changed.
-const lockCurrent = statement<ThirdPartyRow & { last_event_at: Date | null }>(
+const lockCurrent = statement<CurrentThirdPartyRow>(
   'decision_lock',
   `SELECT ${THIRD_PARTY_COLUMNS}, last_event_at
    FROM third_parties
@@ -14,9 +70,8 @@ const lockCurrent = statement<ThirdPartyRow & { last_event_at: Date | null }>(
    FOR UPDATE`,
 );
 
-// One round trip for the whole outbox write: the status, the event, and the fan-out to every enabled
-// endpoint of the partner subscribed to the event type (one INSERT … SELECT for any number of them).
-const write = statement<ThirdPartyRow & { seq: string; delivery_ids: string[] }>(
+// One round trip for the whole outbox write under the lock: the status, the event and its fan-out.
+const write = statement<WrittenRow>(
   'decision_write',
   `WITH tp AS (
      UPDATE third_parties SET status = $3, reasons = $4::jsonb, updated_at = $5, last_event_at = $9
@@ -25,60 +80,238 @@ const write = statement<ThirdPartyRow & { seq: string; delivery_ids: string[] }>
    ), ev AS (
      INSERT INTO events (event_id, customer_id, client_customer_ref, event_type, payload, created_at)
      VALUES ($6, $1, $2, $7, $8, $5)
-     RETURNING seq, event_id
+     RETURNING seq, event_id, customer_id, client_customer_ref, event_type, created_at
    ), fan_out AS (
-     INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, customer_id, client_customer_ref,
-       next_attempt_at, created_at, updated_at)
-     SELECT gen_random_uuid()::text, ev.event_id, ev.seq, e.id, e.customer_id, $2, $5, $5, $5
-     FROM ev CROSS JOIN endpoints e
-     WHERE e.customer_id = $1 AND e.enabled AND $7 = ANY (e.event_types)
-     ORDER BY e.created_at, e.id
-     RETURNING id
+     ${FAN_OUT}
    )
    SELECT tp.*, ev.seq, ARRAY(SELECT id FROM fan_out) AS delivery_ids
    FROM tp CROSS JOIN ev`,
 );
 
+/** The parameters $1–$9 of both writes. */
+function writeValues(d: ComplianceDecisionInput, built: BuiltEvent): unknown[] {
+  return [
+    d.customerId,
+    d.clientCustomerRef,
+    d.status,
+    d.reasons === null ? null : JSON.stringify(d.reasons),
+    d.decidedAt,
+    built.eventId,
+    built.eventType,
+    built.payload,
+    built.eventAt,
+  ];
+}
+
+function changed(
+  d: ComplianceDecisionInput,
+  built: BuiltEvent,
+  thirdParty: ThirdPartyCustomer,
+  written: { seq: string; delivery_ids: string[] },
+): DecisionResult {
+  return {
+    outcome: 'changed',
+    thirdParty,
+    event: {
+      eventId: built.eventId,
+      customerId: d.customerId,
+      clientCustomerRef: d.clientCustomerRef,
+      eventType: built.eventType,
+      payload: built.payload,
+      createdAt: d.decidedAt,
+      seq: Number(written.seq),
+    },
+    deliveryIds: written.delivery_ids,
+  };
+}
+
 /**
- * The outbox write; see {@link DecisionResult}. Four round trips: BEGIN, lock, write, COMMIT. The lock
- * also reads the third party's last `event_timestamp`, which `buildEvent` orders the new event after.
- * The caller tells other processes after the commit (`DeliveryNotifier`).
+ * The outbox write; see {@link DecisionResult}. One round trip when the status changes and the third
+ * party's previous event is from an earlier second than this decision (the common case), and for
+ * not_found; otherwise (unchanged, a decision in the same second as the previous event, REJECTED again
+ * with other reasons, a concurrent decision on the same third party) four more, under the row lock:
+ * {@link recordDecisionLocked}. The caller tells other processes after the commit
+ * (`DeliveryNotifier`).
  */
 export async function recordDecision(pool: pg.Pool, d: ComplianceDecisionInput): Promise<DecisionResult> {
+  const built = d.buildEvent(null);
+  const row = (await writeIfLater.run(pool, writeValues(d, built))).rows[0];
+  if (!row) return { outcome: 'not_found' };
+  if (row.written) return changed(d, built, toThirdParty(row), row as WrittenRow);
+  // Not written: never answered from this row. It is the statement's snapshot, which a decision on the
+  // same third party that committed while this one waited for the row lock is missing: "unchanged"
+  // against the status before it would drop a real change (APPROVED, then REJECTED a moment later, in
+  // the same second). The locked path reads the latest status and decides.
+  return recordDecisionLocked(pool, d);
+}
+
+/**
+ * The outbox write under the third party's row lock, in four round trips: BEGIN, lock, write, COMMIT.
+ * The lock also reads the third party's last `event_timestamp`, which `buildEvent` orders the new event
+ * after. The whole write before the one-statement path; now its fallback.
+ */
+export async function recordDecisionLocked(
+  pool: pg.Pool,
+  d: ComplianceDecisionInput,
+): Promise<DecisionResult> {
   return withTransaction(pool, async (client): Promise<DecisionResult> => {
     const row = (await lockCurrent.run(client, [d.customerId, d.clientCustomerRef])).rows[0];
     if (!row) return { outcome: 'not_found' };
     const before = toThirdParty(row);
     if (!d.changes(before)) return { outcome: 'unchanged', thirdParty: before };
-
     const built = d.buildEvent(row.last_event_at);
-    const written = (
-      await write.run(client, [
-        d.customerId,
-        d.clientCustomerRef,
-        d.status,
-        d.reasons === null ? null : JSON.stringify(d.reasons),
-        d.decidedAt,
-        built.eventId,
-        built.eventType,
-        built.payload,
-        built.eventAt,
-      ])
-    ).rows[0];
+    const written = (await write.run(client, writeValues(d, built))).rows[0];
     if (!written) throw new Error('the locked third party was not updated');
-    return {
-      outcome: 'changed',
-      thirdParty: toThirdParty(written),
-      event: {
-        eventId: built.eventId,
-        customerId: d.customerId,
-        clientCustomerRef: d.clientCustomerRef,
-        eventType: built.eventType,
-        payload: built.payload,
-        createdAt: d.decidedAt,
-        seq: Number(written.seq),
-      },
-      deliveryIds: written.delivery_ids,
-    };
+    return changed(d, built, toThirdParty(written), written);
+  });
+}
+
+// The batch: every third party it names, locked in one sorted order (so two batches, or a batch and a
+// single decision, cannot deadlock), with its last event_timestamp.
+const lockMany = statement<CurrentThirdPartyRow>(
+  'decisions_lock',
+  `SELECT ${THIRD_PARTY_COLUMNS}, last_event_at
+   FROM third_parties
+   WHERE (customer_id, client_customer_ref) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+   ORDER BY customer_id, client_customer_ref
+   FOR UPDATE`,
+);
+
+// The deliveries trigger takes an advisory lock per third party as it inserts (migration 003), and a
+// completion takes them in hash order: a batch touching several third parties takes them first, in
+// that same order, so neither can wait for the other in a cycle.
+const lockDeliveryKeys = statement(
+  'decisions_lock_delivery_keys',
+  `SELECT count(tpcs_delivery_key_lock(c, r))
+   FROM (SELECT c, r FROM unnest($1::text[], $2::text[]) AS k(c, r)
+         GROUP BY c, r ORDER BY hashtext(c || '/' || r)) s`,
+);
+
+// The batch's whole write: each third party's final status, then every event in the order given (seq
+// follows it) and their fan-out, in one statement. Answers each event's seq and delivery ids.
+const writeMany = statement<{ event_id: string; seq: string; delivery_ids: string[]; updated: number }>(
+  'decisions_write',
+  `WITH tp AS (
+     UPDATE third_parties t SET status = u.status, reasons = u.reasons::jsonb, updated_at = u.updated_at,
+       last_event_at = u.last_event_at
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[])
+       AS u(customer_id, ref, status, reasons, updated_at, last_event_at)
+     WHERE t.customer_id = u.customer_id AND t.client_customer_ref = u.ref
+     RETURNING 1
+   ), ev AS (
+     INSERT INTO events (event_id, customer_id, client_customer_ref, event_type, payload, created_at)
+     SELECT x.event_id, x.customer_id, x.ref, x.event_type, x.payload, x.created_at
+     FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[])
+       WITH ORDINALITY AS x(event_id, customer_id, ref, event_type, payload, created_at, n)
+     ORDER BY x.n
+     RETURNING seq, event_id, customer_id, client_customer_ref, event_type, created_at
+   ), fan_out AS (
+     ${FAN_OUT}
+   )
+   SELECT ev.event_id, ev.seq, coalesce(f.ids, '{}') AS delivery_ids, (SELECT count(*) FROM tp)::int AS updated
+   FROM ev LEFT JOIN (
+     SELECT event_id, array_agg(id ORDER BY seq) AS ids FROM fan_out GROUP BY event_id
+   ) f ON f.event_id = ev.event_id`,
+);
+
+const keyOf = (customerId: string, ref: string): string => `${customerId}\u0000${ref}`;
+
+/** A third party as the batch has it so far: as locked, then as each of its decisions left it. */
+interface Current {
+  thirdParty: ThirdPartyCustomer;
+  lastEventAt: Date | null;
+}
+
+/**
+ * {@link Store.recordDecisions}: one transaction of four round trips whatever the batch's size (BEGIN,
+ * lock, write, COMMIT; five when its events touch several third parties). The decisions are decided
+ * in order in between, against the locked rows as the batch's earlier decisions left them.
+ */
+export async function recordDecisions(
+  pool: pg.Pool,
+  list: readonly ComplianceDecisionInput[],
+): Promise<BatchDecisionResult[]> {
+  if (list.length === 0) return [];
+  return withTransaction(pool, async (client) => {
+    const locked = await lockMany.run(client, [
+      list.map((d) => d.customerId),
+      list.map((d) => d.clientCustomerRef),
+    ]);
+    const current = new Map<string, Current>(
+      locked.rows.map((r) => [
+        keyOf(r.customer_id, r.client_customer_ref),
+        { thirdParty: toThirdParty(r), lastEventAt: r.last_event_at },
+      ]),
+    );
+
+    const results: BatchDecisionResult[] = [];
+    const written: {
+      index: number;
+      d: ComplianceDecisionInput;
+      built: BuiltEvent;
+      thirdParty: ThirdPartyCustomer;
+    }[] = [];
+    for (const d of list) {
+      const key = keyOf(d.customerId, d.clientCustomerRef);
+      const now = current.get(key);
+      if (!now) {
+        results.push({ outcome: 'not_found' });
+        continue;
+      }
+      if (!d.changes(now.thirdParty)) {
+        results.push({ outcome: 'unchanged', thirdParty: now.thirdParty });
+        continue;
+      }
+      let built: BuiltEvent;
+      try {
+        built = d.buildEvent(now.lastEventAt);
+      } catch (error) {
+        results.push({ outcome: 'refused', error });
+        continue;
+      }
+      const thirdParty = { ...now.thirdParty, status: d.status, reasons: d.reasons, updatedAt: d.decidedAt };
+      current.set(key, { thirdParty, lastEventAt: built.eventAt });
+      written.push({ index: results.length, d, built, thirdParty });
+      results.push({ outcome: 'not_found' }); // replaced below, once written
+    }
+    if (written.length === 0) return results;
+
+    // each third party's final state, once
+    const finals = new Map<string, Current>();
+    for (const w of written) {
+      const key = keyOf(w.d.customerId, w.d.clientCustomerRef);
+      finals.set(key, current.get(key) as Current);
+    }
+    const states = [...finals.values()];
+    if (states.length > 1) {
+      await lockDeliveryKeys.run(client, [
+        states.map((s) => s.thirdParty.customerId),
+        states.map((s) => s.thirdParty.clientCustomerRef),
+      ]);
+    }
+    const { rows } = await writeMany.run(client, [
+      states.map((s) => s.thirdParty.customerId),
+      states.map((s) => s.thirdParty.clientCustomerRef),
+      states.map((s) => s.thirdParty.status),
+      states.map((s) => (s.thirdParty.reasons === null ? null : JSON.stringify(s.thirdParty.reasons))),
+      states.map((s) => s.thirdParty.updatedAt),
+      states.map((s) => s.lastEventAt),
+      written.map((w) => w.built.eventId),
+      written.map((w) => w.d.customerId),
+      written.map((w) => w.d.clientCustomerRef),
+      written.map((w) => w.built.eventType),
+      written.map((w) => w.built.payload),
+      written.map((w) => w.d.decidedAt),
+    ]);
+    if (rows.length !== written.length || rows[0]?.updated !== states.length) {
+      throw new Error('the locked third parties were not all updated');
+    }
+    const byEvent = new Map(rows.map((r) => [r.event_id, r]));
+    for (const { index, d, built, thirdParty } of written) {
+      const row = byEvent.get(built.eventId);
+      if (!row) throw new Error(`event ${built.eventId} was not written`);
+      results[index] = changed(d, built, thirdParty, row);
+    }
+    return results;
   });
 }

@@ -8,6 +8,7 @@ import type {
   AlertObservation,
   AlertOutcome,
   AlertRecord,
+  BatchDecisionResult,
   ClaimedAlert,
   ComplianceDecisionInput,
   CursorPage,
@@ -63,7 +64,7 @@ import {
   searchThirdParties,
 } from './dashboard.js';
 import { poolTimeouts } from './db.js';
-import { recordDecision } from './decisions.js';
+import { recordDecision, recordDecisions } from './decisions.js';
 import { getDelivery, listDeliveries } from './deliveries.js';
 import {
   createEndpoint,
@@ -247,6 +248,11 @@ export class PostgresStore implements Store {
     // After the commit: this process's listeners at once, other processes by the NOTIFY that follows.
     if (recordedEvent(result)) this.#signal.emit();
     return result;
+  }
+  async recordDecisions(list: readonly ComplianceDecisionInput[]): Promise<BatchDecisionResult[]> {
+    const results = await recordDecisions(this.#pool, list);
+    if (results.some((r) => r.outcome === 'changed')) this.#signal.emit(); // after the commit, as above
+    return results;
   }
 
   getEvent(customerId: string, eventId: string): Promise<StoredEvent | undefined> {

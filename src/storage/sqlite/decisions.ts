@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
-import type { ComplianceDecisionInput, DecisionResult } from '../store.js';
+import type { BatchDecisionResult, ComplianceDecisionInput, DecisionResult } from '../store.js';
 import { toEvent } from './events.js';
 import type { Row } from './tables.js';
 import { toThirdParty } from './third-parties.js';
@@ -8,7 +8,9 @@ import { toThirdParty } from './third-parties.js';
 /**
  * The outbox write: a compliance decision that changes the status stores the status, the event and one
  * delivery per enabled subscribed endpoint in one `BEGIN IMMEDIATE` transaction (the write lock is
- * taken up front, so a concurrent writer in another process waits instead of failing on upgrade).
+ * taken up front, so a concurrent writer in another process waits instead of failing on upgrade). A
+ * batch is one such transaction for all its decisions, each decided in turn as a single one would be:
+ * one commit (one WAL sync) instead of one per decision.
  */
 export function decisionQueries(db: Database) {
   // delivery ids are made per row inside the fan-out INSERT … SELECT
@@ -54,13 +56,19 @@ export function decisionQueries(db: Database) {
     )
     .pluck();
 
-  const record = db.transaction((d: ComplianceDecisionInput): DecisionResult => {
+  // one decision, inside the caller's transaction; a throwing buildEvent refuses it before any write
+  const decide = (d: ComplianceDecisionInput): BatchDecisionResult => {
     const row = current.get(d.customerId, d.clientCustomerRef);
     if (!row) return { outcome: 'not_found' };
     const before = toThirdParty(row);
     if (!d.changes(before)) return { outcome: 'unchanged', thirdParty: before };
 
-    const built = d.buildEvent(row.last_event_at === null ? null : new Date(row.last_event_at));
+    let built: ReturnType<ComplianceDecisionInput['buildEvent']>;
+    try {
+      built = d.buildEvent(row.last_event_at === null ? null : new Date(row.last_event_at));
+    } catch (error) {
+      return { outcome: 'refused', error };
+    }
     const at = d.decidedAt.getTime();
     const updated = update.get({
       customer_id: d.customerId,
@@ -91,7 +99,18 @@ export function decisionQueries(db: Database) {
       created_at: at,
     });
     return { outcome: 'changed', thirdParty: toThirdParty(updated), event: toEvent(event), deliveryIds };
-  });
+  };
 
-  return { record: (d: ComplianceDecisionInput): DecisionResult => record.immediate(d) };
+  const record = db.transaction((d: ComplianceDecisionInput): DecisionResult => {
+    const result = decide(d);
+    if (result.outcome === 'refused') throw result.error; // nothing was written for it
+    return result;
+  });
+  const recordMany = db.transaction((list: readonly ComplianceDecisionInput[]) => list.map(decide));
+
+  return {
+    record: (d: ComplianceDecisionInput): DecisionResult => record.immediate(d),
+    recordMany: (list: readonly ComplianceDecisionInput[]): BatchDecisionResult[] =>
+      recordMany.immediate(list),
+  };
 }

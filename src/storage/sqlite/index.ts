@@ -8,6 +8,7 @@ import type {
   AlertObservation,
   AlertOutcome,
   AlertRecord,
+  BatchDecisionResult,
   ClaimedAlert,
   ComplianceDecisionInput,
   CursorPage,
@@ -185,6 +186,11 @@ export class SqliteStore implements Store {
     const result = this.#q.decisions.record(d);
     if (recordedEvent(result)) this.#signal.emit(); // committed: the dispatcher claims at once
     return result;
+  }
+  async recordDecisions(list: readonly ComplianceDecisionInput[]): Promise<BatchDecisionResult[]> {
+    const results = this.#q.decisions.recordMany(list);
+    if (results.some((r) => r.outcome === 'changed')) this.#signal.emit();
+    return results;
   }
 
   async getEvent(customerId: string, eventId: string): Promise<StoredEvent | undefined> {

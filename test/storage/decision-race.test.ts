@@ -1,0 +1,81 @@
+/**
+ * PostgreSQL's one-statement decision behind a concurrent one: the statement waits for the other's row
+ * lock, and its snapshot still holds the status from before the other committed. The answer must come
+ * from the status the other committed, not from that snapshot.
+ */
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { skipReason, useDatabases } from '../support/databases.js';
+import { decision, newPartner, newThirdParty, REASONS } from '../support/fixtures.js';
+import { waitFor } from '../support/wait-for.js';
+
+describe.skipIf(skipReason('postgres') !== undefined)(
+  'a decision behind a concurrent one on postgres',
+  () => {
+    const db = useDatabases('postgres');
+
+    /** A connection of its own on the store's schema (the URL's `?schema=`). */
+    async function connect(): Promise<pg.Client> {
+      const url = new URL(db.url);
+      const schema = url.searchParams.get('schema') ?? 'public';
+      url.searchParams.delete('schema');
+      const client = new pg.Client({ connectionString: url.toString() });
+      await client.connect();
+      await client.query(`SET search_path TO ${client.escapeIdentifier(schema)}`);
+      return client;
+    }
+
+    it('changes the status the other one committed, in the same second, instead of answering unchanged', async () => {
+      const partner = await newPartner(db.store);
+      const ref = await newThirdParty(db.store, partner);
+      const second = Math.floor(Date.now() / 1000) * 1000;
+      const earlier = await db.store.recordDecision(
+        decision(partner, ref, 'REJECTED', REASONS, new Date(second - 5000)),
+      );
+      expect(earlier.outcome).toBe('changed');
+
+      // the other decision: APPROVED in this second, committed while ours waits for the row
+      const other = await connect();
+      try {
+        await other.query('BEGIN');
+        await other.query(
+          `UPDATE third_parties SET status = 'APPROVED', reasons = NULL, last_event_at = $3, updated_at = $3
+         WHERE customer_id = $1 AND client_customer_ref = $2`,
+          [partner, ref, new Date(second)],
+        );
+        // ours: REJECTED again, with the same reasons as the status its snapshot will hold
+        const ours = db.store.recordDecision(
+          decision(partner, ref, 'REJECTED', REASONS, new Date(second + 200)),
+        );
+        let settled = false;
+        void ours.finally(() => {
+          settled = true;
+        });
+        // it waits for the row (or, answering from its snapshot alone, does not wait at all)
+        await waitFor(
+          async () => {
+            if (settled) return true;
+            const { rows } = await other.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE NOT l.granted AND a.pid <> pg_backend_pid() AND a.query LIKE '%third_parties%'`,
+            );
+            return (rows[0]?.n ?? 0) > 0;
+          },
+          { timeout: 10_000, what: 'the decision waiting for the row lock' },
+        );
+        await other.query('COMMIT');
+
+        const result = await ours;
+        expect(result.outcome).toBe('changed');
+        if (result.outcome !== 'changed') return;
+        expect(result.thirdParty.status).toBe('REJECTED');
+        // stamped after the other's event, in the next second
+        const stamped = JSON.parse(result.event.payload) as { event_timestamp: string };
+        expect(Date.parse(stamped.event_timestamp)).toBeGreaterThan(second);
+        expect((await db.store.getThirdParty(partner, ref))?.status).toBe('REJECTED');
+      } finally {
+        await other.end();
+      }
+    });
+  },
+);
