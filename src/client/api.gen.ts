@@ -131,6 +131,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/decisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record up to 1,000 compliance decisions in one request, each with its own result
+         * @description For compliance systems that decide in bulk. Each decision is checked and recorded as the single decision route would (same rules, same answers), one after another in the order given: two decisions on one third party emit their events in that order, a second apart when they fall in the same second. The answer is 200 whenever the request itself is well formed, with one result per decision, in order: `status` 200 with the third party and the event emitted (null: the status did not change), or 400 (that decision is invalid: `validation_failed` with its problems), 404 (no such third party) or 429 (decisions on that third party run a minute ahead of the clock), with `error` as everywhere else. An invalid or refused decision does not stop the others. The decisions are written in one transaction: if the database fails, none is recorded, and the answer is the error. More than 1,000 decisions, or a body over 4 MiB, answers 413. Sending the same batch again is safe: decisions that already hold answer with `event: null` and emit nothing (a batch that decides one third party back and forth emits those events again, and ends in the same status).
+         */
+        post: operations["recordComplianceDecisions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/customers/{customer_id}/third-parties": {
         parameters: {
             query?: never;
@@ -207,7 +227,7 @@ export interface paths {
         head?: never;
         /**
          * Change a webhook endpoint; `enabled: true` re-enables a disabled one
-         * @description A `url` that another endpoint of the partner already has answers 409 `endpoint_exists` with `details.endpoint_id`; nothing is changed. Re-enabling (`enabled: true`) also delivers the events emitted while the endpoint was disabled, in order, unless `backlog` is `skip`; `backfilled` says how many were queued.
+         * @description A `url` that another endpoint of the partner already has answers 409 `endpoint_exists` with `details.endpoint_id`; nothing is changed. Re-enabling (`enabled: true`) also delivers the events emitted while the endpoint was disabled, in order, unless `backlog` is `skip`; `backfilled` says how many were queued. A `rate_limit` (deliveries per second, null for none) applies from the next claim of any dispatcher; a changed one starts with a whole burst.
          */
         patch: operations["updateWebhookEndpoint"];
         trace?: never;
@@ -540,6 +560,72 @@ export interface webhooks {
 }
 export interface components {
     schemas: {
+        /** @description A compliance decision and the third party it is about: `{"customer_id", "client_customer_ref", "status": "APPROVED"}`, or `"status": "REJECTED"` with `reasons`. */
+        BatchComplianceDecision: {
+            /** @example 0201001008132685 */
+            customer_id: string;
+            /**
+             * @description The partner's reference for this customer, unique within the partner
+             * @example CUST_001
+             */
+            client_customer_ref: string;
+            /** @constant */
+            status: "APPROVED";
+            /** @description Never present: reasons only explain a rejection */
+            reasons?: unknown;
+        } | {
+            /** @example 0201001008132685 */
+            customer_id: string;
+            /**
+             * @description The partner's reference for this customer, unique within the partner
+             * @example CUST_001
+             */
+            client_customer_ref: string;
+            /** @constant */
+            status: "REJECTED";
+            reasons: components["schemas"]["Reason"][];
+        };
+        BatchComplianceDecisionResult: {
+            /** @description The decision's position in the request */
+            index: number;
+            /**
+             * @description What the single decision route would have answered
+             * @constant
+             */
+            status: 200;
+            third_party: components["schemas"]["ThirdPartyCustomer"];
+            /** @description The event emitted; null when the status did not change */
+            event: components["schemas"]["Event"] | null;
+        } | {
+            error: {
+                /**
+                 * @description Stable and machine-readable; each code has one HTTP status.
+                 * @enum {string}
+                 */
+                code: "bad_request" | "validation_failed" | "invalid_payload" | "unreadable_body" | "unauthorized" | "invalid_signature" | "not_found" | "method_not_allowed" | "conflict" | "endpoint_limit_reached" | "endpoint_exists" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "rate_limited" | "internal" | "unavailable" | "inbox_unavailable";
+                /** @description A summary for humans. */
+                message: string;
+                /** @description On validation_failed, `problems`: every problem as `{path, message}`, the path a JSON path ("$.property_details[0].property_ref"); on endpoint_exists, `endpoint_id`. */
+                details?: {
+                    [key: string]: unknown;
+                };
+            };
+            /** @description The decision's position in the request */
+            index: number;
+            /**
+             * @description 400: the decision is invalid (`validation_failed`, problems at `$.decisions[index]…`); 404: no such third party; 429: decisions on it run a minute ahead of the clock
+             * @enum {number}
+             */
+            status: 400 | 404 | 429;
+        };
+        BatchComplianceDecisionResults: {
+            /** @description One result per decision, in the order of the request */
+            results: components["schemas"]["BatchComplianceDecisionResult"][];
+        };
+        BatchComplianceDecisions: {
+            /** @description 1 to 1,000 decisions, recorded in this order */
+            decisions: components["schemas"]["BatchComplianceDecision"][];
+        };
         ClientCustomerDetails: {
             /**
              * @description The partner's reference for this customer, unique within the partner
@@ -602,7 +688,7 @@ export interface components {
         } | {
             /** @constant */
             status: "REJECTED";
-            reasons: components["schemas"]["Reason"][];
+            reasons: components["schemas"]["ReasonInput"][];
         };
         ComplianceDecisionResult: {
             third_party: components["schemas"]["ThirdPartyCustomer"];
@@ -725,6 +811,11 @@ export interface components {
              */
             event_types: string[];
             description?: string;
+            /**
+             * @description Most deliveries per second to this endpoint, from every dispatcher together (a whole number of deliveries per second from 1 to 10000, or null for no limit). After a pause up to a tenth of a second's worth may go at once; order per third-party customer is kept.
+             * @example 50
+             */
+            rate_limit?: number | null;
         };
         NotificationSettings: {
             customer_id: string;
@@ -812,6 +903,16 @@ export interface components {
          *     }
          */
         Reason: {
+            code: string;
+            reason: string;
+        };
+        /**
+         * @example {
+         *       "code": "COMPLIANCE_CHECK_FAILED",
+         *       "reason": "Compliance check failed"
+         *     }
+         */
+        ReasonInput: {
             code: string;
             reason: string;
         };
@@ -904,6 +1005,8 @@ export interface components {
             event_types: string[];
             enabled: boolean;
             disabled_reason: string | null;
+            /** @description Most deliveries per second to this endpoint; null: no limit */
+            rate_limit: number | null;
             created_at: string;
             updated_at: string;
         };
@@ -920,6 +1023,11 @@ export interface components {
              */
             event_types?: string[];
             description?: string | null;
+            /**
+             * @description Most deliveries per second to this endpoint, from every dispatcher together (a whole number of deliveries per second from 1 to 10000, or null for no limit). After a pause up to a tenth of a second's worth may go at once; order per third-party customer is kept.
+             * @example 50
+             */
+            rate_limit?: number | null;
             enabled?: boolean;
             /**
              * @description Only with `enabled: true`. `deliver` (the default) queues, in event order, one delivery for every event of the subscribed types emitted since the endpoint was disabled and not yet delivered to it; `skip` leaves them undelivered.
@@ -934,6 +1042,8 @@ export interface components {
             event_types: string[];
             enabled: boolean;
             disabled_reason: string | null;
+            /** @description Most deliveries per second to this endpoint; null: no limit */
+            rate_limit: number | null;
             created_at: string;
             updated_at: string;
             /** @description Deliveries queued for the events emitted while the endpoint was disabled (0 unless this re-enabled it with `backlog: deliver`) */
@@ -946,6 +1056,8 @@ export interface components {
             event_types: string[];
             enabled: boolean;
             disabled_reason: string | null;
+            /** @description Most deliveries per second to this endpoint; null: no limit */
+            rate_limit: number | null;
             created_at: string;
             updated_at: string;
             /** @description The signing secret (whsec_…); shown only now */
@@ -1335,6 +1447,38 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    recordComplianceDecisions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchComplianceDecisions"];
+            };
+        };
+        responses: {
+            /** @description One result per decision, in the order of the request */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchComplianceDecisionResults"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];

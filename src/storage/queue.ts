@@ -22,6 +22,10 @@
  * - Retry round: the attempts since the delivery was last recovered (`attempt_count -
  *   retry_round_start`); the retry schedule follows them, so a recover restarts the schedule.
  * - Throttle: after 429/502/503/504 the endpoint is not claimed until `throttled_until`.
+ * - Rate limit: an endpoint with `rate_limit` gets at most that many deliveries a second from all
+ *   claims together (plus a burst of a tenth of it): its room in a claim is also bounded by its budget,
+ *   spent in the claim's own transaction (GCRA, rate-limit.ts). Only heads are handed out, as ever, so
+ *   order per third party holds; the limit only makes the endpoint's room smaller.
  * - Failing since: the time of the first failed attempt after the endpoint's last success; an
  *   endpoint failing for longer than the window is disabled, with the reason.
  */
@@ -115,6 +119,13 @@ export interface DeliveryQueue {
   release(workerId: string, deliveryIds: string[]): Promise<void>;
   /** The earliest `next_attempt_at` among pending deliveries of enabled endpoints, to sleep until. */
   nextDueAt(): Promise<Date | null>;
+  /**
+   * The earliest time later than `after` (the caller's last claim) at which a rate-limited endpoint
+   * with pending deliveries has room for a claim again (half its burst: rate-limit.ts `rateSlotAt`),
+   * or null when none does; it may be past already (claim now). The dispatcher sleeps until then
+   * rather than a whole poll interval, so a limited endpoint gets its rate, not one burst per poll.
+   */
+  nextRateSlotAt(after: Date): Promise<Date | null>;
   stats(now: Date): Promise<QueueStats>;
   /**
    * Calls `listener` after every commit that recorded an event or made deliveries claimable: this

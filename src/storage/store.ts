@@ -84,6 +84,8 @@ export interface Endpoint {
   disabledReason: string | null;
   /** When it last went from enabled to disabled; null while enabled. */
   disabledAt: Date | null;
+  /** Deliveries per second it may be sent, across every dispatcher; null: no limit (rate-limit.ts). */
+  rateLimit: number | null;
   /** Newest first. Expired secrets are not returned. */
   secrets: EndpointSecret[];
   createdAt: Date;
@@ -207,12 +209,16 @@ export interface NewEndpoint {
   eventTypes: string[];
   secret: string;
   createdAt: Date;
+  /** Deliveries per second; absent or null: no limit. */
+  rateLimit?: number | null;
 }
 
 export interface EndpointPatch {
   url?: string;
   description?: string | null;
   eventTypes?: string[];
+  /** A new rate limit (null removes it); a different value starts the endpoint's budget afresh. */
+  rateLimit?: number | null;
   enabled?: boolean;
   /** Set with enabled: false by the system (410, failure window); cleared when re-enabled. */
   disabledReason?: string | null;

@@ -20,6 +20,7 @@ export function toEndpointView(e: Endpoint): EndpointView {
     event_types: e.eventTypes,
     enabled: e.enabled,
     disabled_reason: e.enabled ? null : e.disabledReason,
+    rate_limit: e.rateLimit,
     created_at: e.createdAt.toISOString(),
     updated_at: e.updatedAt.toISOString(),
   };
@@ -53,7 +54,7 @@ export type Subscription =
 export async function subscribeEndpoint(
   store: Store,
   customerId: string,
-  e: { url: string; eventTypes: string[]; description: string | null },
+  e: { url: string; eventTypes: string[]; description: string | null; rateLimit?: number | null },
   {
     maxPerPartner = DEFAULT_ENDPOINTS_PER_PARTNER,
     now = new Date(),
@@ -67,6 +68,7 @@ export async function subscribeEndpoint(
       url: e.url,
       description: e.description,
       eventTypes: e.eventTypes,
+      rateLimit: e.rateLimit ?? null,
       secret,
       createdAt: now,
     },

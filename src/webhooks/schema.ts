@@ -38,12 +38,30 @@ const descriptionSchema = z
   .max(500, 'Must be at most 500 characters')
   .refine((s) => !CONTROL_CHARS.test(s), 'Must not contain control characters');
 
+/** The highest rate limit a partner can set, in deliveries per second. */
+export const MAX_RATE_LIMIT = 10_000;
+
+const RATE_LIMIT_RULE = `a whole number of deliveries per second from 1 to ${MAX_RATE_LIMIT}, or null for no limit`;
+
+/** An endpoint's rate limit: deliveries per second across every dispatcher, or null for none. */
+export const rateLimitSchema = z
+  .number(`Must be ${RATE_LIMIT_RULE}`)
+  .int(`Must be ${RATE_LIMIT_RULE}`)
+  .min(1, `Must be ${RATE_LIMIT_RULE}`)
+  .max(MAX_RATE_LIMIT, `Must be ${RATE_LIMIT_RULE}`)
+  .nullable()
+  .meta({
+    description: `Most deliveries per second to this endpoint, from every dispatcher together (${RATE_LIMIT_RULE}). After a pause up to a tenth of a second's worth may go at once; order per third-party customer is kept.`,
+    example: 50,
+  });
+
 /** `POST …/webhooks`. */
 export const newEndpointSchema = z
   .strictObject({
     url: urlSchema,
     event_types: eventTypesSchema,
     description: descriptionSchema.optional(),
+    rate_limit: rateLimitSchema.optional(),
   })
   .meta({ id: 'NewWebhookEndpoint' });
 
@@ -62,6 +80,7 @@ export const endpointPatchSchema = z
     url: urlSchema.optional(),
     event_types: eventTypesSchema.optional(),
     description: descriptionSchema.nullable().optional(),
+    rate_limit: rateLimitSchema.optional(),
     enabled: z.boolean().optional(),
     backlog: backlogSchema.optional(),
   })
@@ -81,6 +100,11 @@ export const endpointViewSchema = z
     event_types: z.array(z.string()),
     enabled: z.boolean(),
     disabled_reason: z.string().nullable(),
+    rate_limit: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: 'Most deliveries per second to this endpoint; null: no limit' }),
     created_at: z.string(),
     updated_at: z.string(),
   })

@@ -42,6 +42,10 @@ const WRONG_VALUES: Record<(typeof COMMANDS)[number], { args: string[]; names: s
   },
   'endpoints list': { args: ['--api', 'nope', ...PARTNER], names: "--api 'nope'" },
   'endpoints create': { args: ['--url', 'ftp://x', ...PARTNER], names: "--url 'ftp://x'" },
+  'endpoints update': {
+    args: ['--webhook', UUID, '--rate-limit', '0', ...PARTNER],
+    names: "--rate-limit '0'",
+  },
   'endpoints rotate-secret': { args: ['--webhook', 'wh_1', ...PARTNER], names: "--webhook 'wh_1'" },
   'secrets rotate-key': { args: ['--database-url', 'mysql://x'], names: "--database-url 'mysql://x'" },
 };
@@ -89,6 +93,27 @@ describe('exit codes of every command', () => {
         `tpcs worker: error: --dispatchers '${value}' is invalid (env WORKER_DISPATCHERS): expected an integer from 1 to 64`,
       ]);
     }
+  });
+
+  it('endpoints create and update: --rate-limit takes 1 to 10000 or none, and update needs a change', async () => {
+    const url = ['--url', 'https://example.com/w'];
+    const wrong = await Promise.all(
+      ['abc', '0', '-5', '2.5', '10001'].flatMap((value) => [
+        run(['endpoints', 'create', ...url, '--rate-limit', value, ...PARTNER]),
+        run(['endpoints', 'update', '--webhook', UUID, '--rate-limit', value, ...PARTNER]),
+      ]),
+    );
+    for (const result of wrong) {
+      expect(result.code, result.stderr).toBe(2);
+      expect(firstLine(result.stderr)).toMatch(
+        /^tpcs endpoints (create|update): error: --rate-limit '.+' is invalid: expected a whole number of deliveries per second from 1 to 10000, or none$/,
+      );
+    }
+    const nothing = await run(['endpoints', 'update', '--webhook', UUID, ...PARTNER]);
+    expect([nothing.code, firstLine(nothing.stderr)]).toEqual([
+      2,
+      'tpcs endpoints update: error: nothing to change: give --url, --description or --rate-limit',
+    ]);
   });
 
   describe('with nothing there to reach', () => {
@@ -183,6 +208,11 @@ describe('exit codes of every command', () => {
           'endpoints create',
           ['endpoints', 'create', '--url', 'https://example.com/w', '--api', api, ...PARTNER],
           /^tpcs endpoints create: cannot reach the service at .*ECONNREFUSED/,
+        ],
+        [
+          'endpoints update',
+          ['endpoints', 'update', '--webhook', UUID, '--rate-limit', 'none', '--api', api, ...PARTNER],
+          /^tpcs endpoints update: cannot reach the service at .*ECONNREFUSED/,
         ],
         [
           'endpoints rotate-secret',

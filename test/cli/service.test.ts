@@ -79,6 +79,27 @@ describe('tpcs against a running service', () => {
         previous_secret_expires_at: expect.any(String),
       },
     });
+
+    // a rate limit, set, shown by list, and taken off again
+    const limited = await tpcs(['endpoints', 'update', '--webhook', id, '--rate-limit', '20'], {
+      env: partnerEnv,
+    });
+    expect([limited.code, limited.stdout]).toEqual([
+      0,
+      `Updated endpoint ${id}: ${url}\nAt most 20 deliveries per second.\n`,
+    ]);
+    expect((await tpcs(['endpoints', 'list'], { env: partnerEnv })).stdout).toContain(
+      `${url}  (at most 20/s)`,
+    );
+    const unlimited = await tpcs(['endpoints', 'update', '--webhook', id, '--rate-limit', 'none', '--json'], {
+      env: partnerEnv,
+    });
+    expect(JSON.parse(unlimited.stdout)).toMatchObject({ status: 200, body: { id, rate_limit: null } });
+    const limitedToo = await tpcs(
+      ['endpoints', 'create', '--url', 'http://127.0.0.1:9/other', '--rate-limit', '5', '--json'],
+      { env: partnerEnv },
+    );
+    expect(JSON.parse(limitedToo.stdout)).toMatchObject({ status: 201, body: { rate_limit: 5 } });
   });
 
   it('creates a partner, resets its token, listens, recovers and replays', async () => {

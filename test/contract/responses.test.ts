@@ -404,8 +404,12 @@ for (const dialect of DIALECTS) {
             ['updateWebhookEndpoint', one, { token, body: { description: 'main' } }],
             ['updateWebhookEndpoint', one, { token, body: { enabled: 'yes' } }],
             ['updateWebhookEndpoint', missing, { token, body: { enabled: true } }],
+            ['updateWebhookEndpoint', one, { token, body: { rate_limit: 20 } }],
+            ['updateWebhookEndpoint', one, { token, body: { rate_limit: 0 } }],
+            ['updateWebhookEndpoint', one, { token, body: { rate_limit: null } }],
+            ['createWebhookEndpoint', mine, { token, body: { ...body, rate_limit: 10_001 } }],
           ),
-        ).toEqual([400, 200, 400, 200, 404, 200, 400, 404]);
+        ).toEqual([400, 200, 400, 200, 404, 200, 400, 404, 200, 400, 200, 400]);
 
         // rotate-secret takes no body, or {}; anything else, or a JSON content type with no body, is refused
         expect(

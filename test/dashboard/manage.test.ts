@@ -285,6 +285,43 @@ for (const dialect of DIALECTS) {
       ).toBe(404);
     });
 
+    it('sets and removes the rate limit in the form, shown in the table, a bad one refused in place', async () => {
+      const fields = (rate: string) => [
+        ...endpointFields(`${receiverUrl}?v=2`, 'Edited'),
+        ['rate_limit', rate],
+      ];
+      for (const wrong of ['0', '-3', '2.5', '10001', 'fast']) {
+        const bad = await post(`${page}/edit`, partnerCookie, fields(wrong) as [string, string][]);
+        expect(bad.statusCode, wrong).toBe(400);
+        expect(bad.body).toContain(`value="${wrong}"`);
+        expect(bad.body).toMatch(
+          /<p class="field-error" id="ep-rate-limit-error" role="alert">Must be a whole number of deliveries per second from 1 to 10000, or null for no limit<\/p>/,
+        );
+      }
+      expect((await store.getEndpoint(A, endpointId))?.rateLimit).toBeNull();
+      const saved = await post(`${page}/edit`, partnerCookie, fields('25') as [string, string][]);
+      expect(saved.statusCode).toBe(303);
+      expect((await store.getEndpoint(A, endpointId))?.rateLimit).toBe(25);
+      expect((await get(page, partnerCookie)).body).toMatch(/<dt>Rate limit<\/dt><dd>25\/s<\/dd>/);
+      expect((await get(page, partnerCookie)).body).toContain('name="rate_limit" type="number"');
+      const table = (await get('/dashboard/endpoints', partnerCookie)).body;
+      expect(table).toContain('<th scope="col">Rate limit</th>');
+      expect(table).toContain('<td data-label="Rate limit">25/s</td>');
+      // subscribed with a limit
+      const limited = await post('/dashboard/endpoints/new', adminCookie, [
+        ['customer_id', B],
+        ...endpointFields('http://127.0.0.1:9/b-limited'),
+        ['rate_limit', '7'],
+      ]);
+      expect(limited.statusCode).toBe(201);
+      expect((await store.listEndpoints(B)).find((e) => e.url.endsWith('/b-limited'))?.rateLimit).toBe(7);
+      // emptied: no limit
+      expect((await post(`${page}/edit`, partnerCookie, fields('') as [string, string][])).statusCode).toBe(
+        303,
+      );
+      expect((await store.getEndpoint(A, endpointId))?.rateLimit).toBeNull();
+    });
+
     it('disables (after a confirmation) and enables, and rotates the secret, shown once', async () => {
       const before = (await get(page, partnerCookie)).body;
       expect(before).toMatch(/<details class="confirm danger">\s*<summary>Disable…<\/summary>/);

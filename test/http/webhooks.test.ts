@@ -118,6 +118,64 @@ for (const dialect of DIALECTS) {
       expect((await s.store.listEndpoints('HOOKS')).length).toBe(before);
     });
 
+    it('sets a rate limit on create and PATCH, shows it, removes it with null, and refuses a wrong one', async () => {
+      const created = await s.call('POST', base, {
+        token,
+        body: { url: 'https://partner.example/limited', event_types: [TYPE], rate_limit: 50 },
+      });
+      expect(created.statusCode).toBe(201);
+      const ep = created.json();
+      expect(ep.rate_limit).toBe(50);
+      expect((await s.call('GET', `${base}/${ep.id}`, { token })).json().rate_limit).toBe(50);
+      const listed = (await s.call('GET', base, { token })).json().webhooks as {
+        id: string;
+        rate_limit: unknown;
+      }[];
+      expect(listed.find((w) => w.id === ep.id)?.rate_limit).toBe(50);
+      expect((await s.store.getEndpoint('HOOKS', ep.id))?.rateLimit).toBe(50);
+
+      const lowered = await s.call('PATCH', `${base}/${ep.id}`, { token, body: { rate_limit: 10_000 } });
+      expect(lowered.json()).toMatchObject({ rate_limit: 10_000, url: 'https://partner.example/limited' });
+      // another change leaves the limit alone
+      const described = await s.call('PATCH', `${base}/${ep.id}`, { token, body: { description: 'x' } });
+      expect(described.json().rate_limit).toBe(10_000);
+      const removed = await s.call('PATCH', `${base}/${ep.id}`, { token, body: { rate_limit: null } });
+      expect(removed.json().rate_limit).toBeNull();
+
+      const RULE = 'Must be a whole number of deliveries per second from 1 to 10000, or null for no limit';
+      const wrongs: [unknown, string][] = [
+        [0, `${RULE}, got 0`],
+        [-1, `${RULE}, got -1`],
+        [10_001, `${RULE}, got 10001`],
+        [1.5, 'expected an integer, got 1.5'],
+        ['20', 'expected a number, got a string'],
+        [true, 'expected a number, got a boolean'],
+      ];
+      for (const [wrong, message] of wrongs) {
+        for (const [method, url, body] of [
+          ['POST', base, { url: 'https://partner.example/wrong', event_types: [TYPE], rate_limit: wrong }],
+          ['PATCH', `${base}/${ep.id}`, { rate_limit: wrong }],
+        ] as const) {
+          const res = await s.call(method, url, { token, body });
+          expect(res.statusCode, `${method} ${JSON.stringify(wrong)}`).toBe(400);
+          const problems = (
+            expectErrorShape(res).details as { problems: { path: string; message: string }[] }
+          ).problems;
+          expect(problems).toEqual([{ path: '$.rate_limit', message }]);
+        }
+      }
+      expect((await s.store.getEndpoint('HOOKS', ep.id))?.rateLimit).toBeNull();
+      expect((await s.store.listEndpoints('HOOKS')).map((e) => e.url)).not.toContain(
+        'https://partner.example/wrong',
+      );
+      // an endpoint created without one has none
+      const plain = await s.call('POST', base, {
+        token,
+        body: { url: 'https://partner.example/plain', event_types: [TYPE] },
+      });
+      expect(plain.json().rate_limit).toBeNull();
+    });
+
     it('checks the URL on PATCH too', async () => {
       const ep = (
         await s.call('POST', base, { token, body: { url: 'https://partner.example/p', event_types: [TYPE] } })

@@ -230,6 +230,7 @@ for (const dialect of DIALECTS) {
           enabled: true,
           disabledReason: null,
           disabledAt: null,
+          rateLimit: null,
           secrets: [{ secret: e.secret, createdAt: e.createdAt, expiresAt: null }],
           createdAt: e.createdAt,
           updatedAt: e.createdAt,

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
+import { z } from 'zod';
 import { boolean, httpUrl, oneOf, text } from '../../config/values.js';
 import { EVENT_TYPE } from '../../contract/index.js';
+import { MAX_RATE_LIMIT } from '../../webhooks/schema.js';
 import { type ApiResult, createApiClient, describeApiError } from '../api-client.js';
 import {
   type Arguments,
@@ -10,6 +12,7 @@ import {
   EXIT,
   EXIT_CODES_HELP,
   jsonFlag,
+  UsageError,
   WEBHOOK_ARGUMENT,
 } from '../options.js';
 import { report } from './replay.js';
@@ -19,6 +22,25 @@ const QUIET = {
   flag: '-q, --quiet',
   description: 'print only the signing secret, for scripts: SECRET=$(tpcs endpoints create … -q)',
   schema: boolean,
+} as const;
+
+/** `--rate-limit`: deliveries per second, or `none` (null: no limit). */
+const rateLimitValue = z.string().transform((raw, ctx): number | null => {
+  const value = raw.trim().toLowerCase();
+  if (value === 'none') return null;
+  const n = /^\d{1,6}$/.test(value) ? Number(value) : Number.NaN;
+  if (n >= 1 && n <= MAX_RATE_LIMIT) return n;
+  ctx.addIssue({
+    code: 'custom',
+    message: `expected a whole number of deliveries per second from 1 to ${MAX_RATE_LIMIT}, or none`,
+  });
+  return z.NEVER;
+});
+
+const RATE_LIMIT = {
+  flag: '--rate-limit <per-second>',
+  description: `most deliveries per second to the endpoint, from every worker together (1 to ${MAX_RATE_LIMIT}); none: no limit`,
+  schema: rateLimitValue,
 } as const;
 
 const CREATE_ARGUMENTS = {
@@ -43,7 +65,20 @@ const CREATE_ARGUMENTS = {
     schema: oneOf(['fail', 'rotate-secret']),
     default: 'fail',
   },
+  rateLimit: RATE_LIMIT,
   quiet: QUIET,
+  json: jsonFlag("print the service's answer as JSON"),
+} as const satisfies Arguments;
+
+const UPDATE_ARGUMENTS = {
+  webhook: WEBHOOK_ARGUMENT,
+  url: { flag: '--url <url>', description: 'a new URL to send the events to', schema: httpUrl },
+  description: {
+    flag: '--description <text>',
+    description: 'a new note for people',
+    schema: text('a description'),
+  },
+  rateLimit: RATE_LIMIT,
   json: jsonFlag("print the service's answer as JSON"),
 } as const satisfies Arguments;
 
@@ -65,7 +100,7 @@ const PARTNER_ENV = `  $ export TPCS_API=http://localhost:8080 TPCS_TOKEN=tpcs_p
 export function registerEndpoints(program: Command): void {
   const endpoints = program
     .command('endpoints')
-    .description("partner: list, create and rotate the secrets of the partner's webhook endpoints");
+    .description("partner: list, create, update and rotate the secrets of the partner's webhook endpoints");
 
   const list = endpoints.command('list').description("list the partner's webhook endpoints");
   addOptions(list, 'endpoints list', LIST_ARGUMENTS)
@@ -84,7 +119,7 @@ export function registerEndpoints(program: Command): void {
             : webhooks
                 .map(
                   (w) =>
-                    `${w.id}  ${w.enabled ? 'enabled ' : 'disabled'}  ${w.url}${w.disabled_reason ? `  (${w.disabled_reason})` : ''}`,
+                    `${w.id}  ${w.enabled ? 'enabled ' : 'disabled'}  ${w.url}${w.rate_limit === null ? '' : `  (at most ${w.rate_limit}/s)`}${w.disabled_reason ? `  (${w.disabled_reason})` : ''}`,
                 )
                 .join('\n'),
         );
@@ -101,6 +136,7 @@ export function registerEndpoints(program: Command): void {
 Examples:
 ${PARTNER_ENV}
   $ tpcs endpoints create --url https://partner.example/webhooks/tpcs
+  $ tpcs endpoints create --url https://partner.example/webhooks/tpcs --rate-limit 50
   $ SECRET=$(tpcs endpoints create --url http://127.0.0.1:4000/webhook --if-exists rotate-secret -q)
 ${EXIT_CODES_HELP}`,
     )
@@ -115,6 +151,7 @@ ${EXIT_CODES_HELP}`,
               url: options.url,
               event_types: options.eventType,
               ...(options.description === undefined ? {} : { description: options.description }),
+              ...(options.rateLimit === undefined ? {} : { rate_limit: options.rateLimit }),
             },
           }),
         );
@@ -131,6 +168,45 @@ ${EXIT_CODES_HELP}`,
           await rotate(api, customerId, existing),
           options,
           (e) => `Rotated the secret of endpoint ${e.id}.`,
+        );
+      }),
+    );
+
+  const update = endpoints
+    .command('update')
+    .description("change an endpoint's URL, description or rate limit");
+  addOptions(update, 'endpoints update', UPDATE_ARGUMENTS)
+    .addHelpText(
+      'after',
+      `
+Examples:
+${PARTNER_ENV}
+  $ tpcs endpoints update --webhook ${EXAMPLE_WEBHOOK_ID} --rate-limit 20
+  $ tpcs endpoints update --webhook ${EXAMPLE_WEBHOOK_ID} --rate-limit none
+${EXIT_CODES_HELP}`,
+    )
+    .action(
+      commandAction('endpoints update', UPDATE_ARGUMENTS, async (options) => {
+        const body = {
+          ...(options.url === undefined ? {} : { url: options.url }),
+          ...(options.description === undefined ? {} : { description: options.description }),
+          ...(options.rateLimit === undefined ? {} : { rate_limit: options.rateLimit }),
+        };
+        if (Object.keys(body).length === 0) {
+          throw new UsageError('nothing to change: give --url, --description or --rate-limit');
+        }
+        const api = createApiClient(options.api, options.token);
+        const answer = await api.call((client) =>
+          client.PATCH('/api/v1/customers/{customer_id}/webhooks/{webhook_id}', {
+            params: { path: { customer_id: options.customerId, webhook_id: options.webhook } },
+            body,
+          }),
+        );
+        report(answer, options.json, (e) =>
+          [
+            `Updated endpoint ${e.id}: ${e.url}`,
+            e.rate_limit === null ? 'No rate limit.' : `At most ${e.rate_limit} deliveries per second.`,
+          ].join('\n'),
         );
       }),
     );

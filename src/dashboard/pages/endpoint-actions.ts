@@ -1,7 +1,7 @@
 /**
  * What a partner (or the operator, for any partner) does to its webhook endpoints from the dashboard:
- * subscribe one (its secret shown once, in the answer to the form), change its URL, event types and
- * description, disable and enable it, rotate its secret (the new one shown once), send a test event,
+ * subscribe one (its secret shown once, in the answer to the form), change its URL, event types,
+ * description and rate limit, disable and enable it, rotate its secret (the new one shown once), send a test event,
  * and re-queue the failed deliveries since a time. The same domain calls as the API's routes
  * (src/http/routes/webhooks.ts and deliveries.ts); every change is a CSRF-checked POST (hooks.ts).
  */
@@ -54,7 +54,13 @@ export const endpointActionRoutes: PageRoutes = (app, { store, delivery, endpoin
 
   app.get('/endpoints/new', async (request, reply) => {
     const viewer = await viewerOf(request, store);
-    const values = { customerId: viewer.scope ?? '', url: '', eventTypes: [], description: '' };
+    const values = {
+      customerId: viewer.scope ?? '',
+      url: '',
+      eventTypes: [],
+      description: '',
+      rateLimit: '',
+    };
     return sendPage(reply, 200, newEndpointPage(viewer, values, {}));
   });
 
@@ -75,7 +81,12 @@ export const endpointActionRoutes: PageRoutes = (app, { store, delivery, endpoin
     const subscribed = await subscribeEndpoint(
       store,
       owner,
-      { url: checked.url, eventTypes: values.eventTypes, description: values.description || null },
+      {
+        url: checked.url,
+        eventTypes: values.eventTypes,
+        description: values.description || null,
+        rateLimit: checked.rateLimit,
+      },
       { maxPerPartner: endpointRules.maxPerPartner },
     );
     if (subscribed.outcome === 'url_taken') return refuse(409, { url: urlTakenError(subscribed.endpointId) });
@@ -90,7 +101,7 @@ export const endpointActionRoutes: PageRoutes = (app, { store, delivery, endpoin
     });
   });
 
-  // as PATCH …/webhooks/{id} with url, event_types and description
+  // as PATCH …/webhooks/{id} with url, event_types, description and rate_limit
   app.post('/endpoints/:customer_id/:endpoint_id/edit', async (request, reply) => {
     const viewer = await viewerOf(request, store);
     const endpoint = await visibleEndpoint(store, viewer, request.params);
@@ -105,6 +116,7 @@ export const endpointActionRoutes: PageRoutes = (app, { store, delivery, endpoin
       url: checked.url,
       eventTypes: values.eventTypes,
       description: values.description || null,
+      rateLimit: checked.rateLimit,
     };
     const updated = await store.updateEndpoint(endpoint.customerId, endpoint.id, patch, new Date());
     if (updated.outcome === 'not_found') throw notFound();

@@ -1,11 +1,11 @@
 /**
  * The endpoint forms' fields and what they render: the subscribe and edit form (values kept, errors
- * under their fields), the signing secret shown once, the actions on one endpoint (disable or enable,
+ * under their fields; the rate limit with them), the signing secret shown once, the actions on one endpoint (disable or enable,
  * rotate, test, recover) and the deliveries' search.
  */
 import { z } from 'zod';
 import type { DeliveryStatus, Endpoint } from '../../storage/store.js';
-import { EVENT_TYPES, newEndpointSchema } from '../../webhooks/schema.js';
+import { EVENT_TYPES, MAX_RATE_LIMIT, newEndpointSchema } from '../../webhooks/schema.js';
 import { checkEndpointUrl } from '../../webhooks/url-policy.js';
 import { fieldList, optionalField, optionalText, optionalTime, trimmed } from '../forms.js';
 import { href, html, type SafeHtml } from '../html.js';
@@ -19,11 +19,13 @@ export interface EndpointFormValues {
   url: string;
   eventTypes: string[];
   description: string;
+  /** Deliveries per second, as typed; empty: no limit. */
+  rateLimit: string;
 }
 
 /** The problems of a form, by field; `form` for one that is about the whole form. */
 export type FieldErrors = Partial<
-  Record<'customer_id' | 'url' | 'event_types' | 'description' | 'form', string>
+  Record<'customer_id' | 'url' | 'event_types' | 'description' | 'rate_limit' | 'form', string>
 >;
 
 /** A success or error line above a page. */
@@ -35,33 +37,52 @@ const endpointFormBody = z.object({
   url: trimmed,
   event_types: fieldList,
   description: trimmed,
+  rate_limit: trimmed,
 });
 
 /** Reads the form as typed; never fails (what is wrong is for {@link checkEndpointForm} to say). */
 export function readEndpointForm(body: unknown): EndpointFormValues {
   const parsed = endpointFormBody.safeParse(body ?? {});
-  const f = parsed.success ? parsed.data : { customer_id: '', url: '', event_types: [], description: '' };
-  return { customerId: f.customer_id, url: f.url, eventTypes: f.event_types, description: f.description };
+  const f = parsed.success
+    ? parsed.data
+    : { customer_id: '', url: '', event_types: [], description: '', rate_limit: '' };
+  return {
+    customerId: f.customer_id,
+    url: f.url,
+    eventTypes: f.event_types,
+    description: f.description,
+    rateLimit: f.rate_limit,
+  };
+}
+
+/** The rate limit as typed: empty is no limit; anything else must be what the API accepts. */
+function typedRateLimit(text: string): number | null | string {
+  if (text === '') return null;
+  return /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : text;
 }
 
 /**
- * Checks the form with the API's schema and URL policy: the URL as it will be stored, or the problem
- * of each field. The URL is resolved only when its shape is right.
+ * Checks the form with the API's schema and URL policy: the URL as it will be stored and the rate
+ * limit (null: none), or the problem of each field. The URL is resolved only when its shape is right.
  */
 export async function checkEndpointForm(
   values: EndpointFormValues,
   rules: EndpointRules,
-): Promise<{ ok: true; url: string } | { ok: false; errors: FieldErrors }> {
+): Promise<{ ok: true; url: string; rateLimit: number | null } | { ok: false; errors: FieldErrors }> {
   const parsed = newEndpointSchema.safeParse({
     url: values.url,
     event_types: values.eventTypes,
     ...(values.description ? { description: values.description } : {}),
+    rate_limit: typedRateLimit(values.rateLimit),
   });
   const errors: FieldErrors = {};
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const key = issue.path[0];
-      if ((key === 'url' || key === 'event_types' || key === 'description') && !errors[key]) {
+      if (
+        (key === 'url' || key === 'event_types' || key === 'description' || key === 'rate_limit') &&
+        !errors[key]
+      ) {
         errors[key] = issue.message;
       }
     }
@@ -71,12 +92,20 @@ export async function checkEndpointForm(
     allowPrivate: rules.allowPrivate,
     ...(rules.resolveHost ? { resolve: rules.resolveHost } : {}),
   });
-  return check.ok ? { ok: true, url: check.url } : { ok: false, errors: { url: check.problem } };
+  return check.ok
+    ? { ok: true, url: check.url, rateLimit: parsed.data.rate_limit ?? null }
+    : { ok: false, errors: { url: check.problem } };
 }
 
 /** The form's values for an existing endpoint. */
 export function valuesOf(e: Endpoint): EndpointFormValues {
-  return { customerId: e.customerId, url: e.url, eventTypes: e.eventTypes, description: e.description ?? '' };
+  return {
+    customerId: e.customerId,
+    url: e.url,
+    eventTypes: e.eventTypes,
+    description: e.description ?? '',
+    rateLimit: e.rateLimit === null ? '' : String(e.rateLimit),
+  };
 }
 
 /**
@@ -118,6 +147,9 @@ export function endpointForm(
     <label for="ep-description">Description (optional)</label>
     <input id="ep-description" name="description" maxlength="500" value="${v.description}"${invalidIf('ep-description-error', e.description)}>
     ${fieldError('ep-description-error', e.description)}
+    <label for="ep-rate-limit">Rate limit: most deliveries per second, from every worker together (optional)</label>
+    <input id="ep-rate-limit" name="rate_limit" type="number" inputmode="numeric" min="1" max="${MAX_RATE_LIMIT}" step="1" value="${v.rateLimit}" placeholder="no limit"${invalidIf('ep-rate-limit-error', e.rate_limit)}>
+    ${fieldError('ep-rate-limit-error', e.rate_limit)}
     <button type="submit">${o.submit}</button>
   </form>`;
 }

@@ -249,6 +249,11 @@ function enabledBadge(e: Endpoint): SafeHtml {
     : html`<span class="badge badge-failed">disabled</span> ${e.disabledReason ?? ''}`;
 }
 
+/** An endpoint's rate limit in words. */
+function rateLimitText(e: Endpoint): string {
+  return e.rateLimit === null ? 'none' : `${e.rateLimit}/s`;
+}
+
 /** The endpoints page: the chart, then every endpoint in scope with its health. */
 export function endpointsPage(
   viewer: Viewer,
@@ -262,6 +267,7 @@ export function endpointsPage(
       <td data-label="URL"><a class="url" href="${href(['dashboard', 'endpoints', e.customerId, e.id])}">${e.url}</a>${e.description ? html`<div class="muted">${e.description}</div>` : ''}</td>
       ${viewer.scope === undefined ? html`<td data-label="Partner">${e.customerId}</td>` : ''}
       <td data-label="State">${enabledBadge(e)}</td>
+      <td data-label="Rate limit">${rateLimitText(e)}</td>
       <td data-label="Success (24 h)">${successRate(h)}</td>
       <td class="hide-narrow" data-label="Last attempt">${time(h?.lastAttemptAt)}</td>
       <td data-label="Last error">${lastError(h)}</td>
@@ -280,7 +286,7 @@ export function endpointsPage(
           : html`<div class="table-wrap"><table class="stack-table">
         <caption class="sr-only">Endpoints and their health over the last 24 hours</caption>
         <thead><tr><th scope="col">URL</th>${viewer.scope === undefined ? html`<th scope="col">Partner</th>` : ''}<th scope="col">State</th>
-          <th scope="col">Success (24 h)</th><th scope="col" class="hide-narrow">Last attempt</th><th scope="col">Last error</th></tr></thead>
+          <th scope="col">Rate limit</th><th scope="col">Success (24 h)</th><th scope="col" class="hide-narrow">Last attempt</th><th scope="col">Last error</th></tr></thead>
         <tbody>${rows}</tbody></table></div>`
       }
       ${alertsSection(viewer, alerts)}`,
@@ -390,6 +396,7 @@ export function endpointPage(
         <dt>Partner</dt><dd>${e.customerId}</dd>
         <dt>State</dt><dd>${enabledBadge(e)}</dd>
         <dt>Events</dt><dd>${e.eventTypes.join(', ')}</dd>
+        <dt>Rate limit</dt><dd>${rateLimitText(e)}</dd>
         ${e.description ? html`<dt>Description</dt><dd>${e.description}</dd>` : ''}
         <dt>Success (24 h)</dt><dd>${successRate(h)}</dd>
         <dt>Last error</dt><dd>${lastError(h)}</dd>

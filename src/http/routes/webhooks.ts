@@ -109,7 +109,12 @@ export const webhookRoutes: FastifyPluginAsyncZod<
         const subscribed = await subscribeEndpoint(
           store,
           customerId,
-          { url, eventTypes: request.body.event_types, description: request.body.description ?? null },
+          {
+            url,
+            eventTypes: request.body.event_types,
+            description: request.body.description ?? null,
+            rateLimit: request.body.rate_limit ?? null,
+          },
           { maxPerPartner },
         );
         if (subscribed.outcome === 'url_taken') throw urlTaken(url, subscribed.endpointId);
@@ -182,7 +187,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<
         operationId: 'updateWebhookEndpoint',
         summary: 'Change a webhook endpoint; `enabled: true` re-enables a disabled one',
         description:
-          'A `url` that another endpoint of the partner already has answers 409 `endpoint_exists` with `details.endpoint_id`; nothing is changed. Re-enabling (`enabled: true`) also delivers the events emitted while the endpoint was disabled, in order, unless `backlog` is `skip`; `backfilled` says how many were queued.',
+          'A `url` that another endpoint of the partner already has answers 409 `endpoint_exists` with `details.endpoint_id`; nothing is changed. Re-enabling (`enabled: true`) also delivers the events emitted while the endpoint was disabled, in order, unless `backlog` is `skip`; `backfilled` says how many were queued. A `rate_limit` (deliveries per second, null for none) applies from the next claim of any dispatcher; a changed one starts with a whole burst.',
         tags: TAGS,
         security: PARTNER_SECURITY,
         params: endpointParamsSchema,
@@ -201,6 +206,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<
       if (body.url !== undefined) patch.url = await checkedUrl(body.url);
       if (body.event_types !== undefined) patch.eventTypes = body.event_types;
       if (body.description !== undefined) patch.description = body.description;
+      if (body.rate_limit !== undefined) patch.rateLimit = body.rate_limit;
       if (body.enabled !== undefined) {
         patch.enabled = body.enabled;
         patch.disabledReason = body.enabled ? null : DISABLED_BY_PARTNER;

@@ -12,7 +12,7 @@ import type {
 import { type Queryable, statement, withTransaction } from './db.js';
 import type { Row } from './tables.js';
 
-type EndpointColumns = Omit<Row<'endpoints'>, 'failing_since'>;
+type EndpointColumns = Omit<Row<'endpoints'>, 'failing_since' | 'rate_tat'>;
 /** An endpoint row joined with one of its unexpired secrets (secret columns null when it has none). */
 type EndpointSecretRow = EndpointColumns & {
   secret: string | null;
@@ -21,7 +21,7 @@ type EndpointSecretRow = EndpointColumns & {
 };
 
 const ENDPOINT_COLUMNS =
-  'id, customer_id, url, description, event_types, enabled, disabled_reason, disabled_at, created_at, updated_at';
+  'id, customer_id, url, description, event_types, enabled, disabled_reason, disabled_at, rate_limit, created_at, updated_at';
 const qualify = (table: string, columns: string): string =>
   columns
     .split(', ')
@@ -47,6 +47,7 @@ function toEndpoints(rows: EndpointSecretRow[], box: SecretBox): Endpoint[] {
         enabled: r.enabled,
         disabledReason: r.disabled_reason,
         disabledAt: r.disabled_at,
+        rateLimit: r.rate_limit,
         secrets: [],
         createdAt: r.created_at,
         updatedAt: r.updated_at,
@@ -72,8 +73,8 @@ const SECRET_COLUMNS = 's.secret, s.created_at AS secret_created_at, s.expires_a
 const insert = statement(
   'endpoint_insert',
   `WITH e AS (
-     INSERT INTO endpoints (id, customer_id, url, description, event_types, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5::text[], $6, $6)
+     INSERT INTO endpoints (id, customer_id, url, description, event_types, created_at, updated_at, rate_limit)
+     VALUES ($1, $2, $3, $4, $5::text[], $6, $6, $8::int)
      RETURNING id
    )
    INSERT INTO endpoint_secrets (endpoint_id, secret, created_at) SELECT e.id, $7, $6 FROM e`,
@@ -143,6 +144,9 @@ const update = statement<EndpointSecretRow & { backfilled: number }>(
                           WHEN $10::boolean THEN NULL
                           WHEN n.enabled THEN $13 ELSE n.disabled_at END,
        failing_since = CASE WHEN $9::boolean AND $10::boolean THEN NULL ELSE n.failing_since END,
+       -- a new limit starts with a whole burst: the budget spent under the old one does not carry over
+       rate_tat = CASE WHEN $16::boolean AND n.rate_limit IS DISTINCT FROM $17::int THEN NULL ELSE n.rate_tat END,
+       rate_limit = CASE WHEN $16::boolean THEN $17::int ELSE n.rate_limit END,
        updated_at = $13
      FROM old
      WHERE n.id = old.id
@@ -181,7 +185,16 @@ const insertSecret = statement(
 /** One statement: the endpoint and its first secret (encrypted by `box`). */
 export async function createEndpoint(db: Queryable, box: SecretBox, n: NewEndpoint): Promise<Endpoint> {
   const sealed = box.seal(n.secret, secretContext.endpoint(n.id));
-  await insert.run(db, [n.id, n.customerId, n.url, n.description, n.eventTypes, n.createdAt, sealed]);
+  await insert.run(db, [
+    n.id,
+    n.customerId,
+    n.url,
+    n.description,
+    n.eventTypes,
+    n.createdAt,
+    sealed,
+    n.rateLimit ?? null,
+  ]);
   return {
     id: n.id,
     customerId: n.customerId,
@@ -191,6 +204,7 @@ export async function createEndpoint(db: Queryable, box: SecretBox, n: NewEndpoi
     enabled: true,
     disabledReason: null,
     disabledAt: null,
+    rateLimit: n.rateLimit ?? null,
     secrets: [{ secret: n.secret, createdAt: n.createdAt, expiresAt: null }],
     createdAt: n.createdAt,
     updatedAt: n.createdAt,
@@ -300,6 +314,8 @@ async function patchEndpoint(
     at,
     new Date(),
     p.enabled === true && p.backlog !== 'skip',
+    p.rateLimit !== undefined,
+    p.rateLimit ?? null,
   ]);
   const endpoint = toEndpoints(rows, box)[0];
   return endpoint

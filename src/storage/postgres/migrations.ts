@@ -17,6 +17,7 @@ import * as m014 from './migrations/014_claim_by_partner.js';
 import * as m015 from './migrations/015_portal_links.js';
 import * as m016 from './migrations/016_alerts.js';
 import * as m017 from './migrations/017_endpoint_disabled_at.js';
+import * as m018 from './migrations/018_endpoint_rate_limit.js';
 import * as m020 from './migrations/020_alert_recovery.js';
 
 /** Every PostgreSQL migration, oldest first. Append only: never edit one that has shipped. */
@@ -37,6 +38,7 @@ export const migrations: readonly Migration[] = [
   { name: '015_portal_links', sql: m015.sql },
   { name: '016_alerts', sql: m016.sql },
   { name: '017_endpoint_disabled_at', sql: m017.sql },
+  { name: '018_endpoint_rate_limit', sql: m018.sql },
   { name: '020_alert_recovery', sql: m020.sql },
 ];
 

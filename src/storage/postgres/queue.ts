@@ -9,6 +9,7 @@
 import pg from 'pg';
 import { openDeliverySecrets, SecretBox } from '../../secrets/box.js';
 import type { ClaimedDelivery, CompleteResult, Completion, DeliveryQueue, QueueStats } from '../queue.js';
+import { earliestRateSlot } from '../rate-limit.js';
 import type { QueueSignal } from '../signal.js';
 import { poolTimeouts, statement, withTransaction } from './db.js';
 import { getDelivery } from './deliveries.js';
@@ -292,6 +293,24 @@ export function postgresDeliveryQueue(
          WHERE e.enabled`,
       );
       return rows[0]?.at ?? null;
+    },
+
+    async nextRateSlotAt(after) {
+      // limited endpoints whose budget was spent after `after`, with a head pending
+      // (endpoints_rate_limited holds only limited endpoints: empty, and this cheap, while none is)
+      const { rows } = await pool.query<{ rate_limit: number; rate_tat: Date }>({
+        name: 'tpcs_queue_rate_slot',
+        text: `SELECT e.rate_limit, e.rate_tat FROM endpoints e
+               WHERE e.rate_limit IS NOT NULL AND e.rate_tat > $1 AND e.enabled
+                 AND (e.throttled_until IS NULL OR e.throttled_until <= $1)
+                 AND EXISTS (SELECT 1 FROM deliveries d
+                             WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.head)`,
+        values: [after],
+      });
+      return earliestRateSlot(
+        rows.map((r) => ({ rate: r.rate_limit, tatMs: r.rate_tat.getTime() })),
+        after.getTime(),
+      );
     },
 
     async stats(): Promise<QueueStats> {

@@ -39,6 +39,10 @@ export interface Tables {
     /** When it last went from enabled to disabled; null while enabled. */
     disabled_at: Date | null;
     failing_since: Date | null;
+    /** Deliveries per second the partner allows; null: no limit (migration 018). */
+    rate_limit: number | null;
+    /** The rate limit's theoretical arrival time, written by the claim (../rate-limit.ts). */
+    rate_tat: Date | null;
     created_at: Date;
     updated_at: Date;
   };

@@ -37,6 +37,7 @@ function toEndpoints(rows: EndpointSecretRow[], box: SecretBox): Endpoint[] {
         enabled: r.enabled === 1,
         disabledReason: r.disabled_reason,
         disabledAt: toDateOrNull(r.disabled_at),
+        rateLimit: r.rate_limit,
         secrets: [],
         createdAt: toDate(r.created_at),
         updatedAt: toDate(r.updated_at),
@@ -72,6 +73,8 @@ type UpdateParams = {
   enabled: 0 | 1;
   set_disabled_reason: 0 | 1;
   disabled_reason: string | null;
+  set_rate_limit: 0 | 1;
+  rate_limit: number | null;
   updated_at: number;
 };
 
@@ -81,10 +84,10 @@ type UpdateParams = {
  */
 export function endpointQueries(db: Database, box: SecretBox) {
   const insert = db.prepare<
-    Omit<Row<'endpoints'>, 'enabled' | 'disabled_reason' | 'disabled_at' | 'failing_since'>
+    Omit<Row<'endpoints'>, 'enabled' | 'disabled_reason' | 'disabled_at' | 'failing_since' | 'rate_tat'>
   >(
-    `INSERT INTO endpoints (id, customer_id, url, description, event_types, created_at, updated_at)
-     VALUES (@id, @customer_id, @url, @description, @event_types, @created_at, @updated_at)`,
+    `INSERT INTO endpoints (id, customer_id, url, description, event_types, rate_limit, created_at, updated_at)
+     VALUES (@id, @customer_id, @url, @description, @event_types, @rate_limit, @created_at, @updated_at)`,
   );
   const insertSecret = db.prepare<Omit<Row<'endpoint_secrets'>, 'id'>>(
     `INSERT INTO endpoint_secrets (endpoint_id, secret, created_at, expires_at)
@@ -131,6 +134,9 @@ export function endpointQueries(db: Database, box: SecretBox) {
        disabled_at = CASE WHEN NOT @set_enabled THEN disabled_at
                           WHEN @enabled THEN NULL
                           WHEN enabled = 1 THEN @updated_at ELSE disabled_at END,
+       -- a new limit starts with a whole burst: the budget spent under the old one does not carry over
+       rate_tat = CASE WHEN @set_rate_limit AND rate_limit IS NOT @rate_limit THEN NULL ELSE rate_tat END,
+       rate_limit = CASE WHEN @set_rate_limit THEN @rate_limit ELSE rate_limit END,
        updated_at = @updated_at
      WHERE customer_id = @customer_id AND id = @id`,
   );
@@ -191,6 +197,7 @@ export function endpointQueries(db: Database, box: SecretBox) {
       url: e.url,
       description: e.description,
       event_types: JSON.stringify(e.eventTypes),
+      rate_limit: e.rateLimit ?? null,
       created_at: at,
       updated_at: at,
     });
@@ -205,6 +212,7 @@ export function endpointQueries(db: Database, box: SecretBox) {
       enabled: true,
       disabledReason: null,
       disabledAt: null,
+      rateLimit: e.rateLimit ?? null,
       secrets: [{ secret: e.secret, createdAt: e.createdAt, expiresAt: null }],
       createdAt: e.createdAt,
       updatedAt: e.createdAt,
@@ -241,6 +249,8 @@ export function endpointQueries(db: Database, box: SecretBox) {
         enabled: p.enabled === false ? 0 : 1,
         set_disabled_reason: p.disabledReason === undefined ? 0 : 1,
         disabled_reason: p.disabledReason ?? null,
+        set_rate_limit: p.rateLimit === undefined ? 0 : 1,
+        rate_limit: p.rateLimit ?? null,
         updated_at: at.getTime(),
       });
       if (changes !== 1) return { outcome: 'not_found' };

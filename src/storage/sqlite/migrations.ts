@@ -9,6 +9,7 @@ import * as m006 from './migrations/006_dashboard_sessions.js';
 import * as m007 from './migrations/007_portal_links.js';
 import * as m008 from './migrations/008_alerts.js';
 import * as m009 from './migrations/009_endpoint_disabled_at.js';
+import * as m010 from './migrations/010_endpoint_rate_limit.js';
 import * as m011 from './migrations/011_alert_recovery.js';
 
 /** Every SQLite migration, oldest first. Append only: never edit one that has shipped. */
@@ -22,6 +23,7 @@ export const migrations: readonly Migration[] = [
   { name: '007_portal_links', sql: m007.sql },
   { name: '008_alerts', sql: m008.sql },
   { name: '009_endpoint_disabled_at', sql: m009.sql },
+  { name: '010_endpoint_rate_limit', sql: m010.sql },
   { name: '011_alert_recovery', sql: m011.sql },
 ];
 

@@ -15,6 +15,7 @@ import type {
   DeliveryQueue,
   QueueStats,
 } from '../queue.js';
+import { earliestRateSlot, nextTat, rateRoom } from '../rate-limit.js';
 import type { QueueSignal } from '../signal.js';
 import { deliveryQueries } from './deliveries.js';
 import type { Row } from './tables.js';
@@ -22,13 +23,24 @@ import type { Row } from './tables.js';
 type DeliveryRow = Row<'deliveries'>;
 type AttemptRow = Row<'attempts'>;
 
+/** An endpoint with room in a claim. */
+interface EndpointTurn {
+  id: string;
+  url: string;
+  /** How many more it may be handed: its in-flight bound, and its rate limit's budget. */
+  room: number;
+  secrets?: string[];
+  /** Its rate limit and the limit's TAT before this claim (../rate-limit.ts); undefined: no limit. */
+  rate?: { limit: number; tat: number | null; leased: number };
+}
+
 /** One partner's part in a claim: its endpoints with room, in the order they are visited. */
 interface PartnerTurn {
   customerId: string;
   /** How many more it may have in flight. */
   room: number;
   /** A queue: an endpoint that may have more due heads goes to the back after its turn. */
-  endpoints: { id: string; url: string; room: number; secrets?: string[] }[];
+  endpoints: EndpointTurn[];
 }
 
 /**
@@ -45,9 +57,16 @@ export function sqliteDeliveryQueue(
 ): DeliveryQueue {
   const endpointsWithRoom = db.prepare<
     { now: number; per: number },
-    { id: string; customer_id: string; url: string; room: number }
+    {
+      id: string;
+      customer_id: string;
+      url: string;
+      room: number;
+      rate_limit: number | null;
+      rate_tat: number | null;
+    }
   >(
-    `SELECT e.id, e.customer_id, e.url, @per - (
+    `SELECT e.id, e.customer_id, e.url, e.rate_limit, e.rate_tat, @per - (
          SELECT count(*) FROM deliveries f
          WHERE f.endpoint_id = e.id AND f.status = 'pending' AND f.locked_until IS NOT NULL
            AND f.locked_until > @now
@@ -83,6 +102,9 @@ export function sqliteDeliveryQueue(
   const lease = db.prepare<{ id: string; worker: string; until: number }>(
     'UPDATE deliveries SET locked_by = @worker, locked_until = @until WHERE id = @id',
   );
+  const spend = db.prepare<{ id: string; tat: number }>(
+    'UPDATE endpoints SET rate_tat = @tat WHERE id = @id',
+  );
   const payloadOf = db.prepare<[string], string>('SELECT payload FROM events WHERE event_id = ?').pluck();
   const secretsOf = db
     .prepare<[string, number], string>(
@@ -98,8 +120,23 @@ export function sqliteDeliveryQueue(
    * room of all together, no partner and no endpoint is always last.
    */
   let rotation = 0;
-  function turns(o: ClaimOptions, now: number): PartnerTurn[] {
-    const endpoints = endpointsWithRoom.all({ now, per: o.perEndpoint }).filter((e) => e.room > 0);
+  function turns(o: ClaimOptions, now: number, limited: EndpointTurn[]): PartnerTurn[] {
+    const endpoints: (EndpointTurn & { customer_id: string })[] = [];
+    for (const e of endpointsWithRoom.all({ now, per: o.perEndpoint })) {
+      const turn: EndpointTurn & { customer_id: string } = {
+        id: e.id,
+        customer_id: e.customer_id,
+        url: e.url,
+        room: e.room,
+      };
+      if (e.rate_limit !== null) {
+        turn.room = Math.min(turn.room, rateRoom(e.rate_limit, e.rate_tat, now));
+        turn.rate = { limit: e.rate_limit, tat: e.rate_tat, leased: 0 };
+      }
+      if (turn.room <= 0) continue;
+      endpoints.push(turn);
+      if (turn.rate) limited.push(turn);
+    }
     const turn = rotation++;
     const perPartner = o.perPartner;
     const inFlight =
@@ -114,7 +151,7 @@ export function sqliteDeliveryQueue(
         p = { customerId: e.customer_id, room, endpoints: [] };
         byPartner.set(e.customer_id, p);
       }
-      p.endpoints.push({ id: e.id, url: e.url, room: e.room });
+      p.endpoints.push(e);
     }
     return rotate([...byPartner.values()], turn).filter((p) => p.room > 0);
   }
@@ -151,6 +188,7 @@ export function sqliteDeliveryQueue(
         }
         taken += rows.length;
         e.room -= rows.length;
+        if (e.rate) e.rate.leased += rows.length;
         // fewer than asked: no more due heads there; otherwise it may have more, after the others
         if (rows.length === ask && e.room > 0) p.endpoints.push(e);
       }
@@ -161,7 +199,8 @@ export function sqliteDeliveryQueue(
     // every partner's first deliveries are in before a large backlog fills the batch. A remainder
     // smaller than the number of partners goes to them in (rotating) order, each taking what it can:
     // one query instead of one per partner.
-    let active = turns(o, now);
+    const limited: EndpointTurn[] = [];
+    let active = turns(o, now, limited);
     while (active.length > 0 && out.length < o.limit) {
       const left = o.limit - out.length;
       const share = Math.floor(left / active.length) || left;
@@ -174,6 +213,11 @@ export function sqliteDeliveryQueue(
         if (got === want && p.room > 0 && p.endpoints.length > 0) next.push(p);
       }
       active = next;
+    }
+    // the rate-limited endpoints' budgets, spent in this transaction: every process's next claim sees it
+    for (const e of limited) {
+      if (e.rate && e.rate.leased > 0)
+        spend.run({ id: e.id, tat: nextTat(e.rate.limit, e.rate.tat, now, e.rate.leased) });
     }
     return out;
   });
@@ -264,6 +308,14 @@ export function sqliteDeliveryQueue(
        WHERE d.status = 'pending' AND e.enabled = 1`,
     )
     .pluck();
+  // limited endpoints whose budget was spent after `after` (endpoints_rate_limited), with something
+  // pending
+  const ratePaying = db.prepare<{ after: number }, { rate_limit: number; rate_tat: number }>(
+    `SELECT e.rate_limit, e.rate_tat FROM endpoints e
+     WHERE e.rate_limit IS NOT NULL AND e.rate_tat > @after AND e.enabled = 1
+       AND (e.throttled_until IS NULL OR e.throttled_until <= @after)
+       AND EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id AND d.status = 'pending')`,
+  );
   const statsQuery = db.prepare<[], { pending: number; oldest: number | null }>(
     `SELECT count(*) AS pending, min(created_at) AS oldest FROM deliveries WHERE status = 'pending'`,
   );
@@ -308,6 +360,13 @@ export function sqliteDeliveryQueue(
     async nextDueAt() {
       const ms = nextDue.get();
       return ms === null || ms === undefined ? null : new Date(ms);
+    },
+    async nextRateSlotAt(after) {
+      const paying = ratePaying.all({ after: after.getTime() });
+      return earliestRateSlot(
+        paying.map((e) => ({ rate: e.rate_limit, tatMs: e.rate_tat })),
+        after.getTime(),
+      );
     },
     async stats(): Promise<QueueStats> {
       const s = statsQuery.get();

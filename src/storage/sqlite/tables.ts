@@ -39,6 +39,10 @@ export interface Tables {
     /** When it last went from enabled to disabled; null while enabled. */
     disabled_at: number | null;
     failing_since: number | null;
+    /** Deliveries per second the partner allows; null: no limit (migration 010). */
+    rate_limit: number | null;
+    /** The rate limit's theoretical arrival time (epoch ms, fractional), written by the claim (../rate-limit.ts). */
+    rate_tat: number | null;
     created_at: number;
     updated_at: number;
   };

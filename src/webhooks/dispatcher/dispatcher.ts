@@ -4,8 +4,9 @@
  * One loop per dispatcher: claim as many deliveries as there are free slots (the queue bounds each
  * endpoint's and each partner's share, and hands a batch out across partners in turns), start their
  * attempts, and claim again when slots free up, when a decision
- * commits in this process (`notify`) or in another one (`queue.subscribe`, PostgreSQL), or at the
- * next poll. Completions are written in batches
+ * commits in this process (`notify`) or in another one (`queue.subscribe`, PostgreSQL), at the
+ * next poll, or sooner when a rate-limited endpoint gets room again (`queue.nextRateSlotAt`).
+ * Completions are written in batches
  * (group commit): whatever finished while the previous batch was being written goes in the next one.
  */
 import { randomUUID } from 'node:crypto';
@@ -69,11 +70,21 @@ export interface Dispatcher {
   stop(graceMs?: number): Promise<void>;
   /** Counts since start: attempts made and deliveries delivered by this dispatcher. */
   counts(): { attempts: number; delivered: number };
-  /** Resolves when nothing is in flight and nothing was due at the last claim (tests, benchmarks). */
+  /**
+   * Resolves when nothing is in flight, nothing was due at the last claim and no rate-limited endpoint
+   * waits for its budget (tests, benchmarks).
+   */
   idle(): Promise<void>;
 }
 
 const DAY = 24 * 3600_000;
+
+/**
+ * How soon after a claim that handed deliveries out the dispatcher asks for the next rate slot: within
+ * half a limited endpoint's burst (100 ms' worth, rate-limit.ts), so a burst just spent is followed by
+ * the next claim at the rate, not at the next poll.
+ */
+const RATE_CHECK_MS = 50;
 
 /**
  * The per-partner bound when none is set: a quarter of the dispatcher's slots, so three partners with
@@ -133,6 +144,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let idleWaiters: (() => void)[] = [];
   let unsubscribe: (() => void) | undefined;
   const counts = { attempts: 0, delivered: 0 };
+  // When to ask the queue again for its next rate slot, and the slot it named (epoch ms). Asked at each
+  // slot, so a limited endpoint with a backlog is claimed at its rate; otherwise within RATE_CHECK_MS
+  // of a claim that handed something out (it may have spent a limited endpoint's burst), else once a
+  // poll interval: an unlimited queue pays a cheap, empty query a few times a second at most.
+  let rateCheckAt = 0;
+  let rateSlotAt: number | undefined;
+  let lastClaimAt = 0;
 
   const signal = () => {
     woken = true;
@@ -160,6 +178,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   function checkIdle() {
     if (
       lastClaimEmpty &&
+      rateSlotAt === undefined &&
       !woken &&
       inFlight.size === 0 &&
       pendingCompletions.length === 0 &&
@@ -236,15 +255,38 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     pendingCompletions.push(completion);
   }
 
+  /**
+   * How long to sleep after a claim: the poll interval, or until the next rate slot when that is
+   * sooner. Only slots after the last claim count: that claim had its chance at the earlier ones, so
+   * an endpoint with budget but no room (its in-flight bound) waits for a completion, not a timer.
+   */
+  async function pause(handedOut: boolean): Promise<number> {
+    const now = Date.now();
+    if (handedOut) rateCheckAt = Math.min(rateCheckAt, lastClaimAt + RATE_CHECK_MS);
+    if (now >= rateCheckAt) {
+      let slot: Date | null = null;
+      try {
+        slot = await queue.nextRateSlotAt(new Date(lastClaimAt));
+      } catch (err) {
+        onError(err);
+      }
+      rateSlotAt = slot?.getTime();
+      rateCheckAt = rateSlotAt ?? now + pollIntervalMs;
+    }
+    if (rateSlotAt === undefined) return pollIntervalMs;
+    return Math.max(0, Math.min(pollIntervalMs, rateSlotAt - Date.now()));
+  }
+
   async function loop(): Promise<void> {
     while (running) {
       const room = concurrency - inFlight.size;
       let claimed: ClaimedDelivery[] = [];
       if (room > 0) {
         try {
+          lastClaimAt = Date.now();
           claimed = await queue.claim({
             workerId,
-            now: new Date(),
+            now: new Date(lastClaimAt),
             leaseMs,
             limit: Math.min(batchSize, room),
             perEndpoint,
@@ -264,14 +306,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         inFlight.set(d.id, p);
       }
       lastClaimEmpty = claimed.length === 0;
+      // A full batch means more may be due right away; otherwise wait for a reason to look again.
+      const full = room > 0 && claimed.length === Math.min(batchSize, room);
+      const wait = full || !running ? 0 : await pause(claimed.length > 0);
       checkIdle();
       if (!running) break;
-      // A full batch means more may be due right away; otherwise wait for a reason to look again.
-      if (room > 0 && claimed.length === Math.min(batchSize, room)) {
+      if (full) {
         await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
-      await sleep(pollIntervalMs);
+      await sleep(wait);
     }
   }
 

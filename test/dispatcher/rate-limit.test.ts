@@ -1,0 +1,77 @@
+/**
+ * The dispatcher and a rate-limited endpoint, on every dialect: with a poll interval far longer than
+ * the test, a backlog to an endpoint limited to 50 a second is still delivered, all of it, because the
+ * dispatcher wakes when the endpoint's budget has room again (`queue.nextRateSlotAt`), and `idle()`
+ * waits for that backlog too. The partner's unlimited endpoint is not held back by it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDispatcher } from '../../src/webhooks/dispatcher/dispatcher.js';
+import { DIALECTS, openDatabase, skipReason, type TestDatabase } from '../support/databases.js';
+import {
+  decide,
+  endpointInput,
+  newEndpoint,
+  newPartner,
+  newThirdParty,
+  SECRET,
+} from '../support/fixtures.js';
+import { type Sink, startSink } from './sink.js';
+
+const EVENTS = 40;
+
+for (const dialect of DIALECTS) {
+  describe.skipIf(skipReason(dialect) !== undefined)(`dispatcher and a rate limit on ${dialect}`, () => {
+    let db: TestDatabase;
+    let sink: Sink;
+    beforeAll(async () => {
+      db = await openDatabase(dialect);
+      sink = await startSink();
+    });
+    afterAll(async () => {
+      await sink?.close();
+      await db?.dispose();
+    });
+
+    it('wakes when the limited endpoint has room again, and is idle only once its backlog is sent', async () => {
+      const partner = await newPartner(db.store);
+      const limited = (
+        await db.store.createEndpoint(
+          endpointInput(partner, {
+            url: sink.url('/limited'),
+            rateLimit: 50,
+            secret: SECRET,
+            createdAt: new Date(),
+          }),
+        )
+      ).id;
+      const free = await newEndpoint(db.store, partner, sink.url('/free'));
+      for (let i = 0; i < EVENTS; i++) {
+        await decide(db.store, partner, await newThirdParty(db.store, partner), 'APPROVED');
+      }
+      // polls once a minute: only the rate slot can wake it in time for the backlog
+      const dispatcher = createDispatcher({
+        queue: db.queue,
+        allowPrivateEndpoints: true,
+        pollIntervalMs: 60_000,
+      });
+      dispatcher.start();
+      try {
+        await dispatcher.idle();
+        const sent = async (endpoint: string) =>
+          (await db.store.listDeliveries(partner, endpoint, { limit: 100 })).items.filter(
+            (d) => d.status === 'delivered',
+          ).length;
+        expect(await sent(limited)).toBe(EVENTS);
+        expect(await sent(free)).toBe(EVENTS);
+        const at = (path: string) => sink.received.filter((r) => r.path === path).map((r) => r.at);
+        // the unlimited endpoint had everything before the limited one was half done (20 at 50/s with a
+        // burst of 5 take at least 300 ms)
+        expect(Math.max(...at('/free'))).toBeLessThan(
+          [...at('/limited')].sort((a, b) => a - b)[EVENTS / 2] ?? 0,
+        );
+      } finally {
+        await dispatcher.stop(1000);
+      }
+    });
+  });
+}
