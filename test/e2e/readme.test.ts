@@ -67,15 +67,26 @@ describe('README', () => {
     // The same ports each run, as on a developer's machine: the endpoint's URL is the same one.
     let receiverPort: number;
     let playPort: number;
-    async function session(run: number): Promise<{ walkthrough: string; tools: string }> {
+    let alertsPort: number;
+    let downPort: number;
+    type Session = { walkthrough: string; tools: string; portal: string; alerts: string };
+    async function session(run: number): Promise<Session> {
       receiverPort ??= await freePort();
       playPort ??= await freePort();
-      const script = `${block('walkthrough')}\necho '--- tools'\n${block('tools')}`
+      alertsPort ??= await freePort();
+      downPort ??= await freePort(); // nothing listens there: the endpoint that is down
+      const parts = ['walkthrough', 'tools', 'portal', 'alerts'] as const;
+      const script = parts
+        .map((name) => `echo; echo '--- ${name}'\n${block(name)}`) // a block may end without a newline
+        .join('\n')
         .replaceAll('localhost:8080', `localhost:${apiPort}`)
         .replaceAll('127.0.0.1:4000', `127.0.0.1:${receiverPort}`)
         .replaceAll('--port 4000', `--port ${receiverPort}`)
         .replaceAll('127.0.0.1:3000', `127.0.0.1:${playPort}`)
         .replaceAll('--port 3000', `--port ${playPort}`)
+        .replaceAll('127.0.0.1:4100', `127.0.0.1:${alertsPort}`)
+        .replaceAll('PORT=4100', `PORT=${alertsPort}`)
+        .replaceAll('127.0.0.1:4001', `127.0.0.1:${downPort}`)
         .replaceAll('./data/', `${dir}/`);
       // Output goes to a file, not a pipe: the script's background processes must not hold the test up.
       const outFile = join(dir, `session-${run}.out`);
@@ -95,15 +106,24 @@ describe('README', () => {
       } finally {
         closeSync(out);
       }
-      const [walkthrough = '', tools = ''] = readFileSync(outFile, 'utf8').split('--- tools\n');
-      return { walkthrough, tools };
+      const printed: Record<string, string> = {};
+      for (const piece of readFileSync(outFile, 'utf8').split(/^--- /m).slice(1)) {
+        const newline = piece.indexOf('\n');
+        printed[piece.slice(0, newline)] = piece.slice(newline + 1);
+      }
+      return { walkthrough: '', tools: '', portal: '', alerts: '', ...printed };
     }
 
-    function expectDelivered(walkthrough: string) {
+    /** `event`: the decision made an event (its id printed), or found the status REJECTED already. */
+    function expectDelivered(walkthrough: string, decision: 'event' | 'already REJECTED') {
       const lines = walkthrough.trim().split('\n');
-      expect(
-        lines.some((l) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(l)),
-      ).toBe(true);
+      if (decision === 'event') {
+        expect(
+          lines.some((l) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(l)),
+        ).toBe(true);
+      } else {
+        expect(lines).toContain('no event: the status was already REJECTED');
+      }
       expect(lines).toContain('REJECTED');
       const status = JSON.parse(lines.at(-1) ?? '{}') as Record<string, unknown>;
       expect(status).toMatchObject({
@@ -121,12 +141,35 @@ describe('README', () => {
       expect(tools).toMatch(/APPROVED\s+0201001008132685\/CUST_001\s+→ 200/);
     }
 
-    it('creates a partner, an endpoint and a customer, decides, and the receiver holds the status; then the daily tools; and all of it again', async () => {
+    /** The portal link printed opens the partner's dashboard once, then is used up. */
+    async function expectPortal(portal: string) {
+      const url = portal.trim().split('\n').at(-1) ?? '';
+      expect(url).toMatch(new RegExp(`^http://localhost:${apiPort}/dashboard/portal/[A-Za-z0-9_-]+$`));
+      const opened = await fetch(url, { redirect: 'manual' });
+      expect(opened.status).toBe(303);
+      expect(opened.headers.get('set-cookie')).toBeTruthy();
+      const again = await fetch(url, { redirect: 'manual' });
+      expect(again.status).toBe(410);
+    }
+
+    function expectAlert(alerts: string) {
+      expect(alerts.trim().split('\n')).toContainEqual(
+        expect.stringMatching(
+          new RegExp(
+            `^endpoint\\.failing http://127\\.0\\.0\\.1:${downPort}/down \\(endpoint [0-9a-f-]{36}\\)$`,
+          ),
+        ),
+      );
+    }
+
+    it('creates a partner, an endpoint and a customer, decides, and the receiver holds the status; then the daily tools, a portal link and an alert; and all of it again', async () => {
       const first = await session(1);
       expect(first.walkthrough.trim().split('\n')).toContain('PENDING');
       expect(first.walkthrough).not.toMatch(/exists already|already has the URL|error:/);
-      expectDelivered(first.walkthrough);
+      expectDelivered(first.walkthrough, 'event');
       expectTools(first.tools);
+      await expectPortal(first.portal);
+      expectAlert(first.alerts);
 
       // The same session a second time, on the same service and data: it says what exists and goes on.
       const second = await session(2);
@@ -138,8 +181,11 @@ describe('README', () => {
         /^error: A third party customer with client_customer_ref CUST_001 already exists$/m,
       );
       expect(second.walkthrough).not.toMatch(/^\s+at /m); // no stack trace
-      expectDelivered(second.walkthrough);
+      // the alerts' decision left CUST_001 REJECTED, as the README says
+      expectDelivered(second.walkthrough, 'already REJECTED');
       expectTools(second.tools);
+      await expectPortal(second.portal);
+      expectAlert(second.alerts);
     }, 540_000);
 
     it('the typed client example, as README shows it, lists the partner events', () => {
