@@ -18,13 +18,31 @@ type BuiltEvent = ReturnType<ComplianceDecisionInput['buildEvent']>;
  * The fan-out from the CTE `ev` (one event, or many ordered by seq): one delivery per enabled endpoint
  * of the partner subscribed to the event's type, in one INSERT … SELECT. Inserted in event order, so
  * the deliveries trigger sees a third party's earlier delivery before its later one (migration 003).
+ *
+ * An endpoint this statement's snapshot shows disabled may be re-enabled while it runs, and the
+ * re-enable's backfill (endpoints.ts) cannot see this uncommitted event: it would reach neither. So the
+ * snapshot's disabled endpoints of the partner (usually none: no lock then) are locked FOR KEY SHARE
+ * and read as they are now: a re-enable that committed meanwhile is seen here (the lock waits for it
+ * and returns the newest version), and one that comes later waits for this commit (it locks the
+ * endpoint FOR UPDATE before its backfill reads the events), so it backfills this event.
  */
 const FAN_OUT = `INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, customer_id, client_customer_ref,
        next_attempt_at, created_at, updated_at)
+     WITH reopened AS (
+       SELECT r.id, r.customer_id, r.enabled, r.event_types, r.created_at FROM endpoints r
+       WHERE r.id = ANY (ARRAY(
+         SELECT d.id FROM endpoints d WHERE d.customer_id IN (SELECT ev.customer_id FROM ev) AND NOT d.enabled))
+       FOR KEY SHARE OF r
+     ), targets AS (
+       SELECT t.id, t.customer_id, t.event_types, t.created_at FROM endpoints t
+       WHERE t.customer_id IN (SELECT ev.customer_id FROM ev) AND t.enabled
+       UNION ALL
+       SELECT reopened.id, reopened.customer_id, reopened.event_types, reopened.created_at FROM reopened
+       WHERE reopened.enabled
+     )
      SELECT gen_random_uuid()::text, ev.event_id, ev.seq, e.id, e.customer_id, ev.client_customer_ref,
        ev.created_at, ev.created_at, ev.created_at
-     FROM ev JOIN endpoints e
-       ON e.customer_id = ev.customer_id AND e.enabled AND ev.event_type = ANY (e.event_types)
+     FROM ev JOIN targets e ON e.customer_id = ev.customer_id AND ev.event_type = ANY (e.event_types)
      ORDER BY ev.seq, e.created_at, e.id
      RETURNING id, event_id, seq`;
 

@@ -167,6 +167,11 @@ const update = statement<EndpointSecretRow & { backfilled: number }>(
    FROM e ${secretsJoin('$14')}
    ORDER BY s.created_at DESC, s.id DESC`,
 );
+// FOR UPDATE conflicts with the KEY SHARE lock a decision's fan-out takes on a disabled endpoint
+const lockForReopen = statement(
+  'endpoint_lock_for_reopen',
+  'SELECT 1 FROM endpoints WHERE customer_id = $1 AND id = $2 FOR UPDATE',
+);
 const remove = statement('endpoint_delete', 'DELETE FROM endpoints WHERE customer_id = $1 AND id = $2');
 // locks the endpoint row, so two rotations of one endpoint run one after the other
 const touch = statement<{ id: string }>(
@@ -278,9 +283,16 @@ export async function updateEndpoint(
   at: Date,
 ): Promise<EndpointUpdate> {
   const url = p.url;
-  if (url === undefined) return patchEndpoint(pool, box, customerId, id, p, at);
+  // A re-enable locks the endpoint row before the statement whose backfill reads the events: a decision
+  // that saw it disabled holds a KEY SHARE lock on it until its commit (decisions.ts, FAN_OUT), so the
+  // backfill's snapshot, taken after the wait, includes that decision's event.
+  const reopening = p.enabled === true;
+  if (url === undefined && !reopening) return patchEndpoint(pool, box, customerId, id, p, at);
   return withTransaction(pool, async (client): Promise<EndpointUpdate> => {
-    await lockPartnerEndpoints(client, customerId);
+    // the partner's advisory lock first, then the row, as a PATCH without the re-enable takes them
+    if (url !== undefined) await lockPartnerEndpoints(client, customerId);
+    if (reopening) await lockForReopen.run(client, [customerId, id]);
+    if (url === undefined) return patchEndpoint(client, box, customerId, id, p, at);
     const taken = (await sameUrl.run(client, [customerId, url, id])).rows[0];
     if (taken) {
       if ((await exists.run(client, [customerId, id])).rowCount !== 1) return { outcome: 'not_found' };

@@ -1,0 +1,119 @@
+/**
+ * PostgreSQL: a decision and the re-enable of an endpoint it saw disabled, at the same moment. The
+ * decision's fan-out did not queue the event for the endpoint (disabled in its snapshot), and the
+ * re-enable's backfill cannot see an uncommitted event: without a lock between them the event reaches
+ * the endpoint neither way. Each case holds one side's lock on a connection of its own and lets the
+ * other run into it (the SQLite writer is one at a time: no such race there).
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { skipReason, useDatabases } from '../support/databases.js';
+import { decision, EVENT_TYPE, newEndpoint, newPartner, newThirdParty } from '../support/fixtures.js';
+import { waitFor } from '../support/wait-for.js';
+
+describe.skipIf(skipReason('postgres') !== undefined)('re-enable and a decision at once on postgres', () => {
+  const db = useDatabases('postgres');
+
+  /** A connection of its own on the store's schema (the URL's `?schema=`). */
+  async function connect(): Promise<pg.Client> {
+    const url = new URL(db.url);
+    const schema = url.searchParams.get('schema') ?? 'public';
+    url.searchParams.delete('schema');
+    const client = new pg.Client({ connectionString: url.toString() });
+    await client.connect();
+    await client.query(`SET search_path TO ${client.escapeIdentifier(schema)}`);
+    return client;
+  }
+
+  /** Resolves once `pending` settles or another session waits for a lock on an endpoints query. */
+  async function waitingOrDone(other: pg.Client, pending: Promise<unknown>, what: string) {
+    let settled = false;
+    void pending.then(
+      () => {
+        settled = true;
+      },
+      () => {
+        settled = true;
+      },
+    );
+    await waitFor(
+      async () => {
+        if (settled) return true;
+        const { rows } = await other.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+           WHERE NOT l.granted AND a.pid <> pg_backend_pid() AND a.query LIKE '%endpoints%'`,
+        );
+        return (rows[0]?.n ?? 0) > 0;
+      },
+      { timeout: 10_000, what },
+    );
+  }
+
+  /** A partner with a third party and one endpoint, disabled a minute ago. */
+  async function disabledEndpoint() {
+    const partner = await newPartner(db.store);
+    const ref = await newThirdParty(db.store, partner);
+    const endpoint = await newEndpoint(db.store, partner, 'https://partner.example/hook');
+    const disabled = await db.store.updateEndpoint(
+      partner,
+      endpoint,
+      { enabled: false, disabledReason: 'test' },
+      new Date(Date.now() - 60_000),
+    );
+    expect(disabled.outcome).toBe('updated');
+    return { partner, ref, endpoint };
+  }
+
+  const eventsDeliveredTo = async (partner: string, endpoint: string) =>
+    (await db.store.listDeliveries(partner, endpoint, { limit: 100 })).items.map((d) => d.eventId);
+
+  it('a decision waiting for a re-enable to commit queues its event for the endpoint', async () => {
+    const { partner, ref, endpoint } = await disabledEndpoint();
+    const other = await connect();
+    try {
+      // the re-enable, committed while the decision runs
+      await other.query('BEGIN');
+      await other.query('SELECT 1 FROM endpoints WHERE id = $1 FOR UPDATE', [endpoint]);
+      await other.query(
+        'UPDATE endpoints SET enabled = true, disabled_at = NULL, disabled_reason = NULL WHERE id = $1',
+        [endpoint],
+      );
+      const decided = db.store.recordDecision(decision(partner, ref, 'APPROVED', null, new Date()));
+      await waitingOrDone(other, decided, 'the decision waiting for the endpoint');
+      await other.query('COMMIT');
+
+      const result = await decided;
+      expect(result.outcome).toBe('changed');
+      if (result.outcome !== 'changed') return;
+      expect(await eventsDeliveredTo(partner, endpoint)).toEqual([result.event.eventId]);
+    } finally {
+      await other.end();
+    }
+  });
+
+  it('a re-enable waiting for a decision to commit backfills its event', async () => {
+    const { partner, ref, endpoint } = await disabledEndpoint();
+    const other = await connect();
+    try {
+      // the decision's write as its fan-out leaves it: the event, and the disabled endpoint locked
+      const eventId = randomUUID();
+      await other.query('BEGIN');
+      await other.query(
+        `INSERT INTO events (event_id, customer_id, client_customer_ref, event_type, payload, created_at)
+         VALUES ($1, $2, $3, $4, '{}', now())`,
+        [eventId, partner, ref, EVENT_TYPE],
+      );
+      await other.query('SELECT 1 FROM endpoints WHERE id = $1 FOR KEY SHARE', [endpoint]);
+      const reopened = db.store.updateEndpoint(partner, endpoint, { enabled: true }, new Date());
+      await waitingOrDone(other, reopened, 'the re-enable waiting for the endpoint');
+      await other.query('COMMIT');
+
+      const result = await reopened;
+      expect(result).toMatchObject({ outcome: 'updated', backfilled: 1 });
+      expect(await eventsDeliveredTo(partner, endpoint)).toEqual([eventId]);
+    } finally {
+      await other.end();
+    }
+  });
+});
