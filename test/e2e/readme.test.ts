@@ -100,8 +100,18 @@ describe('README', () => {
           timeout: 240_000,
         });
       } catch (e) {
+        // what the blocks' background processes wrote, to see which one the session waited for
+        const logs = ['listen.log', 'play.log', 'receiver.log', 'alerts.log']
+          .map((name) => {
+            try {
+              return `--- ${name}\n${readFileSync(join(dir, name), 'utf8').slice(-2000)}`;
+            } catch {
+              return `--- ${name}: none`;
+            }
+          })
+          .join('\n');
         throw new Error(
-          `the README session (run ${run}) failed: ${(e as Error).message}\n${readFileSync(outFile, 'utf8')}`,
+          `the README session (run ${run}) failed: ${(e as Error).message}\n${readFileSync(outFile, 'utf8')}\n${logs}`,
         );
       } finally {
         closeSync(out);
