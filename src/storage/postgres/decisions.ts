@@ -31,19 +31,23 @@ const FAN_OUT = `INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, c
      WITH reopened AS (
        SELECT r.id, r.customer_id, r.enabled, r.event_types, r.created_at FROM endpoints r
        WHERE r.id = ANY (ARRAY(
-         SELECT d.id FROM endpoints d WHERE d.customer_id IN (SELECT ev.customer_id FROM ev) AND NOT d.enabled))
+         SELECT d.id FROM (SELECT DISTINCT ev.customer_id FROM ev) c
+         JOIN endpoints d ON d.customer_id = c.customer_id AND NOT d.enabled))
        FOR KEY SHARE OF r
-     ), targets AS (
-       SELECT t.id, t.customer_id, t.event_types, t.created_at FROM endpoints t
-       WHERE t.customer_id IN (SELECT ev.customer_id FROM ev) AND t.enabled
-       UNION ALL
-       SELECT reopened.id, reopened.customer_id, reopened.event_types, reopened.created_at FROM reopened
-       WHERE reopened.enabled
      )
-     SELECT gen_random_uuid()::text, ev.event_id, ev.seq, e.id, e.customer_id, ev.client_customer_ref,
-       ev.created_at, ev.created_at, ev.created_at
-     FROM ev JOIN targets e ON e.customer_id = ev.customer_id AND ev.event_type = ANY (e.event_types)
-     ORDER BY ev.seq, e.created_at, e.id
+     SELECT gen_random_uuid()::text, x.event_id, x.seq, x.endpoint_id, x.customer_id, x.client_customer_ref,
+       x.created_at, x.created_at, x.created_at
+     FROM (
+       SELECT ev.event_id, ev.seq, e.id AS endpoint_id, e.customer_id, ev.client_customer_ref, ev.created_at,
+         e.created_at AS endpoint_created_at
+       FROM ev JOIN endpoints e
+         ON e.customer_id = ev.customer_id AND e.enabled AND ev.event_type = ANY (e.event_types)
+       UNION ALL
+       SELECT ev.event_id, ev.seq, e.id, e.customer_id, ev.client_customer_ref, ev.created_at, e.created_at
+       FROM ev JOIN reopened e
+         ON e.customer_id = ev.customer_id AND e.enabled AND ev.event_type = ANY (e.event_types)
+     ) x
+     ORDER BY x.seq, x.endpoint_created_at, x.endpoint_id
      RETURNING id, event_id, seq`;
 
 // The common case in one autocommit statement: the status, the event and its fan-out, written only if
