@@ -16,7 +16,10 @@ describe('tpcs against a running service', () => {
   let serve: Awaited<ReturnType<typeof startServe>>;
   let env: NodeJS.ProcessEnv;
   beforeAll(async () => {
-    serve = await startServe();
+    // The commands' answers are what is tested, not the database timeout. In a stress run, `endpoints
+    // update` failed once (exit 1) while a PostgreSQL checkpoint beside it synced thousands of test files
+    // and other tests' statements hit their 5 s timeout: most likely this service's own 5 s default.
+    serve = await startServe({ DATABASE_TIMEOUT: '30s' });
     env = { TPCS_API: serve.base, ADMIN_TOKEN: serve.adminToken };
   });
   afterAll(() => {

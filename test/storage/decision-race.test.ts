@@ -61,7 +61,7 @@ describe.skipIf(skipReason('postgres') !== undefined)(
             );
             return (rows[0]?.n ?? 0) > 0;
           },
-          { timeout: 10_000, what: 'the decision waiting for the row lock' },
+          { timeout: 30_000, what: 'the decision waiting for the row lock' },
         );
         await other.query('COMMIT');
 

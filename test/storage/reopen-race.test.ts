@@ -46,7 +46,7 @@ describe.skipIf(skipReason('postgres') !== undefined)('re-enable and a decision 
         );
         return (rows[0]?.n ?? 0) > 0;
       },
-      { timeout: 10_000, what },
+      { timeout: 30_000, what },
     );
   }
 
