@@ -249,7 +249,11 @@ for (const dialect of DIALECTS) {
       expect(d?.attemptCount).toBe(4);
       expect(d?.attempts).toHaveLength(4);
       expect(await db.queue.recover(partner, ep, since, new Date())).toBe(1);
-      expect((await deliveries(partner, ep))[0]).toMatchObject({ status: 'pending', attemptCount: 4 });
+      // pending again, its count kept; the dispatcher, woken by the recover, may already have made the
+      // next attempt (it did once in CI, before this read), so at least the 4 attempts so far
+      const recovered = (await deliveries(partner, ep))[0];
+      expect(['pending', 'delivered']).toContain(recovered?.status);
+      expect(recovered?.attemptCount).toBeGreaterThanOrEqual(4);
       dispatcher.notify();
       await waitFor(async () => (await deliveries(partner, ep))[0]?.status !== 'pending', {
         timeout: 20_000,
