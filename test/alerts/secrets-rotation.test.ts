@@ -7,7 +7,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
-import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../../src/alerts/events.js';
 import { saveNotificationSettings } from '../../src/alerts/notifications.js';
@@ -24,11 +23,11 @@ import { openStorage, type Storage } from '../../src/storage/index.js';
 import { type DeliveryService, startDeliveryService } from '../../src/webhooks/dispatcher/service.js';
 import { type Sink, startSink } from '../dispatcher/sink.js';
 import {
+  connectToSchema,
   DIALECTS,
   type Dialect,
   type FreshDatabaseUrl,
   freshUrl,
-  PG_URL,
   skipReason,
 } from '../support/databases.js';
 import { decide, newEndpoint, newPartner, newThirdParty } from '../support/fixtures.js';
@@ -60,9 +59,7 @@ async function storedValues(dialect: Dialect, url: string) {
       db.close();
     }
   } else {
-    const schema = new URL(url).searchParams.get('schema');
-    const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
-    await client.connect();
+    const client = await connectToSchema(url);
     try {
       rows = {
         endpoints: (await client.query<{ owner: string; value: string }>(sql.endpoints)).rows,

@@ -33,6 +33,7 @@ import {
 } from '../../src/storage/sqlite/migrations.js';
 import { validThirdParty } from '../customers/fixtures.js';
 import {
+  connectToSchema,
   DIALECTS,
   type Dialect,
   type FreshDatabaseUrl,
@@ -66,9 +67,7 @@ async function rawSql(dialect: Dialect, url: string): Promise<Raw> {
       },
     };
   }
-  const schema = new URL(url).searchParams.get('schema');
-  const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
-  await client.connect();
+  const client = await connectToSchema(url);
   return {
     async all(sql, params = []) {
       return (await client.query(sql, params)).rows as Record<string, unknown>[];

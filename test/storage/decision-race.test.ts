@@ -3,9 +3,8 @@
  * lock, and its snapshot still holds the status from before the other committed. The answer must come
  * from the status the other committed, not from that snapshot.
  */
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { skipReason, useDatabases } from '../support/databases.js';
+import { connectToSchema, skipReason, useDatabases } from '../support/databases.js';
 import { decision, newPartner, newThirdParty, REASONS } from '../support/fixtures.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -13,17 +12,6 @@ describe.skipIf(skipReason('postgres') !== undefined)(
   'a decision behind a concurrent one on postgres',
   () => {
     const db = useDatabases('postgres');
-
-    /** A connection of its own on the store's schema (the URL's `?schema=`). */
-    async function connect(): Promise<pg.Client> {
-      const url = new URL(db.url);
-      const schema = url.searchParams.get('schema') ?? 'public';
-      url.searchParams.delete('schema');
-      const client = new pg.Client({ connectionString: url.toString() });
-      await client.connect();
-      await client.query(`SET search_path TO ${client.escapeIdentifier(schema)}`);
-      return client;
-    }
 
     it('changes the status the other one committed, in the same second, instead of answering unchanged', async () => {
       const partner = await newPartner(db.store);
@@ -35,7 +23,7 @@ describe.skipIf(skipReason('postgres') !== undefined)(
       expect(earlier.outcome).toBe('changed');
 
       // the other decision: APPROVED in this second, committed while ours waits for the row
-      const other = await connect();
+      const other = await connectToSchema(db.url);
       try {
         await other.query('BEGIN');
         await other.query(

@@ -6,25 +6,14 @@
  * other run into it (the SQLite writer is one at a time: no such race there).
  */
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { skipReason, useDatabases } from '../support/databases.js';
+import { connectToSchema, skipReason, useDatabases } from '../support/databases.js';
 import { decision, EVENT_TYPE, newEndpoint, newPartner, newThirdParty } from '../support/fixtures.js';
 import { waitFor } from '../support/wait-for.js';
 
 describe.skipIf(skipReason('postgres') !== undefined)('re-enable and a decision at once on postgres', () => {
   const db = useDatabases('postgres');
-
-  /** A connection of its own on the store's schema (the URL's `?schema=`). */
-  async function connect(): Promise<pg.Client> {
-    const url = new URL(db.url);
-    const schema = url.searchParams.get('schema') ?? 'public';
-    url.searchParams.delete('schema');
-    const client = new pg.Client({ connectionString: url.toString() });
-    await client.connect();
-    await client.query(`SET search_path TO ${client.escapeIdentifier(schema)}`);
-    return client;
-  }
 
   /** Resolves once `pending` settles or another session waits for a lock on an endpoints query. */
   async function waitingOrDone(other: pg.Client, pending: Promise<unknown>, what: string) {
@@ -70,7 +59,7 @@ describe.skipIf(skipReason('postgres') !== undefined)('re-enable and a decision 
 
   it('a decision waiting for a re-enable to commit queues its event for the endpoint', async () => {
     const { partner, ref, endpoint } = await disabledEndpoint();
-    const other = await connect();
+    const other = await connectToSchema(db.url);
     try {
       // the re-enable, committed while the decision runs
       await other.query('BEGIN');
@@ -94,7 +83,7 @@ describe.skipIf(skipReason('postgres') !== undefined)('re-enable and a decision 
 
   it('a re-enable waiting for a decision to commit backfills its event', async () => {
     const { partner, ref, endpoint } = await disabledEndpoint();
-    const other = await connect();
+    const other = await connectToSchema(db.url);
     try {
       // the decision's write as its fan-out leaves it: the event, and the disabled endpoint locked
       const eventId = randomUUID();

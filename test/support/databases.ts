@@ -78,6 +78,17 @@ export async function freshUrl(
   };
 }
 
+/**
+ * A connection of its own to a PostgreSQL test database (a `freshUrl`), on its `?schema=`: for a test
+ * that reads the tables directly or holds a lock in a transaction beside the store. The caller ends it.
+ */
+export async function connectToSchema(url: string): Promise<pg.Client> {
+  const schema = new URL(url).searchParams.get('schema') ?? 'public';
+  const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
+  await client.connect();
+  return client;
+}
+
 async function withClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 5000 });
   await client.connect();
