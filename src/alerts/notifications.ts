@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { generateSecret } from '../signing/index.js';
 import type { NotificationSettings, Store } from '../storage/store.js';
-import { endpointUrlShape, MAX_URL_LENGTH } from '../webhooks/url-policy.js';
+import { webhookUrlSchema } from '../webhooks/schema.js';
 import { ALERT_EVENT_TYPES, type AlertEventType } from './events.js';
 
 const eventTypes = z
@@ -19,19 +19,11 @@ const eventTypes = z
     example: ['endpoint.failing', 'endpoint.disabled', 'endpoint.recovered'],
   });
 
-const webhookUrl = z
-  .string()
-  .min(1, 'Must not be empty')
-  .max(MAX_URL_LENGTH, `Must be at most ${MAX_URL_LENGTH} characters`)
-  .superRefine((raw, ctx) => {
-    const shape = raw === '' || raw.length > MAX_URL_LENGTH ? undefined : endpointUrlShape(raw);
-    if (shape && !shape.ok) ctx.addIssue({ code: 'custom', message: shape.problem });
-  })
-  .meta({
-    description:
-      'Where alerts are POSTed, signed like every webhook with the notification secret; must not be one of your webhook endpoints',
-    example: 'https://partner.example/tpcs/alerts',
-  });
+const webhookUrl = webhookUrlSchema.meta({
+  description:
+    'Where alerts are POSTed, signed like every webhook with the notification secret; must not be one of your webhook endpoints',
+  example: 'https://partner.example/tpcs/alerts',
+});
 
 /** `PUT …/notifications`. */
 export const notificationSettingsInputSchema = z

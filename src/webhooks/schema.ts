@@ -17,19 +17,23 @@ const eventTypesSchema = z
   .refine((types) => new Set(types).size === types.length, 'Each event type at most once')
   .meta({ example: [EVENT_TYPE] });
 
-// The URL's shape is checked here, with the body's other fields; the host's addresses by the route.
-const urlSchema = z
+/**
+ * A URL webhooks are sent to (an endpoint's, or the partner's alert URL): its shape is checked here,
+ * with the body's other fields; the host's addresses by the route. Each use adds its own description.
+ */
+export const webhookUrlSchema = z
   .string()
   .min(1, 'Must not be empty')
   .max(MAX_URL_LENGTH, `Must be at most ${MAX_URL_LENGTH} characters`)
   .superRefine((raw, ctx) => {
     const shape = raw === '' || raw.length > MAX_URL_LENGTH ? undefined : endpointUrlShape(raw);
     if (shape && !shape.ok) ctx.addIssue({ code: 'custom', message: shape.problem });
-  })
-  .meta({
-    description: 'http(s) URL; must resolve to public addresses unless the operator allows private ones',
-    example: 'https://partner.example/webhooks/tpcs',
   });
+
+const urlSchema = webhookUrlSchema.meta({
+  description: 'http(s) URL; must resolve to public addresses unless the operator allows private ones',
+  example: 'https://partner.example/webhooks/tpcs',
+});
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
