@@ -15,7 +15,11 @@ import { waitFor } from '../support/wait-for.js';
 describe.skipIf(skipReason('postgres') !== undefined)('re-enable and a decision at once on postgres', () => {
   const db = useDatabases('postgres');
 
-  /** Resolves once `pending` settles or another session waits for a lock on an endpoints query. */
+  /**
+   * Resolves once `pending` settles or another session waits for a lock on a query of endpoints (or
+   * of third parties: pg_stat_activity keeps a query's first 1,024 bytes, and the batch's write names
+   * the endpoints further on).
+   */
   async function waitingOrDone(other: pg.Client, pending: Promise<unknown>, what: string) {
     let settled = false;
     void pending.then(
@@ -31,7 +35,8 @@ describe.skipIf(skipReason('postgres') !== undefined)('re-enable and a decision 
         if (settled) return true;
         const { rows } = await other.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-           WHERE NOT l.granted AND a.pid <> pg_backend_pid() AND a.query LIKE '%endpoints%'`,
+           WHERE NOT l.granted AND a.pid <> pg_backend_pid() 
+             AND (a.query LIKE '%endpoints%' OR a.query LIKE '%UPDATE third_parties%')`,
         );
         return (rows[0]?.n ?? 0) > 0;
       },
@@ -101,6 +106,38 @@ describe.skipIf(skipReason('postgres') !== undefined)('re-enable and a decision 
       const result = await reopened;
       expect(result).toMatchObject({ outcome: 'updated', backfilled: 1 });
       expect(await eventsDeliveredTo(partner, endpoint)).toEqual([eventId]);
+    } finally {
+      await other.end();
+    }
+  });
+
+  it('a batch on two third parties and a re-enable at once both succeed, and the events reach the endpoint', async () => {
+    const { partner, ref, endpoint } = await disabledEndpoint();
+    const second = await newThirdParty(db.store, partner);
+    const other = await connectToSchema(db.url);
+    try {
+      // the re-enable as far as its endpoint lock; its backfill then queues deliveries for `ref`,
+      // taking that third party's delivery lock (the deliveries trigger, migration 003)
+      await other.query('BEGIN');
+      await other.query('SELECT 1 FROM endpoints WHERE id = $1 FOR UPDATE', [endpoint]);
+      await other.query(
+        'UPDATE endpoints SET enabled = true, disabled_at = NULL, disabled_reason = NULL WHERE id = $1',
+        [endpoint],
+      );
+      const batch = db.store.recordDecisions([
+        decision(partner, ref, 'APPROVED', null, new Date()),
+        decision(partner, second, 'APPROVED', null, new Date()),
+      ]);
+      await waitingOrDone(other, batch, 'the batch waiting for the endpoint');
+      // a batch that took the delivery locks before the endpoint's would wait for this session while
+      // it waits for the batch: PostgreSQL would fail one of them (deadlock detected)
+      await other.query('SELECT tpcs_delivery_key_lock($1, $2)', [partner, ref]);
+      await other.query('COMMIT');
+
+      const results = await batch;
+      expect(results.map((r) => r.outcome)).toEqual(['changed', 'changed']);
+      const events = results.map((r) => (r.outcome === 'changed' ? r.event.eventId : ''));
+      expect((await eventsDeliveredTo(partner, endpoint)).sort()).toEqual([...events].sort());
     } finally {
       await other.end();
     }

@@ -199,6 +199,18 @@ const lockMany = statement<CurrentThirdPartyRow>(
    FOR UPDATE`,
 );
 
+// Before those delivery locks: the partners' endpoints, FOR KEY SHARE (a re-enable takes its endpoint
+// FOR UPDATE, then its backfill takes delivery locks; the fan-out below waits for that endpoint). Taken
+// after the delivery locks, a batch and a re-enable could each wait for the other. All of the
+// partners' endpoints, not only those disabled now: one disabled and re-enabled while the batch runs
+// is covered too. KEY SHARE does not stop updates of other columns (a disable, `failing_since`).
+const lockEndpoints = statement(
+  'decisions_lock_endpoints',
+  `SELECT count(*) FROM (
+     SELECT 1 FROM endpoints WHERE customer_id = ANY ($1::text[]) ORDER BY id FOR KEY SHARE
+   ) s`,
+);
+
 // The deliveries trigger takes an advisory lock per third party as it inserts (migration 003), and a
 // completion takes them in hash order: a batch touching several third parties takes them first, in
 // that same order, so neither can wait for the other in a cycle.
@@ -246,7 +258,8 @@ interface Current {
 
 /**
  * {@link Store.recordDecisions}: one transaction of four round trips whatever the batch's size (BEGIN,
- * lock, write, COMMIT; five when its events touch several third parties). The decisions are decided
+ * lock, write, COMMIT; six when its events touch several third parties: the endpoints' and the
+ * delivery locks). The decisions are decided
  * in order in between, against the locked rows as the batch's earlier decisions left them.
  */
 export async function recordDecisions(
@@ -306,6 +319,7 @@ export async function recordDecisions(
     }
     const states = [...finals.values()];
     if (states.length > 1) {
+      await lockEndpoints.run(client, [[...new Set(states.map((s) => s.thirdParty.customerId))]]);
       await lockDeliveryKeys.run(client, [
         states.map((s) => s.thirdParty.customerId),
         states.map((s) => s.thirdParty.clientCustomerRef),
