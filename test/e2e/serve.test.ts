@@ -210,8 +210,9 @@ describe('tpcs serve (real process)', () => {
     bad.stderr.on('data', (c: Buffer) => {
       err += c.toString();
     });
-    const code = await new Promise<number | null>((resolve) => bad.once('exit', (c) => resolve(c)));
-    expect(code).toBe(2);
+    // 'close', not 'exit': stderr is read to its end before the assertions
+    const code = await new Promise<number | null>((resolve) => bad.once('close', (c) => resolve(c)));
+    expect(code, `stderr: ${err}`).toBe(2);
     expect(err).toContain('PORT');
     expect(err).toContain('RETRY_SCHEDULE');
     expect(err).toContain('DATABASE_URL');
