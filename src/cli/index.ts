@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerConformance } from './commands/conformance.js';
+import { registerDecisions } from './commands/decisions.js';
 import { registerEndpoints } from './commands/endpoints.js';
 import { registerListen } from './commands/listen.js';
 import { registerMigrate } from './commands/migrate.js';
@@ -51,6 +52,7 @@ registerListen(program);
 registerReplay(program);
 registerRecover(program);
 registerPartners(program);
+registerDecisions(program);
 registerEndpoints(program);
 registerTokens(program);
 registerSecrets(program);

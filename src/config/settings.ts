@@ -38,6 +38,7 @@ export const COMMANDS = [
   'recover',
   'partners create',
   'tokens reset',
+  'decisions',
   'endpoints list',
   'endpoints create',
   'endpoints update',
@@ -164,7 +165,7 @@ export const SETTINGS = {
     schema: adminToken,
     defaultLabel: 'generated on first start, printed once, stored hashed',
     sensitive: true,
-    commands: { ...optionalIn('serve'), ...requiredIn('partners create', 'tokens reset') },
+    commands: { ...optionalIn('serve'), ...requiredIn('partners create', 'tokens reset', 'decisions') },
   },
   allowPrivateEndpoints: {
     env: 'ALLOW_PRIVATE_ENDPOINTS',
@@ -498,6 +499,7 @@ export const SETTINGS = {
       'endpoints rotate-secret',
       'partners create',
       'tokens reset',
+      'decisions',
     ),
   },
   token: {

@@ -40,6 +40,7 @@ const WRONG_VALUES: Record<(typeof COMMANDS)[number], { args: string[]; names: s
     args: ['--customer-id', 'P1', '--admin-token', 'short'],
     names: '--admin-token (5 characters',
   },
+  decisions: { args: ['--batch-size', '1001', ...ADMIN], names: "--batch-size '1001'" },
   'endpoints list': { args: ['--api', 'nope', ...PARTNER], names: "--api 'nope'" },
   'endpoints create': { args: ['--url', 'ftp://x', ...PARTNER], names: "--url 'ftp://x'" },
   'endpoints update': {
