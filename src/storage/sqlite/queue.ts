@@ -55,6 +55,7 @@ export function sqliteDeliveryQueue(
   signal: QueueSignal,
   box: SecretBox = new SecretBox(),
 ): DeliveryQueue {
+  const watcher = otherProcessWatcher(db, signal);
   const endpointsWithRoom = db.prepare<
     { now: number; per: number },
     {
@@ -393,7 +394,61 @@ export function sqliteDeliveryQueue(
       if (requeued) signal.emit();
       return requeued;
     },
-    onQueued: (listener) => signal.on(listener),
+    onQueued(listener) {
+      const off = signal.on(listener);
+      const unwatch = watcher.watch();
+      return () => {
+        off();
+        unwatch();
+      };
+    },
+  };
+}
+
+/**
+ * How often a listening queue asks SQLite whether another process committed (`PRAGMA data_version`,
+ * a few microseconds): the wake-up of a `tpcs worker` beside `tpcs serve` on one database file.
+ */
+export const OTHER_PROCESS_CHECK_MS = 5;
+
+/**
+ * Wakes this storage's listeners when another connection (another process: this process's store and
+ * queue share one connection) commits to the database file, as PostgreSQL's NOTIFY does for its
+ * queue. `PRAGMA data_version` changes on every commit of another connection, never on this one's,
+ * so a process is not woken by its own claims and completions. Checked every
+ * {@link OTHER_PROCESS_CHECK_MS} while anyone listens (an unref'd timer); without it, a worker in
+ * another process than the API found a decision's deliveries at its next poll (500 ms by default).
+ */
+function otherProcessWatcher(db: Database.Database, signal: QueueSignal) {
+  const version = db.prepare<[], number>('PRAGMA data_version').pluck();
+  let watchers = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let seen = 0;
+  const check = () => {
+    let now: number | undefined;
+    try {
+      now = version.get();
+    } catch {
+      return; // closed, or busy: the next check (or the poll) covers it
+    }
+    if (now === undefined || now === seen) return;
+    seen = now;
+    signal.emit();
+  };
+  return {
+    watch(): () => void {
+      if (watchers++ === 0) {
+        seen = version.get() ?? 0;
+        timer = setInterval(check, OTHER_PROCESS_CHECK_MS);
+        timer.unref();
+      }
+      let watching = true;
+      return () => {
+        if (!watching) return;
+        watching = false;
+        if (--watchers === 0) clearInterval(timer);
+      };
+    },
   };
 }
 
