@@ -9,14 +9,14 @@
  * - backlog: N decisions POSTed to `tpcs serve` running as an API only (DELIVERY_DISPATCHERS=0), then
  *   one `tpcs worker` started to drain them; deliveries/s from the sink's first to its last receipt.
  * - 100 endpoints: the same with 100 endpoints per partner (fan-out).
- * - paced: 500 decisions/s POSTed on schedule to `tpcs serve` with its dispatcher beside the API
+ * - paced: 500 decisions/s (BENCH_PACED_RATE) POSTed on schedule to `tpcs serve` with its dispatcher beside the API
  *   (the in-process wake-up, as shipped); latency from the decision's commit (the event's created_at,
  *   stamped by the API inside the decision's transaction) to the sink's first receipt.
  * - paced + dead: the same with one more endpoint that never answers. Clean and dead runs are
  *   interleaved (ROUNDS each) and the medians shown, since the machine is shared.
  * - baseline: the same signed POSTs to the same sink from a bare undici Pool loop.
  *
- * Usage: npm run build && npx tsx bench/delivery.ts [--quick]. PostgreSQL rows appear when the server
+ * Usage: npm run build && npx tsx bench/delivery.ts [--quick]; BENCH_PACED_RATE sets the paced rate. PostgreSQL rows appear when the server
  * answers (TEST_DATABASE_URL); BENCH_DIALECTS=sqlite (or postgres) runs one of the two.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
@@ -36,7 +36,11 @@ import { BENCH_SECRETS_KEY, describeMachine, markdownTable } from './table.js';
 const QUICK = process.argv.includes('--quick');
 const BACKLOG = QUICK ? 2000 : 5000;
 const FANOUT_EVENTS = QUICK ? 30 : 100;
-const PACED_RATE = 500;
+/** BENCH_PACED_RATE=2000 paces the decisions faster (500 a second by default). */
+const PACED_RATE = Number(process.env.BENCH_PACED_RATE ?? 500);
+if (!Number.isInteger(PACED_RATE) || PACED_RATE < 1 || PACED_RATE > 20_000) {
+  throw new Error(`BENCH_PACED_RATE must be a whole number of decisions a second, 1 to 20000`);
+}
 const PACED_SECONDS = QUICK ? 2 : 3;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 2));
 const PER_ENDPOINT = 32;
@@ -155,7 +159,10 @@ async function spawnTpcs(
   env: Record<string, string>,
   ready: RegExp,
 ): Promise<Proc> {
-  const child = spawn(process.execPath, [BIN, command], {
+  // BENCH_PROFILE=<dir>: each tpcs process writes a V8 CPU profile there when it exits
+  const profile = process.env.BENCH_PROFILE;
+  const nodeFlags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+  const child = spawn(process.execPath, [...nodeFlags, BIN, command], {
     env: {
       ...process.env,
       ALLOW_PRIVATE_ENDPOINTS: 'true',
@@ -319,6 +326,9 @@ interface Row {
   perSecond: number;
   p50: number;
   p99: number;
+  /** paced rows: the decision API's answer times */
+  apiP50?: number;
+  apiP99?: number;
 }
 
 /** Decisions through `tpcs serve` (API only), then one `tpcs worker` drains them. */
@@ -378,7 +388,8 @@ async function paced(
   const ctx = await setup(
     store,
     dead ? [`${sink.url}/paced`, `${sink.url}/hang`] : [`${sink.url}/paced`],
-    200,
+    // 2.5 decisions a second on each third party, at any rate (200 of them at 500/s)
+    Math.max(200, Math.round(PACED_RATE * 0.4)),
   );
   const serve = await startServe(url, !withWorker);
   const worker = withWorker ? await spawnTpcs('worker', { DATABASE_URL: url }, /delivering/) : undefined;
@@ -470,11 +481,13 @@ async function main() {
           );
       if (fan) rows.push(fan);
       // clean and dead interleaved, medians of the rounds' p50 and p99; on PostgreSQL also with the
-      // dispatcher in a separate tpcs worker (woken by LISTEN/NOTIFY) and serve as an API only
-      for (const withWorker of dialect === 'postgres' ? [false, true] : [false]) {
-        const runs: Record<'clean' | 'dead', { p50: number[]; p99: number[]; requests: number }> = {
-          clean: { p50: [], p99: [], requests: 0 },
-          dead: { p50: [], p99: [], requests: 0 },
+      // dispatcher in a separate tpcs worker (woken by LISTEN/NOTIFY on PostgreSQL, by the file's
+      // data_version on SQLite) and serve as an API only
+      for (const withWorker of [false, true]) {
+        type Runs = { p50: number[]; p99: number[]; apiP50: number[]; apiP99: number[]; requests: number };
+        const runs: Record<'clean' | 'dead', Runs> = {
+          clean: { p50: [], p99: [], apiP50: [], apiP99: [], requests: 0 },
+          dead: { p50: [], p99: [], apiP50: [], apiP99: [], requests: 0 },
         };
         const where = withWorker ? 'serve (API) + worker' : 'serve';
         for (let round = 0; round < ROUNDS; round++) {
@@ -484,6 +497,8 @@ async function main() {
             const k = dead ? 'dead' : 'clean';
             runs[k].p50.push(pct(r.latencies, 50));
             runs[k].p99.push(pct(r.latencies, 99));
+            runs[k].apiP50.push(pct(r.answers, 50));
+            runs[k].apiP99.push(pct(r.answers, 99));
             runs[k].requests += r.requests;
             console.error(
               `${dialect} ${where} paced ${k} round ${round + 1}: p50 ${ms(pct(r.latencies, 50))} p99 ${ms(pct(r.latencies, 99))} ms (API answers p50 ${ms(pct(r.answers, 50))} p99 ${ms(pct(r.answers, 99))} ms)`,
@@ -498,6 +513,8 @@ async function main() {
             perSecond: PACED_RATE,
             p50: median(runs[k].p50),
             p99: median(runs[k].p99),
+            apiP50: median(runs[k].apiP50),
+            apiP99: median(runs[k].apiP99),
           });
         }
       }
@@ -510,9 +527,18 @@ async function main() {
   console.log(`Machine: ${describeMachine()}\n`);
   console.log(
     markdownTable(
-      ['scenario', 'db', 'requests', 'deliveries/s', 'p50 ms', 'p99 ms'],
-      rows.map((r) => [r.scenario, r.dialect, fmt(r.deliveries), fmt(r.perSecond), ms(r.p50), ms(r.p99)]),
-      ['left', 'left', 'right', 'right', 'right', 'right'],
+      ['scenario', 'db', 'requests', 'deliveries/s', 'p50 ms', 'p99 ms', 'API p50 ms', 'API p99 ms'],
+      rows.map((r) => [
+        r.scenario,
+        r.dialect,
+        fmt(r.deliveries),
+        fmt(r.perSecond),
+        ms(r.p50),
+        ms(r.p99),
+        r.apiP50 === undefined ? '–' : ms(r.apiP50),
+        r.apiP99 === undefined ? '–' : ms(r.apiP99),
+      ]),
+      ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
     ),
   );
   console.log(
