@@ -56,6 +56,7 @@ import { portalLinkQueries } from './portal-links.js';
 import { sessionQueries } from './sessions.js';
 import { settingQueries } from './settings.js';
 import { thirdPartyQueries } from './third-parties.js';
+import { writeLock } from './write-lock.js';
 
 /** Options for {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -113,6 +114,13 @@ export class SqliteStore implements Store {
   /** The connection, for the delivery queue that shares it (see `openStorage`). */
   get database(): Database.Database {
     return this.#db;
+  }
+
+  #writeLock: (<R>(run: () => R) => Promise<R>) | undefined;
+  /** Decisions wait for another process's write lock without blocking the event loop (write-lock.ts). */
+  #write<R>(run: () => R): Promise<R> {
+    this.#writeLock ??= writeLock(this.#db); // after openSqliteStore has set busy_timeout
+    return this.#writeLock(run);
   }
 
   get #q(): ReturnType<typeof prepareQueries> {
@@ -183,12 +191,12 @@ export class SqliteStore implements Store {
     return this.#q.thirdParties.listAfter(customerId, q);
   }
   async recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult> {
-    const result = this.#q.decisions.record(d);
+    const result = await this.#write(() => this.#q.decisions.record(d));
     if (recordedEvent(result)) this.#signal.emit(); // committed: the dispatcher claims at once
     return result;
   }
   async recordDecisions(list: readonly ComplianceDecisionInput[]): Promise<BatchDecisionResult[]> {
-    const results = this.#q.decisions.recordMany(list);
+    const results = await this.#write(() => this.#q.decisions.recordMany(list));
     if (results.some((r) => r.outcome === 'changed')) this.#signal.emit();
     return results;
   }

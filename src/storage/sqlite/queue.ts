@@ -19,6 +19,7 @@ import { earliestRateSlot, nextTat, rateRoom } from '../rate-limit.js';
 import type { QueueSignal } from '../signal.js';
 import { deliveryQueries } from './deliveries.js';
 import type { Row } from './tables.js';
+import { writeLock } from './write-lock.js';
 
 type DeliveryRow = Row<'deliveries'>;
 type AttemptRow = Row<'attempts'>;
@@ -56,6 +57,8 @@ export function sqliteDeliveryQueue(
   box: SecretBox = new SecretBox(),
 ): DeliveryQueue {
   const watcher = otherProcessWatcher(db, signal);
+  // claims, completions and releases wait for another process's write lock without blocking
+  const write = writeLock(db);
   const endpointsWithRoom = db.prepare<
     { now: number; per: number },
     {
@@ -347,15 +350,15 @@ export function sqliteDeliveryQueue(
     async claim(o) {
       // secrets are stored encrypted: decrypted after the commit, outside the write lock (a value
       // that does not decrypt fails the claim loudly; its deliveries wait for their lease to end)
-      return openDeliverySecrets(box, claimTx.immediate(o));
+      return openDeliverySecrets(box, await write(() => claimTx.immediate(o)));
     },
     async complete(cs, o) {
       if (cs.length === 0) return { disabled: [] };
-      return completeTx.immediate(cs, o);
+      return write(() => completeTx.immediate(cs, o));
     },
     async release(workerId, ids) {
       if (ids.length === 0) return;
-      releaseTx.immediate(workerId, ids);
+      await write(() => releaseTx.immediate(workerId, ids));
       signal.emit(); // claimable again now
     },
     async nextDueAt() {
