@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
-import type { BatchDecisionResult, ComplianceDecisionInput, DecisionResult } from '../store.js';
+import type { BatchDecisionResult, ComplianceDecisionInput } from '../store.js';
 import { toEvent } from './events.js';
 import type { Row } from './tables.js';
 import { toThirdParty } from './third-parties.js';
@@ -10,7 +10,8 @@ import { toThirdParty } from './third-parties.js';
  * delivery per enabled subscribed endpoint in one `BEGIN IMMEDIATE` transaction (the write lock is
  * taken up front, so a concurrent writer in another process waits instead of failing on upgrade). A
  * batch is one such transaction for all its decisions, each decided in turn as a single one would be:
- * one commit (one WAL sync) instead of one per decision.
+ * one commit (one WAL sync) instead of one per decision. Single decisions go through it too, grouped
+ * by the store (SqliteStore.recordDecision).
  */
 export function decisionQueries(db: Database) {
   // delivery ids are made per row inside the fan-out INSERT … SELECT
@@ -101,15 +102,9 @@ export function decisionQueries(db: Database) {
     return { outcome: 'changed', thirdParty: toThirdParty(updated), event: toEvent(event), deliveryIds };
   };
 
-  const record = db.transaction((d: ComplianceDecisionInput): DecisionResult => {
-    const result = decide(d);
-    if (result.outcome === 'refused') throw result.error; // nothing was written for it
-    return result;
-  });
   const recordMany = db.transaction((list: readonly ComplianceDecisionInput[]) => list.map(decide));
 
   return {
-    record: (d: ComplianceDecisionInput): DecisionResult => record.immediate(d),
     recordMany: (list: readonly ComplianceDecisionInput[]): BatchDecisionResult[] =>
       recordMany.immediate(list),
   };

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { openAnswer, SecretBox, sealAnswer } from '../../secrets/box.js';
 import { ensurePrivateFile, restrictSqliteSidecars } from '../../secrets/files.js';
 import { sqliteWriteProbe } from '../readiness.js';
-import { QueueSignal, recordedEvent } from '../signal.js';
+import { QueueSignal } from '../signal.js';
 import type {
   AlertDecision,
   AlertObservation,
@@ -95,6 +95,9 @@ function prepareQueries(db: Database.Database, box: SecretBox) {
  * transaction begun and committed within the call, so none is ever held across an `await`.
  * Statements are prepared once, on first use (after `migrate()` has created the tables).
  */
+/** The most decisions one group commit writes (as many as one batch request may hold). */
+const MAX_DECISION_GROUP = 1000;
+
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   readonly #db: Database.Database;
@@ -190,10 +193,54 @@ export class SqliteStore implements Store {
   ): Promise<CursorPage<ThirdPartyCustomer>> {
     return this.#q.thirdParties.listAfter(customerId, q);
   }
+  /**
+   * Group commit: decisions that arrive while the event loop is busy (or while an earlier group waits
+   * for the write lock) are written together, in arrival order, in one transaction, as
+   * {@link recordDecisions} writes a batch, each with its own result. A commit is most of a decision's
+   * cost here (BEGIN IMMEDIATE … COMMIT, its pages written to the WAL); an idle service writes each
+   * decision alone, one turn of the event loop after it arrives. A database error fails the group.
+   */
   async recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult> {
-    const result = await this.#write(() => this.#q.decisions.record(d));
-    if (recordedEvent(result)) this.#signal.emit(); // committed: the dispatcher claims at once
-    return result;
+    return new Promise<DecisionResult>((resolve, reject) => {
+      this.#decisionQueue.push({ d, resolve, reject });
+      if (!this.#decisionsFlushing && this.#decisionQueue.length === 1) {
+        setImmediate(() => void this.#flushDecisions());
+      }
+    });
+  }
+  readonly #decisionQueue: {
+    d: ComplianceDecisionInput;
+    resolve: (r: DecisionResult) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  #decisionsFlushing = false;
+
+  async #flushDecisions(): Promise<void> {
+    if (this.#decisionsFlushing) return;
+    this.#decisionsFlushing = true;
+    try {
+      while (this.#decisionQueue.length > 0) {
+        const group = this.#decisionQueue.splice(0, MAX_DECISION_GROUP);
+        let results: BatchDecisionResult[];
+        try {
+          results = await this.#write(() => this.#q.decisions.recordMany(group.map((g) => g.d)));
+        } catch (error) {
+          for (const g of group) g.reject(error);
+          continue;
+        }
+        // committed: the dispatcher claims at once
+        if (results.some((r) => r.outcome === 'changed')) this.#signal.emit();
+        for (const [i, g] of group.entries()) {
+          const r = results[i];
+          if (r === undefined) g.reject(new Error('a grouped decision got no result'));
+          else if (r.outcome === 'refused')
+            g.reject(r.error); // nothing was written for it
+          else g.resolve(r);
+        }
+      }
+    } finally {
+      this.#decisionsFlushing = false;
+    }
   }
   async recordDecisions(list: readonly ComplianceDecisionInput[]): Promise<BatchDecisionResult[]> {
     const results = await this.#write(() => this.#q.decisions.recordMany(list));
