@@ -150,8 +150,8 @@ function changed(
 /**
  * The outbox write; see {@link DecisionResult}. One round trip when the status changes and the third
  * party's previous event is from an earlier second than this decision (the common case), and for
- * not_found; otherwise (unchanged, a decision in the same second as the previous event, REJECTED again
- * with other reasons, a concurrent decision on the same third party) four more, under the row lock:
+ * not_found; two when it is from the same second; otherwise (unchanged, REJECTED again with other
+ * reasons, a concurrent decision on the same third party) four more, under the row lock:
  * {@link recordDecisionLocked}. The caller tells other processes after the commit
  * (`DeliveryNotifier`).
  */
@@ -164,6 +164,23 @@ export async function recordDecision(pool: pg.Pool, d: ComplianceDecisionInput):
   // same third party that committed while this one waited for the row lock is missing: "unchanged"
   // against the status before it would drop a real change (APPROVED, then REJECTED a moment later, in
   // the same second). The locked path reads the latest status and decides.
+  //
+  // A status change in the same second as the previous event (the snapshot's) tries once more first,
+  // stamped after that event: one round trip instead of the locked path's four. The statement checks
+  // the status and the timestamp again on the latest row, under its lock, so a snapshot that a
+  // concurrent decision made stale writes nothing and goes to the locked path as before.
+  if (row.status !== d.status && row.last_event_at !== null) {
+    let again: BuiltEvent | undefined;
+    try {
+      again = d.buildEvent(row.last_event_at);
+    } catch {
+      again = undefined; // too far ahead by the snapshot: the locked path decides on the latest row
+    }
+    if (again !== undefined) {
+      const retried = (await writeIfLater.run(pool, writeValues(d, again))).rows[0];
+      if (retried?.written) return changed(d, again, toThirdParty(retried), retried as WrittenRow);
+    }
+  }
   return recordDecisionLocked(pool, d);
 }
 
