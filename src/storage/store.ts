@@ -559,7 +559,11 @@ export interface Store {
     customerId: string,
     q: { status?: ThirdPartyStatus; limit: number; cursor?: string },
   ): Promise<CursorPage<ThirdPartyCustomer>>;
-  /** Status change + event + deliveries in one transaction; see ComplianceDecisionInput. */
+  /**
+   * Status change + event + deliveries in one transaction; see ComplianceDecisionInput. SQLite may
+   * share that transaction with decisions that arrived at the same moment (group commit): each keeps
+   * its own result, but a database error fails them all.
+   */
   recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult>;
   /**
    * Many decisions at once, each decided as {@link recordDecision} would one after another in the
