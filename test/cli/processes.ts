@@ -39,8 +39,16 @@ export function tpcs(
     child.stderr.on('data', (c: Buffer) => {
       stderr += c.toString();
     });
+    // a command that never ends fails the test with what it printed, instead of its timeout saying nothing
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`tpcs ${args.join(' ')}: no exit after 60 s\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, 60_000);
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
     child.stdin.end(options.input);
   });
 }
@@ -140,15 +148,21 @@ export async function startServe(env: NodeJS.ProcessEnv = {}) {
 
 /** Calls the service's API with fetch and returns status and JSON. */
 export async function api(base: string, method: string, path: string, token: string, body?: unknown) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  try {
+    const res = await fetch(`${base}${path}`, {
+      // a request the service never answers fails with its path, instead of the test's timeout
+      signal: AbortSignal.timeout(30_000),
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  } catch (error) {
+    throw new Error(`${method} ${path}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** A request a local server received. */
