@@ -106,6 +106,11 @@ describe('tpcs against a running service', () => {
   });
 
   it('creates a partner, resets its token, listens, recovers and replays', async () => {
+    // Each step is logged with its time: CI at full load once ran this test into its timeout with
+    // nothing said, and the log then shows the last step reached.
+    const t0 = performance.now();
+    const step = (what: string) =>
+      console.log(`[service test] ${Math.round(performance.now() - t0)} ms: ${what}`);
     // partners create: the token once; a second create is refused (exit 1).
     const created = await tpcs(
       ['partners', 'create', '--customer-id', CUSTOMER, '--name', 'Acme', '--json'],
@@ -118,6 +123,7 @@ describe('tpcs against a running service', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^error: conflict: [^\n]+\n$/);
 
+    step('tokens reset');
     // tokens reset: a new token, the old one refused from now on.
     const reset = await tpcs(['tokens', 'reset', '--customer-id', CUSTOMER, '--api', serve.base], {
       env: { ADMIN_TOKEN: serve.adminToken },
@@ -130,6 +136,7 @@ describe('tpcs against a running service', () => {
     expect((await tpcs(['tokens', 'reset', '--customer-id', 'NOBODY'], { env })).code).toBe(1);
     const partnerEnv = { TPCS_API: serve.base, TPCS_TOKEN: token, TPCS_CUSTOMER_ID: CUSTOMER };
 
+    step('endpoint and listen');
     // A subscribed endpoint that fails at first (500), and the developer's local app behind listen.
     let endpointStatus = 500;
     const endpoint = await localServer(() => ({ status: endpointStatus }));
@@ -167,6 +174,7 @@ describe('tpcs against a running service', () => {
       );
       expect(decision.status).toBe(200);
 
+      step('decided; waiting for the delivery and its copy');
       await waitFor(() => app.received.length >= 1 && endpoint.received.length >= 1, {
         timeout: 15_000,
         what: 'the delivery at the endpoint and its copy at the local app',
@@ -180,13 +188,20 @@ describe('tpcs against a running service', () => {
       });
       const eventId = forwarded?.headers['webhook-id'] as string;
       expect(JSON.parse(String(forwarded?.body)).event_id).toBe(eventId);
+      step('waiting for the line of listen');
       await listen.waitFor(new RegExp(`${eventId}\\s+REJECTED\\s+${CUSTOMER}/CUST_7\\s+→ 200`));
     } finally {
       listen.child.kill('SIGINT');
     }
+    step('listen stopped (SIGINT); waiting for its exit');
+    const late = setTimeout(() => {
+      step(`listen still running 20 s after SIGINT; its output:\n${JSON.stringify(listen.output)}`);
+    }, 20_000);
     expect(await listen.exited).toBe(0);
+    clearTimeout(late);
     expect(listen.output.stderr).toBe('');
 
+    step('waiting for the delivery to fail');
     // With RETRY_SCHEDULE=1s the delivery fails after two attempts; the endpoint is then fixed.
     const deliveriesPath = `/api/v1/customers/${CUSTOMER}/webhooks/${webhookId}/deliveries`;
     const deliveries = await waitFor(
@@ -202,6 +217,7 @@ describe('tpcs against a running service', () => {
     endpointStatus = 200;
     const before = endpoint.received.length;
 
+    step('recover --wait');
     const recover = await tpcs(['recover', '--webhook', webhookId, '--since', '1h', '--wait', '20'], {
       env: partnerEnv,
     });
@@ -211,6 +227,7 @@ describe('tpcs against a running service', () => {
     expect(recover.code).toBe(0);
     expect(endpoint.received.length).toBe(before + 1);
 
+    step('replay');
     const replay = await tpcs(['replay', '--webhook', webhookId, '--delivery', deliveries[0]?.id as string], {
       env: partnerEnv,
     });
@@ -228,6 +245,7 @@ describe('tpcs against a running service', () => {
     });
     expect(malformed.code).toBe(2);
 
+    step('closing the local servers');
     await Promise.all([endpoint.close(), app.close()]);
   });
 

@@ -38,6 +38,8 @@ type ListenOptions = CommandValues<'listen', typeof ARGUMENTS>;
 const RECONNECT_MS = 1_000;
 /** Heartbeats come every 15 s: a silent minute means the connection is dead. */
 const SILENCE_MS = 60_000;
+/** How long a stopped listen (Ctrl-C, SIGTERM) may take to finish what it is doing before it exits. */
+const STOP_GRACE_MS = 3_000;
 /** The longest wait before connecting again, whatever `Retry-After` asks. */
 const MAX_RETRY_WAIT_MS = 60_000;
 /** Refusals that pass: the service is busy (429), restarting or overloaded (5xx, a proxy's 502/504). */
@@ -85,7 +87,17 @@ async function listen(options: ListenOptions): Promise<void> {
   // No overall timeout: the stream stays open; a silent connection is dropped instead (SILENCE_MS).
   const api = createApiClient(options.api, options.token, null);
   const stop = new AbortController();
-  const onSignal = () => stop.abort();
+  // The open stream's reader, cancelled on Ctrl-C. Aborting the request alone is not enough: the
+  // client builds a `Request` with the signal, and once that object is garbage-collected undici no
+  // longer follows the signal (nodejs/undici#3644, nodejs/node#55428, open). A CI run at full load
+  // left listen streaming heartbeats ~100 s after its SIGINT.
+  const readers = new Set<ReadableStreamDefaultReader<Uint8Array>>();
+  const onSignal = () => {
+    stop.abort();
+    for (const reader of readers) void reader.cancel().catch(() => {});
+    // and whatever else is still pending (a forward): a stopped listen ends within a few seconds
+    setTimeout(() => process.exit(process.exitCode ?? EXIT.ok), STOP_GRACE_MS).unref();
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const pause = (ms: number) => sleep(ms, undefined, { signal: stop.signal }).catch(() => {});
@@ -146,7 +158,7 @@ async function listen(options: ListenOptions): Promise<void> {
         console.log(`Your webhook signing secret is ${sessionSecret} (^C to quit)`);
       }
       try {
-        for await (const message of readSse(chunksOf(answer.body, silence.reset))) {
+        for await (const message of readSse(chunksOf(answer.body, silence.reset, readers))) {
           if (message.event !== 'event' || message.id === undefined) continue;
           lastEventId = message.id;
           await forward(options, sessionSecret, message.id, message.data);
@@ -182,9 +194,17 @@ function watchdog(ms: number, onSilence: () => void): { reset(): void; stop(): v
   };
 }
 
-/** A response body's chunks, calling `onChunk` as each arrives; the body is cancelled when left early. */
-async function* chunksOf(body: ReadableStream<Uint8Array>, onChunk: () => void): AsyncGenerator<Uint8Array> {
+/**
+ * A response body's chunks, calling `onChunk` as each arrives; the body is cancelled when left early.
+ * Its reader is in `open` while it reads (so that Ctrl-C can cancel it).
+ */
+async function* chunksOf(
+  body: ReadableStream<Uint8Array>,
+  onChunk: () => void,
+  open: Set<ReadableStreamDefaultReader<Uint8Array>>,
+): AsyncGenerator<Uint8Array> {
   const reader = body.getReader();
+  open.add(reader);
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -193,6 +213,7 @@ async function* chunksOf(body: ReadableStream<Uint8Array>, onChunk: () => void):
       yield value;
     }
   } finally {
+    open.delete(reader);
     await reader.cancel().catch(() => {});
   }
 }
