@@ -59,6 +59,16 @@ describe.skipIf(skipReason('postgres') !== undefined)('re-enable and a decision 
     return { partner, ref, endpoint };
   }
 
+  /** A re-enable's first statements on `other`, left uncommitted: the endpoint locked and enabled. */
+  async function beginReenable(other: pg.Client, endpoint: string) {
+    await other.query('BEGIN');
+    await other.query('SELECT 1 FROM endpoints WHERE id = $1 FOR UPDATE', [endpoint]);
+    await other.query(
+      'UPDATE endpoints SET enabled = true, disabled_at = NULL, disabled_reason = NULL WHERE id = $1',
+      [endpoint],
+    );
+  }
+
   const eventsDeliveredTo = async (partner: string, endpoint: string) =>
     (await db.store.listDeliveries(partner, endpoint, { limit: 100 })).items.map((d) => d.eventId);
 
@@ -67,12 +77,7 @@ describe.skipIf(skipReason('postgres') !== undefined)('re-enable and a decision 
     const other = await connectToSchema(db.url);
     try {
       // the re-enable, committed while the decision runs
-      await other.query('BEGIN');
-      await other.query('SELECT 1 FROM endpoints WHERE id = $1 FOR UPDATE', [endpoint]);
-      await other.query(
-        'UPDATE endpoints SET enabled = true, disabled_at = NULL, disabled_reason = NULL WHERE id = $1',
-        [endpoint],
-      );
+      await beginReenable(other, endpoint);
       const decided = db.store.recordDecision(decision(partner, ref, 'APPROVED', null, new Date()));
       await waitingOrDone(other, decided, 'the decision waiting for the endpoint');
       await other.query('COMMIT');
@@ -118,12 +123,7 @@ describe.skipIf(skipReason('postgres') !== undefined)('re-enable and a decision 
     try {
       // the re-enable as far as its endpoint lock; its backfill then queues deliveries for `ref`,
       // taking that third party's delivery lock (the deliveries trigger, migration 003)
-      await other.query('BEGIN');
-      await other.query('SELECT 1 FROM endpoints WHERE id = $1 FOR UPDATE', [endpoint]);
-      await other.query(
-        'UPDATE endpoints SET enabled = true, disabled_at = NULL, disabled_reason = NULL WHERE id = $1',
-        [endpoint],
-      );
+      await beginReenable(other, endpoint);
       const batch = db.store.recordDecisions([
         decision(partner, ref, 'APPROVED', null, new Date()),
         decision(partner, second, 'APPROVED', null, new Date()),
