@@ -9,15 +9,16 @@
  * - backlog: N decisions POSTed to `tpcs serve` running as an API only (DELIVERY_DISPATCHERS=0), then
  *   one `tpcs worker` started to drain them; deliveries/s from the sink's first to its last receipt.
  * - 100 endpoints: the same with 100 endpoints per partner (fan-out).
- * - paced: 500 decisions/s (BENCH_PACED_RATE) POSTed on schedule to `tpcs serve` with its dispatcher beside the API
- *   (the in-process wake-up, as shipped); latency from the decision's commit (the event's created_at,
+ * - paced: 500 decisions/s (BENCH_PACED_RATE) POSTed on schedule to `tpcs serve` with its dispatcher
+ *   beside the API (the in-process wake-up, as shipped); latency from the decision's commit (the event's created_at,
  *   stamped by the API inside the decision's transaction) to the sink's first receipt.
  * - paced + dead: the same with one more endpoint that never answers. Clean and dead runs are
  *   interleaved (ROUNDS each) and the medians shown, since the machine is shared.
  * - baseline: the same signed POSTs to the same sink from a bare undici Pool loop.
  *
- * Usage: npm run build && npx tsx bench/delivery.ts [--quick]; BENCH_PACED_RATE sets the paced rate. PostgreSQL rows appear when the server
- * answers (TEST_DATABASE_URL); BENCH_DIALECTS=sqlite (or postgres) runs one of the two.
+ * Usage: npm run build && npx tsx bench/delivery.ts [--quick]. PostgreSQL rows appear when the server
+ * answers (TEST_DATABASE_URL); BENCH_DIALECTS=sqlite (or postgres) runs one of the two;
+ * BENCH_PACED_RATE sets the paced rate; BENCH_PROFILE=<dir> writes each tpcs process's CPU profile.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';

@@ -276,8 +276,8 @@ interface Current {
 /**
  * {@link Store.recordDecisions}: one transaction of four round trips whatever the batch's size (BEGIN,
  * lock, write, COMMIT; six when its events touch several third parties: the endpoints' and the
- * delivery locks). The decisions are decided
- * in order in between, against the locked rows as the batch's earlier decisions left them.
+ * delivery locks). The decisions are decided in order in between, against the locked rows as the
+ * batch's earlier decisions left them.
  */
 export async function recordDecisions(
   pool: pg.Pool,

@@ -88,16 +88,19 @@ function prepareQueries(db: Database.Database, box: SecretBox) {
   };
 }
 
-/**
- * The embedded store: one better-sqlite3 connection, WAL, foreign keys on.
- *
- * Methods are async to honour the {@link Store} contract but run synchronously: each is one SQLite
- * transaction begun and committed within the call, so none is ever held across an `await`.
- * Statements are prepared once, on first use (after `migrate()` has created the tables).
- */
 /** The most decisions one group commit writes (as many as one batch request may hold). */
 const MAX_DECISION_GROUP = 1000;
 
+/**
+ * The embedded store: one better-sqlite3 connection, WAL, foreign keys on.
+ *
+ * Methods are async to honour the {@link Store} contract, and most run synchronously: each is one SQLite
+ * transaction begun and committed within the call, so none is ever held across an `await`. Decisions
+ * are the exception in timing only: grouped (see {@link recordDecision}), and waiting for another
+ * process's write lock asynchronously (write-lock.ts), but each group is still one synchronous
+ * transaction.
+ * Statements are prepared once, on first use (after `migrate()` has created the tables).
+ */
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   readonly #db: Database.Database;
@@ -223,13 +226,11 @@ export class SqliteStore implements Store {
         const group = this.#decisionQueue.splice(0, MAX_DECISION_GROUP);
         let results: BatchDecisionResult[];
         try {
-          results = await this.#write(() => this.#q.decisions.recordMany(group.map((g) => g.d)));
+          results = await this.recordDecisions(group.map((g) => g.d));
         } catch (error) {
           for (const g of group) g.reject(error);
           continue;
         }
-        // committed: the dispatcher claims at once
-        if (results.some((r) => r.outcome === 'changed')) this.#signal.emit();
         for (const [i, g] of group.entries()) {
           const r = results[i];
           if (r === undefined) g.reject(new Error('a grouped decision got no result'));
@@ -244,6 +245,7 @@ export class SqliteStore implements Store {
   }
   async recordDecisions(list: readonly ComplianceDecisionInput[]): Promise<BatchDecisionResult[]> {
     const results = await this.#write(() => this.#q.decisions.recordMany(list));
+    // committed: the dispatcher claims at once
     if (results.some((r) => r.outcome === 'changed')) this.#signal.emit();
     return results;
   }
