@@ -4,9 +4,8 @@
  * from the status the other committed, not from that snapshot.
  */
 import { describe, expect, it } from 'vitest';
-import { connectToSchema, skipReason, useDatabases } from '../support/databases.js';
+import { connectToSchema, settledOrWaitingForLock, skipReason, useDatabases } from '../support/databases.js';
 import { decision, newPartner, newThirdParty, REASONS } from '../support/fixtures.js';
-import { waitFor } from '../support/wait-for.js';
 
 describe.skipIf(skipReason('postgres') !== undefined)(
   'a decision behind a concurrent one on postgres',
@@ -35,21 +34,12 @@ describe.skipIf(skipReason('postgres') !== undefined)(
         const ours = db.store.recordDecision(
           decision(partner, ref, 'REJECTED', REASONS, new Date(second + 200)),
         );
-        let settled = false;
-        void ours.finally(() => {
-          settled = true;
-        });
         // it waits for the row (or, answering from its snapshot alone, does not wait at all)
-        await waitFor(
-          async () => {
-            if (settled) return true;
-            const { rows } = await other.query<{ n: number }>(
-              `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-             WHERE NOT l.granted AND a.pid <> pg_backend_pid() AND a.query LIKE '%third_parties%'`,
-            );
-            return (rows[0]?.n ?? 0) > 0;
-          },
-          { timeout: 30_000, what: 'the decision waiting for the row lock' },
+        await settledOrWaitingForLock(
+          other,
+          ours,
+          ['%third_parties%'],
+          'the decision waiting for the row lock',
         );
         await other.query('COMMIT');
 

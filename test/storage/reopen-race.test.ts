@@ -8,41 +8,16 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { connectToSchema, skipReason, useDatabases } from '../support/databases.js';
+import { connectToSchema, settledOrWaitingForLock, skipReason, useDatabases } from '../support/databases.js';
 import { decision, EVENT_TYPE, newEndpoint, newPartner, newThirdParty } from '../support/fixtures.js';
-import { waitFor } from '../support/wait-for.js';
 
 describe.skipIf(skipReason('postgres') !== undefined)('re-enable and a decision at once on postgres', () => {
   const db = useDatabases('postgres');
 
-  /**
-   * Resolves once `pending` settles or another session waits for a lock on a query of endpoints (or
-   * of third parties: pg_stat_activity keeps a query's first 1,024 bytes, and the batch's write names
-   * the endpoints further on).
-   */
-  async function waitingOrDone(other: pg.Client, pending: Promise<unknown>, what: string) {
-    let settled = false;
-    void pending.then(
-      () => {
-        settled = true;
-      },
-      () => {
-        settled = true;
-      },
-    );
-    await waitFor(
-      async () => {
-        if (settled) return true;
-        const { rows } = await other.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-           WHERE NOT l.granted AND a.pid <> pg_backend_pid() 
-             AND (a.query LIKE '%endpoints%' OR a.query LIKE '%UPDATE third_parties%')`,
-        );
-        return (rows[0]?.n ?? 0) > 0;
-      },
-      { timeout: 30_000, what },
-    );
-  }
+  /** Resolves once `pending` settles or it waits for a lock held on `other`. */
+  const waitingOrDone = (other: pg.Client, pending: Promise<unknown>, what: string) =>
+    // the batch's write names the endpoints past the 1,024 bytes pg_stat_activity keeps: its start
+    settledOrWaitingForLock(other, pending, ['%endpoints%', '%UPDATE third_parties%'], what);
 
   /** A partner with a third party and one endpoint, disabled a minute ago. */
   async function disabledEndpoint() {

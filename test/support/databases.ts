@@ -18,6 +18,7 @@ import { openStorage, type Storage } from '../../src/storage/index.js';
 import type { DeliveryQueue } from '../../src/storage/queue.js';
 import type { Store } from '../../src/storage/store.js';
 import { PG_URL, postgresSkipReason } from './postgres.js';
+import { waitFor } from './wait-for.js';
 
 export const DIALECTS = ['sqlite', 'postgres'] as const;
 export type Dialect = (typeof DIALECTS)[number];
@@ -87,6 +88,44 @@ export async function connectToSchema(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
   await client.connect();
   return client;
+}
+
+/**
+ * Resolves once `pending` settles, or once a session other than `observer`'s waits for a lock while
+ * running a statement whose text matches one of `patterns` (SQL LIKE; pg_stat_activity keeps a
+ * statement's first 1,024 bytes). For a test that holds a lock on `observer` and lets the store run
+ * into it; on timeout it fails naming `what`.
+ */
+export async function settledOrWaitingForLock(
+  observer: pg.Client,
+  pending: Promise<unknown>,
+  patterns: string[],
+  what: string,
+): Promise<void> {
+  let settled = false;
+  void pending.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  await waitFor(
+    async () => {
+      if (settled) return true;
+      // `observer` is usually in a transaction (holding the lock), and a transaction keeps the first
+      // pg_stat_activity it read: cleared, each check sees the statements running now
+      await observer.query('SELECT pg_stat_clear_snapshot()');
+      const { rows } = await observer.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE NOT l.granted AND a.pid <> pg_backend_pid() AND a.query LIKE ANY ($1::text[])`,
+        [patterns],
+      );
+      return (rows[0]?.n ?? 0) > 0;
+    },
+    { timeout: 30_000, what },
+  );
 }
 
 async function withClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
