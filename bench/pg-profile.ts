@@ -11,6 +11,8 @@
  * Point it at a cluster of its own so the CPU figure is this drain's only:
  *   PROFILE_PG_URL=postgres://postgres@127.0.0.1:5433/test PROFILE_PG_DATA=/tmp/pgprof/data \
  *     npx tsx bench/pg-profile.ts [--deliveries 20000] [--endpoints 100]
+ * PROFILE_SQL=<file> runs that file in the bench's schema after the migrations, before anything is
+ * queued: a schema or function change tried before it becomes a migration.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -91,6 +93,11 @@ async function main() {
   const u = new URL(PG_URL);
   u.searchParams.set('schema', schema);
   const storage = await openStorage(u.toString(), { secrets: { key: BENCH_SECRETS_KEY } });
+  if (process.env.PROFILE_SQL) {
+    await admin.query(`SET search_path TO ${schema}`);
+    await admin.query(readFileSync(process.env.PROFILE_SQL, 'utf8'));
+    await admin.query('RESET search_path');
+  }
   const sink = await startSink();
   try {
     const partner = await newPartner(storage.store);

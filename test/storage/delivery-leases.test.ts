@@ -117,6 +117,47 @@ describe.skipIf(skipReason('postgres') !== undefined)('delivery leases on postgr
       attemptCount: 2,
     });
   });
+
+  it('deletes the attempts and leases of an endpoint it deletes, and only those (021)', async () => {
+    const { partner, ep } = await endpointWithBacklog(2);
+    const other = await endpointWithBacklog(1);
+    const mine = (await one.queue.claim(claimOpts('w1'))).filter((x) =>
+      [ep, other.ep].includes(x.endpointId),
+    );
+    expect(mine).toHaveLength(3);
+    // an attempt for each (one leased delivery of `ep` stays leased: completed by another worker)
+    const [kept, ...rest] = mine.filter((x) => x.endpointId === ep);
+    if (!kept) throw new Error('nothing claimed');
+    await one.queue.complete(
+      [...rest, ...mine.filter((x) => x.endpointId === other.ep)].map((x) => delivered(x.id, x.endpointId)),
+      { ...WINDOW, workerId: 'w1' },
+    );
+    await one.queue.complete([delivered(kept.id, ep)], { ...WINDOW, workerId: 'w9' });
+    const pool = new pg.Pool({ ...parsePostgresUrl(fresh.url).config, max: 1 });
+    try {
+      const count = async (endpointId: string) => {
+        const { rows } = await pool.query<{ attempts: number; leases: number }>(
+          `SELECT (SELECT count(*)::int FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
+                   WHERE d.endpoint_id = $1) AS attempts,
+                  (SELECT count(*)::int FROM delivery_leases WHERE endpoint_id = $1) AS leases`,
+          [endpointId],
+        );
+        return rows[0];
+      };
+      expect(await count(ep)).toEqual({ attempts: 2, leases: 1 });
+      const ids = mine.filter((x) => x.endpointId === ep).map((x) => x.id);
+      expect(await one.store.deleteEndpoint(partner, ep)).toBe(true);
+      const { rows } = await pool.query<{ attempts: number; leases: number }>(
+        `SELECT (SELECT count(*)::int FROM attempts WHERE delivery_id = ANY ($1)) AS attempts,
+                (SELECT count(*)::int FROM delivery_leases WHERE delivery_id = ANY ($1)) AS leases`,
+        [ids],
+      );
+      expect(rows[0]).toEqual({ attempts: 0, leases: 0 });
+      expect(await count(other.ep)).toEqual({ attempts: 1, leases: 0 });
+    } finally {
+      await pool.end();
+    }
+  });
 });
 
 describe.skipIf(skipReason('postgres') !== undefined)('lease table migration on postgres', () => {
