@@ -99,6 +99,19 @@ export function meterPostgres(postmaster: number, database: string): CpuMeter {
   );
 }
 
+/** The backends of `database` alive now. */
+export function postgresBackends(postmaster: number, database: string): number[] {
+  const named = new RegExp(`\\s${database}(\\s|$)`);
+  return pids().filter((pid) => statOf(pid)?.ppid === postmaster && named.test(commandLineOf(pid)));
+}
+
+/** CPU seconds used so far by these processes (for phases of a run: take differences). */
+export function cpuOf(processes: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of processes) ticks += statOf(pid)?.ticks ?? 0;
+  return ticks / TICKS_PER_SECOND;
+}
+
 /** The pid of the process whose command line starts with `name`, e.g. `redis-server`. */
 export function findProcess(name: string): number | undefined {
   return pids().find((pid) => commandLineOf(pid).startsWith(name));

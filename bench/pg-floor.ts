@@ -1,0 +1,359 @@
+/**
+ * bench/pg-floor: PostgreSQL's own cost of a drain, without HTTP (issue 13).
+ *
+ * The same backlog (20,000 deliveries: 200 events × 100 endpoints of one partner) is claimed and
+ * completed in batches of 25 on one connection until none is left, three ways, and the database's
+ * CPU per delivery is read from /proc (utime + stime of that database's backends):
+ *
+ * - jobs: graphile-worker's pattern (a sketch, not graphile itself): one jobs table, the claim an
+ *   `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`, the completion a `DELETE`. No attempt
+ *   log, no status kept, no order, no bounds. The baseline.
+ * - slim: what tpcs would keep at least, laid out for few writes: the pending deliveries in a slim
+ *   queue table (per-key heads, the lease in the row), the claim a HOT update of it; the completion
+ *   deletes the queue row, updates the delivery's status in place (HOT: no index on what it changes,
+ *   fillfactor 80), inserts the attempt, and promotes each key's next delivery.
+ * - tpcs: the shipped schema and functions (`tpcs_claim`, `tpcs_complete`, the head triggers), through
+ *   the queue's own claim and complete, each delivery completed as delivered.
+ *
+ * Rounds are interleaved; the table prints medians and each system's ratio to `jobs`. The claim's and
+ * the completion's shares are the backends' CPU read before and after each call (10 ms ticks, so
+ * only their sums over a drain mean anything). FLOOR_SQL=<file> runs that file on the tpcs database
+ * after its migrations: a change to its functions or indexes, measured before it becomes a migration.
+ *
+ *   npx tsx bench/pg-floor.ts [--rounds 3] [--deliveries 20000] [--batch 25]
+ * PostgreSQL at TEST_DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432), on this machine.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { openStorage } from '../src/storage/index.js';
+import type { Completion } from '../src/storage/queue.js';
+import { decide, newEndpoint, newPartner, newThirdParty } from '../test/support/fixtures.js';
+import { cpuOf, meterPostgres, postgresBackends, postmasterPid } from './peers/cpu.js';
+import { BENCH_SECRETS_KEY, describeMachine, formatInteger, markdownTable, median } from './table.js';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    deliveries: { type: 'string', default: '20000' },
+    batch: { type: 'string', default: '25' },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const ENDPOINTS = 100;
+const EVENTS = Math.ceil(Number(values.deliveries) / ENDPOINTS);
+const TOTAL = EVENTS * ENDPOINTS;
+const BATCH = Number(values.batch);
+const ADMIN_URL = (process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test').replace(
+  /\?.*$/,
+  '',
+);
+const PAYLOAD = JSON.stringify({ type: 'THIRD_PARTY_CUSTOMER_STATUS_UPDATED', data: { status: 'APPROVED' } });
+
+interface Drain {
+  /** Queues the backlog (not measured). */
+  fill(): Promise<void>;
+  /** Claims up to BATCH; returns what the completion needs. */
+  claim(): Promise<unknown[]>;
+  complete(claimed: unknown[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+const JOBS_SCHEMA = /* sql */ `
+CREATE TABLE jobs (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, task text NOT NULL, payload json NOT NULL,
+  run_at timestamptz NOT NULL DEFAULT now(), attempts int NOT NULL DEFAULT 0, locked_at timestamptz, locked_by text);
+CREATE INDEX jobs_main ON jobs (run_at, id) WHERE locked_at IS NULL;`;
+
+function jobs(url: string): Drain {
+  const db = new pg.Client({ connectionString: url });
+  return {
+    async fill() {
+      await db.connect();
+      await db.query(JOBS_SCHEMA);
+      await db.query(
+        `INSERT INTO jobs (task, payload) SELECT 'deliver', json_build_object('endpoint', 'ep' || (i % $2), 'body', $3::json)
+         FROM generate_series(1, $1) i`,
+        [TOTAL, ENDPOINTS, PAYLOAD],
+      );
+      await db.query('ANALYZE jobs');
+    },
+    async claim() {
+      const { rows } = await db.query<{ id: string }>({
+        name: 'claim',
+        text: `UPDATE jobs SET locked_at = now(), locked_by = $1, attempts = attempts + 1
+               WHERE id IN (SELECT id FROM jobs WHERE locked_at IS NULL AND run_at <= now()
+                            ORDER BY run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+               RETURNING id, payload`,
+        values: ['w1', BATCH],
+      });
+      return rows.map((r) => r.id);
+    },
+    async complete(ids) {
+      await db.query({
+        name: 'complete',
+        text: 'DELETE FROM jobs WHERE id = ANY ($1::bigint[])',
+        values: [ids],
+      });
+    },
+    close: () => db.end(),
+  };
+}
+
+const SLIM_SCHEMA = /* sql */ `
+CREATE TABLE events (event_id text PRIMARY KEY, payload text NOT NULL);
+CREATE TABLE deliveries (seq bigint GENERATED ALWAYS AS IDENTITY, id text PRIMARY KEY, event_id text NOT NULL,
+  endpoint_id text NOT NULL, customer_id text NOT NULL, ref text NOT NULL, event_seq bigint NOT NULL,
+  status text NOT NULL DEFAULT 'pending', attempt_count int NOT NULL DEFAULT 0, last_attempt_at timestamptz,
+  created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now())
+  WITH (fillfactor = 80);
+CREATE INDEX deliveries_by_endpoint ON deliveries (endpoint_id, seq DESC);
+CREATE INDEX deliveries_by_event ON deliveries (event_id);
+CREATE TABLE queue (delivery_id text PRIMARY KEY, endpoint_id text NOT NULL, customer_id text NOT NULL,
+  ref text NOT NULL, event_seq bigint NOT NULL, next_at timestamptz NOT NULL, head boolean NOT NULL,
+  locked_by text, locked_until timestamptz) WITH (fillfactor = 70);
+CREATE INDEX queue_by_key ON queue (endpoint_id, customer_id, ref, event_seq);
+CREATE INDEX queue_due ON queue (customer_id, next_at, event_seq) WHERE head;
+CREATE TABLE attempts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, delivery_id text NOT NULL,
+  at timestamptz NOT NULL, duration_ms int NOT NULL, status_code int);
+CREATE INDEX attempts_by_delivery ON attempts (delivery_id, id);`;
+
+function slim(url: string): Drain {
+  const db = new pg.Client({ connectionString: url });
+  return {
+    async fill() {
+      await db.connect();
+      await db.query(SLIM_SCHEMA);
+      await db.query(`INSERT INTO events SELECT 'ev' || e, $2 FROM generate_series(1, $1) e`, [
+        EVENTS,
+        PAYLOAD,
+      ]);
+      await db.query(
+        `INSERT INTO deliveries (id, event_id, endpoint_id, customer_id, ref, event_seq)
+         SELECT 'd' || e || '_' || p, 'ev' || e, 'ep' || p, 'P1', 'ref' || e, e
+         FROM generate_series(1, $1) e, generate_series(1, $2) p ORDER BY e, p`,
+        [EVENTS, ENDPOINTS],
+      );
+      await db.query(
+        `INSERT INTO queue (delivery_id, endpoint_id, customer_id, ref, event_seq, next_at, head)
+         SELECT id, endpoint_id, customer_id, ref, event_seq, now(), true FROM deliveries ORDER BY seq`,
+      );
+      await db.query('ANALYZE');
+    },
+    async claim() {
+      // the partner's oldest due heads not leased, leased in place (HOT: no index holds the lease)
+      const { rows } = await db.query<{ id: string; endpoint_id: string; ref: string; event_seq: string }>({
+        name: 'claim',
+        text: `WITH c AS (
+                 SELECT q.delivery_id FROM queue q
+                 WHERE q.customer_id = 'P1' AND q.head AND q.next_at <= now()
+                   AND (q.locked_until IS NULL OR q.locked_until <= now())
+                 ORDER BY q.next_at, q.event_seq LIMIT $2 FOR UPDATE SKIP LOCKED
+               ),
+               leased AS (
+                 UPDATE queue q SET locked_by = $1, locked_until = now() + interval '35 s'
+                 FROM c WHERE q.delivery_id = c.delivery_id
+                 RETURNING q.delivery_id, q.endpoint_id, q.ref, q.event_seq
+               )
+               SELECT l.delivery_id AS id, l.endpoint_id, l.ref, l.event_seq, d.attempt_count, ev.payload
+               FROM leased l JOIN deliveries d ON d.id = l.delivery_id JOIN events ev ON ev.event_id = d.event_id`,
+        values: ['w1', BATCH],
+      });
+      return rows;
+    },
+    async complete(claimed) {
+      const rows = claimed as { id: string }[];
+      await db.query({
+        name: 'complete',
+        text: `WITH c AS (SELECT * FROM unnest($1::text[], $2::int[]) AS c(id, code)),
+               done AS (
+                 DELETE FROM queue q USING c WHERE q.delivery_id = c.id AND q.locked_by = $3
+                 RETURNING q.delivery_id, q.endpoint_id, q.customer_id, q.ref, q.event_seq
+               ),
+               ins AS (
+                 INSERT INTO attempts (delivery_id, at, duration_ms, status_code)
+                 SELECT c.id, now(), 3, c.code FROM c
+               ),
+               promoted AS (
+                 UPDATE queue q SET head = true
+                 FROM done CROSS JOIN LATERAL (
+                   SELECT n.delivery_id FROM queue n
+                   WHERE n.endpoint_id = done.endpoint_id AND n.customer_id = done.customer_id
+                     AND n.ref = done.ref AND n.event_seq > done.event_seq
+                   ORDER BY n.event_seq LIMIT 1
+                 ) nxt
+                 WHERE q.delivery_id = nxt.delivery_id AND NOT q.head
+               )
+               UPDATE deliveries d SET status = 'delivered', attempt_count = d.attempt_count + 1,
+                 last_attempt_at = now(), updated_at = now()
+               FROM done WHERE d.id = done.delivery_id`,
+        values: [rows.map((r) => r.id), rows.map(() => 200), 'w1'],
+      });
+    },
+    close: () => db.end(),
+  };
+}
+
+function tpcs(url: string): Drain {
+  let storage: Awaited<ReturnType<typeof openStorage>> | undefined;
+  const now = () => new Date();
+  return {
+    async fill() {
+      storage = await openStorage(url, { secrets: { key: BENCH_SECRETS_KEY } });
+      if (process.env.FLOOR_SQL) {
+        const db = new pg.Client({ connectionString: url });
+        await db.connect();
+        await db.query(readFileSync(process.env.FLOOR_SQL, 'utf8'));
+        await db.end();
+      }
+      const partner = await newPartner(storage.store);
+      for (let i = 0; i < ENDPOINTS; i++)
+        await newEndpoint(storage.store, partner, `http://127.0.0.1:9/e${i}`);
+      for (let i = 0; i < EVENTS; i++) {
+        const ref = await newThirdParty(storage.store, partner, `ref_${i}`);
+        await decide(storage.store, partner, ref, 'APPROVED');
+      }
+    },
+    async claim() {
+      if (!storage) throw new Error('not filled');
+      return storage.queue.claim({
+        workerId: 'w1',
+        now: now(),
+        leaseMs: 35_000,
+        limit: BATCH,
+        perEndpoint: 8,
+        perPartner: 64,
+      });
+    },
+    async complete(claimed) {
+      if (!storage) throw new Error('not filled');
+      const at = now();
+      const cs = (claimed as { id: string; endpointId: string }[]).map(
+        (d): Completion => ({
+          deliveryId: d.id,
+          endpointId: d.endpointId,
+          at,
+          durationMs: 3,
+          statusCode: 200,
+          error: null,
+          responseExcerpt: null,
+          next: { status: 'delivered' },
+          succeeded: true,
+        }),
+      );
+      await storage.queue.complete(cs, { workerId: 'w1', failureWindowMs: 5 * 24 * 3600_000 });
+    },
+    close: async () => storage?.close(),
+  };
+}
+
+const SYSTEMS = [
+  {
+    name: 'jobs',
+    label: "graphile-worker's pattern: claim UPDATE … SKIP LOCKED, completion DELETE",
+    make: jobs,
+  },
+  { name: 'slim', label: 'slim queue table + delivery status + attempt log (sketch)', make: slim },
+  { name: 'tpcs', label: 'tpcs as shipped (tpcs_claim, tpcs_complete)', make: tpcs },
+] as const;
+
+interface Result {
+  cpuUs: number;
+  wallUs: number;
+  /** The claim's and the completion's parts of cpuUs (backend CPU read before and after each call). */
+  claimUs: number;
+  completeUs: number;
+}
+
+let databases = 0;
+async function runOnce(make: (url: string) => Drain, postmaster: number): Promise<Result> {
+  const name = `tpcs_floor_${process.pid}_${++databases}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  const drain = make(url.toString());
+  try {
+    await drain.fill();
+    const meter = meterPostgres(postmaster, name);
+    const t0 = performance.now();
+    let done = 0;
+    // the drain's connections, looked up again after the first claim (a pool may connect only then;
+    // that claim is left out of the split, not of the total)
+    let backends = postgresBackends(postmaster, name);
+    let claiming = 0;
+    let completing = 0;
+    for (let first = true; ; first = false) {
+      const c0 = cpuOf(backends);
+      const claimed = await drain.claim();
+      if (first) backends = postgresBackends(postmaster, name);
+      const c1 = cpuOf(backends);
+      if (!first) claiming += c1 - c0;
+      if (claimed.length === 0) break;
+      await drain.complete(claimed);
+      completing += cpuOf(backends) - c1;
+      done += claimed.length;
+    }
+    const wall = performance.now() - t0;
+    const cpu = meter.stop();
+    if (done !== TOTAL) throw new Error(`drained ${done} of ${TOTAL}`);
+    return {
+      cpuUs: (cpu * 1e6) / TOTAL,
+      wallUs: (wall * 1000) / TOTAL,
+      claimUs: (claiming * 1e6) / TOTAL,
+      completeUs: (completing * 1e6) / TOTAL,
+    };
+  } finally {
+    await drain.close();
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+async function main() {
+  const postmaster = await postmasterPid(ADMIN_URL);
+  const results = new Map<string, Result[]>(SYSTEMS.map((s) => [s.name, []]));
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const s of SYSTEMS) {
+      const r = await runOnce(s.make, postmaster);
+      results.get(s.name)?.push(r);
+      console.log(
+        `round ${round} ${s.name}: ${Math.round(r.cpuUs)} µs PostgreSQL CPU (claim ${Math.round(r.claimUs)}, completion ${Math.round(r.completeUs)}), ${Math.round(r.wallUs)} µs wall per delivery`,
+      );
+    }
+  }
+  const base = median((results.get('jobs') ?? []).map((r) => r.cpuUs));
+  const rows = SYSTEMS.map((s) => {
+    const rs = results.get(s.name) ?? [];
+    const cpu = median(rs.map((r) => r.cpuUs));
+    const wall = median(rs.map((r) => r.wallUs));
+    return [
+      s.label,
+      `${formatInteger(cpu)} [${formatInteger(Math.min(...rs.map((r) => r.cpuUs)))}–${formatInteger(Math.max(...rs.map((r) => r.cpuUs)))}]`,
+      (cpu / base).toFixed(1),
+      formatInteger(median(rs.map((r) => r.claimUs))),
+      formatInteger(median(rs.map((r) => r.completeUs))),
+      formatInteger(wall),
+      formatInteger(1e6 / wall),
+    ];
+  });
+  console.log(`\n### PostgreSQL's own cost of a drain (bench/pg-floor)\n\nMachine: ${describeMachine()}\n`);
+  console.log(
+    markdownTable(
+      [
+        'system',
+        'µs PostgreSQL CPU / delivery',
+        '× jobs',
+        'µs wall / delivery',
+        'deliveries/s (one connection)',
+      ],
+      rows,
+      ['left', 'right', 'right', 'right', 'right'],
+    ),
+  );
+  console.log(
+    `\n${formatInteger(TOTAL)} deliveries (${EVENTS} events × ${ENDPOINTS} endpoints, one partner), claimed and completed ${BATCH} at a time on one connection, no HTTP; medians of ${ROUNDS} interleaved round(s) [min–max].`,
+  );
+}
+
+await main();
