@@ -20,7 +20,7 @@
  * only their sums over a drain mean anything). FLOOR_SQL=<file> runs that file on the tpcs database
  * after its migrations: a change to its functions or indexes, measured before it becomes a migration.
  *
- *   npx tsx bench/pg-floor.ts [--rounds 3] [--deliveries 20000] [--batch 25]
+ *   npx tsx bench/pg-floor.ts [--rounds 3] [--deliveries 20000] [--batch 25] [--only jobs,slim,tpcs]
  * PostgreSQL at TEST_DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432), on this machine.
  */
 import { readFileSync } from 'node:fs';
@@ -37,6 +37,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     deliveries: { type: 'string', default: '20000' },
     batch: { type: 'string', default: '25' },
+    only: { type: 'string' },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -117,27 +118,116 @@ CREATE TABLE attempts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, deliv
   at timestamptz NOT NULL, duration_ms int NOT NULL, status_code int);
 CREATE INDEX attempts_by_delivery ON attempts (delivery_id, id);`;
 
+const LEASES_SCHEMA = /* sql */ `
+CREATE TABLE delivery_leases (delivery_id text PRIMARY KEY, endpoint_id text NOT NULL, customer_id text NOT NULL,
+  locked_by text NOT NULL, locked_until timestamptz NOT NULL);
+CREATE INDEX delivery_leases_by_partner ON delivery_leases (customer_id, locked_until);`;
+
+async function slimFill(db: pg.Client): Promise<void> {
+  await db.query(`INSERT INTO events SELECT 'ev' || e, $2 FROM generate_series(1, $1) e`, [EVENTS, PAYLOAD]);
+  await db.query(
+    `INSERT INTO deliveries (id, event_id, endpoint_id, customer_id, ref, event_seq)
+     SELECT 'd' || e || '_' || p, 'ev' || e, 'ep' || p, 'P1', 'ref' || e, e
+     FROM generate_series(1, $1) e, generate_series(1, $2) p ORDER BY e, p`,
+    [EVENTS, ENDPOINTS],
+  );
+  await db.query(
+    `INSERT INTO queue (delivery_id, endpoint_id, customer_id, ref, event_seq, next_at, head)
+     SELECT id, endpoint_id, customer_id, ref, event_seq, now(), true FROM deliveries ORDER BY seq`,
+  );
+  await db.query('ANALYZE');
+}
+
+/**
+ * slim, with the leases kept in their own table as tpcs keeps them (a row per lease, found by partner,
+ * so the claim can count each endpoint's and partner's leases): the claim locks the queue rows it
+ * picks and inserts their leases; the completion locks them again, deletes its leases and the rows.
+ */
+function slimLeases(url: string): Drain {
+  const db = new pg.Client({ connectionString: url });
+  return {
+    async fill() {
+      await db.connect();
+      await db.query(SLIM_SCHEMA);
+      await db.query(LEASES_SCHEMA);
+      await slimFill(db);
+    },
+    async claim() {
+      const { rows } = await db.query<{ id: string }>({
+        name: 'claim',
+        text: `WITH lease AS (
+                 SELECT l.delivery_id, l.endpoint_id FROM delivery_leases l
+                 WHERE l.customer_id = 'P1' AND l.locked_until > now()
+               ),
+               held AS (SELECT ARRAY(SELECT delivery_id FROM lease) AS ids),
+               c AS (
+                 SELECT q.delivery_id, q.endpoint_id, q.customer_id FROM held, queue q
+                 WHERE q.customer_id = 'P1' AND q.head AND q.next_at <= now() AND q.delivery_id <> ALL (held.ids)
+                 ORDER BY q.next_at, q.event_seq LIMIT $2 FOR NO KEY UPDATE OF q SKIP LOCKED
+               ),
+               leased AS (
+                 INSERT INTO delivery_leases AS l (delivery_id, endpoint_id, customer_id, locked_by, locked_until)
+                 SELECT c.delivery_id, c.endpoint_id, c.customer_id, $1, now() + interval '35 s' FROM c
+                 ON CONFLICT (delivery_id) DO UPDATE SET locked_by = excluded.locked_by,
+                   locked_until = excluded.locked_until WHERE l.locked_until <= now()
+                 RETURNING l.delivery_id
+               )
+               SELECT l.delivery_id AS id, d.attempt_count, ev.payload
+               FROM leased l JOIN deliveries d ON d.id = l.delivery_id JOIN events ev ON ev.event_id = d.event_id`,
+        values: ['w1', BATCH],
+      });
+      return rows;
+    },
+    async complete(claimed) {
+      const rows = claimed as { id: string }[];
+      await db.query({
+        name: 'complete',
+        text: `WITH c AS (SELECT * FROM unnest($1::text[], $2::int[]) AS c(id, code)),
+               locked AS (
+                 SELECT q.delivery_id FROM queue q WHERE q.delivery_id = ANY ($1) ORDER BY q.delivery_id
+                 FOR NO KEY UPDATE
+               ),
+               mine AS (
+                 DELETE FROM delivery_leases l USING locked
+                 WHERE l.delivery_id = locked.delivery_id AND l.locked_by = $3
+                 RETURNING l.delivery_id
+               ),
+               done AS (
+                 DELETE FROM queue q USING mine WHERE q.delivery_id = mine.delivery_id
+                 RETURNING q.delivery_id, q.endpoint_id, q.customer_id, q.ref, q.event_seq
+               ),
+               upd AS (
+                 UPDATE deliveries d SET status = 'delivered', attempt_count = d.attempt_count + 1,
+                   last_attempt_at = now(), updated_at = now()
+                 FROM c WHERE d.id = c.id
+                 RETURNING d.id
+               ),
+               promoted AS (
+                 UPDATE queue q SET head = true
+                 FROM done CROSS JOIN LATERAL (
+                   SELECT n.delivery_id FROM queue n
+                   WHERE n.endpoint_id = done.endpoint_id AND n.customer_id = done.customer_id
+                     AND n.ref = done.ref AND n.event_seq > done.event_seq
+                   ORDER BY n.event_seq LIMIT 1
+                 ) nxt
+                 WHERE q.delivery_id = nxt.delivery_id AND NOT q.head
+               )
+               INSERT INTO attempts (delivery_id, at, duration_ms, status_code)
+               SELECT c.id, now(), 3, c.code FROM c JOIN upd ON upd.id = c.id`,
+        values: [rows.map((r) => r.id), rows.map(() => 200), 'w1'],
+      });
+    },
+    close: () => db.end(),
+  };
+}
+
 function slim(url: string): Drain {
   const db = new pg.Client({ connectionString: url });
   return {
     async fill() {
       await db.connect();
       await db.query(SLIM_SCHEMA);
-      await db.query(`INSERT INTO events SELECT 'ev' || e, $2 FROM generate_series(1, $1) e`, [
-        EVENTS,
-        PAYLOAD,
-      ]);
-      await db.query(
-        `INSERT INTO deliveries (id, event_id, endpoint_id, customer_id, ref, event_seq)
-         SELECT 'd' || e || '_' || p, 'ev' || e, 'ep' || p, 'P1', 'ref' || e, e
-         FROM generate_series(1, $1) e, generate_series(1, $2) p ORDER BY e, p`,
-        [EVENTS, ENDPOINTS],
-      );
-      await db.query(
-        `INSERT INTO queue (delivery_id, endpoint_id, customer_id, ref, event_seq, next_at, head)
-         SELECT id, endpoint_id, customer_id, ref, event_seq, now(), true FROM deliveries ORDER BY seq`,
-      );
-      await db.query('ANALYZE');
+      await slimFill(db);
     },
     async claim() {
       // the partner's oldest due heads not leased, leased in place (HOT: no index holds the lease)
@@ -253,6 +343,11 @@ const SYSTEMS = [
     make: jobs,
   },
   { name: 'slim', label: 'slim queue table + delivery status + attempt log (sketch)', make: slim },
+  {
+    name: 'slim-leases',
+    label: 'slim, with the leases in their own table as tpcs keeps them (sketch)',
+    make: slimLeases,
+  },
   { name: 'tpcs', label: 'tpcs as shipped (tpcs_claim, tpcs_complete)', make: tpcs },
 ] as const;
 
@@ -312,9 +407,12 @@ async function runOnce(make: (url: string) => Drain, postmaster: number): Promis
 
 async function main() {
   const postmaster = await postmasterPid(ADMIN_URL);
-  const results = new Map<string, Result[]>(SYSTEMS.map((s) => [s.name, []]));
+  const only = values.only?.split(',');
+  const systems = SYSTEMS.filter((s) => !only || only.includes(s.name));
+  if (systems.length === 0) throw new Error(`--only: none of ${SYSTEMS.map((s) => s.name).join(', ')}`);
+  const results = new Map<string, Result[]>(systems.map((s) => [s.name, []]));
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const s of SYSTEMS) {
+    for (const s of systems) {
       const r = await runOnce(s.make, postmaster);
       results.get(s.name)?.push(r);
       console.log(
@@ -322,8 +420,8 @@ async function main() {
       );
     }
   }
-  const base = median((results.get('jobs') ?? []).map((r) => r.cpuUs));
-  const rows = SYSTEMS.map((s) => {
+  const base = median((results.get(systems[0]?.name ?? '') ?? []).map((r) => r.cpuUs));
+  const rows = systems.map((s) => {
     const rs = results.get(s.name) ?? [];
     const cpu = median(rs.map((r) => r.cpuUs));
     const wall = median(rs.map((r) => r.wallUs));
@@ -343,12 +441,14 @@ async function main() {
       [
         'system',
         'µs PostgreSQL CPU / delivery',
-        '× jobs',
+        `× ${systems[0]?.name}`,
+        'of which claim',
+        'completion',
         'µs wall / delivery',
         'deliveries/s (one connection)',
       ],
       rows,
-      ['left', 'right', 'right', 'right', 'right'],
+      ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
     ),
   );
   console.log(

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { Queue, Worker } from 'bullmq';
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
+import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { findProcess, meterProcess, meterSelf } from './cpu.js';
 import { type Measurement, measure, type RunContext, withDatabase } from './measure.js';
@@ -56,8 +57,12 @@ export function graphileWorker(ctx: RunContext): Promise<Measurement> {
       async () => {
         const cpu = meterSelf();
         const poster = createPoster(ctx.sink.url, ctx.concurrency);
+        // our own pool, ended by us: graphile's own may still hold a connection after stop() resolves,
+        // and dropping the database then kills it with no one listening (an unhandled 'error')
+        const pgPool = new pg.Pool({ connectionString: db.url, max: ctx.concurrency + 2 });
+        pgPool.on('error', () => {});
         const runner = await run({
-          connectionString: db.url,
+          pgPool,
           concurrency: ctx.concurrency,
           noHandleSignals: true,
           logger: quietGraphileLogger,
@@ -70,7 +75,14 @@ export function graphileWorker(ctx: RunContext): Promise<Measurement> {
             },
           },
         });
-        return { cpu, stop: () => runner.stop().then(() => poster.close()) };
+        return {
+          cpu,
+          stop: async () => {
+            await runner.stop();
+            await poster.close();
+            await pgPool.end();
+          },
+        };
       },
       db.meter,
     );
