@@ -391,6 +391,18 @@ async function runOnce(make: (url: string) => Drain, postmaster: number): Promis
     }
     const wall = performance.now() - t0;
     const cpu = meter.stop();
+    if (process.env.FLOOR_STATS) {
+      // what the drain wrote, table by table: updates, and how many of them were HOT
+      const stats = new pg.Client({ connectionString: url.toString() });
+      await stats.connect();
+      await new Promise((r) => setTimeout(r, 700)); // the statistics collector's delay
+      const { rows } = await stats.query(
+        `SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del FROM pg_stat_user_tables
+         WHERE n_tup_upd + n_tup_del > 0 ORDER BY relname`,
+      );
+      console.table(rows);
+      await stats.end();
+    }
     if (done !== TOTAL) throw new Error(`drained ${done} of ${TOTAL}`);
     return {
       cpuUs: (cpu * 1e6) / TOTAL,
