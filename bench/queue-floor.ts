@@ -1,5 +1,5 @@
 /**
- * bench/pg-floor: PostgreSQL's own cost of a drain, without HTTP (issue 13).
+ * bench/queue-floor: the queue's own cost of a drain, without HTTP, on PostgreSQL and SQLite (issue 13).
  *
  * The same backlog (20,000 deliveries: 200 events × 100 endpoints of one partner) is claimed and
  * completed in batches of 25 on one connection until none is left, three ways, and the database's
@@ -14,17 +14,26 @@
  *   fillfactor 80), inserts the attempt, and promotes each key's next delivery.
  * - tpcs: the shipped schema and functions (`tpcs_claim`, `tpcs_complete`, the head triggers), through
  *   the queue's own claim and complete, each delivery completed as delivered.
+ * - tpcs-sqlite: the same through the SQLite queue, on a file in the system's temporary directory
+ *   (WAL, synchronous = NORMAL, as shipped). SQLite runs in this process, so its figure is this
+ *   process's CPU (the queue's JavaScript included), not a server's: compare it with the others'
+ *   database CPU plus what their client would spend.
  *
  * Rounds are interleaved; the table prints medians and each system's ratio to `jobs`. The claim's and
  * the completion's shares are the backends' CPU read before and after each call (10 ms ticks, so
- * only their sums over a drain mean anything). FLOOR_SQL=<file> runs that file on the tpcs database
- * after its migrations: a change to its functions or indexes, measured before it becomes a migration.
+ * only their sums over a drain mean anything). FLOOR_SQL=<file> (PostgreSQL) and FLOOR_SQLITE_SQL=<file>
+ * (SQLite) run that file on the tpcs database after its migrations: a change to its functions or
+ * indexes, measured before it becomes a migration.
  *
- *   npx tsx bench/pg-floor.ts [--rounds 3] [--deliveries 20000] [--batch 25] [--only jobs,slim,tpcs]
+ *   npx tsx bench/queue-floor.ts [--rounds 3] [--deliveries 20000] [--batch 25]
+ *     [--only jobs,slim,slim-leases,tpcs,tpcs-sqlite]
  * PostgreSQL at TEST_DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432), on this machine.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { openStorage } from '../src/storage/index.js';
 import type { Completion } from '../src/storage/queue.js';
@@ -285,15 +294,21 @@ function slim(url: string): Drain {
 
 function tpcs(url: string): Drain {
   let storage: Awaited<ReturnType<typeof openStorage>> | undefined;
+  const postgres = url.startsWith('postgres');
   const now = () => new Date();
   return {
     async fill() {
       storage = await openStorage(url, { secrets: { key: BENCH_SECRETS_KEY } });
-      if (process.env.FLOOR_SQL) {
+      const change = process.env[postgres ? 'FLOOR_SQL' : 'FLOOR_SQLITE_SQL'];
+      if (change && postgres) {
         const db = new pg.Client({ connectionString: url });
         await db.connect();
-        await db.query(readFileSync(process.env.FLOOR_SQL, 'utf8'));
+        await db.query(readFileSync(change, 'utf8'));
         await db.end();
+      } else if (change) {
+        const db = new Database(url.slice('sqlite:'.length));
+        db.exec(readFileSync(change, 'utf8'));
+        db.close();
       }
       const partner = await newPartner(storage.store);
       for (let i = 0; i < ENDPOINTS; i++)
@@ -349,6 +364,7 @@ const SYSTEMS = [
     make: slimLeases,
   },
   { name: 'tpcs', label: 'tpcs as shipped (tpcs_claim, tpcs_complete)', make: tpcs },
+  { name: 'tpcs-sqlite', label: 'tpcs on SQLite, as shipped (in-process CPU)', make: tpcs, sqlite: true },
 ] as const;
 
 interface Result {
@@ -360,40 +376,57 @@ interface Result {
 }
 
 let databases = 0;
-async function runOnce(make: (url: string) => Drain, postmaster: number): Promise<Result> {
+/** This process's CPU seconds so far. */
+const ownCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+async function runOnce(
+  system: { make: (url: string) => Drain; sqlite?: boolean },
+  postmaster: number,
+): Promise<Result> {
   const name = `tpcs_floor_${process.pid}_${++databases}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  const drain = make(url.toString());
+  const dir = system.sqlite ? mkdtempSync(path.join(tmpdir(), 'tpcs-floor-')) : undefined;
+  let url: string;
+  if (dir) url = `sqlite:${path.join(dir, 'tpcs.db')}`;
+  else {
+    await admin.query(`CREATE DATABASE ${name}`);
+    const u = new URL(ADMIN_URL);
+    u.pathname = `/${name}`;
+    url = u.toString();
+  }
+  const drain = system.make(url);
   try {
     await drain.fill();
-    const meter = meterPostgres(postmaster, name);
+    // PostgreSQL: the database's backends (a pool may connect only at the first claim: they are looked
+    // up again after it, and that claim is left out of the split, not of the total); SQLite: this process
+    const meter = dir ? undefined : meterPostgres(postmaster, name);
+    let backends = postgresBackends(postmaster, name);
+    const cpuNow = () => (dir ? ownCpu() : cpuOf(backends));
+    const cpu0 = ownCpu();
     const t0 = performance.now();
     let done = 0;
-    // the drain's connections, looked up again after the first claim (a pool may connect only then;
-    // that claim is left out of the split, not of the total)
-    let backends = postgresBackends(postmaster, name);
     let claiming = 0;
     let completing = 0;
     for (let first = true; ; first = false) {
-      const c0 = cpuOf(backends);
+      const c0 = cpuNow();
       const claimed = await drain.claim();
-      if (first) backends = postgresBackends(postmaster, name);
-      const c1 = cpuOf(backends);
-      if (!first) claiming += c1 - c0;
+      if (first && !dir) backends = postgresBackends(postmaster, name);
+      const c1 = cpuNow();
+      if (!first || dir) claiming += c1 - c0;
       if (claimed.length === 0) break;
       await drain.complete(claimed);
-      completing += cpuOf(backends) - c1;
+      completing += cpuNow() - c1;
       done += claimed.length;
     }
     const wall = performance.now() - t0;
-    const cpu = meter.stop();
-    if (process.env.FLOOR_STATS) {
+    const cpu = meter ? meter.stop() : ownCpu() - cpu0;
+    if (process.env.FLOOR_STATS && !dir) {
       // what the drain wrote, table by table: updates, and how many of them were HOT
-      const stats = new pg.Client({ connectionString: url.toString() });
+      const stats = new pg.Client({ connectionString: url });
       await stats.connect();
       await new Promise((r) => setTimeout(r, 700)); // the statistics collector's delay
       const { rows } = await stats.query(
@@ -412,7 +445,8 @@ async function runOnce(make: (url: string) => Drain, postmaster: number): Promis
     };
   } finally {
     await drain.close();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    else await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
   }
 }
@@ -425,10 +459,10 @@ async function main() {
   const results = new Map<string, Result[]>(systems.map((s) => [s.name, []]));
   for (let round = 1; round <= ROUNDS; round++) {
     for (const s of systems) {
-      const r = await runOnce(s.make, postmaster);
+      const r = await runOnce(s, postmaster);
       results.get(s.name)?.push(r);
       console.log(
-        `round ${round} ${s.name}: ${Math.round(r.cpuUs)} µs PostgreSQL CPU (claim ${Math.round(r.claimUs)}, completion ${Math.round(r.completeUs)}), ${Math.round(r.wallUs)} µs wall per delivery`,
+        `round ${round} ${s.name}: ${Math.round(r.cpuUs)} µs database CPU (claim ${Math.round(r.claimUs)}, completion ${Math.round(r.completeUs)}), ${Math.round(r.wallUs)} µs wall per delivery`,
       );
     }
   }
@@ -447,12 +481,12 @@ async function main() {
       formatInteger(1e6 / wall),
     ];
   });
-  console.log(`\n### PostgreSQL's own cost of a drain (bench/pg-floor)\n\nMachine: ${describeMachine()}\n`);
+  console.log(`\n### The queue's own cost of a drain (bench/queue-floor)\n\nMachine: ${describeMachine()}\n`);
   console.log(
     markdownTable(
       [
         'system',
-        'µs PostgreSQL CPU / delivery',
+        'µs database CPU / delivery',
         `× ${systems[0]?.name}`,
         'of which claim',
         'completion',
