@@ -373,6 +373,8 @@ interface Result {
   /** The claim's and the completion's parts of cpuUs (backend CPU read before and after each call). */
   claimUs: number;
   completeUs: number;
+  /** This process's CPU per delivery: the client's side (pg and the queue's JavaScript; SQLite: all). */
+  clientUs: number;
 }
 
 let databases = 0;
@@ -423,7 +425,8 @@ async function runOnce(
       done += claimed.length;
     }
     const wall = performance.now() - t0;
-    const cpu = meter ? meter.stop() : ownCpu() - cpu0;
+    const client = ownCpu() - cpu0;
+    const cpu = meter ? meter.stop() : client;
     if (process.env.FLOOR_STATS && !dir) {
       // what the drain wrote, table by table: updates, and how many of them were HOT
       const stats = new pg.Client({ connectionString: url });
@@ -442,6 +445,7 @@ async function runOnce(
       wallUs: (wall * 1000) / TOTAL,
       claimUs: (claiming * 1e6) / TOTAL,
       completeUs: (completing * 1e6) / TOTAL,
+      clientUs: (client * 1e6) / TOTAL,
     };
   } finally {
     await drain.close();
@@ -462,7 +466,7 @@ async function main() {
       const r = await runOnce(s, postmaster);
       results.get(s.name)?.push(r);
       console.log(
-        `round ${round} ${s.name}: ${Math.round(r.cpuUs)} µs database CPU (claim ${Math.round(r.claimUs)}, completion ${Math.round(r.completeUs)}), ${Math.round(r.wallUs)} µs wall per delivery`,
+        `round ${round} ${s.name}: ${Math.round(r.cpuUs)} µs database CPU (claim ${Math.round(r.claimUs)}, completion ${Math.round(r.completeUs)}), client ${Math.round(r.clientUs)} µs, ${Math.round(r.wallUs)} µs wall per delivery`,
       );
     }
   }
@@ -477,6 +481,7 @@ async function main() {
       (cpu / base).toFixed(1),
       formatInteger(median(rs.map((r) => r.claimUs))),
       formatInteger(median(rs.map((r) => r.completeUs))),
+      formatInteger(median(rs.map((r) => r.clientUs))),
       formatInteger(wall),
       formatInteger(1e6 / wall),
     ];
@@ -490,11 +495,12 @@ async function main() {
         `× ${systems[0]?.name}`,
         'of which claim',
         'completion',
+        'µs client CPU / delivery',
         'µs wall / delivery',
         'deliveries/s (one connection)',
       ],
       rows,
-      ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+      ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
     ),
   );
   console.log(
