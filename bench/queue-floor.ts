@@ -127,6 +127,21 @@ CREATE TABLE attempts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, deliv
   at timestamptz NOT NULL, duration_ms int NOT NULL, status_code int);
 CREATE INDEX attempts_by_delivery ON attempts (delivery_id, id);`;
 
+/**
+ * The sketches' head promotion, as a CTE after `done` (the rows taken out of the queue): each key's next
+ * queued delivery becomes its head. One statement, one snapshot: the next is found past the one done.
+ */
+const PROMOTE_NEXT_HEADS = /* sql */ `promoted AS (
+                 UPDATE queue q SET head = true
+                 FROM done CROSS JOIN LATERAL (
+                   SELECT n.delivery_id FROM queue n
+                   WHERE n.endpoint_id = done.endpoint_id AND n.customer_id = done.customer_id
+                     AND n.ref = done.ref AND n.event_seq > done.event_seq
+                   ORDER BY n.event_seq LIMIT 1
+                 ) nxt
+                 WHERE q.delivery_id = nxt.delivery_id AND NOT q.head
+               )`;
+
 const LEASES_SCHEMA = /* sql */ `
 CREATE TABLE delivery_leases (delivery_id text PRIMARY KEY, endpoint_id text NOT NULL, customer_id text NOT NULL,
   locked_by text NOT NULL, locked_until timestamptz NOT NULL);
@@ -211,16 +226,7 @@ function slimLeases(url: string): Drain {
                  FROM c WHERE d.id = c.id
                  RETURNING d.id
                ),
-               promoted AS (
-                 UPDATE queue q SET head = true
-                 FROM done CROSS JOIN LATERAL (
-                   SELECT n.delivery_id FROM queue n
-                   WHERE n.endpoint_id = done.endpoint_id AND n.customer_id = done.customer_id
-                     AND n.ref = done.ref AND n.event_seq > done.event_seq
-                   ORDER BY n.event_seq LIMIT 1
-                 ) nxt
-                 WHERE q.delivery_id = nxt.delivery_id AND NOT q.head
-               )
+               ${PROMOTE_NEXT_HEADS}
                INSERT INTO attempts (delivery_id, at, duration_ms, status_code)
                SELECT c.id, now(), 3, c.code FROM c JOIN upd ON upd.id = c.id`,
         values: [rows.map((r) => r.id), rows.map(() => 200), 'w1'],
@@ -272,16 +278,7 @@ function slim(url: string): Drain {
                  INSERT INTO attempts (delivery_id, at, duration_ms, status_code)
                  SELECT c.id, now(), 3, c.code FROM c
                ),
-               promoted AS (
-                 UPDATE queue q SET head = true
-                 FROM done CROSS JOIN LATERAL (
-                   SELECT n.delivery_id FROM queue n
-                   WHERE n.endpoint_id = done.endpoint_id AND n.customer_id = done.customer_id
-                     AND n.ref = done.ref AND n.event_seq > done.event_seq
-                   ORDER BY n.event_seq LIMIT 1
-                 ) nxt
-                 WHERE q.delivery_id = nxt.delivery_id AND NOT q.head
-               )
+               ${PROMOTE_NEXT_HEADS}
                UPDATE deliveries d SET status = 'delivered', attempt_count = d.attempt_count + 1,
                  last_attempt_at = now(), updated_at = now()
                FROM done WHERE d.id = done.delivery_id`,
