@@ -53,11 +53,14 @@ for (const dialect of DIALECTS) {
     let decided = 0;
     /**
      * `count` decisions at RATE/s, each on schedule, taking turns over `refs` and flipping each one's
-     * status every time (a decision that changes nothing records no event); their event ids.
+     * status every time (a decision that changes nothing records no event); their event ids. One third
+     * party's next decision waits for its previous one: on a loaded machine a decision can take longer
+     * than the turn (refs.length / RATE), and one that overtook the previous would change nothing.
      */
     async function paced(count: number, refs: string[]): Promise<string[]> {
       const store = db.store; // its decisions wake db.queue's listeners
       const sent: Promise<string>[] = [];
+      const previous = new Map<string, Promise<unknown>>();
       const t0 = performance.now();
       for (let i = 0; i < count; i++) {
         const wait = t0 + (i * 1000) / RATE - performance.now();
@@ -66,7 +69,13 @@ for (const dialect of DIALECTS) {
         const n = decided++;
         const ref = refs[n % refs.length] ?? '';
         const status = Math.floor(n / refs.length) % 2 ? 'REJECTED' : 'APPROVED';
-        sent.push(decide(store, partner, ref, status));
+        const after = previous.get(ref) ?? Promise.resolve();
+        const id = after.then(() => decide(store, partner, ref, status));
+        previous.set(
+          ref,
+          id.catch(() => {}),
+        );
+        sent.push(id);
       }
       return Promise.all(sent);
     }
