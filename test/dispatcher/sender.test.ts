@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Webhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { refusedRange } from '../../src/webhooks/dispatcher/address-guard.js';
-import { createSender, USER_AGENT } from '../../src/webhooks/dispatcher/sender.js';
+import { createSender, sharedDeadlines, USER_AGENT } from '../../src/webhooks/dispatcher/sender.js';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const OLD_SECRET = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
@@ -35,6 +35,13 @@ beforeAll(async () => {
       if (path === '/busy') return res.writeHead(503, { 'retry-after': '7' }).end();
       if (path === '/redirect') return res.writeHead(302, { location: '/ok' }).end();
       if (path === '/hang') return; // never answers
+      if (path === '/trickle') {
+        // headers at once, then a byte every 50 ms for ever: no idle timeout ever fires
+        res.writeHead(200);
+        const drip = setInterval(() => res.write('.'), 50);
+        res.on('close', () => clearInterval(drip));
+        return;
+      }
       res.writeHead(404).end();
     });
   });
@@ -118,6 +125,21 @@ describe('sender', () => {
     expect(result.durationMs).toBeGreaterThanOrEqual(250);
   });
 
+  it('ends an attempt whose answer never ends at the attempt timeout, counted from its start', async () => {
+    const sender = createSender({ allowPrivateEndpoints: true, timeoutMs: 300 });
+    const result = await sender.send({
+      url: `${base}/trickle`,
+      messageId: 'a',
+      payload: '{}',
+      secrets: [SECRET],
+    });
+    await sender.close();
+    expect(result).toMatchObject({ statusCode: null, errorKind: 'timeout' });
+    // the whole attempt within the timeout and one slice of it (30 ms), plus scheduling
+    expect(result.durationMs).toBeGreaterThanOrEqual(295);
+    expect(result.durationMs).toBeLessThan(1500);
+  });
+
   it('reports a refused connection', async () => {
     const closed = http.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
@@ -167,5 +189,25 @@ describe('sender', () => {
     expect(refusedRange('fd00::1')).toBe('uniqueLocal');
     expect(refusedRange('0.0.0.0')).toBe('unspecified');
     expect(refusedRange('100.64.0.1')).toBe('carrierGradeNat');
+  });
+});
+
+describe('sharedDeadlines', () => {
+  it('gives the attempts of one slice one signal, aborted as a timeout one timeout and one slice after the first', async () => {
+    const deadline = sharedDeadlines(200); // slices of 20 ms
+    const started = performance.now();
+    const a = deadline();
+    expect(deadline()).toBe(a);
+    const aborted = new Promise<number>((resolve) =>
+      a.addEventListener('abort', () => resolve(performance.now() - started)),
+    );
+    await new Promise((r) => setTimeout(r, 30));
+    const b = deadline();
+    expect(b).not.toBe(a);
+    const after = await aborted;
+    expect(after).toBeGreaterThanOrEqual(200);
+    expect(after).toBeLessThan(1000);
+    expect(a.reason).toMatchObject({ name: 'TimeoutError' });
+    expect(b.aborted).toBe(false);
   });
 });

@@ -3,6 +3,7 @@
  * connection pool per endpoint origin, with a timeout, no redirects, and the private-address rule
  * checked on the address actually connected.
  */
+import { setMaxListeners } from 'node:events';
 import { buildConnector, Pool, errors as undiciErrors } from 'undici';
 import { signWebhook } from '../../signing/sign.js';
 import {
@@ -77,6 +78,7 @@ export function createSender(options: SenderOptions = {}): Sender {
     if (refused) return callback(refused, null);
     baseConnect(opts, callback);
   };
+  const deadline = sharedDeadlines(timeoutMs);
   const pools = new Map<string, Pool>();
   const poolFor = (key: string, origin: string): Pool => {
     const id = `${key} ${origin}`;
@@ -131,7 +133,7 @@ export function createSender(options: SenderOptions = {}): Sender {
         method: 'POST',
         headers,
         body: request.payload,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: deadline(),
       });
       const excerpt = await readExcerpt(response.body);
       return {
@@ -156,6 +158,35 @@ export function createSender(options: SenderOptions = {}): Sender {
       await Promise.all([...pools.values()].map((p) => p.destroy()));
       pools.clear();
     },
+  };
+}
+
+/**
+ * The signal that ends an attempt `timeoutMs` after it started (connect, headers and body together),
+ * shared by the attempts that start within the same slice of time: from `timeoutMs` to `timeoutMs` +
+ * one slice (100 ms, or a tenth of a shorter timeout) after each one's start. An `AbortSignal.timeout`
+ * per attempt cost more than the rest of the attempt's own work (bench/sender: 30 µs of CPU a request,
+ * 98 against 63 without); a shared one costs one timer a slice.
+ *
+ * @example
+ * const deadline = sharedDeadlines(15_000);
+ * await pool.request({ path: '/', method: 'POST', signal: deadline() });
+ */
+export function sharedDeadlines(timeoutMs: number): () => AbortSignal {
+  const slice = Math.max(1, Math.min(100, timeoutMs / 10));
+  let current: { until: number; signal: AbortSignal } | undefined;
+  return () => {
+    const now = performance.now();
+    if (current && now < current.until) return current.signal;
+    const controller = new AbortController();
+    // one listener per attempt in flight that started in this slice: many, by design
+    setMaxListeners(0, controller.signal);
+    setTimeout(
+      () => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+      timeoutMs + slice,
+    ).unref();
+    current = { until: now + slice, signal: controller.signal };
+    return controller.signal;
   };
 }
 
