@@ -7,6 +7,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIsFresh } from '../support/build.js';
 import { freePort } from '../support/net.js';
@@ -155,11 +156,19 @@ describe('README', () => {
     async function expectPortal(portal: string) {
       const url = portal.trim().split('\n').at(-1) ?? '';
       expect(url).toMatch(new RegExp(`^http://localhost:${apiPort}/dashboard/portal/[A-Za-z0-9_-]+$`));
-      const opened = await fetch(url, { redirect: 'manual' });
-      expect(opened.status).toBe(303);
-      expect(opened.headers.get('set-cookie')).toBeTruthy();
-      const again = await fetch(url, { redirect: 'manual' });
-      expect(again.status).toBe(410);
+      // fresh connections: the session ran in execFileSync, which blocked this event loop for minutes, so
+      // a kept-alive socket from before may have been closed by the server without this process
+      // noticing yet ("other side closed" on its reuse)
+      const fresh = new Agent({ pipelining: 0 });
+      try {
+        const opened = await undiciFetch(url, { redirect: 'manual', dispatcher: fresh });
+        expect(opened.status).toBe(303);
+        expect(opened.headers.get('set-cookie')).toBeTruthy();
+        const again = await undiciFetch(url, { redirect: 'manual', dispatcher: fresh });
+        expect(again.status).toBe(410);
+      } finally {
+        await fresh.close();
+      }
     }
 
     function expectAlert(alerts: string) {
