@@ -3,7 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { Webhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { refusedRange } from '../../src/webhooks/dispatcher/address-guard.js';
-import { createSender, sharedDeadlines, USER_AGENT } from '../../src/webhooks/dispatcher/sender.js';
+import type { AttemptResult } from '../../src/webhooks/dispatcher/outcome.js';
+import {
+  createSender,
+  type SenderOptions,
+  sharedDeadlines,
+  USER_AGENT,
+} from '../../src/webhooks/dispatcher/sender.js';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const OLD_SECRET = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
@@ -54,6 +60,16 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
+/** One attempt of a new sender (private endpoints allowed) with a small body, closed after. */
+async function sendOnce(url: string, options: SenderOptions = {}): Promise<AttemptResult> {
+  const sender = createSender({ allowPrivateEndpoints: true, ...options });
+  try {
+    return await sender.send({ url, messageId: 'a', payload: '{}', secrets: [SECRET] });
+  } finally {
+    await sender.close();
+  }
+}
+
 describe('sender', () => {
   it('POSTs the exact bytes, signed with every secret, verifiable with svix', async () => {
     const sender = createSender({ allowPrivateEndpoints: true });
@@ -98,42 +114,21 @@ describe('sender', () => {
   });
 
   it('does not follow redirects', async () => {
-    const sender = createSender({ allowPrivateEndpoints: true });
     const before = seen.length;
-    const result = await sender.send({
-      url: `${base}/redirect`,
-      messageId: 'a',
-      payload: '{}',
-      secrets: [SECRET],
-    });
-    await sender.close();
+    const result = await sendOnce(`${base}/redirect`);
     expect(result.statusCode).toBe(302);
     expect(seen.length).toBe(before + 1);
   });
 
   it('times out an attempt that gets no answer', async () => {
-    const sender = createSender({ allowPrivateEndpoints: true, timeoutMs: 300 });
-    const result = await sender.send({
-      url: `${base}/hang`,
-      messageId: 'a',
-      payload: '{}',
-      secrets: [SECRET],
-    });
-    await sender.close();
+    const result = await sendOnce(`${base}/hang`, { timeoutMs: 300 });
     expect(result).toMatchObject({ statusCode: null, errorKind: 'timeout' });
     // ended by the 300 ms timeout, not by some earlier failure
     expect(result.durationMs).toBeGreaterThanOrEqual(250);
   });
 
   it('ends an attempt whose answer never ends at the attempt timeout, counted from its start', async () => {
-    const sender = createSender({ allowPrivateEndpoints: true, timeoutMs: 300 });
-    const result = await sender.send({
-      url: `${base}/trickle`,
-      messageId: 'a',
-      payload: '{}',
-      secrets: [SECRET],
-    });
-    await sender.close();
+    const result = await sendOnce(`${base}/trickle`, { timeoutMs: 300 });
     expect(result).toMatchObject({ statusCode: null, errorKind: 'timeout' });
     // the whole attempt within the timeout and one slice of it (30 ms), plus scheduling
     expect(result.durationMs).toBeGreaterThanOrEqual(295);
@@ -145,14 +140,7 @@ describe('sender', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    const sender = createSender({ allowPrivateEndpoints: true });
-    const result = await sender.send({
-      url: `http://127.0.0.1:${port}/`,
-      messageId: 'a',
-      payload: '{}',
-      secrets: [SECRET],
-    });
-    await sender.close();
+    const result = await sendOnce(`http://127.0.0.1:${port}/`);
     expect(result).toMatchObject({ statusCode: null, errorKind: 'connection' });
   });
 
