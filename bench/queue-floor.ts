@@ -163,23 +163,78 @@ async function slimFill(db: pg.Client): Promise<void> {
 }
 
 /**
+ * A sketch's drain: its tables (SLIM_SCHEMA and `extra`) filled by slimFill, then its claim run with
+ * ($1 worker, $2 batch) and its completion with ($1 delivery ids, $2 status codes, $3 worker).
+ */
+function sketch(extra: string[], claimSql: string, completeSql: string) {
+  return (url: string): Drain => {
+    const db = new pg.Client({ connectionString: url });
+    return {
+      async fill() {
+        await db.connect();
+        for (const schema of [SLIM_SCHEMA, ...extra]) await db.query(schema);
+        await slimFill(db);
+      },
+      async claim() {
+        const { rows } = await db.query<{ id: string }>({
+          name: 'claim',
+          text: claimSql,
+          values: ['w1', BATCH],
+        });
+        return rows;
+      },
+      async complete(claimed) {
+        const ids = (claimed as { id: string }[]).map((r) => r.id);
+        await db.query({ name: 'complete', text: completeSql, values: [ids, ids.map(() => 200), 'w1'] });
+      },
+      close: () => db.end(),
+    };
+  };
+}
+
+/**
+ * slim: the partner's oldest due heads not leased, leased in place (HOT: no index holds the lease); the
+ * completion deletes the queue row, records the attempt, promotes the next head and settles the
+ * delivery in place.
+ */
+const slim = sketch(
+  [],
+  /* sql */ `WITH c AS (
+                 SELECT q.delivery_id FROM queue q
+                 WHERE q.customer_id = 'P1' AND q.head AND q.next_at <= now()
+                   AND (q.locked_until IS NULL OR q.locked_until <= now())
+                 ORDER BY q.next_at, q.event_seq LIMIT $2 FOR UPDATE SKIP LOCKED
+               ),
+               leased AS (
+                 UPDATE queue q SET locked_by = $1, locked_until = now() + interval '35 s'
+                 FROM c WHERE q.delivery_id = c.delivery_id
+                 RETURNING q.delivery_id, q.endpoint_id, q.ref, q.event_seq
+               )
+               SELECT l.delivery_id AS id, l.endpoint_id, l.ref, l.event_seq, d.attempt_count, ev.payload
+               FROM leased l JOIN deliveries d ON d.id = l.delivery_id JOIN events ev ON ev.event_id = d.event_id`,
+  /* sql */ `WITH c AS (SELECT * FROM unnest($1::text[], $2::int[]) AS c(id, code)),
+               done AS (
+                 DELETE FROM queue q USING c WHERE q.delivery_id = c.id AND q.locked_by = $3
+                 RETURNING q.delivery_id, q.endpoint_id, q.customer_id, q.ref, q.event_seq
+               ),
+               ins AS (
+                 INSERT INTO attempts (delivery_id, at, duration_ms, status_code)
+                 SELECT c.id, now(), 3, c.code FROM c
+               ),
+               ${PROMOTE_NEXT_HEADS}
+               UPDATE deliveries d SET status = 'delivered', attempt_count = d.attempt_count + 1,
+                 last_attempt_at = now(), updated_at = now()
+               FROM done WHERE d.id = done.delivery_id`,
+);
+
+/**
  * slim, with the leases kept in their own table as tpcs keeps them (a row per lease, found by partner,
  * so the claim can count each endpoint's and partner's leases): the claim locks the queue rows it
  * picks and inserts their leases; the completion locks them again, deletes its leases and the rows.
  */
-function slimLeases(url: string): Drain {
-  const db = new pg.Client({ connectionString: url });
-  return {
-    async fill() {
-      await db.connect();
-      await db.query(SLIM_SCHEMA);
-      await db.query(LEASES_SCHEMA);
-      await slimFill(db);
-    },
-    async claim() {
-      const { rows } = await db.query<{ id: string }>({
-        name: 'claim',
-        text: `WITH lease AS (
+const slimLeases = sketch(
+  [LEASES_SCHEMA],
+  /* sql */ `WITH lease AS (
                  SELECT l.delivery_id, l.endpoint_id FROM delivery_leases l
                  WHERE l.customer_id = 'P1' AND l.locked_until > now()
                ),
@@ -198,15 +253,7 @@ function slimLeases(url: string): Drain {
                )
                SELECT l.delivery_id AS id, d.attempt_count, ev.payload
                FROM leased l JOIN deliveries d ON d.id = l.delivery_id JOIN events ev ON ev.event_id = d.event_id`,
-        values: ['w1', BATCH],
-      });
-      return rows;
-    },
-    async complete(claimed) {
-      const rows = claimed as { id: string }[];
-      await db.query({
-        name: 'complete',
-        text: `WITH c AS (SELECT * FROM unnest($1::text[], $2::int[]) AS c(id, code)),
+  /* sql */ `WITH c AS (SELECT * FROM unnest($1::text[], $2::int[]) AS c(id, code)),
                locked AS (
                  SELECT q.delivery_id FROM queue q WHERE q.delivery_id = ANY ($1) ORDER BY q.delivery_id
                  FOR NO KEY UPDATE
@@ -229,65 +276,7 @@ function slimLeases(url: string): Drain {
                ${PROMOTE_NEXT_HEADS}
                INSERT INTO attempts (delivery_id, at, duration_ms, status_code)
                SELECT c.id, now(), 3, c.code FROM c JOIN upd ON upd.id = c.id`,
-        values: [rows.map((r) => r.id), rows.map(() => 200), 'w1'],
-      });
-    },
-    close: () => db.end(),
-  };
-}
-
-function slim(url: string): Drain {
-  const db = new pg.Client({ connectionString: url });
-  return {
-    async fill() {
-      await db.connect();
-      await db.query(SLIM_SCHEMA);
-      await slimFill(db);
-    },
-    async claim() {
-      // the partner's oldest due heads not leased, leased in place (HOT: no index holds the lease)
-      const { rows } = await db.query<{ id: string; endpoint_id: string; ref: string; event_seq: string }>({
-        name: 'claim',
-        text: `WITH c AS (
-                 SELECT q.delivery_id FROM queue q
-                 WHERE q.customer_id = 'P1' AND q.head AND q.next_at <= now()
-                   AND (q.locked_until IS NULL OR q.locked_until <= now())
-                 ORDER BY q.next_at, q.event_seq LIMIT $2 FOR UPDATE SKIP LOCKED
-               ),
-               leased AS (
-                 UPDATE queue q SET locked_by = $1, locked_until = now() + interval '35 s'
-                 FROM c WHERE q.delivery_id = c.delivery_id
-                 RETURNING q.delivery_id, q.endpoint_id, q.ref, q.event_seq
-               )
-               SELECT l.delivery_id AS id, l.endpoint_id, l.ref, l.event_seq, d.attempt_count, ev.payload
-               FROM leased l JOIN deliveries d ON d.id = l.delivery_id JOIN events ev ON ev.event_id = d.event_id`,
-        values: ['w1', BATCH],
-      });
-      return rows;
-    },
-    async complete(claimed) {
-      const rows = claimed as { id: string }[];
-      await db.query({
-        name: 'complete',
-        text: `WITH c AS (SELECT * FROM unnest($1::text[], $2::int[]) AS c(id, code)),
-               done AS (
-                 DELETE FROM queue q USING c WHERE q.delivery_id = c.id AND q.locked_by = $3
-                 RETURNING q.delivery_id, q.endpoint_id, q.customer_id, q.ref, q.event_seq
-               ),
-               ins AS (
-                 INSERT INTO attempts (delivery_id, at, duration_ms, status_code)
-                 SELECT c.id, now(), 3, c.code FROM c
-               ),
-               ${PROMOTE_NEXT_HEADS}
-               UPDATE deliveries d SET status = 'delivered', attempt_count = d.attempt_count + 1,
-                 last_attempt_at = now(), updated_at = now()
-               FROM done WHERE d.id = done.delivery_id`,
-        values: [rows.map((r) => r.id), rows.map(() => 200), 'w1'],
-      });
-    },
-    close: () => db.end(),
-  };
-}
+);
 
 function tpcs(url: string): Drain {
   let storage: Awaited<ReturnType<typeof openStorage>> | undefined;
