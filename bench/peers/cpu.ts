@@ -84,13 +84,13 @@ export async function postmasterPid(adminUrl: string): Promise<number> {
 
 /** The CPU of every backend of `database` (the postmaster's children titled with its name). */
 export function meterPostgres(postmaster: number, database: string): CpuMeter {
-  const named = new RegExp(`\\s${database}(\\s|$)`);
+  const isBackend = backendOf(postmaster, database);
   const known = new Map<number, boolean>();
   return meter(() =>
     pids().filter((pid) => {
       let ours = known.get(pid);
       if (ours === undefined) {
-        ours = statOf(pid)?.ppid === postmaster && named.test(commandLineOf(pid));
+        ours = isBackend(pid);
         // a title not yet set (a backend still authenticating) is asked again next time
         if (ours || statOf(pid)?.ppid !== postmaster) known.set(pid, ours);
       }
@@ -101,8 +101,13 @@ export function meterPostgres(postmaster: number, database: string): CpuMeter {
 
 /** The backends of `database` alive now. */
 export function postgresBackends(postmaster: number, database: string): number[] {
+  return pids().filter(backendOf(postmaster, database));
+}
+
+/** Whether a process is a backend of `database`: a child of the postmaster titled with its name. */
+function backendOf(postmaster: number, database: string): (pid: number) => boolean {
   const named = new RegExp(`\\s${database}(\\s|$)`);
-  return pids().filter((pid) => statOf(pid)?.ppid === postmaster && named.test(commandLineOf(pid)));
+  return (pid) => statOf(pid)?.ppid === postmaster && named.test(commandLineOf(pid));
 }
 
 /** CPU seconds used so far by these processes (for phases of a run: take differences). */
