@@ -181,21 +181,25 @@ describe('sender', () => {
 });
 
 describe('sharedDeadlines', () => {
-  it('gives the attempts of one slice one signal, aborted as a timeout one timeout and one slice after the first', async () => {
+  it('gives the attempts of one slice one timer, ending those still running one timeout and one slice after the first', async () => {
     const deadline = sharedDeadlines(200); // slices of 20 ms
     const started = performance.now();
-    const a = deadline();
-    expect(deadline()).toBe(a);
-    const aborted = new Promise<number>((resolve) =>
-      a.addEventListener('abort', () => resolve(performance.now() - started)),
-    );
+    const ended = new Map<string, { at: number; reason: Error }>();
+    const attempt = (name: string) => ({
+      timeout: (reason: Error) => ended.set(name, { at: performance.now() - started, reason }),
+    });
+    const slice = deadline(attempt('a'));
+    const finished = attempt('finished');
+    expect(deadline(finished)).toBe(slice);
+    slice.delete(finished); // it ended before its time
     await new Promise((r) => setTimeout(r, 30));
-    const b = deadline();
-    expect(b).not.toBe(a);
-    const after = await aborted;
-    expect(after).toBeGreaterThanOrEqual(200);
-    expect(after).toBeLessThan(1000);
-    expect(a.reason).toMatchObject({ name: 'TimeoutError' });
-    expect(b.aborted).toBe(false);
+    expect(deadline(attempt('c'))).not.toBe(slice);
+    await new Promise((r) => setTimeout(r, 400));
+    expect([...ended.keys()].sort()).toEqual(['a', 'c']);
+    expect(ended.get('a')?.at).toBeGreaterThanOrEqual(200);
+    expect(ended.get('a')?.at).toBeLessThan(1000);
+    expect(ended.get('a')?.reason).toMatchObject({ name: 'TimeoutError' });
+    // c started 30 ms later, in a slice of its own
+    expect(ended.get('c')?.at).toBeGreaterThanOrEqual(230);
   });
 });

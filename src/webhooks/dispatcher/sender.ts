@@ -3,8 +3,8 @@
  * connection pool per endpoint origin, with a timeout, no redirects, and the private-address rule
  * checked on the address actually connected.
  */
-import { setMaxListeners } from 'node:events';
-import { buildConnector, Pool, errors as undiciErrors } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { buildConnector, type Dispatcher, Pool, errors as undiciErrors } from 'undici';
 import { signWebhook } from '../../signing/sign.js';
 import {
   checkLiteralHost,
@@ -95,60 +95,37 @@ export function createSender(options: SenderOptions = {}): Sender {
     }
     return pool;
   };
+  const targets = new Map<string, Target | null>();
 
-  async function send(request: SendRequest): Promise<AttemptResult> {
+  function send(request: SendRequest): Promise<AttemptResult> {
     const startedAt = new Date();
-    const started = performance.now();
-    const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
-    const failed = (errorKind: AttemptErrorKind, errorMessage: string): AttemptResult => ({
-      startedAt,
-      durationMs: elapsed(),
-      statusCode: null,
-      errorKind,
-      errorMessage,
-      responseExcerpt: null,
-      retryAfterMs: null,
-    });
-
-    let url: URL;
-    try {
-      url = new URL(request.url);
-      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('not http(s)');
-    } catch {
-      return failed('invalid_url', `not an http(s) URL: ${request.url}`);
+    const target = targetOf(targets, request.url);
+    if (!target) {
+      return Promise.resolve(failure(startedAt, 0, 'invalid_url', `not an http(s) URL: ${request.url}`));
     }
-    const headers = {
-      ...signWebhook({
-        id: request.messageId,
-        timestamp: Math.floor(startedAt.getTime() / 1000),
-        body: request.payload,
-        secrets: request.secrets,
-      }),
-      'content-type': 'application/json',
-      'user-agent': USER_AGENT,
-    };
+    let headers: Record<string, string>;
     try {
-      const response = await poolFor(request.poolKey ?? url.origin, url.origin).request({
-        path: `${url.pathname}${url.search}`,
-        method: 'POST',
-        headers,
-        body: request.payload,
-        signal: deadline(),
-      });
-      const excerpt = await readExcerpt(response.body);
-      return {
-        startedAt,
-        durationMs: elapsed(),
-        statusCode: response.statusCode,
-        errorKind: null,
-        errorMessage: null,
-        responseExcerpt: excerpt,
-        retryAfterMs: parseRetryAfter(response.headers['retry-after'], new Date()),
+      headers = {
+        ...signWebhook({
+          id: request.messageId,
+          timestamp: Math.floor(startedAt.getTime() / 1000),
+          body: request.payload,
+          secrets: request.secrets,
+        }),
+        'content-type': 'application/json',
+        'user-agent': USER_AGENT,
       };
     } catch (err) {
-      const [kind, message] = describeError(err);
-      return failed(kind, message);
+      return Promise.reject(err);
     }
+    return new Promise<AttemptResult>((resolve) => {
+      const attempt = new Attempt(startedAt, resolve);
+      attempt.deadline = deadline(attempt);
+      poolFor(request.poolKey ?? target.origin, target.origin).dispatch(
+        { path: target.path, method: 'POST', headers, body: request.payload },
+        attempt,
+      );
+    });
   }
 
   return {
@@ -161,49 +138,169 @@ export function createSender(options: SenderOptions = {}): Sender {
   };
 }
 
-/**
- * The signal that ends an attempt `timeoutMs` after it started (connect, headers and body together),
- * shared by the attempts that start within the same slice of time: from `timeoutMs` to `timeoutMs` +
- * one slice (100 ms, or a tenth of a shorter timeout) after each one's start. An `AbortSignal.timeout`
- * per attempt cost more than the rest of the attempt's own work (bench/sender: 30 µs of CPU a request,
- * 98 against 63 without); a shared one costs one timer a slice.
- *
- * @example
- * const deadline = sharedDeadlines(15_000);
- * await pool.request({ path: '/', method: 'POST', signal: deadline() });
- */
-export function sharedDeadlines(timeoutMs: number): () => AbortSignal {
-  const slice = Math.max(1, Math.min(100, timeoutMs / 10));
-  let current: { until: number; signal: AbortSignal } | undefined;
-  return () => {
-    const now = performance.now();
-    if (current && now < current.until) return current.signal;
-    const controller = new AbortController();
-    // one listener per attempt in flight that started in this slice: many, by design
-    setMaxListeners(0, controller.signal);
-    setTimeout(
-      () => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
-      timeoutMs + slice,
-    ).unref();
-    current = { until: now + slice, signal: controller.signal };
-    return controller.signal;
+/** Where an endpoint URL is posted: its origin (the pool) and its path with the query. */
+interface Target {
+  origin: string;
+  path: string;
+}
+
+/** Endpoint URLs parsed once each (a few hundred per process), `null` for one that is not http(s). */
+function targetOf(cache: Map<string, Target | null>, url: string): Target | null {
+  let target = cache.get(url);
+  if (target !== undefined) return target;
+  try {
+    const u = new URL(url);
+    target =
+      u.protocol === 'https:' || u.protocol === 'http:'
+        ? { origin: u.origin, path: `${u.pathname}${u.search}` }
+        : null;
+  } catch {
+    target = null;
+  }
+  if (cache.size >= 10_000) cache.clear();
+  cache.set(url, target);
+  return target;
+}
+
+function failure(
+  startedAt: Date,
+  started: number,
+  errorKind: AttemptErrorKind,
+  errorMessage: string,
+): AttemptResult {
+  return {
+    startedAt,
+    durationMs: started === 0 ? 0 : elapsedSince(started),
+    statusCode: null,
+    errorKind,
+    errorMessage,
+    responseExcerpt: null,
+    retryAfterMs: null,
   };
 }
 
-async function readExcerpt(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string | null> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    if (total < RESPONSE_EXCERPT_BYTES) chunks.push(chunk);
-    total += chunk.length;
-    if (total > DRAIN_LIMIT_BYTES) {
-      body.destroy();
-      break;
-    }
+const elapsedSince = (started: number) => Math.round((performance.now() - started) * 10) / 10;
+
+/** Thrown into an attempt whose response body passed {@link DRAIN_LIMIT_BYTES}: its excerpt is kept. */
+class BodyCut extends Error {}
+
+/** What a deadline slice ends: an attempt still running when the slice's time is up. */
+export interface Timeoutable {
+  timeout(reason: Error): void;
+}
+
+/**
+ * One attempt, as undici's dispatch handler: the status, `Retry-After` and the first bytes of the body
+ * are taken as they arrive, without the response stream, async iterator and promise per step of
+ * `request()` (bench/sender: they cost more CPU than the rest of the attempt).
+ */
+class Attempt implements Dispatcher.DispatchHandler, Timeoutable {
+  deadline: Set<Timeoutable> | undefined;
+  private readonly started = performance.now();
+  private controller: Dispatcher.DispatchController | undefined;
+  private timedOut: Error | undefined;
+  private statusCode: number | null = null;
+  private retryAfter: string | string[] | undefined;
+  private readonly chunks: Buffer[] = [];
+  private total = 0;
+  private done = false;
+
+  constructor(
+    private readonly startedAt: Date,
+    private readonly resolve: (result: AttemptResult) => void,
+  ) {}
+
+  timeout(reason: Error): void {
+    if (this.done) return;
+    if (this.controller) this.controller.abort(reason);
+    else this.timedOut = reason; // not on a connection yet: ended as soon as it gets one
   }
-  if (total === 0) return null;
-  // Cutting at a byte count can split a UTF-8 character; the decoder replaces the stub, which is fine for a log.
-  return Buffer.concat(chunks).subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8');
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    if (this.timedOut) controller.abort(this.timedOut);
+    else this.controller = controller;
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return; // 1xx: the answer is still to come
+    this.statusCode = statusCode;
+    this.retryAfter = headers['retry-after'];
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.total < RESPONSE_EXCERPT_BYTES) this.chunks.push(chunk);
+    this.total += chunk.length;
+    if (this.total > DRAIN_LIMIT_BYTES) controller.abort(new BodyCut());
+  }
+
+  onResponseEnd(): void {
+    this.answered();
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController | undefined, error: Error): void {
+    if (error instanceof BodyCut) {
+      this.answered();
+      return;
+    }
+    const [kind, message] = describeError(error);
+    this.finish(failure(this.startedAt, this.started, kind, message));
+  }
+
+  private answered(): void {
+    let excerpt: string | null = null;
+    if (this.total > 0) {
+      const bytes = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
+      // Cutting at a byte count can split a UTF-8 character; the decoder replaces the stub, which is fine for a log.
+      excerpt = bytes.subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8');
+    }
+    this.finish({
+      startedAt: this.startedAt,
+      durationMs: elapsedSince(this.started),
+      statusCode: this.statusCode,
+      errorKind: null,
+      errorMessage: null,
+      responseExcerpt: excerpt,
+      retryAfterMs: parseRetryAfter(this.retryAfter, new Date()),
+    });
+  }
+
+  private finish(result: AttemptResult): void {
+    if (this.done) return;
+    this.done = true;
+    this.deadline?.delete(this);
+    this.resolve(result);
+  }
+}
+
+/**
+ * Ends each attempt `timeoutMs` after it started (connect, headers and body together), with the
+ * attempts that start within the same slice of time (100 ms, or a tenth of a shorter timeout) sharing
+ * one timer: each ends between `timeoutMs` and `timeoutMs` + one slice after its start. A timer (or an
+ * `AbortSignal.timeout`) per attempt cost more than the rest of the attempt's own work (bench/sender:
+ * 30 µs of CPU a request); a shared one costs one timer a slice. An attempt that ends leaves its slice.
+ *
+ * @example
+ * const deadline = sharedDeadlines(15_000);
+ * const slice = deadline(attempt); // attempt.timeout(err) once its time is up
+ * slice.delete(attempt); // when it ends first
+ */
+export function sharedDeadlines(timeoutMs: number): (attempt: Timeoutable) => Set<Timeoutable> {
+  const slice = Math.max(1, Math.min(100, timeoutMs / 10));
+  let current: { until: number; attempts: Set<Timeoutable> } | undefined;
+  return (attempt) => {
+    const now = performance.now();
+    if (!current || now >= current.until) {
+      const attempts = new Set<Timeoutable>();
+      setTimeout(() => {
+        const reason = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+        for (const a of attempts) a.timeout(reason);
+        attempts.clear();
+      }, timeoutMs + slice).unref();
+      current = { until: now + slice, attempts };
+    }
+    current.attempts.add(attempt);
+    return current.attempts;
+  };
 }
 
 function describeError(err: unknown): [AttemptErrorKind, string] {
