@@ -38,6 +38,7 @@ beforeAll(async () => {
       const path = req.url ?? '/';
       if (path === '/ok') return res.writeHead(200).end('thanks');
       if (path === '/big') return res.writeHead(500).end('x'.repeat(10_000));
+      if (path === '/huge') return res.writeHead(200).end('é'.repeat(200_000)); // 400 kB
       if (path === '/busy') return res.writeHead(503, { 'retry-after': '7' }).end();
       if (path === '/redirect') return res.writeHead(302, { location: '/ok' }).end();
       if (path === '/hang') return; // never answers
@@ -111,6 +112,16 @@ describe('sender', () => {
     expect(big.statusCode).toBe(500);
     expect(big.responseExcerpt).toHaveLength(4096);
     expect(busy).toMatchObject({ statusCode: 503, retryAfterMs: 7000 });
+  });
+
+  it('stops reading a body past 64 KiB and keeps the answer with its excerpt', async () => {
+    const sender = createSender({ allowPrivateEndpoints: true });
+    const huge = await sender.send({ url: `${base}/huge`, messageId: 'a', payload: '{}', secrets: [SECRET] });
+    const next = await sender.send({ url: `${base}/ok`, messageId: 'b', payload: '{}', secrets: [SECRET] });
+    await sender.close();
+    expect(huge).toMatchObject({ statusCode: 200, errorKind: null });
+    expect(huge.responseExcerpt).toBe('é'.repeat(2048));
+    expect(next).toMatchObject({ statusCode: 200, responseExcerpt: 'thanks' });
   });
 
   it('does not follow redirects', async () => {
