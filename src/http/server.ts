@@ -131,6 +131,7 @@ export async function startServer(
   const storage = await openStorage(config.databaseUrl, {
     timeoutMs: timeouts.databaseMs,
     secrets: options.secrets,
+    backgroundCheckpoints: true,
   });
   const { store, applied } = storage;
   try {

@@ -114,6 +114,11 @@ export async function openStorage(
     timeoutMs?: number | undefined;
     /** `SECRETS_KEY`, `SECRETS_KEY_FILE`, `SECRETS_OLD_KEYS`; see above for what happens without them. */
     secrets?: SecretsKeySource | undefined;
+    /**
+     * SQLite file: WAL checkpoints in a thread of their own (sqlite/checkpointer.ts) instead of inside
+     * a commit now and then; the long-running processes (`tpcs serve`, `tpcs worker`) ask for it.
+     */
+    backgroundCheckpoints?: boolean;
   } = {},
 ): Promise<Storage> {
   const location = parseDatabaseUrl(databaseUrl);
@@ -140,6 +145,7 @@ export async function openStorage(
           : { kind: 'sqlite-file', file: location.file };
       const secrets = await unlock(stored, home);
       const queue = sqliteDeliveryQueue(store.database, signal, box);
+      if (options.backgroundCheckpoints) await store.checkpointInBackground();
       return {
         dialect: 'sqlite',
         store,

@@ -37,6 +37,7 @@ ${EXIT_CODES_HELP}`,
         const storage = await openStorage(settings.databaseUrl, {
           timeoutMs: settings.databaseTimeoutMs,
           secrets: secretsKeySource(settings, { needed: true }), // PostgreSQL without a key: exit 2
+          backgroundCheckpoints: true,
         });
         const keyWarning = secretsKeyWarning(storage.secrets);
         // pino, like serve's logs: numeric levels, one JSON line each

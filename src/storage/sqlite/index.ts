@@ -44,6 +44,7 @@ import type {
   UnalertedFailure,
 } from '../store.js';
 import { alertQueries } from './alerts.js';
+import { type Checkpointer, startCheckpointer } from './checkpointer.js';
 import { dashboardQueries } from './dashboard.js';
 import { decisionQueries } from './decisions.js';
 import { deliveryQueries } from './deliveries.js';
@@ -69,6 +70,11 @@ export interface SqliteStoreOptions {
   synchronous?: 'NORMAL' | 'FULL';
   /** How long a writer waits for another process's write lock before SQLITE_BUSY. Default 5000 ms. */
   busyTimeoutMs?: number;
+}
+
+/** What the store's connection was opened with, for the connections it opens beside it. */
+interface OpenedWith {
+  synchronous: 'NORMAL' | 'FULL';
 }
 
 function prepareQueries(db: Database.Database, box: SecretBox) {
@@ -107,11 +113,19 @@ export class SqliteStore implements Store {
   readonly #ping: () => Promise<void>;
   readonly #signal: QueueSignal;
   readonly #box: SecretBox;
+  readonly #openedWith: OpenedWith;
   #queries: ReturnType<typeof prepareQueries> | undefined;
+  #checkpointer: Promise<Checkpointer> | undefined;
 
   /** `box` encrypts endpoint secrets and idempotent answers (without keys, it throws when used). */
-  constructor(db: Database.Database, signal = new QueueSignal(), box = new SecretBox()) {
+  constructor(
+    db: Database.Database,
+    signal = new QueueSignal(),
+    box = new SecretBox(),
+    openedWith: OpenedWith = { synchronous: 'NORMAL' },
+  ) {
     this.#db = db;
+    this.#openedWith = openedWith;
     this.#ping = sqliteWriteProbe(db);
     this.#signal = signal;
     this.#box = box;
@@ -137,7 +151,19 @@ export class SqliteStore implements Store {
   async migrate(onProgress?: MigrationProgress): Promise<string[]> {
     return migrate(this.#db, undefined, onProgress);
   }
+  /**
+   * Moves WAL checkpoints to a thread of their own (checkpointer.ts), so that no commit of this
+   * connection waits for one; `tpcs serve` and `tpcs worker` do. Nothing to do for `:memory:`.
+   */
+  async checkpointInBackground(): Promise<void> {
+    if (this.#db.memory || this.#checkpointer) return;
+    this.#checkpointer = startCheckpointer(this.#db, this.#openedWith.synchronous);
+    await this.#checkpointer;
+  }
   async close(): Promise<void> {
+    const checkpointer = this.#checkpointer;
+    this.#checkpointer = undefined;
+    if (checkpointer) await (await checkpointer.catch(() => undefined))?.stop();
     if (this.#db.open) this.#db.close();
   }
   ping(): Promise<void> {
@@ -439,17 +465,18 @@ export function openSqliteStore(
   // 0600 before SQLite creates it 0644 (the -wal and -shm it makes later take the file's mode)
   if (filename !== ':memory:') ensurePrivateFile(filename);
   const db = new Database(filename);
+  const synchronous = options.synchronous === 'FULL' ? 'FULL' : 'NORMAL';
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
     if (filename !== ':memory:') {
       db.pragma('journal_mode = WAL');
       restrictSqliteSidecars(filename);
     }
-    db.pragma(`synchronous = ${options.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+    db.pragma(`synchronous = ${synchronous}`);
     db.pragma('foreign_keys = ON');
   } catch (err) {
     db.close();
     throw err;
   }
-  return new SqliteStore(db, signal, box);
+  return new SqliteStore(db, signal, box, { synchronous });
 }

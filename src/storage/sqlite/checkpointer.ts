@@ -1,0 +1,117 @@
+/**
+ * WAL checkpoints in a thread of their own, so that a commit on the main thread never waits for one.
+ *
+ * In WAL mode with `synchronous = NORMAL` a commit appends pages to the WAL without an fsync; the
+ * fsyncs come at checkpoints, which copy the WAL's pages into the database file. By default the
+ * connection that commits runs one whenever the WAL passes 1,000 pages (4 MB), inside that commit:
+ * better-sqlite3 is synchronous, so the event loop stopped for the copy and two fsyncs, every few
+ * hundred deliveries during a drain (bench/peers: with no fsync at all, `synchronous = OFF`, the SQLite
+ * drain was 20 % faster). Here a worker thread with its own connection runs a PASSIVE checkpoint
+ * every {@link CHECKPOINT_INTERVAL_MS} (it never blocks a writer or reader), and the main connection
+ * checkpoints only as a backstop, when the WAL passes {@link BACKSTOP_PAGES} because the thread fell
+ * behind. Durability is that of `synchronous` as set: the thread's connection uses the same.
+ *
+ * The thread is plain JavaScript given as source (`eval`), so it runs the same from the TypeScript
+ * sources (tests) and from the build; it loads the same better-sqlite3 as this module.
+ */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
+
+/** How often the thread checkpoints: a drain writes a few MB of WAL in this time. */
+export const CHECKPOINT_INTERVAL_MS = 50;
+/** The main connection's own checkpoint, when the thread has not kept the WAL below this (40 MB). */
+export const BACKSTOP_PAGES = 10_000;
+
+const THREAD_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.filename, { fileMustExist: true });
+db.pragma('busy_timeout = 0');
+db.pragma('synchronous = ' + workerData.synchronous);
+const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+let runs = 0;
+const timer = setInterval(() => {
+  try {
+    checkpoint.get();
+    runs++;
+  } catch {
+    // busy (another checkpoint is running) or closing: the next interval tries again
+  }
+}, workerData.intervalMs);
+parentPort.on('message', (message) => {
+  if (message === 'runs') return parentPort.postMessage(runs);
+  if (message !== 'stop') return;
+  clearInterval(timer);
+  db.close();
+  parentPort.postMessage('stopped');
+  parentPort.close();
+});
+parentPort.postMessage('ready');
+`;
+
+export interface Checkpointer {
+  /** How many checkpoints the thread has run (tests). */
+  runs(): Promise<number>;
+  /** Stops the thread and closes its connection; the main connection checkpoints as SQLite does by default again. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts checkpointing `db`'s file (WAL mode, not `:memory:`) in a worker thread, and lowers the main
+ * connection's own checkpoints to a backstop. Resolves once the thread has opened the file.
+ *
+ * @example
+ * const checkpoints = await startCheckpointer(db, 'NORMAL');
+ * // … writes …
+ * await checkpoints.stop(); // before db.close()
+ */
+export async function startCheckpointer(
+  db: Database.Database,
+  synchronous: 'NORMAL' | 'FULL',
+  intervalMs = CHECKPOINT_INTERVAL_MS,
+): Promise<Checkpointer> {
+  const worker = new Worker(THREAD_SOURCE, {
+    eval: true,
+    workerData: {
+      driver: createRequire(import.meta.url).resolve('better-sqlite3'),
+      filename: db.name,
+      synchronous,
+      intervalMs,
+    },
+    // a small heap: the thread allocates almost nothing
+    resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
+  });
+  worker.unref();
+  const reply = (expected?: string) =>
+    new Promise<unknown>((resolve, reject) => {
+      const onMessage = (message: unknown) => {
+        if (expected !== undefined && message !== expected) return;
+        worker.off('error', reject);
+        worker.off('message', onMessage);
+        resolve(message);
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+    });
+  await reply('ready');
+  db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+  let stopped: Promise<void> | undefined;
+  return {
+    async runs() {
+      const answer = reply();
+      worker.postMessage('runs');
+      return Number(await answer);
+    },
+    stop() {
+      stopped ??= (async () => {
+        const done = reply('stopped');
+        worker.postMessage('stop');
+        await done.catch(() => {});
+        await worker.terminate();
+        if (db.open) db.pragma('wal_autocheckpoint = 1000');
+      })();
+      return stopped;
+    },
+  };
+}

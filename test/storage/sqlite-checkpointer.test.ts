@@ -1,0 +1,78 @@
+/**
+ * WAL checkpoints in a thread of their own (src/storage/sqlite/checkpointer.ts): the pages a commit
+ * appends to the WAL reach the database file without the committing connection checkpointing.
+ */
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openStorage } from '../../src/storage/index.js';
+import { BACKSTOP_PAGES, startCheckpointer } from '../../src/storage/sqlite/checkpointer.js';
+import { SqliteStore } from '../../src/storage/sqlite/index.js';
+import { waitFor } from '../support/wait-for.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tpcs-checkpointer-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A WAL database with one table, and a writer of about `kb` KiB in one transaction. */
+function walDatabase(file: string) {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO filler (body) VALUES (?)');
+  const write = db.transaction((kb: number) => {
+    for (let i = 0; i < kb; i++) insert.run('x'.repeat(1000));
+  });
+  return { db, write };
+}
+
+describe('SQLite checkpoints in a thread', () => {
+  it('copies committed pages into the database file while the writer never checkpoints', async () => {
+    const file = join(dir, 'a.db');
+    const { db, write } = walDatabase(file);
+    const before = statSync(file).size;
+    const checkpointer = await startCheckpointer(db, 'NORMAL', 10);
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(BACKSTOP_PAGES);
+    // 2 MB: about 500 pages, under SQLite's own 1,000-page checkpoint, so only the thread copies them
+    write(2000);
+    await waitFor(() => statSync(file).size > before + 1_900_000, { timeout: 5000 });
+    expect(await checkpointer.runs()).toBeGreaterThan(0);
+    await checkpointer.stop();
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    db.close();
+  });
+
+  it('leaves the database file alone without it', async () => {
+    const file = join(dir, 'b.db');
+    const { db, write } = walDatabase(file);
+    const before = statSync(file).size;
+    write(2000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(statSync(file).size).toBe(before);
+    db.close();
+  });
+
+  it('runs beside a store opened for it, and stops when the store closes', async () => {
+    const file = join(dir, 'c.db');
+    const storage = await openStorage(`sqlite:${file}`, { backgroundCheckpoints: true });
+    if (!(storage.store instanceof SqliteStore)) throw new Error('expected the SQLite store');
+    const db = storage.store.database;
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(BACKSTOP_PAGES);
+    const before = statSync(file).size;
+    db.exec('CREATE TABLE filler (body TEXT)');
+    db.transaction(() => {
+      for (let i = 0; i < 2000; i++) db.prepare('INSERT INTO filler VALUES (?)').run('y'.repeat(1000));
+    })();
+    await waitFor(() => statSync(file).size > before + 1_900_000, { timeout: 5000 });
+    await storage.close();
+    // the last connection closed: the WAL was checkpointed and removed, so no thread held it open
+    expect(existsSync(`${file}-wal`)).toBe(false);
+    const reopened = new Database(file, { readonly: true });
+    expect(reopened.prepare('SELECT count(*) AS n FROM filler').get()).toEqual({ n: 2000 });
+    reopened.close();
+  });
+});
