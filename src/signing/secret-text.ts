@@ -45,12 +45,15 @@ export function secretBase64(secret: string): string {
  * Checks the decoded key: `reencoded` is the key's own base64, and `byteLength` its size.
  *
  * Decoders ignore stray padding bits, so several texts map to one key; insisting on the canonical
- * text means a secret compares equal only to itself.
+ * text (with all its padding, or none) means a secret compares equal only to itself.
  *
  * @throws {SigningError} `invalid_secret` (not canonical) or `invalid_secret_length` (outside 24..64 bytes)
  */
 export function checkSecretKey(encoded: string, reencoded: string, byteLength: number): void {
-  if (reencoded.replace(/=+$/, '') !== encoded.replace(/=+$/, '')) {
+  // padding is optional, but when there is some it must be all of it: `/A=` (one `=` short) is
+  // decoded by Buffer and refused by atob, so the two verifiers would disagree about it
+  const canonical = encoded.endsWith('=') ? reencoded === encoded : reencoded.replace(/=+$/, '') === encoded;
+  if (!canonical) {
     throw new SigningError('invalid_secret', 'secret is not canonical base64 (was it truncated or edited?)');
   }
   if (byteLength < MIN_SECRET_BYTES || byteLength > MAX_SECRET_BYTES) {

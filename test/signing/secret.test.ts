@@ -51,6 +51,8 @@ describe('parseSecret', () => {
     ['padding in the middle', 'whsec_MfKQ9r8G=KYqrTwjUPD8ILPZIo2LaLaSw'],
     ['non-canonical trailing bits', `whsec_${'A'.repeat(42)}B=`],
     ['an impossible length', `whsec_${'A'.repeat(41)}`],
+    ['a 25-byte key padded one "=" short', `whsec_${'A'.repeat(34)}=`],
+    ['a short key padded one "=" short', 'whsec_/A='],
   ])('refuses %s as invalid_secret', (_, secret) => {
     expect(codeOf(() => parseSecret(secret))).toBe('invalid_secret');
   });
