@@ -1,16 +1,24 @@
 /**
- * Leases in their own table on PostgreSQL (migration 013): what one process's claim writes, another
+ * Leases in their own table on PostgreSQL (migration 013) and SQLite (012): what one process's claim writes, another
  * process's claim sees; a lease that ended is taken over, and its old holder's late completion is
  * counted without settling the delivery; a lease held when the database is migrated is kept.
  * (The queue's behaviour on both dialects is test/dispatcher/queue.test.ts; this is about leases seen
  * across connections and across the migration.)
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Storage } from '../../src/storage/index.js';
+import { openStorage, type Storage } from '../../src/storage/index.js';
 import { parsePostgresUrl } from '../../src/storage/postgres/index.js';
 import { migrate, migrations } from '../../src/storage/postgres/migrations.js';
 import type { ClaimOptions, Completion } from '../../src/storage/queue.js';
+import {
+  migrate as migrateSqlite,
+  migrations as sqliteMigrations,
+} from '../../src/storage/sqlite/migrations.js';
 import { type FreshDatabaseUrl, freshUrl, openTestStorage, skipReason } from '../support/databases.js';
 import { decide, newEndpoint, newPartner, newThirdParty } from '../support/fixtures.js';
 
@@ -200,5 +208,62 @@ describe.skipIf(skipReason('postgres') !== undefined)('lease table migration on 
     expect(await claim('w2', 0)).toEqual(['free']);
     // once it has ended, it is taken over
     expect(await claim('w3', 2 * 3600_000)).toEqual(['free', 'leased']);
+  });
+});
+
+describe('lease table migration on sqlite', () => {
+  it('keeps a lease held while the database is migrated, and drops the columns it moved from', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tpcs-leases-'));
+    try {
+      const file = join(dir, 'tpcs.db');
+      const db = new Database(file);
+      const at = sqliteMigrations.findIndex((m) => m.name === '012_delivery_leases');
+      migrateSqlite(db, sqliteMigrations.slice(0, at));
+      const now = Date.now();
+      db.exec(`
+        INSERT INTO partners (customer_id, name, token_hash, created_at) VALUES ('P1', 'P', 'h', ${now});
+        INSERT INTO endpoints (id, customer_id, url, description, event_types, created_at, updated_at)
+          VALUES ('ep1', 'P1', 'https://x.example/', NULL, '["T"]', ${now}, ${now});
+        INSERT INTO events (event_id, customer_id, client_customer_ref, event_type, payload, created_at)
+          VALUES ('ev1', 'P1', 'ref1', 'T', '{}', ${now}), ('ev2', 'P1', 'ref2', 'T', '{}', ${now});
+        INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, customer_id, client_customer_ref,
+            next_attempt_at, locked_by, locked_until, created_at, updated_at)
+          VALUES ('leased', 'ev1', 1, 'ep1', 'P1', 'ref1', ${now}, 'w1', ${now + 3600_000}, ${now}, ${now}),
+            ('free', 'ev2', 2, 'ep1', 'P1', 'ref2', ${now}, NULL, NULL, ${now}, ${now});`);
+      expect(migrateSqlite(db)).toContain('012_delivery_leases');
+      expect(
+        db.prepare('SELECT delivery_id, endpoint_id, customer_id, locked_by FROM delivery_leases').all(),
+      ).toEqual([{ delivery_id: 'leased', endpoint_id: 'ep1', customer_id: 'P1', locked_by: 'w1' }]);
+      const columns = db
+        .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('deliveries')")
+        .all();
+      expect(columns.map((c) => c.name)).not.toContain('locked_until');
+      db.close();
+
+      const storage = await openStorage(`sqlite:${file}`);
+      try {
+        const claim = async (workerId: string, inMs: number) =>
+          (await storage.queue.claim(claimOpts(workerId, { now: later(inMs), perEndpoint: 10 })))
+            .map((d) => d.id)
+            .sort();
+        // the lease still holds: only the free delivery is claimed
+        expect(await claim('w2', 0)).toEqual(['free']);
+        // once it has ended, it is taken over (w2's lease on the other too), and its old holder's
+        // completion no longer settles it
+        expect(await claim('w3', 2 * 3600_000)).toEqual(['free', 'leased']);
+        await storage.queue.complete([delivered('leased', 'ep1')], { workerId: 'w1', ...WINDOW });
+        const leased = await storage.store.getDelivery('P1', 'ep1', 'leased');
+        expect(leased).toMatchObject({ status: 'pending', attemptCount: 1 });
+        await storage.queue.complete([delivered('leased', 'ep1')], { workerId: 'w3', ...WINDOW });
+        expect(await storage.store.getDelivery('P1', 'ep1', 'leased')).toMatchObject({
+          status: 'delivered',
+          attemptCount: 2,
+        });
+      } finally {
+        await storage.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -11,6 +11,7 @@ import * as m008 from './migrations/008_alerts.js';
 import * as m009 from './migrations/009_endpoint_disabled_at.js';
 import * as m010 from './migrations/010_endpoint_rate_limit.js';
 import * as m011 from './migrations/011_alert_recovery.js';
+import * as m012 from './migrations/012_delivery_leases.js';
 
 /** Every SQLite migration, oldest first. Append only: never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
@@ -25,6 +26,7 @@ export const migrations: readonly Migration[] = [
   { name: '009_endpoint_disabled_at', sql: m009.sql },
   { name: '010_endpoint_rate_limit', sql: m010.sql },
   { name: '011_alert_recovery', sql: m011.sql },
+  { name: '012_delivery_leases', sql: m012.sql },
 ];
 
 /**

@@ -71,9 +71,7 @@ export function sqliteDeliveryQueue(
     }
   >(
     `SELECT e.id, e.customer_id, e.url, e.rate_limit, e.rate_tat, @per - (
-         SELECT count(*) FROM deliveries f
-         WHERE f.endpoint_id = e.id AND f.status = 'pending' AND f.locked_until IS NOT NULL
-           AND f.locked_until > @now
+           SELECT count(*) FROM delivery_leases l WHERE l.endpoint_id = e.id AND l.locked_until > @now
        ) AS room
      FROM endpoints e
      WHERE e.enabled = 1 AND (e.throttled_until IS NULL OR e.throttled_until <= @now)
@@ -82,18 +80,16 @@ export function sqliteDeliveryQueue(
          WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= @now
        )`,
   );
-  // Every partner's leases in one pass over the leased deliveries (deliveries_in_flight holds only
-  // those): cheaper than a count per partner, and an index by partner would cost every lease and every
-  // completion one more index write.
+  // Every partner's leases in one pass over the leases (only the deliveries in flight): cheaper than a
+  // count per partner, and an index by partner would cost every lease and every completion one more
+  // index write.
   const inFlightByPartner = db.prepare<{ now: number }, { customer_id: string; n: number }>(
-    `SELECT e.customer_id, count(*) AS n FROM deliveries f JOIN endpoints e ON e.id = f.endpoint_id
-     WHERE f.status = 'pending' AND f.locked_until IS NOT NULL AND f.locked_until > @now
-     GROUP BY e.customer_id`,
+    `SELECT customer_id, count(*) AS n FROM delivery_leases WHERE locked_until > @now GROUP BY customer_id`,
   );
   const dueHeads = db.prepare<{ endpoint_id: string; now: number; room: number }, DeliveryRow>(
     `SELECT d.* FROM deliveries d
      WHERE d.endpoint_id = @endpoint_id AND d.status = 'pending' AND d.next_attempt_at <= @now
-       AND (d.locked_until IS NULL OR d.locked_until <= @now)
+       AND NOT EXISTS (SELECT 1 FROM delivery_leases l WHERE l.delivery_id = d.id AND l.locked_until > @now)
        AND NOT EXISTS (
          SELECT 1 FROM deliveries p
          WHERE p.endpoint_id = d.endpoint_id AND p.customer_id = d.customer_id
@@ -103,8 +99,10 @@ export function sqliteDeliveryQueue(
      ORDER BY d.next_attempt_at, d.event_seq
      LIMIT @room`,
   );
-  const lease = db.prepare<{ id: string; worker: string; until: number }>(
-    'UPDATE deliveries SET locked_by = @worker, locked_until = @until WHERE id = @id',
+  // replaces an expired lease of another worker: that worker's completion is then fenced out
+  const lease = db.prepare<{ id: string; endpoint: string; customer: string; worker: string; until: number }>(
+    `INSERT OR REPLACE INTO delivery_leases (delivery_id, endpoint_id, customer_id, locked_by, locked_until)
+     VALUES (@id, @endpoint, @customer, @worker, @until)`,
   );
   const spend = db.prepare<{ id: string; tat: number }>(
     'UPDATE endpoints SET rate_tat = @tat WHERE id = @id',
@@ -174,7 +172,13 @@ export function sqliteDeliveryQueue(
         const rows = dueHeads.all({ endpoint_id: e.id, now, room: ask });
         if (rows.length > 0) e.secrets ??= secretsOf.all(e.id, now);
         for (const r of rows) {
-          lease.run({ id: r.id, worker: o.workerId, until: now + o.leaseMs });
+          lease.run({
+            id: r.id,
+            endpoint: r.endpoint_id,
+            customer: r.customer_id,
+            worker: o.workerId,
+            until: now + o.leaseMs,
+          });
           out.push({
             id: r.id,
             eventId: r.event_id,
@@ -232,19 +236,24 @@ export function sqliteDeliveryQueue(
   );
   // Fenced by the lease: if it expired and another worker took the delivery, that worker decides. The
   // attempt was made all the same, so it is counted (`late`): attempt_count stays the attempts listed.
+  const unlease = db.prepare<{ id: string; worker: string }>(
+    'DELETE FROM delivery_leases WHERE delivery_id = @id AND locked_by = @worker',
+  );
   const settle = db.prepare<{
     id: string;
-    worker: string;
     status: DeliveryRow['status'];
     next: number | null;
     at: number;
   }>(
     `UPDATE deliveries SET status = @status, attempt_count = attempt_count + 1, next_attempt_at = @next,
-       last_attempt_at = @at, locked_by = NULL, locked_until = NULL, updated_at = @at
-     WHERE id = @id AND locked_by = @worker`,
+       last_attempt_at = @at, updated_at = @at
+     WHERE id = @id`,
   );
   const late = db.prepare<[string]>('UPDATE deliveries SET attempt_count = attempt_count + 1 WHERE id = ?');
-  const succeeded = db.prepare<[string]>('UPDATE endpoints SET failing_since = NULL WHERE id = ?');
+  // only when set: an endpoint's row is not rewritten at every success
+  const succeeded = db.prepare<[string]>(
+    'UPDATE endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL',
+  );
   const failed = db
     .prepare<{ id: string; at: number }, number>(
       `UPDATE endpoints SET failing_since = coalesce(failing_since, @at) WHERE id = @id AND enabled = 1
@@ -272,14 +281,14 @@ export function sqliteDeliveryQueue(
         error: c.error,
         response_excerpt: c.responseExcerpt,
       });
-      const settled = settle.run({
-        id: c.deliveryId,
-        worker: o.workerId,
-        status: c.next.status,
-        next: c.next.status === 'pending' ? c.next.nextAttemptAt.getTime() : null,
-        at,
-      });
-      if (settled.changes === 0) late.run(c.deliveryId);
+      if (unlease.run({ id: c.deliveryId, worker: o.workerId }).changes > 0) {
+        settle.run({
+          id: c.deliveryId,
+          status: c.next.status,
+          next: c.next.status === 'pending' ? c.next.nextAttemptAt.getTime() : null,
+          at,
+        });
+      } else late.run(c.deliveryId);
       if (c.succeeded) {
         succeeded.run(c.endpointId);
         continue;
@@ -299,11 +308,8 @@ export function sqliteDeliveryQueue(
     return { disabled };
   });
 
-  const releaseOne = db.prepare<{ id: string; worker: string }>(
-    'UPDATE deliveries SET locked_by = NULL, locked_until = NULL WHERE id = @id AND locked_by = @worker',
-  );
   const releaseTx = db.transaction((worker: string, ids: string[]) => {
-    for (const id of ids) releaseOne.run({ id, worker });
+    for (const id of ids) unlease.run({ id, worker });
   });
 
   const nextDue = db
@@ -329,10 +335,10 @@ export function sqliteDeliveryQueue(
      WHERE d.id = @id AND d.endpoint_id = @endpoint_id AND e.customer_id = @customer_id`,
   );
   const requeue = db.prepare<{ id: string; now: number }>(
-    `UPDATE deliveries SET status = 'pending', next_attempt_at = @now, locked_by = NULL, locked_until = NULL,
-       updated_at = @now
-     WHERE id = @id`,
+    `UPDATE deliveries SET status = 'pending', next_attempt_at = @now, updated_at = @now WHERE id = @id`,
   );
+  // an attempt still running for it is fenced out: its completion counts, the retry decides
+  const dropLease = db.prepare<[string]>('DELETE FROM delivery_leases WHERE delivery_id = ?');
   const ownEndpoint = db
     .prepare<{ customer_id: string; endpoint_id: string }, string>(
       'SELECT id FROM endpoints WHERE id = @endpoint_id AND customer_id = @customer_id',
@@ -381,6 +387,7 @@ export function sqliteDeliveryQueue(
         if (!ownDelivery.get({ customer_id: customerId, endpoint_id: endpointId, id: deliveryId }))
           return undefined;
         requeue.run({ id: deliveryId, now: now.getTime() });
+        dropLease.run(deliveryId);
         return deliveries.get(customerId, endpointId, deliveryId);
       });
       const delivery = run.immediate();

@@ -66,8 +66,6 @@ export interface Tables {
     /** attempt_count when the current retry round began (set by recover); the schedule counts from it. */
     retry_round_start: number;
     next_attempt_at: number | null;
-    locked_by: string | null;
-    locked_until: number | null;
     last_attempt_at: number | null;
     created_at: number;
     updated_at: number;
