@@ -312,10 +312,13 @@ export function sqliteDeliveryQueue(
     for (const id of ids) unlease.run({ id, worker });
   });
 
+  // each enabled endpoint's first pending delivery by due time (deliveries_due_by_endpoint)
   const nextDue = db
     .prepare<[], number | null>(
-      `SELECT min(d.next_attempt_at) FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-       WHERE d.status = 'pending' AND e.enabled = 1`,
+      `SELECT min((SELECT d.next_attempt_at FROM deliveries d
+                   WHERE d.endpoint_id = e.id AND d.status = 'pending'
+                   ORDER BY d.next_attempt_at LIMIT 1))
+       FROM endpoints e WHERE e.enabled = 1`,
     )
     .pluck();
   // limited endpoints whose budget was spent after `after` (endpoints_rate_limited), with something

@@ -8,6 +8,9 @@
  * commit. `delivery_leases` holds only the deliveries in flight, a few pages: a claim now writes those,
  * not the deliveries, and a completion deletes its lease there. `deliveries.locked_by` and
  * `locked_until` are dropped; the leases live at this migration move over.
+ *
+ * `deliveries_due` goes too: no claim reads it any more (they read `deliveries_due_by_endpoint`), and
+ * every completion deleted its entry. `nextDueAt` reads each endpoint's first due head instead.
  */
 export const sql = /* sql */ `
 CREATE TABLE delivery_leases (
@@ -24,6 +27,7 @@ SELECT id, endpoint_id, customer_id, locked_by, locked_until FROM deliveries
 WHERE status = 'pending' AND locked_by IS NOT NULL AND locked_until IS NOT NULL;
 
 DROP INDEX deliveries_in_flight;
+DROP INDEX deliveries_due;
 ALTER TABLE deliveries DROP COLUMN locked_by;
 ALTER TABLE deliveries DROP COLUMN locked_until;
 
