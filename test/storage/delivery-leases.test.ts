@@ -238,6 +238,11 @@ describe('lease table migration on sqlite', () => {
         .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('deliveries')")
         .all();
       expect(columns.map((c) => c.name)).not.toContain('locked_until');
+      const indexes = db
+        .prepare<[], { name: string }>("SELECT name FROM pragma_index_list('deliveries')")
+        .all();
+      expect(indexes.map((i) => i.name)).not.toContain('deliveries_in_flight');
+      expect(indexes.map((i) => i.name)).not.toContain('deliveries_due');
       db.close();
 
       const storage = await openStorage(`sqlite:${file}`);
