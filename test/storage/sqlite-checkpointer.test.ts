@@ -46,6 +46,16 @@ describe('SQLite checkpoints in a thread', () => {
     db.close();
   });
 
+  it('hands the checkpoints back to the writer when the thread dies', async () => {
+    const { db } = walDatabase(join(dir, 'd.db'));
+    const checkpointer = await startCheckpointer(db, 'NORMAL', 10);
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(BACKSTOP_PAGES);
+    await checkpointer.thread.terminate();
+    await waitFor(() => db.pragma('wal_autocheckpoint', { simple: true }) === 1000, { timeout: 5000 });
+    await checkpointer.stop(); // still fine after the thread is gone
+    db.close();
+  });
+
   it('leaves the database file alone without it', async () => {
     const file = join(dir, 'b.db');
     const { db, write } = walDatabase(file);

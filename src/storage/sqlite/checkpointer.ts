@@ -51,6 +51,8 @@ parentPort.postMessage('ready');
 `;
 
 export interface Checkpointer {
+  /** The thread (tests). */
+  readonly thread: Worker;
   /** How many checkpoints the thread has run (tests). */
   runs(): Promise<number>;
   /** Stops the thread and closes its connection; the main connection checkpoints as SQLite does by default again. */
@@ -97,7 +99,22 @@ export async function startCheckpointer(
   await reply('ready');
   db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
   let stopped: Promise<void> | undefined;
+  // A thread that dies (out of its small heap, say) hands the checkpoints back to the main connection
+  // at SQLite's default; an 'error' event without a listener would take the process down with it.
+  const restoreDefault = () => {
+    if (!stopped && db.open) db.pragma('wal_autocheckpoint = 1000');
+  };
+  let exited = false;
+  const gone = new Promise<void>((resolve) =>
+    worker.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
+  worker.on('error', restoreDefault);
+  worker.on('exit', restoreDefault);
   return {
+    thread: worker,
     async runs() {
       const answer = reply();
       worker.postMessage('runs');
@@ -105,10 +122,12 @@ export async function startCheckpointer(
     },
     stop() {
       stopped ??= (async () => {
-        const done = reply('stopped');
-        worker.postMessage('stop');
-        await done.catch(() => {});
-        await worker.terminate();
+        if (!exited) {
+          const done = reply('stopped');
+          worker.postMessage('stop');
+          await Promise.race([done.catch(() => {}), gone]);
+          await worker.terminate();
+        }
         if (db.open) db.pragma('wal_autocheckpoint = 1000');
       })();
       return stopped;

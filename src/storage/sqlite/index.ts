@@ -158,7 +158,13 @@ export class SqliteStore implements Store {
   async checkpointInBackground(): Promise<void> {
     if (this.#db.memory || this.#checkpointer) return;
     this.#checkpointer = startCheckpointer(this.#db, this.#openedWith.synchronous);
-    await this.#checkpointer;
+    try {
+      await this.#checkpointer;
+    } catch (error) {
+      // not fatal: the commits keep checkpointing as SQLite does by default
+      this.#checkpointer = undefined;
+      console.warn(`SQLite checkpoints stay in the commits: no checkpoint thread (${String(error)})`);
+    }
   }
   async close(): Promise<void> {
     const checkpointer = this.#checkpointer;
