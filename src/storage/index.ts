@@ -145,7 +145,8 @@ export async function openStorage(
           : { kind: 'sqlite-file', file: location.file };
       const secrets = await unlock(stored, home);
       const queue = sqliteDeliveryQueue(store.database, signal, box);
-      if (options.backgroundCheckpoints) await store.checkpointInBackground();
+      // started, not awaited: the thread opens the file while the caller goes on
+      if (options.backgroundCheckpoints) void store.checkpointInBackground();
       return {
         dialect: 'sqlite',
         store,

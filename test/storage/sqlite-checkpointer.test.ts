@@ -35,7 +35,8 @@ describe('SQLite checkpoints in a thread', () => {
     const file = join(dir, 'a.db');
     const { db, write } = walDatabase(file);
     const before = statSync(file).size;
-    const checkpointer = await startCheckpointer(db, 'NORMAL', 10);
+    const checkpointer = startCheckpointer(db, 'NORMAL', 10);
+    await checkpointer.ready;
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(BACKSTOP_PAGES);
     // 2 MB: about 500 pages, under SQLite's own 1,000-page checkpoint, so only the thread copies them
     write(2000);
@@ -48,11 +49,21 @@ describe('SQLite checkpoints in a thread', () => {
 
   it('hands the checkpoints back to the writer when the thread dies', async () => {
     const { db } = walDatabase(join(dir, 'd.db'));
-    const checkpointer = await startCheckpointer(db, 'NORMAL', 10);
+    const checkpointer = startCheckpointer(db, 'NORMAL', 10);
+    await checkpointer.ready;
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(BACKSTOP_PAGES);
     await checkpointer.thread.terminate();
     await waitFor(() => db.pragma('wal_autocheckpoint', { simple: true }) === 1000, { timeout: 5000 });
     await checkpointer.stop(); // still fine after the thread is gone
+    db.close();
+  });
+
+  it('can be stopped before the thread has started', async () => {
+    const { db } = walDatabase(join(dir, 'e.db'));
+    const checkpointer = startCheckpointer(db, 'NORMAL', 10);
+    await checkpointer.stop();
+    await checkpointer.ready; // settles, and leaves SQLite's own checkpoints
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
     db.close();
   });
 
@@ -71,6 +82,7 @@ describe('SQLite checkpoints in a thread', () => {
     const storage = await openStorage(`sqlite:${file}`, { backgroundCheckpoints: true });
     if (!(storage.store instanceof SqliteStore)) throw new Error('expected the SQLite store');
     const db = storage.store.database;
+    await storage.store.checkpointInBackground(); // started by openStorage: the same thread, once ready
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(BACKSTOP_PAGES);
     const before = statSync(file).size;
     db.exec('CREATE TABLE filler (body TEXT)');

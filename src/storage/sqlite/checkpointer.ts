@@ -53,26 +53,35 @@ parentPort.postMessage('ready');
 export interface Checkpointer {
   /** The thread (tests). */
   readonly thread: Worker;
+  /**
+   * Resolves once the thread has opened the file and the main connection's own checkpoints are down
+   * to the backstop; never rejects (a thread that cannot start leaves SQLite's default, with a warning).
+   */
+  readonly ready: Promise<void>;
   /** How many checkpoints the thread has run (tests). */
   runs(): Promise<number>;
   /** Stops the thread and closes its connection; the main connection checkpoints as SQLite does by default again. */
   stop(): Promise<void>;
 }
 
+/** How long stop() waits for the thread to close its connection before it ends the thread anyway. */
+const STOP_WAIT_MS = 2000;
+
 /**
- * Starts checkpointing `db`'s file (WAL mode, not `:memory:`) in a worker thread, and lowers the main
- * connection's own checkpoints to a backstop. Resolves once the thread has opened the file.
+ * Starts checkpointing `db`'s file (WAL mode, not `:memory:`) in a worker thread. Returns at once: the
+ * thread starts beside whatever the caller does next (a server's start is not held up by it), and
+ * lowers the main connection's own checkpoints to a backstop once it has opened the file (`ready`).
  *
  * @example
- * const checkpoints = await startCheckpointer(db, 'NORMAL');
+ * const checkpoints = startCheckpointer(db, 'NORMAL');
  * // … writes …
  * await checkpoints.stop(); // before db.close()
  */
-export async function startCheckpointer(
+export function startCheckpointer(
   db: Database.Database,
   synchronous: 'NORMAL' | 'FULL',
   intervalMs = CHECKPOINT_INTERVAL_MS,
-): Promise<Checkpointer> {
+): Checkpointer {
   const worker = new Worker(THREAD_SOURCE, {
     eval: true,
     workerData: {
@@ -85,25 +94,7 @@ export async function startCheckpointer(
     resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
   });
   worker.unref();
-  const reply = (expected?: string) =>
-    new Promise<unknown>((resolve, reject) => {
-      const onMessage = (message: unknown) => {
-        if (expected !== undefined && message !== expected) return;
-        worker.off('error', reject);
-        worker.off('message', onMessage);
-        resolve(message);
-      };
-      worker.on('message', onMessage);
-      worker.once('error', reject);
-    });
-  await reply('ready');
-  db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
   let stopped: Promise<void> | undefined;
-  // A thread that dies (out of its small heap, say) hands the checkpoints back to the main connection
-  // at SQLite's default; an 'error' event without a listener would take the process down with it.
-  const restoreDefault = () => {
-    if (!stopped && db.open) db.pragma('wal_autocheckpoint = 1000');
-  };
   let exited = false;
   const gone = new Promise<void>((resolve) =>
     worker.once('exit', () => {
@@ -111,10 +102,39 @@ export async function startCheckpointer(
       resolve();
     }),
   );
-  worker.on('error', restoreDefault);
-  worker.on('exit', restoreDefault);
+  const reply = (expected?: string) =>
+    new Promise<unknown>((resolve, reject) => {
+      const onMessage = (message: unknown) => {
+        if (expected !== undefined && message !== expected) return;
+        worker.off('message', onMessage);
+        resolve(message);
+      };
+      worker.on('message', onMessage);
+      void gone.then(() => reject(new Error('the checkpoint thread has ended')));
+    });
+  // A thread that dies (out of its small heap, say) hands the checkpoints back to the main connection
+  // at SQLite's default; an 'error' event without a listener would take the process down with it.
+  let failure: unknown;
+  worker.on('error', (error) => {
+    failure = error;
+  });
+  void gone.then(() => {
+    if (!stopped && db.open) db.pragma('wal_autocheckpoint = 1000');
+  });
+  const ready = reply('ready').then(
+    () => {
+      if (!stopped && !exited && db.open) db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+    },
+    () => {
+      if (stopped) return; // stopped before it was ready: nothing went wrong
+      console.warn(
+        `SQLite checkpoints stay in the commits: the checkpoint thread did not start (${String(failure ?? 'it ended')})`,
+      );
+    },
+  );
   return {
     thread: worker,
+    ready,
     async runs() {
       const answer = reply();
       worker.postMessage('runs');
@@ -123,9 +143,14 @@ export async function startCheckpointer(
     stop() {
       stopped ??= (async () => {
         if (!exited) {
-          const done = reply('stopped');
+          const done = reply('stopped').catch(() => {});
           worker.postMessage('stop');
-          await Promise.race([done.catch(() => {}), gone]);
+          let timer: NodeJS.Timeout | undefined;
+          const waited = new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, STOP_WAIT_MS);
+          });
+          await Promise.race([done, gone, waited]);
+          clearTimeout(timer);
           await worker.terminate();
         }
         if (db.open) db.pragma('wal_autocheckpoint = 1000');

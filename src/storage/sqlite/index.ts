@@ -115,7 +115,7 @@ export class SqliteStore implements Store {
   readonly #box: SecretBox;
   readonly #openedWith: OpenedWith;
   #queries: ReturnType<typeof prepareQueries> | undefined;
-  #checkpointer: Promise<Checkpointer> | undefined;
+  #checkpointer: Checkpointer | undefined;
 
   /** `box` encrypts endpoint secrets and idempotent answers (without keys, it throws when used). */
   constructor(
@@ -154,22 +154,17 @@ export class SqliteStore implements Store {
   /**
    * Moves WAL checkpoints to a thread of their own (checkpointer.ts), so that no commit of this
    * connection waits for one; `tpcs serve` and `tpcs worker` do. Nothing to do for `:memory:`.
+   * Resolves once the thread is checkpointing (or has failed to start, with a warning); never rejects.
    */
-  async checkpointInBackground(): Promise<void> {
-    if (this.#db.memory || this.#checkpointer) return;
-    this.#checkpointer = startCheckpointer(this.#db, this.#openedWith.synchronous);
-    try {
-      await this.#checkpointer;
-    } catch (error) {
-      // not fatal: the commits keep checkpointing as SQLite does by default
-      this.#checkpointer = undefined;
-      console.warn(`SQLite checkpoints stay in the commits: no checkpoint thread (${String(error)})`);
-    }
+  checkpointInBackground(): Promise<void> {
+    if (this.#db.memory) return Promise.resolve();
+    this.#checkpointer ??= startCheckpointer(this.#db, this.#openedWith.synchronous);
+    return this.#checkpointer.ready;
   }
   async close(): Promise<void> {
     const checkpointer = this.#checkpointer;
     this.#checkpointer = undefined;
-    if (checkpointer) await (await checkpointer.catch(() => undefined))?.stop();
+    if (checkpointer) await checkpointer.stop();
     if (this.#db.open) this.#db.close();
   }
   ping(): Promise<void> {
