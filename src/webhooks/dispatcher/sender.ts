@@ -164,13 +164,13 @@ function targetOf(cache: Map<string, Target | null>, url: string): Target | null
 
 function failure(
   startedAt: Date,
-  started: number,
+  durationMs: number,
   errorKind: AttemptErrorKind,
   errorMessage: string,
 ): AttemptResult {
   return {
     startedAt,
-    durationMs: started === 0 ? 0 : elapsedSince(started),
+    durationMs,
     statusCode: null,
     errorKind,
     errorMessage,
@@ -243,7 +243,7 @@ class Attempt implements Dispatcher.DispatchHandler, Timeoutable {
       return;
     }
     const [kind, message] = describeError(error);
-    this.finish(failure(this.startedAt, this.started, kind, message));
+    this.finish(failure(this.startedAt, elapsedSince(this.started), kind, message));
   }
 
   private answered(): void {
