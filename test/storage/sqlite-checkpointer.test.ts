@@ -35,7 +35,7 @@ describe('SQLite checkpoints in a thread', () => {
     const file = join(dir, 'a.db');
     const { db, write } = walDatabase(file);
     const before = statSync(file).size;
-    const checkpointer = startCheckpointer(db, 'NORMAL', 10);
+    const checkpointer = startCheckpointer(db, 10);
     await checkpointer.ready;
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(BACKSTOP_PAGES);
     // 2 MB: about 500 pages, under SQLite's own 1,000-page checkpoint, so only the thread copies them
@@ -49,7 +49,7 @@ describe('SQLite checkpoints in a thread', () => {
 
   it('hands the checkpoints back to the writer when the thread dies', async () => {
     const { db } = walDatabase(join(dir, 'd.db'));
-    const checkpointer = startCheckpointer(db, 'NORMAL', 10);
+    const checkpointer = startCheckpointer(db, 10);
     await checkpointer.ready;
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(BACKSTOP_PAGES);
     await checkpointer.thread.terminate();
@@ -60,7 +60,7 @@ describe('SQLite checkpoints in a thread', () => {
 
   it('can be stopped before the thread has started', async () => {
     const { db } = walDatabase(join(dir, 'e.db'));
-    const checkpointer = startCheckpointer(db, 'NORMAL', 10);
+    const checkpointer = startCheckpointer(db, 10);
     await checkpointer.stop();
     await checkpointer.ready; // settles, and leaves SQLite's own checkpoints
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);

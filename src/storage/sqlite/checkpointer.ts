@@ -9,7 +9,7 @@
  * drain was 20 % faster). Here a worker thread with its own connection runs a PASSIVE checkpoint
  * every {@link CHECKPOINT_INTERVAL_MS} (it never blocks a writer or reader), and the main connection
  * checkpoints only as a backstop, when the WAL passes {@link BACKSTOP_PAGES} because the thread fell
- * behind. Durability is that of `synchronous` as set: the thread's connection uses the same.
+ * behind. Durability is that of `synchronous` as set: the thread's connection takes the main one's.
  *
  * The thread is plain JavaScript given as source (`eval`), so it runs the same from the TypeScript
  * sources (tests) and from the build; it loads the same better-sqlite3 as this module.
@@ -73,21 +73,18 @@ const STOP_WAIT_MS = 2000;
  * lowers the main connection's own checkpoints to a backstop once it has opened the file (`ready`).
  *
  * @example
- * const checkpoints = startCheckpointer(db, 'NORMAL');
+ * const checkpoints = startCheckpointer(db);
  * // … writes …
  * await checkpoints.stop(); // before db.close()
  */
-export function startCheckpointer(
-  db: Database.Database,
-  synchronous: 'NORMAL' | 'FULL',
-  intervalMs = CHECKPOINT_INTERVAL_MS,
-): Checkpointer {
+export function startCheckpointer(db: Database.Database, intervalMs = CHECKPOINT_INTERVAL_MS): Checkpointer {
   const worker = new Worker(THREAD_SOURCE, {
     eval: true,
     workerData: {
       driver: createRequire(import.meta.url).resolve('better-sqlite3'),
       filename: db.name,
-      synchronous,
+      // the main connection's own setting (0–3), so a checkpoint syncs as that connection's would
+      synchronous: Number(db.pragma('synchronous', { simple: true })),
       intervalMs,
     },
     // a small heap: the thread allocates almost nothing

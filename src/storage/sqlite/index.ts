@@ -72,11 +72,6 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-/** What the store's connection was opened with, for the connections it opens beside it. */
-interface OpenedWith {
-  synchronous: 'NORMAL' | 'FULL';
-}
-
 function prepareQueries(db: Database.Database, box: SecretBox) {
   return {
     settings: settingQueries(db),
@@ -113,19 +108,12 @@ export class SqliteStore implements Store {
   readonly #ping: () => Promise<void>;
   readonly #signal: QueueSignal;
   readonly #box: SecretBox;
-  readonly #openedWith: OpenedWith;
   #queries: ReturnType<typeof prepareQueries> | undefined;
   #checkpointer: Checkpointer | undefined;
 
   /** `box` encrypts endpoint secrets and idempotent answers (without keys, it throws when used). */
-  constructor(
-    db: Database.Database,
-    signal = new QueueSignal(),
-    box = new SecretBox(),
-    openedWith: OpenedWith = { synchronous: 'NORMAL' },
-  ) {
+  constructor(db: Database.Database, signal = new QueueSignal(), box = new SecretBox()) {
     this.#db = db;
-    this.#openedWith = openedWith;
     this.#ping = sqliteWriteProbe(db);
     this.#signal = signal;
     this.#box = box;
@@ -158,7 +146,7 @@ export class SqliteStore implements Store {
    */
   checkpointInBackground(): Promise<void> {
     if (this.#db.memory) return Promise.resolve();
-    this.#checkpointer ??= startCheckpointer(this.#db, this.#openedWith.synchronous);
+    this.#checkpointer ??= startCheckpointer(this.#db);
     return this.#checkpointer.ready;
   }
   async close(): Promise<void> {
@@ -466,18 +454,17 @@ export function openSqliteStore(
   // 0600 before SQLite creates it 0644 (the -wal and -shm it makes later take the file's mode)
   if (filename !== ':memory:') ensurePrivateFile(filename);
   const db = new Database(filename);
-  const synchronous = options.synchronous === 'FULL' ? 'FULL' : 'NORMAL';
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
     if (filename !== ':memory:') {
       db.pragma('journal_mode = WAL');
       restrictSqliteSidecars(filename);
     }
-    db.pragma(`synchronous = ${synchronous}`);
+    db.pragma(`synchronous = ${options.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
     db.pragma('foreign_keys = ON');
   } catch (err) {
     db.close();
     throw err;
   }
-  return new SqliteStore(db, signal, box, { synchronous });
+  return new SqliteStore(db, signal, box);
 }
