@@ -115,7 +115,7 @@ export async function openStorage(
     /** `SECRETS_KEY`, `SECRETS_KEY_FILE`, `SECRETS_OLD_KEYS`; see above for what happens without them. */
     secrets?: SecretsKeySource | undefined;
     /**
-     * SQLite file: WAL checkpoints in a thread of their own (sqlite/checkpointer.ts) instead of inside
+     * SQLite file: WAL checkpoints in a thread of their own (src/sqlite/checkpointer.ts) instead of inside
      * a commit now and then; the long-running processes (`tpcs serve`, `tpcs worker`) ask for it.
      */
     backgroundCheckpoints?: boolean;

@@ -54,7 +54,7 @@ function toEntry(a: Arrival, firstSeen: Map<number, Arrival>) {
 }
 
 // Each restart of a NORMAL store starts a checkpointer thread anew: about 150 per run. Their program
-// is plain JavaScript (checkpointer.ts), so no TypeScript loader runs inside a thread.
+// is plain JavaScript (src/sqlite/checkpointer.ts), so no TypeScript loader runs inside a thread.
 const STORES: [string, (file: string) => InboxStore, { restartable: boolean }][] = [
   ['sqlite', (file) => createSqliteInbox(file), { restartable: true }],
   [

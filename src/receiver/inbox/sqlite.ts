@@ -3,9 +3,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { ensurePrivateFile, restrictSqliteSidecars } from '../../secrets/files.js';
+import { startCheckpointer } from '../../sqlite/checkpointer.js';
 import { consoleLogger, type ReceiverLogger } from '../core/logger.js';
 import { type WriteFailure, WriteHealth } from '../core/write-health.js';
-import { startCheckpointer } from './checkpointer.js';
 import { supersedes, timestampMs } from './order.js';
 import { type InboxRow, toInboxRow } from './row.js';
 import { StatusProjection } from './status-projection.js';
@@ -143,7 +143,15 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
   // left dirty pages that the next WAL fdatasync had to wait for (ext4 flushes them in the same journal
   // commit), and p99 at 2,000 events/s went from 3–5 ms to 17–22 ms. Inline, each checkpoint runs
   // between two commits, at SQLite's default 1,000 pages.
-  const checkpointer = filename === ':memory:' || full ? undefined : startCheckpointer(db.name);
+  // The backstop stays at the 4,000 pages openSqliteDatabase sets.
+  const logger = options.logger ?? consoleLogger;
+  const checkpointer =
+    filename === ':memory:' || full
+      ? undefined
+      : startCheckpointer(db, {
+          intervalMs: 100,
+          warn: (message) => logger.warn({ file: db.name }, message),
+        });
   if (full) db.pragma('wal_autocheckpoint = 1000');
   const writer = sqliteWriter(db);
   const reader = sqliteReader(db);
@@ -152,7 +160,7 @@ export function createSqliteInbox(filename: string, options: SqliteInboxOptions 
   // many are waiting, and always before a status is read. A write that fails (a full disk) keeps them
   // in memory and is tried again every PROJECT_RETRY_MS: it must never throw out of a timer, which
   // would end the process.
-  const projection = new WriteHealth(options.logger ?? consoleLogger, 'status projection');
+  const projection = new WriteHealth(logger, 'status projection');
   let projectTimer: NodeJS.Timeout | undefined;
   /** Writes the held-back statuses now; throws what the write threw, with a retry scheduled. */
   const project = () => {

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { openAnswer, SecretBox, sealAnswer } from '../../secrets/box.js';
 import { ensurePrivateFile, restrictSqliteSidecars } from '../../secrets/files.js';
+import { type Checkpointer, startCheckpointer } from '../../sqlite/checkpointer.js';
 import { sqliteWriteProbe } from '../readiness.js';
 import { QueueSignal } from '../signal.js';
 import type {
@@ -44,7 +45,6 @@ import type {
   UnalertedFailure,
 } from '../store.js';
 import { alertQueries } from './alerts.js';
-import { type Checkpointer, startCheckpointer } from './checkpointer.js';
 import { dashboardQueries } from './dashboard.js';
 import { decisionQueries } from './decisions.js';
 import { deliveryQueries } from './deliveries.js';
@@ -91,6 +91,11 @@ function prepareQueries(db: Database.Database, box: SecretBox) {
 
 /** The most decisions one group commit writes (as many as one batch request may hold). */
 const MAX_DECISION_GROUP = 1000;
+/**
+ * The connection's own checkpoint while the thread checkpoints (40 MB of WAL): only when the thread has
+ * fallen that far behind.
+ */
+export const BACKSTOP_PAGES = 10_000;
 
 /**
  * The embedded store: one better-sqlite3 connection, WAL, foreign keys on.
@@ -140,13 +145,13 @@ export class SqliteStore implements Store {
     return migrate(this.#db, undefined, onProgress);
   }
   /**
-   * Moves WAL checkpoints to a thread of their own (checkpointer.ts), so that no commit of this
+   * Moves WAL checkpoints to a thread of their own (src/sqlite/checkpointer.ts), so that no commit of this
    * connection waits for one; `tpcs serve` and `tpcs worker` do. Nothing to do for `:memory:`.
    * Resolves once the thread is checkpointing (or has failed to start, with a warning); never rejects.
    */
   checkpointInBackground(): Promise<void> {
     if (this.#db.memory) return Promise.resolve();
-    this.#checkpointer ??= startCheckpointer(this.#db);
+    this.#checkpointer ??= startCheckpointer(this.#db, { backstopPages: BACKSTOP_PAGES });
     return this.#checkpointer.ready;
   }
   async close(): Promise<void> {
