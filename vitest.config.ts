@@ -31,6 +31,7 @@ const UNIT = [
   'test/webhooks/url-policy.test.ts',
   'test/dispatcher/outcome.test.ts',
   'test/dispatcher/retry-policy.test.ts',
+  'test/storage/decision-grouping.test.ts',
   'test/dispatcher/sender.test.ts',
   'test/http/config.test.ts',
   'test/http/idempotency-pruner.test.ts',

@@ -42,7 +42,7 @@ const PACED_RATE = Number(process.env.BENCH_PACED_RATE ?? 500);
 if (!Number.isInteger(PACED_RATE) || PACED_RATE < 1 || PACED_RATE > 20_000) {
   throw new Error(`BENCH_PACED_RATE must be a whole number of decisions a second, 1 to 20000`);
 }
-const PACED_SECONDS = QUICK ? 2 : 3;
+const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? (QUICK ? 2 : 3));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 2));
 const PER_ENDPOINT = 32;
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { openAnswer, SecretBox, sealAnswer } from '../../secrets/box.js';
+import { DecisionGroups } from '../decision-groups.js';
 import { UnsupportedDatabaseUrlError } from '../errors.js';
 import { postgresWriteProbe } from '../readiness.js';
 import { QueueSignal, recordedEvent } from '../signal.js';
@@ -98,6 +99,9 @@ import {
 } from './sessions.js';
 import { getSetting, setSettingIfAbsent } from './settings.js';
 import { createThirdParty, getThirdParty, listThirdParties, listThirdPartyPage } from './third-parties.js';
+
+/** Single decisions written alone at once (one statement each); more wait and are written as a group. */
+const ALONE_DECISIONS = 2;
 
 /**
  * A `postgres://` URL as a pool configuration. `?schema=NAME` (ours, not libpq's) becomes the
@@ -243,12 +247,25 @@ export class PostgresStore implements Store {
   ): Promise<CursorPage<ThirdPartyCustomer>> {
     return listThirdPartyPage(this.#pool, customerId, q);
   }
-  async recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult> {
-    const result = await recordDecision(this.#pool, d);
-    // After the commit: this process's listeners at once, other processes by the NOTIFY that follows.
-    if (recordedEvent(result)) this.#signal.emit();
-    return result;
+  /**
+   * Alone (one statement, decisions.ts) while few are in flight; beyond {@link ALONE_DECISIONS} at once,
+   * grouped (decision-groups.ts): the decisions that arrive meanwhile are written as one batch, each
+   * with its own result. A statement's fixed costs (executor start, commit, WAL flush, the round trip
+   * and its wake-ups) are most of a decision's cost on both sides of the socket; a group pays them once.
+   */
+  recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult> {
+    return this.#decisionGroups.record(d);
   }
+  readonly #decisionGroups = new DecisionGroups({
+    writeOne: async (d) => {
+      const result = await recordDecision(this.#pool, d);
+      // After the commit: this process's listeners at once, other processes by the NOTIFY that follows.
+      if (recordedEvent(result)) this.#signal.emit();
+      return result;
+    },
+    writeGroup: (list) => this.recordDecisions(list),
+    alone: ALONE_DECISIONS,
+  });
   async recordDecisions(list: readonly ComplianceDecisionInput[]): Promise<BatchDecisionResult[]> {
     const results = await recordDecisions(this.#pool, list);
     if (results.some((r) => r.outcome === 'changed')) this.#signal.emit(); // after the commit, as above

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { openAnswer, SecretBox, sealAnswer } from '../../secrets/box.js';
 import { ensurePrivateFile, restrictSqliteSidecars } from '../../secrets/files.js';
 import { type Checkpointer, startCheckpointer } from '../../sqlite/checkpointer.js';
+import { DecisionGroups } from '../decision-groups.js';
 import { sqliteWriteProbe } from '../readiness.js';
 import { QueueSignal } from '../signal.js';
 import type {
@@ -89,8 +90,6 @@ function prepareQueries(db: Database.Database, box: SecretBox) {
   };
 }
 
-/** The most decisions one group commit writes (as many as one batch request may hold). */
-const MAX_DECISION_GROUP = 1000;
 /**
  * The connection's own checkpoint while the thread checkpoints (40 MB of WAL): only when the thread has
  * fallen that far behind.
@@ -217,52 +216,15 @@ export class SqliteStore implements Store {
     return this.#q.thirdParties.listAfter(customerId, q);
   }
   /**
-   * Group commit: decisions that arrive while the event loop is busy (or while an earlier group waits
-   * for the write lock) are written together, in arrival order, in one transaction, as
-   * {@link recordDecisions} writes a batch, each with its own result. A commit is most of a decision's
-   * cost here (BEGIN IMMEDIATE … COMMIT, its pages written to the WAL); an idle service writes each
-   * decision alone, one turn of the event loop after it arrives. A database error fails the group.
+   * Group commit (decision-groups.ts): decisions that arrive while the event loop is busy (or while an
+   * earlier group waits for the write lock) are written together, in one transaction. A commit is most
+   * of a decision's cost here (BEGIN IMMEDIATE … COMMIT, its pages written to the WAL); an idle service
+   * writes each decision alone, one turn of the event loop after it arrives.
    */
-  async recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult> {
-    return new Promise<DecisionResult>((resolve, reject) => {
-      this.#decisionQueue.push({ d, resolve, reject });
-      if (!this.#decisionsFlushing && this.#decisionQueue.length === 1) {
-        setImmediate(() => void this.#flushDecisions());
-      }
-    });
+  recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult> {
+    return this.#decisionGroups.record(d);
   }
-  readonly #decisionQueue: {
-    d: ComplianceDecisionInput;
-    resolve: (r: DecisionResult) => void;
-    reject: (e: unknown) => void;
-  }[] = [];
-  #decisionsFlushing = false;
-
-  async #flushDecisions(): Promise<void> {
-    if (this.#decisionsFlushing) return;
-    this.#decisionsFlushing = true;
-    try {
-      while (this.#decisionQueue.length > 0) {
-        const group = this.#decisionQueue.splice(0, MAX_DECISION_GROUP);
-        let results: BatchDecisionResult[];
-        try {
-          results = await this.recordDecisions(group.map((g) => g.d));
-        } catch (error) {
-          for (const g of group) g.reject(error);
-          continue;
-        }
-        for (const [i, g] of group.entries()) {
-          const r = results[i];
-          if (r === undefined) g.reject(new Error('a grouped decision got no result'));
-          else if (r.outcome === 'refused')
-            g.reject(r.error); // nothing was written for it
-          else g.resolve(r);
-        }
-      }
-    } finally {
-      this.#decisionsFlushing = false;
-    }
-  }
+  readonly #decisionGroups = new DecisionGroups({ writeGroup: (list) => this.recordDecisions(list) });
   async recordDecisions(list: readonly ComplianceDecisionInput[]): Promise<BatchDecisionResult[]> {
     const results = await this.#write(() => this.#q.decisions.recordMany(list));
     // committed: the dispatcher claims at once
