@@ -20,6 +20,7 @@ import * as m017 from './migrations/017_endpoint_disabled_at.js';
 import * as m018 from './migrations/018_endpoint_rate_limit.js';
 import * as m020 from './migrations/020_alert_recovery.js';
 import * as m021 from './migrations/021_lean_completion.js';
+import * as m022 from './migrations/022_heads_by_id.js';
 
 /** Every PostgreSQL migration, oldest first. Append only: never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
@@ -42,6 +43,7 @@ export const migrations: readonly Migration[] = [
   { name: '018_endpoint_rate_limit', sql: m018.sql },
   { name: '020_alert_recovery', sql: m020.sql },
   { name: '021_lean_completion', sql: m021.sql },
+  { name: '022_heads_by_id', sql: m022.sql },
 ];
 
 /** First key of the two-int advisory lock; the second is a hash of the schema name. */
