@@ -16,8 +16,14 @@ describe.skipIf(skipReason('postgres') !== undefined)('re-enable and a decision 
 
   /** Resolves once `pending` settles or it waits for a lock held on `other`. */
   const waitingOrDone = (other: pg.Client, pending: Promise<unknown>, what: string) =>
-    // the batch's write names the endpoints past the 1,024 bytes pg_stat_activity keeps: its start
-    settledOrWaitingForLock(other, pending, ['%endpoints%', '%UPDATE third_parties%'], what);
+    // the batch's write names the endpoints past the 1,024 bytes pg_stat_activity keeps: its start;
+    // a batch takes its locks in one function (migration 023)
+    settledOrWaitingForLock(
+      other,
+      pending,
+      ['%endpoints%', '%UPDATE third_parties%', '%tpcs_lock_decisions%'],
+      what,
+    );
 
   /** A partner with a third party and one endpoint, disabled a minute ago. */
   async function disabledEndpoint() {

@@ -205,37 +205,23 @@ export async function recordDecisionLocked(
   });
 }
 
-// The batch: every third party it names, locked in one sorted order (so two batches, or a batch and a
-// single decision, cannot deadlock), with its last event_timestamp.
+// The batch's locks, in one round trip (migration 023): every third party it names, FOR UPDATE in one
+// sorted order (so two batches, or a batch and a single decision, cannot deadlock), answered with its
+// last event_timestamp; then, when there are several, their partners' endpoints FOR KEY SHARE and the
+// deliveries' per-third-party advisory locks in hash order.
+//
+// The endpoints before those advisory locks: a re-enable takes its endpoint FOR UPDATE, then its
+// backfill takes delivery locks, and the fan-out below waits for that endpoint. Taken after the delivery
+// locks, a batch and a re-enable could each wait for the other. All of the partners' endpoints, not
+// only those disabled now: one disabled and re-enabled while the batch runs is covered too. KEY SHARE
+// does not stop updates of other columns (a disable, `failing_since`).
+//
+// The advisory locks: the deliveries trigger takes one per third party as it inserts (migration 003),
+// and a completion takes them in hash order; a batch touching several third parties takes them first,
+// in that same order, so neither can wait for the other in a cycle.
 const lockMany = statement<CurrentThirdPartyRow>(
-  'decisions_lock',
-  `SELECT ${THIRD_PARTY_COLUMNS}, last_event_at
-   FROM third_parties
-   WHERE (customer_id, client_customer_ref) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-   ORDER BY customer_id, client_customer_ref
-   FOR UPDATE`,
-);
-
-// Before those delivery locks: the partners' endpoints, FOR KEY SHARE (a re-enable takes its endpoint
-// FOR UPDATE, then its backfill takes delivery locks; the fan-out below waits for that endpoint). Taken
-// after the delivery locks, a batch and a re-enable could each wait for the other. All of the
-// partners' endpoints, not only those disabled now: one disabled and re-enabled while the batch runs
-// is covered too. KEY SHARE does not stop updates of other columns (a disable, `failing_since`).
-const lockEndpoints = statement(
-  'decisions_lock_endpoints',
-  `SELECT count(*) FROM (
-     SELECT 1 FROM endpoints WHERE customer_id = ANY ($1::text[]) ORDER BY id FOR KEY SHARE
-   ) s`,
-);
-
-// The deliveries trigger takes an advisory lock per third party as it inserts (migration 003), and a
-// completion takes them in hash order: a batch touching several third parties takes them first, in
-// that same order, so neither can wait for the other in a cycle.
-const lockDeliveryKeys = statement(
-  'decisions_lock_delivery_keys',
-  `SELECT count(tpcs_delivery_key_lock(c, r))
-   FROM (SELECT c, r FROM unnest($1::text[], $2::text[]) AS k(c, r)
-         GROUP BY c, r ORDER BY hashtext(c || '/' || r)) s`,
+  'decisions_lock_all',
+  'SELECT * FROM tpcs_lock_decisions($1::text[], $2::text[])',
 );
 
 // The batch's whole write: each third party's final status, then every event in the order given (seq
@@ -275,8 +261,7 @@ interface Current {
 
 /**
  * {@link Store.recordDecisions}: one transaction of four round trips whatever the batch's size (BEGIN,
- * lock, write, COMMIT; six when its events touch several third parties: the endpoints' and the
- * delivery locks). The decisions are decided in order in between, against the locked rows as the
+ * lock, write, COMMIT). The decisions are decided in order in between, against the locked rows as the
  * batch's earlier decisions left them.
  */
 export async function recordDecisions(
@@ -335,13 +320,6 @@ export async function recordDecisions(
       finals.set(key, current.get(key) as Current);
     }
     const states = [...finals.values()];
-    if (states.length > 1) {
-      await lockEndpoints.run(client, [[...new Set(states.map((s) => s.thirdParty.customerId))]]);
-      await lockDeliveryKeys.run(client, [
-        states.map((s) => s.thirdParty.customerId),
-        states.map((s) => s.thirdParty.clientCustomerRef),
-      ]);
-    }
     const { rows } = await writeMany.run(client, [
       states.map((s) => s.thirdParty.customerId),
       states.map((s) => s.thirdParty.clientCustomerRef),
