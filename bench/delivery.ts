@@ -18,7 +18,9 @@
  *
  * Usage: npm run build && npx tsx bench/delivery.ts [--quick]. PostgreSQL rows appear when the server
  * answers (TEST_DATABASE_URL); BENCH_DIALECTS=sqlite (or postgres) runs one of the two;
- * BENCH_PACED_RATE sets the paced rate; BENCH_PROFILE=<dir> writes each tpcs process's CPU profile.
+ * BENCH_PACED_RATE sets the paced rate and BENCH_PACED_SECONDS its length (2 s with --quick, else 3),
+ * BENCH_PACED_ONLY=1 runs the paced rows alone, BENCH_ROUNDS their rounds; BENCH_PROFILE=<dir> writes
+ * each tpcs process's CPU profile.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -43,6 +45,9 @@ if (!Number.isInteger(PACED_RATE) || PACED_RATE < 1 || PACED_RATE > 20_000) {
   throw new Error(`BENCH_PACED_RATE must be a whole number of decisions a second, 1 to 20000`);
 }
 const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? (QUICK ? 2 : 3));
+if (!Number.isInteger(PACED_SECONDS) || PACED_SECONDS < 1 || PACED_SECONDS > 600) {
+  throw new Error(`BENCH_PACED_SECONDS must be a whole number of seconds, 1 to 600`);
+}
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 2));
 const PER_ENDPOINT = 32;
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
