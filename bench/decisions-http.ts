@@ -32,6 +32,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { openStorage, type Storage } from '../src/storage/index.js';
+import { ADMIN_TOKEN, postDecision } from './decide.js';
 import { BENCH_SECRETS_KEY, describeMachine, formatInteger, markdownTable, median } from './table.js';
 
 const { values } = parseArgs({
@@ -52,7 +53,6 @@ for (const [name, n] of [
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a whole number >= 1`);
 }
 const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
 const TYPE = 'THIRD PARTY CUSTOMER STATUS';
 const BIN = fileURLToPath(new URL('../bin/tpcs.js', import.meta.url));
 const WARMUP_MS = 2000;
@@ -222,20 +222,7 @@ function decide(t: Target): Request {
     const ref = t.refs[next++ % t.refs.length] as string;
     const n = t.flips.get(ref) ?? 0;
     t.flips.set(ref, n + 1);
-    const status = n % 2 ? 'REJECTED' : 'APPROVED';
-    const body = JSON.stringify(
-      status === 'REJECTED'
-        ? { status, reasons: [{ code: 'COMPLIANCE_CHECK_FAILED', reason: 'bench' }] }
-        : { status },
-    );
-    const r = await api.request({
-      method: 'POST',
-      path: `/api/v1/admin/customers/${t.customerId}/third-parties/${ref}/decision`,
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-      body,
-    });
-    const text = await r.body.text();
-    if (r.statusCode !== 200) throw new Error(`decision: ${r.statusCode} ${text}`);
+    await postDecision(api, t.customerId, ref, n);
   };
 }
 

@@ -34,6 +34,7 @@ import { Pool } from 'undici';
 import { signWebhook } from '../src/signing/sign.js';
 import { openStorage } from '../src/storage/index.js';
 import type { Store } from '../src/storage/store.js';
+import { ADMIN_TOKEN, postDecision } from './decide.js';
 import { BENCH_SECRETS_KEY, describeMachine, markdownTable } from './table.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -50,7 +51,6 @@ if (!Number.isInteger(PACED_SECONDS) || PACED_SECONDS < 1 || PACED_SECONDS > 600
 }
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 2));
 const PER_ENDPOINT = 32;
-const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const TYPE = 'THIRD PARTY CUSTOMER STATUS';
 const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -258,20 +258,7 @@ async function setup(store: Store, endpoints: string[], customers: number) {
     async decide(api: Pool, ref: string): Promise<boolean> {
       const n = flips.get(ref) ?? 0;
       flips.set(ref, n + 1);
-      const status = n % 2 ? 'REJECTED' : 'APPROVED';
-      const body = JSON.stringify(
-        status === 'REJECTED'
-          ? { status, reasons: [{ code: 'COMPLIANCE_CHECK_FAILED', reason: 'bench' }] }
-          : { status },
-      );
-      const r = await api.request({
-        method: 'POST',
-        path: `/api/v1/admin/customers/${customerId}/third-parties/${ref}/decision`,
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-        body,
-      });
-      const text = await r.body.text();
-      if (r.statusCode !== 200) throw new Error(`decision: ${r.statusCode} ${text}`);
+      const text = await postDecision(api, customerId, ref, n);
       return (JSON.parse(text) as { event: unknown }).event != null;
     },
   };
