@@ -19,20 +19,18 @@
  *   npm run build && npx tsx bench/decisions-http.ts [--rounds 3] [--seconds 4] [--concurrency 32]
  * PostgreSQL at TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test): a throwaway schema,
  * dropped after; its rows are skipped, with the reason, when the server does not answer. The PostgreSQL
- * CPU column counts the whole server: run it on a machine where nothing else uses PostgreSQL.
+ * CPU column counts the whole server (its postmaster and every process it started, bench/peers/cpu.ts):
+ * run it where nothing else uses that server.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { Pool } from 'undici';
 import { openStorage, type Storage } from '../src/storage/index.js';
-import { ADMIN_TOKEN, postDecision } from './decide.js';
+import { type CpuMeter, meterPostgresServer, meterProcess, meterSelf, postmasterPid } from './peers/cpu.js';
+import { dropSchema, freshUrl, PG_URL, type Proc, postDecision, startServe } from './serve-api.js';
 import { BENCH_SECRETS_KEY, describeMachine, formatInteger, markdownTable, median } from './table.js';
 
 const { values } = parseArgs({
@@ -52,43 +50,8 @@ for (const [name, n] of [
 ] as const) {
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a whole number >= 1`);
 }
-const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const TYPE = 'THIRD PARTY CUSTOMER STATUS';
-const BIN = fileURLToPath(new URL('../bin/tpcs.js', import.meta.url));
 const WARMUP_MS = 2000;
-
-/** utime + stime of a process, in ms (0 once it is gone). */
-function cpuMs(pid: number): number {
-  try {
-    const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
-  } catch {
-    return 0;
-  }
-}
-
-/** Every PostgreSQL server process's CPU on this machine, in ms. */
-function postgresCpuMs(): number {
-  let total = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += cpuMs(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return total;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Target {
   storage: Storage;
@@ -99,34 +62,19 @@ interface Target {
   close(): Promise<void>;
 }
 
-/** A database with one partner, one endpoint and `count` third parties; undefined when unreachable. */
-async function target(dialect: 'sqlite' | 'postgres', count: number): Promise<Target | undefined> {
-  let url: string;
-  let drop = async () => {};
-  if (dialect === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'tpcs-bench-decisions-'));
-    url = `sqlite:${join(dir, 'bench.db')}`;
-    drop = async () => rmSync(dir, { recursive: true, force: true });
-  } else {
-    const admin = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-    try {
-      await admin.connect();
-    } catch (error) {
-      console.error(`postgres rows skipped: ${(error as Error).message}`);
-      return undefined;
-    }
-    const schema = `tpcs_bench_${randomUUID().replaceAll('-', '').slice(0, 10)}`;
-    await admin.query(`CREATE SCHEMA ${schema}`);
-    await admin.end();
-    const u = new URL(PG_URL);
-    u.searchParams.set('schema', schema);
-    url = u.toString();
-    drop = async () => {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await c.end();
-    };
+/**
+ * A database with one partner, one endpoint and `count` third parties (a SQLite file in `dir`, or a
+ * schema of its own); undefined when PostgreSQL does not answer.
+ */
+async function target(
+  dialect: 'sqlite' | 'postgres',
+  count: number,
+  dir: string,
+): Promise<Target | undefined> {
+  const url = await freshUrl(dialect, dir);
+  if (!url) {
+    console.error(`postgres rows skipped: no PostgreSQL at ${PG_URL}`);
+    return undefined;
   }
   const storage = await openStorage(url, { secrets: { key: BENCH_SECRETS_KEY } });
   const customerId = `0201${Math.floor(Math.random() * 1e12)
@@ -165,50 +113,27 @@ async function target(dialect: 'sqlite' | 'postgres', count: number): Promise<Ta
     flips: new Map(),
     async close() {
       await storage.close();
-      await drop();
+      await dropSchema(url);
     },
   };
 }
 
 interface Serve {
-  child: ChildProcess;
+  proc: Proc;
   api: Pool;
   stop(): Promise<void>;
 }
 
-async function startServe(databaseUrl: string): Promise<Serve> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DELIVERY_DISPATCHERS: '0',
-      ADMIN_TOKEN,
-      LOG_LEVEL: 'warn',
-      SECRETS_KEY: BENCH_SECRETS_KEY,
-      ALLOW_PRIVATE_ENDPOINTS: 'true',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (/listening on/.test(out)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`tpcs serve exited (${code}): ${out}`)));
-  });
-  const api = new Pool(`http://127.0.0.1:${port}`, { connections: CONCURRENCY });
+/** `tpcs serve` as an API only, and a client pool of CONCURRENCY connections to it. */
+async function startApi(databaseUrl: string): Promise<Serve> {
+  const proc = await startServe(databaseUrl, false);
+  const api = new Pool(proc.url, { connections: CONCURRENCY });
   return {
-    child,
+    proc,
     api,
     async stop() {
       await api.close();
-      child.kill('SIGTERM');
-      await exited;
+      await proc.stop();
     },
   };
 }
@@ -260,23 +185,27 @@ async function closedLoop(
   return { count: times.length, times };
 }
 
-async function measure(serve: Serve, request: Request): Promise<Measured> {
+/** One row's closed loop after its warm-up, with the CPU of serve, of PostgreSQL (when given) and of this process. */
+async function measure(serve: Serve, request: Request, postmaster: number | undefined): Promise<Measured> {
   await closedLoop(serve.api, request, WARMUP_MS);
-  const pid = serve.child.pid as number;
-  const [serve0, pg0, bench0] = [cpuMs(pid), postgresCpuMs(), process.cpuUsage()];
+  const meters: [CpuMeter, CpuMeter | undefined, CpuMeter] = [
+    meterProcess(serve.proc.child.pid as number),
+    postmaster === undefined ? undefined : meterPostgresServer(postmaster),
+    meterSelf(),
+  ];
   const started = performance.now();
   const { count, times } = await closedLoop(serve.api, request, SECONDS * 1000);
   const elapsed = (performance.now() - started) / 1000;
-  const bench = process.cpuUsage(bench0);
+  const [serveCpu, postgresCpu, benchCpu] = meters.map((m) => m?.stop() ?? Number.NaN) as number[];
   times.sort((a, b) => a - b);
-  const per = (ms: number) => (ms * 1000) / count;
+  const perDecisionUs = (seconds = Number.NaN) => (seconds * 1e6) / count;
   return {
     rate: count / elapsed,
     p50: times[Math.floor(times.length / 2)] ?? Number.NaN,
     p99: times[Math.floor(times.length * 0.99)] ?? Number.NaN,
-    serveUs: per(cpuMs(pid) - serve0),
-    postgresUs: per(postgresCpuMs() - pg0),
-    benchUs: (bench.user + bench.system) / count,
+    serveUs: perDecisionUs(serveCpu),
+    postgresUs: perDecisionUs(postgresCpu),
+    benchUs: perDecisionUs(benchCpu),
   };
 }
 
@@ -301,20 +230,24 @@ const ROWS: Row[] = [
 
 async function main() {
   const started = performance.now();
+  const dir = mkdtempSync(join(tmpdir(), 'tpcs-bench-decisions-'));
   const targets = new Map<Row, Target>();
   for (const row of ROWS) {
-    const t = await target(row.dialect, row.thirdParties);
+    const t = await target(row.dialect, row.thirdParties, dir);
     if (t) targets.set(row, t);
   }
+  const postmaster = [...targets.keys()].some((r) => r.dialect === 'postgres')
+    ? await postmasterPid(PG_URL)
+    : undefined;
   const results = new Map<Row, Measured[]>(ROWS.map((r) => [r, []]));
   try {
     for (let round = 0; round < ROUNDS; round++) {
       for (const row of ROWS) {
         const t = targets.get(row);
         if (!t) continue;
-        const serve = await startServe(t.url);
+        const serve = await startApi(t.url);
         try {
-          const m = await measure(serve, row.baseline ? health : decide(t));
+          const m = await measure(serve, row.baseline ? health : decide(t), postmaster);
           results.get(row)?.push(m);
           console.error(
             `round ${round + 1} ${row.label}: ${Math.round(m.rate)}/s, p50 ${m.p50.toFixed(1)} p99 ${m.p99.toFixed(1)} ms`,
@@ -326,6 +259,7 @@ async function main() {
     }
   } finally {
     for (const t of targets.values()) await t.close();
+    rmSync(dir, { recursive: true, force: true });
   }
   const base = median((results.get(ROWS[0] as Row) ?? []).map((m) => m.rate));
   const range = (xs: number[], f: (n: number) => string) =>

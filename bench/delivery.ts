@@ -22,19 +22,16 @@
  * BENCH_PACED_ONLY=1 runs the paced rows alone, BENCH_ROUNDS their rounds; BENCH_PROFILE=<dir> writes
  * each tpcs process's CPU profile.
  */
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { Pool } from 'undici';
 import { signWebhook } from '../src/signing/sign.js';
 import { openStorage } from '../src/storage/index.js';
 import type { Store } from '../src/storage/store.js';
-import { ADMIN_TOKEN, postDecision } from './decide.js';
+import { dropSchema, freshUrl, postDecision, spawnTpcs, startServe } from './serve-api.js';
 import { BENCH_SECRETS_KEY, describeMachine, markdownTable } from './table.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -53,8 +50,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 2));
 const PER_ENDPOINT = 32;
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const TYPE = 'THIRD PARTY CUSTOMER STATUS';
-const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const BIN = fileURLToPath(new URL('../bin/tpcs.js', import.meta.url));
 
 // ---- the sink, in its own process ----
 const SINK = `
@@ -145,79 +140,8 @@ async function baseline(sinkUrl: string, n: number): Promise<number> {
   return rate;
 }
 
-// ---- tpcs serve / tpcs worker, as real processes ----
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface Proc {
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-async function spawnTpcs(
-  command: 'serve' | 'worker',
-  env: Record<string, string>,
-  ready: RegExp,
-): Promise<Proc> {
-  // BENCH_PROFILE=<dir>: each tpcs process writes a V8 CPU profile there when it exits
-  const profile = process.env.BENCH_PROFILE;
-  const nodeFlags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-  const child = spawn(process.execPath, [...nodeFlags, BIN, command], {
-    env: {
-      ...process.env,
-      ALLOW_PRIVATE_ENDPOINTS: 'true',
-      ADMIN_TOKEN,
-      RETRY_SCHEDULE: '1s',
-      RETRY_JITTER: 'none',
-      DELIVERY_PER_ENDPOINT: String(PER_ENDPOINT),
-      LOG_LEVEL: 'warn',
-      SECRETS_KEY: BENCH_SECRETS_KEY,
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (b: Buffer) => {
-      output += b.toString();
-      if (ready.test(output)) resolve();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (b: Buffer) => (output += b.toString()));
-    child.once('exit', (code) => reject(new Error(`tpcs ${command} exited (${code}): ${output}`)));
-  });
-  return {
-    child,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const force = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(force);
-    },
-  };
-}
-
-async function startServe(databaseUrl: string, withDispatcher: boolean) {
-  const port = await freePort();
-  const proc = await spawnTpcs(
-    'serve',
-    {
-      DATABASE_URL: databaseUrl,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      ...(withDispatcher ? {} : { DELIVERY_DISPATCHERS: '0' }),
-    },
-    /listening on/,
-  );
-  return { ...proc, url: `http://127.0.0.1:${port}` };
-}
+// ---- tpcs serve / tpcs worker, as real processes (serve-api.ts), with the dispatcher's settings ----
+const TPCS_ENV = { RETRY_SCHEDULE: '1s', RETRY_JITTER: 'none', DELIVERY_PER_ENDPOINT: String(PER_ENDPOINT) };
 
 // ---- the platform side: partner, endpoints and customers set up in the store, decisions by the API ----
 async function setup(store: Store, endpoints: string[], customers: number) {
@@ -262,32 +186,6 @@ async function setup(store: Store, endpoints: string[], customers: number) {
       return (JSON.parse(text) as { event: unknown }).event != null;
     },
   };
-}
-
-async function freshUrl(dialect: 'sqlite' | 'postgres', dir: string): Promise<string | undefined> {
-  if (dialect === 'sqlite') return `sqlite:${join(dir, `${randomUUID()}.db`)}`;
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    const schema = `tpcs_bench_${randomUUID().replaceAll('-', '').slice(0, 10)}`;
-    await client.query(`CREATE SCHEMA ${schema}`);
-    const u = new URL(PG_URL);
-    u.searchParams.set('schema', schema);
-    return u.toString();
-  } catch {
-    return undefined;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-async function dropSchema(url: string) {
-  const schema = new URL(url).searchParams.get('schema');
-  if (!schema) return;
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await client.end();
 }
 
 /** Every event's created_at (stamped inside the decision's transaction), by event id. */
@@ -337,7 +235,7 @@ async function backlog(
   if (!url) return undefined;
   const store = (await openStorage(url, { secrets: { key: BENCH_SECRETS_KEY } })).store; // migrated; the queue it opens is not used here
   const ctx = await setup(store, endpoints, Math.min(events, 1000));
-  const serve = await startServe(url, false);
+  const serve = await startServe(url, false, TPCS_ENV);
   const api = new Pool(serve.url, { connections: 16 });
   let next = 0;
   let emitted = 0;
@@ -350,7 +248,7 @@ async function backlog(
   await serve.stop();
   await sink.reset();
   const expected = emitted * endpoints.length;
-  const worker = await spawnTpcs('worker', { DATABASE_URL: url }, /delivering/);
+  const worker = await spawnTpcs('worker', { ...TPCS_ENV, DATABASE_URL: url }, /delivering/);
   const dump = await waitForSink(sink, expected);
   await worker.stop();
   await store.close();
@@ -384,8 +282,10 @@ async function paced(
     // 2.5 decisions a second on each third party, at any rate (200 of them at 500/s)
     Math.max(200, Math.round(PACED_RATE * 0.4)),
   );
-  const serve = await startServe(url, !withWorker);
-  const worker = withWorker ? await spawnTpcs('worker', { DATABASE_URL: url }, /delivering/) : undefined;
+  const serve = await startServe(url, !withWorker, TPCS_ENV);
+  const worker = withWorker
+    ? await spawnTpcs('worker', { ...TPCS_ENV, DATABASE_URL: url }, /delivering/)
+    : undefined;
   const api = new Pool(serve.url, { connections: 32 });
   // Warm-up, as a service that has been running would be: its first requests after start pay for the
   // connections, the JIT and the first statements (measured: the first ~40 answers took 100-390 ms,

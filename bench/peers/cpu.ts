@@ -99,6 +99,12 @@ export function meterPostgres(postmaster: number, database: string): CpuMeter {
   );
 }
 
+/** The CPU of the whole server: the postmaster and every process it started (backends of every
+ * database, WAL writer, checkpointer, …). */
+export function meterPostgresServer(postmaster: number): CpuMeter {
+  return meter(() => pids().filter((pid) => pid === postmaster || statOf(pid)?.ppid === postmaster));
+}
+
 /** The backends of `database` alive now. */
 export function postgresBackends(postmaster: number, database: string): number[] {
   return pids().filter(backendOf(postmaster, database));
