@@ -31,7 +31,8 @@ import { Pool } from 'undici';
 import { signWebhook } from '../src/signing/sign.js';
 import { openStorage } from '../src/storage/index.js';
 import type { Store } from '../src/storage/store.js';
-import { dropSchema, freshUrl, postDecision, spawnTpcs, startServe } from './serve-api.js';
+import { type CpuMeter, meterPostgresServer, meterProcess, meterSelf, postmasterPid } from './peers/cpu.js';
+import { dropSchema, freshUrl, PG_URL, postDecision, spawnTpcs, startServe } from './serve-api.js';
 import { BENCH_SECRETS_KEY, describeMachine, markdownTable } from './table.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -78,6 +79,7 @@ process.on('message', (m) => {
 
 interface SinkHandle {
   url: string;
+  pid: number;
   dump(): Promise<{ requests: number; last: number; first: Map<string, number> }>;
   reset(): Promise<void>;
   close(): void;
@@ -97,6 +99,7 @@ async function startSink(dir: string): Promise<SinkHandle> {
     });
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid as number,
     async dump() {
       const m = await ask<{ requests: number; last: number; first: [string, number][] }>('dump');
       return { requests: m.requests, last: m.last, first: new Map(m.first) };
@@ -220,6 +223,8 @@ interface Row {
   /** paced rows: the decision API's answer times */
   apiP50?: number;
   apiP99?: number;
+  /** paced rows: each process's CPU per decision (medians of the rounds) */
+  cpu?: PacedCpu;
 }
 
 /** Decisions through `tpcs serve` (API only), then one `tpcs worker` drains them. */
@@ -272,7 +277,7 @@ async function paced(
   sink: SinkHandle,
   dead: boolean,
   withWorker: boolean,
-): Promise<{ latencies: number[]; requests: number; answers: number[] } | undefined> {
+): Promise<{ latencies: number[]; requests: number; answers: number[]; cpu: PacedCpu } | undefined> {
   const url = await freshUrl(dialect, dir);
   if (!url) return undefined;
   const store = (await openStorage(url, { secrets: { key: BENCH_SECRETS_KEY } })).store; // migrated; the queue it opens is not used here
@@ -294,6 +299,14 @@ async function paced(
   await waitForSink(sink, warm.length, 15_000);
   await sink.reset();
   const total = PACED_RATE * PACED_SECONDS;
+  // CPU from the first decision until the sink has every delivery: each process's, per decision
+  const meters: Record<keyof PacedCpu, CpuMeter | undefined> = {
+    serve: meterProcess(serve.child.pid as number),
+    worker: worker && meterProcess(worker.child.pid as number),
+    postgres: dialect === 'postgres' ? meterPostgresServer(await postmasterPid(PG_URL)) : undefined,
+    sink: meterProcess(sink.pid),
+    client: meterSelf(),
+  };
   const t0 = now();
   // sent on schedule, not one after the other, so a slow answer does not lower the rate
   const sent: Promise<boolean>[] = [];
@@ -311,6 +324,9 @@ async function paced(
   }
   const emitted = (await Promise.all(sent)).filter(Boolean).length;
   const dump = await waitForSink(sink, emitted, 15_000);
+  const cpu = Object.fromEntries(
+    Object.entries(meters).map(([k, m]) => [k, m ? (m.stop() * 1e6) / total : Number.NaN]),
+  ) as unknown as PacedCpu;
   if (dump.requests < emitted) {
     const storage = await openStorage(url, { secrets: { key: BENCH_SECRETS_KEY } });
     console.error(
@@ -328,7 +344,16 @@ async function paced(
   const latencies = [...committed]
     .map(([id, at]) => (dump.first.get(id) ?? Number.NaN) - at)
     .filter((x) => !Number.isNaN(x));
-  return { latencies, requests: dump.requests, answers };
+  return { latencies, requests: dump.requests, answers, cpu };
+}
+
+/** CPU µs per decision of each process in a paced run (NaN: no such process in this row). */
+interface PacedCpu {
+  serve: number;
+  worker: number;
+  postgres: number;
+  sink: number;
+  client: number;
 }
 
 const median = (xs: number[]) => {
@@ -336,6 +361,15 @@ const median = (xs: number[]) => {
   const m = (s.length - 1) / 2;
   return ((s[Math.floor(m)] ?? Number.NaN) + (s[Math.ceil(m)] ?? Number.NaN)) / 2;
 };
+
+const CPU_PARTS = ['serve', 'worker', 'postgres', 'sink', 'client'] as const;
+const medianCpu = (runs: PacedCpu[]): PacedCpu =>
+  Object.fromEntries(CPU_PARTS.map((k) => [k, median(runs.map((r) => r[k]))])) as unknown as PacedCpu;
+/** "serve 180, PostgreSQL 400, …": the processes of the row, rounded. */
+const cpuText = (cpu: PacedCpu): string =>
+  CPU_PARTS.filter((k) => !Number.isNaN(cpu[k]))
+    .map((k) => `${k === 'postgres' ? 'PostgreSQL' : k} ${Math.round(cpu[k])}`)
+    .join(', ');
 
 async function main() {
   const started = now();
@@ -382,10 +416,17 @@ async function main() {
       // dispatcher in a separate tpcs worker (woken by LISTEN/NOTIFY on PostgreSQL, by the file's
       // data_version on SQLite) and serve as an API only
       for (const withWorker of [false, true]) {
-        type Runs = { p50: number[]; p99: number[]; apiP50: number[]; apiP99: number[]; requests: number };
+        type Runs = {
+          p50: number[];
+          p99: number[];
+          apiP50: number[];
+          apiP99: number[];
+          cpu: PacedCpu[];
+          requests: number;
+        };
         const runs: Record<'clean' | 'dead', Runs> = {
-          clean: { p50: [], p99: [], apiP50: [], apiP99: [], requests: 0 },
-          dead: { p50: [], p99: [], apiP50: [], apiP99: [], requests: 0 },
+          clean: { p50: [], p99: [], apiP50: [], apiP99: [], cpu: [], requests: 0 },
+          dead: { p50: [], p99: [], apiP50: [], apiP99: [], cpu: [], requests: 0 },
         };
         const where = withWorker ? 'serve (API) + worker' : 'serve';
         for (let round = 0; round < ROUNDS; round++) {
@@ -397,9 +438,10 @@ async function main() {
             runs[k].p99.push(pct(r.latencies, 99));
             runs[k].apiP50.push(pct(r.answers, 50));
             runs[k].apiP99.push(pct(r.answers, 99));
+            runs[k].cpu.push(r.cpu);
             runs[k].requests += r.requests;
             console.error(
-              `${dialect} ${where} paced ${k} round ${round + 1}: p50 ${ms(pct(r.latencies, 50))} p99 ${ms(pct(r.latencies, 99))} ms (API answers p50 ${ms(pct(r.answers, 50))} p99 ${ms(pct(r.answers, 99))} ms)`,
+              `${dialect} ${where} paced ${k} round ${round + 1}: p50 ${ms(pct(r.latencies, 50))} p99 ${ms(pct(r.latencies, 99))} ms (API answers p50 ${ms(pct(r.answers, 50))} p99 ${ms(pct(r.answers, 99))} ms); CPU µs per decision: ${cpuText(r.cpu)}`,
             );
           }
         }
@@ -413,6 +455,7 @@ async function main() {
             p99: median(runs[k].p99),
             apiP50: median(runs[k].apiP50),
             apiP99: median(runs[k].apiP99),
+            cpu: medianCpu(runs[k].cpu),
           });
         }
       }
@@ -425,7 +468,17 @@ async function main() {
   console.log(`Machine: ${describeMachine()}\n`);
   console.log(
     markdownTable(
-      ['scenario', 'db', 'requests', 'deliveries/s', 'p50 ms', 'p99 ms', 'API p50 ms', 'API p99 ms'],
+      [
+        'scenario',
+        'db',
+        'requests',
+        'deliveries/s',
+        'p50 ms',
+        'p99 ms',
+        'API p50 ms',
+        'API p99 ms',
+        'CPU µs per decision',
+      ],
       rows.map((r) => [
         r.scenario,
         r.dialect,
@@ -435,15 +488,17 @@ async function main() {
         ms(r.p99),
         r.apiP50 === undefined ? '–' : ms(r.apiP50),
         r.apiP99 === undefined ? '–' : ms(r.apiP99),
+        r.cpu === undefined ? '–' : cpuText(r.cpu),
       ]),
-      ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
+      ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
     ),
   );
   console.log(
     `\nDecisions are POSTed to \`tpcs serve\` (its own process). Backlog rows: serve as an API only, then one \`tpcs worker\` ` +
       `drains the queue (deliveries/s from the sink's first to last receipt). Paced rows: serve with its dispatcher beside ` +
       `the API (per-endpoint bound ${PER_ENDPOINT}); latency from the decision's commit to the sink's first receipt; ` +
-      `deliveries/s is the offered rate. Run took ${Math.round((now() - started) / 1000)} s.`,
+      `deliveries/s is the offered rate; CPU is each process's from the first decision until the sink has every delivery ` +
+      `(PostgreSQL: the whole server, so nothing else should use it), divided by the decisions. Run took ${Math.round((now() - started) / 1000)} s.`,
   );
   process.exit(0);
 }
