@@ -15,6 +15,49 @@ type WrittenRow = ThirdPartyRow & { seq: string; delivery_ids: string[] };
 type BuiltEvent = ReturnType<ComplianceDecisionInput['buildEvent']>;
 
 /**
+ * The last `event_timestamp` this process wrote for each of the third parties it decided on most
+ * recently (at most `max`, the oldest forgotten first). A decision's event is first built after it
+ * rather than after nothing: a third party decided again within the same second (or whose events
+ * already run ahead of the clock) is then written in the first round trip instead of the second. Only
+ * a hint: a third party's last event_timestamp only ever moves forward, so the one remembered is never
+ * later than the stored one, and the statements still compare the event with the stored one. A stamp
+ * is remembered only after its commit.
+ */
+export class EventStamps {
+  readonly #last = new Map<string, number>();
+  readonly #max: number;
+
+  constructor(max = 10_000) {
+    this.#max = max;
+  }
+
+  /** The decision's event, built after the last one remembered for its third party (if any). */
+  firstBuild(d: ComplianceDecisionInput): BuiltEvent {
+    const last = this.#last.get(keyOf(d.customerId, d.clientCustomerRef));
+    if (last !== undefined) {
+      try {
+        return d.buildEvent(new Date(last));
+      } catch {
+        // too far ahead by this process's count: built as if nothing were known, decided by the store
+      }
+    }
+    return d.buildEvent(null);
+  }
+
+  remember(d: ComplianceDecisionInput, eventAt: Date): void {
+    const key = keyOf(d.customerId, d.clientCustomerRef);
+    this.#last.delete(key); // re-inserted: the most recent last
+    this.#last.set(key, eventAt.getTime());
+    if (this.#last.size > this.#max) {
+      const oldest = this.#last.keys().next();
+      if (!oldest.done) this.#last.delete(oldest.value);
+    }
+  }
+}
+
+const keyOf = (customerId: string, ref: string): string => `${customerId}\u0000${ref}`;
+
+/**
  * The fan-out from the CTE `ev` (one event, or many ordered by seq): one delivery per enabled endpoint
  * of the partner subscribed to the event's type, in one INSERT … SELECT. Inserted in event order, so
  * the deliveries trigger sees a third party's earlier delivery before its later one (migration 003).
@@ -155,11 +198,18 @@ function changed(
  * {@link recordDecisionLocked}. The caller tells other processes after the commit
  * (`DeliveryNotifier`).
  */
-export async function recordDecision(pool: pg.Pool, d: ComplianceDecisionInput): Promise<DecisionResult> {
-  const built = d.buildEvent(null);
+export async function recordDecision(
+  pool: pg.Pool,
+  d: ComplianceDecisionInput,
+  stamps?: EventStamps,
+): Promise<DecisionResult> {
+  const built = stamps ? stamps.firstBuild(d) : d.buildEvent(null);
   const row = (await writeIfLater.run(pool, writeValues(d, built))).rows[0];
   if (!row) return { outcome: 'not_found' };
-  if (row.written) return changed(d, built, toThirdParty(row), row as WrittenRow);
+  if (row.written) {
+    stamps?.remember(d, built.eventAt);
+    return changed(d, built, toThirdParty(row), row as WrittenRow);
+  }
   // Not written: never answered from this row. It is the statement's snapshot, which a decision on the
   // same third party that committed while this one waited for the row lock is missing: "unchanged"
   // against the status before it would drop a real change (APPROVED, then REJECTED a moment later, in
@@ -178,10 +228,13 @@ export async function recordDecision(pool: pg.Pool, d: ComplianceDecisionInput):
     }
     if (again !== undefined) {
       const retried = (await writeIfLater.run(pool, writeValues(d, again))).rows[0];
-      if (retried?.written) return changed(d, again, toThirdParty(retried), retried as WrittenRow);
+      if (retried?.written) {
+        stamps?.remember(d, again.eventAt);
+        return changed(d, again, toThirdParty(retried), retried as WrittenRow);
+      }
     }
   }
-  return recordDecisionLocked(pool, d);
+  return recordDecisionLocked(pool, d, stamps);
 }
 
 /**
@@ -192,8 +245,10 @@ export async function recordDecision(pool: pg.Pool, d: ComplianceDecisionInput):
 export async function recordDecisionLocked(
   pool: pg.Pool,
   d: ComplianceDecisionInput,
+  stamps?: EventStamps,
 ): Promise<DecisionResult> {
-  return withTransaction(pool, async (client): Promise<DecisionResult> => {
+  let eventAt: Date | undefined;
+  const result = await withTransaction(pool, async (client): Promise<DecisionResult> => {
     const row = (await lockCurrent.run(client, [d.customerId, d.clientCustomerRef])).rows[0];
     if (!row) return { outcome: 'not_found' };
     const before = toThirdParty(row);
@@ -201,8 +256,11 @@ export async function recordDecisionLocked(
     const built = d.buildEvent(row.last_event_at);
     const written = (await write.run(client, writeValues(d, built))).rows[0];
     if (!written) throw new Error('the locked third party was not updated');
+    eventAt = built.eventAt;
     return changed(d, built, toThirdParty(written), written);
   });
+  if (eventAt) stamps?.remember(d, eventAt); // committed
+  return result;
 }
 
 // The batch's locks, in one round trip (migration 023): every third party it names, FOR UPDATE in one
@@ -251,7 +309,150 @@ const writeMany = statement<{ event_id: string; seq: string; delivery_ids: strin
    ) f ON f.event_id = ev.event_id`,
 );
 
-const keyOf = (customerId: string, ref: string): string => `${customerId}\u0000${ref}`;
+// A group of single decisions on distinct third parties in one autocommit statement (decision-groups.ts):
+// the batch's locks first (`tpcs_lock_decisions`, migration 023: the same locks in the same order as a
+// batch, so neither can wait for the other in a cycle; its plpgsql function runs to the end at the first
+// row the join asks of it, before the UPDATE locks anything), then, as `writeIfLater` does for one, each
+// status and its event and fan-out written only where the status really changes and the previous event
+// is older than this one. The UPDATE re-checks its conditions on the latest version of each row (which
+// this statement has locked). Answers one row per decision whose third party exists, `n` its place in
+// the input: `written`, or the row as locked (the latest, so "unchanged" can be answered from it) with
+// its last event_timestamp.
+const writeGroupIfLater = statement<
+  CurrentThirdPartyRow & { n: string; written: boolean; seq: string | null; delivery_ids: string[] }
+>(
+  'decisions_write_if_later',
+  `WITH u AS (
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
+       $7::text[], $8::text[], $9::timestamptz[])
+       WITH ORDINALITY AS u(customer_id, ref, status, reasons, decided_at, event_id, event_type, payload,
+         event_at, n)
+   ), locked AS MATERIALIZED (
+     SELECT * FROM tpcs_lock_decisions($1::text[], $2::text[])
+   ), tp AS (
+     UPDATE third_parties t SET status = u.status, reasons = u.reasons::jsonb, updated_at = u.decided_at,
+       last_event_at = u.event_at
+     FROM u JOIN locked l ON l.customer_id = u.customer_id AND l.client_customer_ref = u.ref
+     WHERE t.customer_id = u.customer_id AND t.client_customer_ref = u.ref
+       AND t.status <> u.status AND (t.last_event_at IS NULL OR t.last_event_at < u.event_at)
+     RETURNING u.n
+   ), ev AS (
+     INSERT INTO events (event_id, customer_id, client_customer_ref, event_type, payload, created_at)
+     SELECT u.event_id, u.customer_id, u.ref, u.event_type, u.payload, u.decided_at
+     FROM tp JOIN u ON u.n = tp.n
+     ORDER BY u.n
+     RETURNING seq, event_id, customer_id, client_customer_ref, event_type, created_at
+   ), fan_out AS (
+     ${FAN_OUT}
+   )
+   SELECT u.n, ev.seq IS NOT NULL AS written, ${THIRD_PARTY_COLUMNS.split(', ')
+     .map((c) => `l.${c}`)
+     .join(', ')}, l.last_event_at, ev.seq,
+     coalesce(f.ids, '{}') AS delivery_ids
+   FROM u JOIN locked l ON l.customer_id = u.customer_id AND l.client_customer_ref = u.ref
+   LEFT JOIN ev ON ev.event_id = u.event_id
+   LEFT JOIN (SELECT event_id, array_agg(id ORDER BY seq) AS ids FROM fan_out GROUP BY event_id) f
+     ON f.event_id = u.event_id`,
+);
+
+/** One decision of a group, with the event built for it this round. */
+interface Pending {
+  index: number;
+  d: ComplianceDecisionInput;
+  built: BuiltEvent;
+}
+
+/**
+ * Single decisions that arrived together (decision-groups.ts), each with its own result, in one round
+ * trip when they are on distinct third parties and change their status in a later second than the
+ * previous event (the common case): {@link writeGroupIfLater}. A change in the same second as the
+ * previous event is built again after that event and written in a second round trip, for all of them
+ * at once. What is left (REJECTED again with other reasons, or a decision on the same third party
+ * committed between the two) takes the locked path, one after the other. A group that names a third
+ * party twice is written as a batch ({@link recordDecisions}): in order, one after the other.
+ */
+export async function recordDecisionGroup(
+  pool: pg.Pool,
+  list: readonly ComplianceDecisionInput[],
+  stamps?: EventStamps,
+): Promise<BatchDecisionResult[]> {
+  if (new Set(list.map((d) => keyOf(d.customerId, d.clientCustomerRef))).size !== list.length) {
+    return recordDecisions(pool, list, stamps);
+  }
+  const results: BatchDecisionResult[] = list.map(() => ({ outcome: 'not_found' }));
+  const locked: Pending[] = [];
+  let round: Pending[] = [];
+  for (const [index, d] of list.entries()) {
+    try {
+      round.push({ index, d, built: stamps ? stamps.firstBuild(d) : d.buildEvent(null) });
+    } catch (error) {
+      results[index] = { outcome: 'refused', error };
+    }
+  }
+  for (let attempt = 0; attempt < 2 && round.length > 0; attempt++) {
+    const { rows } = await writeGroupIfLater.run(pool, [
+      round.map((p) => p.d.customerId),
+      round.map((p) => p.d.clientCustomerRef),
+      round.map((p) => p.d.status),
+      round.map((p) => (p.d.reasons === null ? null : JSON.stringify(p.d.reasons))),
+      round.map((p) => p.d.decidedAt),
+      round.map((p) => p.built.eventId),
+      round.map((p) => p.built.eventType),
+      round.map((p) => p.built.payload),
+      round.map((p) => p.built.eventAt),
+    ]);
+    const again: Pending[] = [];
+    for (const row of rows) {
+      const p = round[Number(row.n) - 1];
+      if (!p) throw new Error(`the group's statement answered for decision ${row.n} of ${round.length}`);
+      const { index, d, built } = p;
+      const current = toThirdParty(row);
+      if (row.written) {
+        const thirdParty = { ...current, status: d.status, reasons: d.reasons, updatedAt: d.decidedAt };
+        results[index] = changed(d, built, thirdParty, {
+          seq: row.seq as string,
+          delivery_ids: row.delivery_ids,
+        });
+        stamps?.remember(d, built.eventAt); // committed: the statement was its own transaction
+      } else if (!d.changes(current)) {
+        results[index] = { outcome: 'unchanged', thirdParty: current };
+      } else if (current.status === d.status || attempt > 0) {
+        locked.push(p); // a change this statement cannot write, or stale again: under the row lock
+      } else {
+        try {
+          again.push({ index, d, built: d.buildEvent(row.last_event_at) });
+        } catch (error) {
+          results[index] = { outcome: 'refused', error };
+        }
+      }
+    }
+    round = again;
+  }
+  locked.push(...round);
+  locked.sort((a, b) => a.index - b.index);
+  for (const { index, d } of locked) {
+    // the event builder's refusal is this decision's result, as in a batch; any other error the group's
+    let refusal: { error: unknown } | undefined;
+    const guarded: ComplianceDecisionInput = {
+      ...d,
+      buildEvent: (previousEventAt) => {
+        try {
+          return d.buildEvent(previousEventAt);
+        } catch (error) {
+          refusal = { error };
+          throw error;
+        }
+      },
+    };
+    try {
+      results[index] = await recordDecisionLocked(pool, guarded, stamps);
+    } catch (error) {
+      if (refusal === undefined || refusal.error !== error) throw error;
+      results[index] = { outcome: 'refused', error };
+    }
+  }
+  return results;
+}
 
 /** A third party as the batch has it so far: as locked, then as each of its decisions left it. */
 interface Current {
@@ -267,9 +468,11 @@ interface Current {
 export async function recordDecisions(
   pool: pg.Pool,
   list: readonly ComplianceDecisionInput[],
+  stamps?: EventStamps,
 ): Promise<BatchDecisionResult[]> {
   if (list.length === 0) return [];
-  return withTransaction(pool, async (client) => {
+  const stamped: { d: ComplianceDecisionInput; eventAt: Date }[] = [];
+  const results = await withTransaction(pool, async (client) => {
     const locked = await lockMany.run(client, [
       list.map((d) => d.customerId),
       list.map((d) => d.clientCustomerRef),
@@ -342,7 +545,10 @@ export async function recordDecisions(
       const row = byEvent.get(built.eventId);
       if (!row) throw new Error(`event ${built.eventId} was not written`);
       results[index] = changed(d, built, thirdParty, row);
+      stamped.push({ d, eventAt: built.eventAt });
     }
     return results;
   });
+  for (const { d, eventAt } of stamped) stamps?.remember(d, eventAt); // committed, in order
+  return results;
 }

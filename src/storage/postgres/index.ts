@@ -65,7 +65,7 @@ import {
   searchThirdParties,
 } from './dashboard.js';
 import { poolTimeouts } from './db.js';
-import { recordDecision, recordDecisions } from './decisions.js';
+import { EventStamps, recordDecision, recordDecisionGroup, recordDecisions } from './decisions.js';
 import { getDelivery, listDeliveries } from './deliveries.js';
 import {
   createEndpoint,
@@ -256,18 +256,24 @@ export class PostgresStore implements Store {
   recordDecision(d: ComplianceDecisionInput): Promise<DecisionResult> {
     return this.#decisionGroups.record(d);
   }
+  /** The last event_timestamp this process wrote per third party: where a decision's event is first built. */
+  readonly #stamps = new EventStamps();
   readonly #decisionGroups = new DecisionGroups({
     writeOne: async (d) => {
-      const result = await recordDecision(this.#pool, d);
+      const result = await recordDecision(this.#pool, d, this.#stamps);
       // After the commit: this process's listeners at once, other processes by the NOTIFY that follows.
       if (recordedEvent(result)) this.#signal.emit();
       return result;
     },
-    writeGroup: (list) => this.recordDecisions(list),
+    writeGroup: async (list) => {
+      const results = await recordDecisionGroup(this.#pool, list, this.#stamps);
+      if (results.some((r) => r.outcome === 'changed')) this.#signal.emit(); // after the commits, as above
+      return results;
+    },
     alone: ALONE_DECISIONS,
   });
   async recordDecisions(list: readonly ComplianceDecisionInput[]): Promise<BatchDecisionResult[]> {
-    const results = await recordDecisions(this.#pool, list);
+    const results = await recordDecisions(this.#pool, list, this.#stamps);
     if (results.some((r) => r.outcome === 'changed')) this.#signal.emit(); // after the commit, as above
     return results;
   }
