@@ -22,16 +22,14 @@
  * CPU column counts the whole server (its postmaster and every process it started, bench/peers/cpu.ts):
  * run it where nothing else uses that server.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
-import { openStorage, type Storage } from '../src/storage/index.js';
 import { type CpuMeter, meterPostgresServer, meterProcess, meterSelf, postmasterPid } from './peers/cpu.js';
-import { dropSchema, freshUrl, PG_URL, type Proc, postDecision, startServe } from './serve-api.js';
-import { BENCH_SECRETS_KEY, describeMachine, formatInteger, markdownTable, median } from './table.js';
+import { PG_URL, type Proc, postDecision, type Seeded, seedPartner, startServe } from './serve-api.js';
+import { describeMachine, formatInteger, markdownTable, median } from './table.js';
 
 const { values } = parseArgs({
   options: {
@@ -50,72 +48,19 @@ for (const [name, n] of [
 ] as const) {
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a whole number >= 1`);
 }
-const TYPE = 'THIRD PARTY CUSTOMER STATUS';
 const WARMUP_MS = 2000;
 
-interface Target {
-  storage: Storage;
-  url: string;
-  customerId: string;
-  refs: string[];
-  flips: Map<string, number>;
-  close(): Promise<void>;
-}
+/** A seeded database, and how many decisions each third party has had. */
+type Target = Seeded & { flips: Map<string, number> };
 
-/**
- * A database with one partner, one endpoint and `count` third parties (a SQLite file in `dir`, or a
- * schema of its own); undefined when PostgreSQL does not answer.
- */
 async function target(
   dialect: 'sqlite' | 'postgres',
   count: number,
   dir: string,
 ): Promise<Target | undefined> {
-  const url = await freshUrl(dialect, dir);
-  if (!url) {
-    console.error(`postgres rows skipped: no PostgreSQL at ${PG_URL}`);
-    return undefined;
-  }
-  const storage = await openStorage(url, { secrets: { key: BENCH_SECRETS_KEY } });
-  const customerId = `0201${Math.floor(Math.random() * 1e12)
-    .toString()
-    .padStart(12, '0')}`;
-  const { store } = storage;
-  await store.createPartner({ customerId, name: 'bench', tokenHash: randomUUID(), createdAt: new Date() });
-  await store.createEndpoint({
-    id: `ep_${randomUUID().replaceAll('-', '').slice(0, 16)}`,
-    customerId,
-    url: 'http://127.0.0.1:9/never-called',
-    description: null,
-    eventTypes: [TYPE],
-    secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
-    createdAt: new Date(),
-  });
-  const refs = Array.from({ length: count }, (_, i) => `c${i}`);
-  for (let i = 0; i < refs.length; i += 500) {
-    await Promise.all(
-      refs.slice(i, i + 500).map((ref) =>
-        store.createThirdParty({
-          customerId,
-          clientCustomerRef: ref,
-          clientCustomerDetails: {},
-          propertyDetails: [],
-          createdAt: new Date(),
-        }),
-      ),
-    );
-  }
-  return {
-    storage,
-    url,
-    customerId,
-    refs,
-    flips: new Map(),
-    async close() {
-      await storage.close();
-      await dropSchema(url);
-    },
-  };
+  const seeded = await seedPartner(dialect, count, dir);
+  if (!seeded) console.error(`postgres rows skipped: no PostgreSQL at ${PG_URL}`);
+  return seeded && { ...seeded, flips: new Map() };
 }
 
 interface Serve {

@@ -1,7 +1,7 @@
 /**
  * Driving `tpcs serve` and `tpcs worker` from a benchmark: the built CLI in processes of its own, a
- * fresh database for each run, and decisions through the operator API (bench/delivery.ts,
- * bench/decisions-http.ts).
+ * fresh database for each run (seeded with a partner and its third parties), and decisions through the
+ * operator API (bench/delivery.ts, bench/decisions-http.ts, bench/decisions-paced.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Pool } from 'undici';
+import { openStorage, type Storage } from '../src/storage/index.js';
 import { BENCH_SECRETS_KEY } from './table.js';
 
 /** The admin token the benchmarks start `tpcs serve` with. */
@@ -56,6 +57,68 @@ export async function freshUrl(dialect: 'sqlite' | 'postgres', dir: string): Pro
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/** A fresh database with one partner, one endpoint and `count` pending third parties `c0`, `c1`, …. */
+export interface Seeded {
+  storage: Storage;
+  url: string;
+  customerId: string;
+  refs: string[];
+  /** Closes the storage and drops the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * {@link Seeded} on a fresh database (a SQLite file in `dir`, or a schema of its own); undefined when
+ * PostgreSQL does not answer. The endpoint is subscribed to the event type and never called.
+ */
+export async function seedPartner(
+  dialect: 'sqlite' | 'postgres',
+  count: number,
+  dir: string,
+): Promise<Seeded | undefined> {
+  const url = await freshUrl(dialect, dir);
+  if (!url) return undefined;
+  const storage = await openStorage(url, { secrets: { key: BENCH_SECRETS_KEY } });
+  const customerId = `0201${Math.floor(Math.random() * 1e12)
+    .toString()
+    .padStart(12, '0')}`;
+  const { store } = storage;
+  await store.createPartner({ customerId, name: 'bench', tokenHash: randomUUID(), createdAt: new Date() });
+  await store.createEndpoint({
+    id: `ep_${randomUUID().replaceAll('-', '').slice(0, 16)}`,
+    customerId,
+    url: 'http://127.0.0.1:9/never-called',
+    description: null,
+    eventTypes: ['THIRD PARTY CUSTOMER STATUS'],
+    secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    createdAt: new Date(),
+  });
+  const refs = Array.from({ length: count }, (_, i) => `c${i}`);
+  for (let i = 0; i < refs.length; i += 500) {
+    await Promise.all(
+      refs.slice(i, i + 500).map((ref) =>
+        store.createThirdParty({
+          customerId,
+          clientCustomerRef: ref,
+          clientCustomerDetails: {},
+          propertyDetails: [],
+          createdAt: new Date(),
+        }),
+      ),
+    );
+  }
+  return {
+    storage,
+    url,
+    customerId,
+    refs,
+    async close() {
+      await storage.close();
+      await dropSchema(url);
+    },
+  };
 }
 
 /** Drops the schema a PostgreSQL `freshUrl` made (nothing for SQLite). */
