@@ -25,6 +25,7 @@ const UNIT = [
   'test/signing/verify.test.ts',
   'test/secrets/box.test.ts',
   'test/customers/rules.test.ts',
+  'test/customers/event-id.test.ts',
   'test/config/readme-table.test.ts',
   'test/config/settings.test.ts',
   'test/errors/vocabulary.test.ts',
