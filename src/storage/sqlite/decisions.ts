@@ -20,23 +20,25 @@ export function decisionQueries(db: Database) {
   const current = db.prepare<[string, string], Row<'third_parties'>>(
     'SELECT * FROM third_parties WHERE customer_id = ? AND client_customer_ref = ?',
   );
+  // The written rows are not read back: the third party is the one read, as changed; the event is
+  // what was inserted, with its seq (each row read back cost a decode, and JSON parses, per decision).
   const update = db.prepare<
     Pick<
       Row<'third_parties'>,
       'customer_id' | 'client_customer_ref' | 'status' | 'reasons' | 'updated_at' | 'last_event_at'
-    >,
-    Row<'third_parties'>
+    >
   >(
     `UPDATE third_parties SET status = @status, reasons = @reasons, updated_at = @updated_at,
        last_event_at = @last_event_at
-     WHERE customer_id = @customer_id AND client_customer_ref = @client_customer_ref
-     RETURNING *`,
+     WHERE customer_id = @customer_id AND client_customer_ref = @client_customer_ref`,
   );
-  const insertEvent = db.prepare<Omit<Row<'events'>, 'seq'>, Row<'events'>>(
-    `INSERT INTO events (event_id, customer_id, client_customer_ref, event_type, payload, created_at)
-     VALUES (@event_id, @customer_id, @client_customer_ref, @event_type, @payload, @created_at)
-     RETURNING *`,
-  );
+  const insertEvent = db
+    .prepare<Omit<Row<'events'>, 'seq'>, number>(
+      `INSERT INTO events (event_id, customer_id, client_customer_ref, event_type, payload, created_at)
+       VALUES (@event_id, @customer_id, @client_customer_ref, @event_type, @payload, @created_at)
+       RETURNING seq`,
+    )
+    .pluck();
   const fanOut = db
     .prepare<
       Pick<
@@ -71,7 +73,7 @@ export function decisionQueries(db: Database) {
       return { outcome: 'refused', error };
     }
     const at = d.decidedAt.getTime();
-    const updated = update.get({
+    const updated = update.run({
       customer_id: d.customerId,
       client_customer_ref: d.clientCustomerRef,
       status: d.status,
@@ -79,27 +81,33 @@ export function decisionQueries(db: Database) {
       updated_at: at,
       last_event_at: built.eventAt.getTime(),
     });
-    if (!updated) throw new Error('third party vanished inside its own transaction');
+    if (updated.changes !== 1) throw new Error('third party vanished inside its own transaction');
 
-    const event = insertEvent.get({
+    const event = {
       event_id: built.eventId,
       customer_id: d.customerId,
       client_customer_ref: d.clientCustomerRef,
       event_type: built.eventType,
       payload: built.payload,
       created_at: at,
-    });
-    if (!event) throw new Error('INSERT … RETURNING returned no row');
+    };
+    const seq = insertEvent.get(event);
+    if (seq === undefined) throw new Error('INSERT … RETURNING returned no row');
 
     const deliveryIds = fanOut.all({
       event_id: event.event_id,
-      event_seq: event.seq,
+      event_seq: seq,
       customer_id: d.customerId,
       client_customer_ref: d.clientCustomerRef,
       event_type: event.event_type,
       created_at: at,
     });
-    return { outcome: 'changed', thirdParty: toThirdParty(updated), event: toEvent(event), deliveryIds };
+    return {
+      outcome: 'changed',
+      thirdParty: { ...before, status: d.status, reasons: d.reasons, updatedAt: d.decidedAt },
+      event: toEvent({ ...event, seq }),
+      deliveryIds,
+    };
   };
 
   const recordMany = db.transaction((list: readonly ComplianceDecisionInput[]) => list.map(decide));
