@@ -22,12 +22,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { recordComplianceDecision } from '../src/customers/decisions.js';
 import { openStorage, type Storage } from '../src/storage/index.js';
 import type { Store } from '../src/storage/store.js';
 import { createDispatcher } from '../src/webhooks/dispatcher/dispatcher.js';
 import { createRetryPolicy } from '../src/webhooks/dispatcher/retry-policy.js';
+import { dropSchema, freshUrl } from './serve-api.js';
 import { BENCH_SECRETS_KEY, describeMachine, markdownTable, median } from './table.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -38,7 +38,6 @@ const A_ANSWER_MS = 60_000;
 const B_RATE = 50;
 const B_SECONDS = QUICK ? 2 : 4;
 const TYPE = 'THIRD PARTY CUSTOMER STATUS';
-const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 // ---- the sink, in its own process: B's paths answer at once, A's after A_ANSWER_MS ----
 const SINK = `
@@ -106,32 +105,6 @@ const pct = (xs: number[], p: number) => {
 };
 const ms = (n: number) => (Number.isNaN(n) ? '–' : n.toFixed(1));
 const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
-
-async function freshUrl(dialect: 'sqlite' | 'postgres', dir: string): Promise<string | undefined> {
-  if (dialect === 'sqlite') return `sqlite:${join(dir, `${randomUUID()}.db`)}`;
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    const schema = `tpcs_bench_${randomUUID().replaceAll('-', '').slice(0, 10)}`;
-    await client.query(`CREATE SCHEMA ${schema}`);
-    const u = new URL(PG_URL);
-    u.searchParams.set('schema', schema);
-    return u.toString();
-  } catch {
-    return undefined;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-async function dropSchema(url: string) {
-  const schema = new URL(url).searchParams.get('schema');
-  if (!schema) return;
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await client.end();
-}
 
 /** A partner with endpoints posting to `urls` and `customers` third parties; its id and their refs. */
 async function partnerWith(store: Store, urls: string[], customers: number) {

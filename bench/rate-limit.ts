@@ -22,13 +22,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { recordComplianceDecision } from '../src/customers/decisions.js';
 import { openStorage } from '../src/storage/index.js';
 import { rateBurst } from '../src/storage/rate-limit.js';
 import type { Store } from '../src/storage/store.js';
 import { createDispatcher } from '../src/webhooks/dispatcher/dispatcher.js';
 import { createRetryPolicy } from '../src/webhooks/dispatcher/retry-policy.js';
+import { dropSchema, freshUrl } from './serve-api.js';
 import { BENCH_SECRETS_KEY, describeMachine, formatInteger, markdownTable, median } from './table.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -38,7 +38,6 @@ const SECONDS = QUICK ? 3 : 4;
 const UNLIMITED = 4;
 const TYPE = 'THIRD PARTY CUSTOMER STATUS';
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
-const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 // ---- the sink, in its own process: every receipt's time, by path (the first of each webhook-id there) ----
 const SINK = `
@@ -93,32 +92,6 @@ async function startSink(dir: string): Promise<SinkHandle> {
 }
 
 const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
-
-async function freshUrl(dialect: 'sqlite' | 'postgres', dir: string): Promise<string | undefined> {
-  if (dialect === 'sqlite') return `sqlite:${join(dir, `${randomUUID()}.db`)}`;
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    const schema = `tpcs_bench_${randomUUID().replaceAll('-', '').slice(0, 10)}`;
-    await client.query(`CREATE SCHEMA ${schema}`);
-    const u = new URL(PG_URL);
-    u.searchParams.set('schema', schema);
-    return u.toString();
-  } catch {
-    return undefined;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-async function dropSchema(url: string) {
-  const schema = new URL(url).searchParams.get('schema');
-  if (!schema) return;
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await client.end();
-}
 
 /** A partner with these endpoints (path and rate limit) and `decisions` decisions queued to all of them. */
 async function backlog(

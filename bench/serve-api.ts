@@ -1,7 +1,8 @@
 /**
  * Driving `tpcs serve` and `tpcs worker` from a benchmark: the built CLI in processes of its own, a
  * fresh database for each run (seeded with a partner and its third parties), and decisions through the
- * operator API (bench/delivery.ts, bench/decisions-http.ts, bench/decisions-paced.ts).
+ * operator API (bench/delivery.ts, bench/decisions-http.ts, bench/decisions-paced.ts). The fresh
+ * database and its drop also serve bench/noisy-partner.ts and bench/rate-limit.ts.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
