@@ -368,8 +368,8 @@ interface Pending {
  * previous event (the common case): {@link writeGroupIfLater}. A change in the same second as the
  * previous event is built again after that event and written in a second round trip, for all of them
  * at once. What is left (REJECTED again with other reasons, or a decision on the same third party
- * committed between the two) takes the locked path, one after the other. A group that names a third
- * party twice is written as a batch ({@link recordDecisions}): in order, one after the other.
+ * committed between the two) is written as a batch ({@link recordDecisions}, under the row locks, each
+ * decision with its own result), and so is a group that names a third party twice.
  */
 export async function recordDecisionGroup(
   pool: pg.Pool,
@@ -428,28 +428,15 @@ export async function recordDecisionGroup(
     }
     round = again;
   }
-  locked.push(...round);
-  locked.sort((a, b) => a.index - b.index);
-  for (const { index, d } of locked) {
-    // the event builder's refusal is this decision's result, as in a batch; any other error the group's
-    let refusal: { error: unknown } | undefined;
-    const guarded: ComplianceDecisionInput = {
-      ...d,
-      buildEvent: (previousEventAt) => {
-        try {
-          return d.buildEvent(previousEventAt);
-        } catch (error) {
-          refusal = { error };
-          throw error;
-        }
-      },
-    };
-    try {
-      results[index] = await recordDecisionLocked(pool, guarded, stamps);
-    } catch (error) {
-      if (refusal === undefined || refusal.error !== error) throw error;
-      results[index] = { outcome: 'refused', error };
-    }
+  // what is left, under the row locks: the batch path, one transaction for all of them, in order
+  if (locked.length > 0) {
+    locked.sort((a, b) => a.index - b.index);
+    const written = await recordDecisions(
+      pool,
+      locked.map((p) => p.d),
+      stamps,
+    );
+    for (const [i, { index }] of locked.entries()) results[index] = written[i] as BatchDecisionResult;
   }
   return results;
 }
