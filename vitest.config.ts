@@ -34,6 +34,7 @@ const UNIT = [
   'test/dispatcher/retry-policy.test.ts',
   'test/storage/decision-grouping.test.ts',
   'test/storage/event-stamps.test.ts',
+  'test/storage/notify-payload.test.ts',
   'test/dispatcher/sender.test.ts',
   'test/http/config.test.ts',
   'test/http/idempotency-pruner.test.ts',

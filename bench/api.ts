@@ -375,7 +375,7 @@ async function benchPostgres(): Promise<string> {
 
     // the row-lock path on the store's own pool, told to other processes after each commit as the store does
     if (!(store instanceof PostgresStore)) throw new Error('expected the PostgreSQL store');
-    const notifier = new DeliveryNotifier(store.pool);
+    const notifier = new DeliveryNotifier(store.pool, 'bench');
     const locked = async (ref: string, status: DecisionStatus): Promise<void> => {
       const r = await recordDecisionLocked(store.pool, decisionFor(ref, status));
       if (r.outcome !== 'changed' || r.deliveryIds.length !== 1) throw new Error(`decision was ${r.outcome}`);

@@ -55,6 +55,21 @@ export interface ClaimedDelivery {
   createdAt: Date;
 }
 
+/**
+ * What a claim hands out, and `more`: whether it left due heads unclaimed for lack of room (an
+ * endpoint's or a partner's bound, a rate limit, the batch limit), or may have. False means every due
+ * head of the partners it served was handed out, so a completion that only frees a slot finds nothing
+ * new: the dispatcher claims again after a completion only when `more` was true or the completion
+ * promoted a head ({@link CompleteResult}). Heads no claim can take yet (a throttled endpoint's) may make
+ * it true: a claim too many, never one too few.
+ */
+export type Claimed = ClaimedDelivery[] & { readonly more: boolean };
+
+/** A claim's deliveries with its `more` flag. */
+export function claimed(deliveries: ClaimedDelivery[], more: boolean): Claimed {
+  return Object.assign(deliveries, { more });
+}
+
 export interface ClaimOptions {
   workerId: string;
   now: Date;
@@ -97,9 +112,15 @@ export interface CompleteOptions {
   failureWindowMs: number;
 }
 
-/** Endpoints disabled while completing, so the caller can log and count them. */
+/** What completing did beyond recording the attempts. */
 export interface CompleteResult {
+  /** Endpoints disabled while completing, so the caller can log and count them. */
   disabled: { endpointId: string; reason: string }[];
+  /**
+   * Deliveries that became their key's head because a completion settled the one before them (the
+   * third party's next event for that endpoint): claimable now, or at their next attempt time.
+   */
+  promoted: number;
 }
 
 export interface QueueStats {
@@ -112,7 +133,7 @@ export interface DeliveryQueue {
    * Claims due heads with a lease, at most `perEndpoint` in flight per endpoint and `perPartner` per
    * partner, shared out across partners in turns.
    */
-  claim(o: ClaimOptions): Promise<ClaimedDelivery[]>;
+  claim(o: ClaimOptions): Promise<Claimed>;
   /** Records attempts and outcomes, each in one transaction with its delivery's update (batch form). */
   complete(completions: Completion[], o: CompleteOptions): Promise<CompleteResult>;
   /** Gives leases back without an attempt (graceful stop). */

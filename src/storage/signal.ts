@@ -5,10 +5,16 @@
  * the new events. One per opened storage, not per process: two storages never hear each other,
  * except through PostgreSQL's NOTIFY, which the PostgreSQL queue listens to (see postgres/queue.ts).
  */
+import { randomBytes } from 'node:crypto';
 import type { DecisionResult } from './store.js';
 
 export class QueueSignal {
   readonly #listeners = new Set<() => void>();
+  /**
+   * Names this storage in its PostgreSQL NOTIFYs (postgres/notify.ts), so that its own LISTEN can tell
+   * them apart: its listeners heard the same commit from `emit` already.
+   */
+  readonly source: string = randomBytes(6).toString('hex');
 
   /** Subscribes a listener; returns the function that unsubscribes it. */
   on(listener: () => void): () => void {

@@ -106,7 +106,8 @@ describe.skipIf(skipReason('postgres') !== undefined)('LISTEN/NOTIFY on postgres
       schema = new URL(db.url).searchParams.get('schema') as string;
       listener.on('notification', (n) => {
         if (n.channel !== 'tpcs_deliveries') return;
-        if (n.payload === schema) heard.push(decided);
+        // `<source>:<schema>` (notify.ts)
+        if (n.payload?.endsWith(`:${schema}`)) heard.push(decided);
         else if (n.payload?.startsWith(`${schema} marker `)) markers.push(n.payload);
       });
       await listener.query('LISTEN tpcs_deliveries');

@@ -169,7 +169,7 @@ export class PostgresStore implements Store {
     this.#schema = schema;
     this.#migrationConfig = options.migrationConfig;
     this.#box = options.box ?? new SecretBox();
-    this.#notifier = new DeliveryNotifier(pool);
+    this.#notifier = new DeliveryNotifier(pool, signal.source);
     this.#signal = signal;
     this.#stopNotifying = signal.on(() => this.#notifier.request());
   }

@@ -22,6 +22,7 @@ import * as m020 from './migrations/020_alert_recovery.js';
 import * as m021 from './migrations/021_lean_completion.js';
 import * as m022 from './migrations/022_heads_by_id.js';
 import * as m023 from './migrations/023_lock_decisions.js';
+import * as m024 from './migrations/024_claim_reports.js';
 
 /** Every PostgreSQL migration, oldest first. Append only: never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
@@ -46,6 +47,7 @@ export const migrations: readonly Migration[] = [
   { name: '021_lean_completion', sql: m021.sql },
   { name: '022_heads_by_id', sql: m022.sql },
   { name: '023_lock_decisions', sql: m023.sql },
+  { name: '024_claim_reports', sql: m024.sql },
 ];
 
 /** First key of the two-int advisory lock; the second is a hash of the schema name. */

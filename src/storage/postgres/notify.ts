@@ -2,11 +2,27 @@ import type pg from 'pg';
 import { statement } from './db.js';
 
 // A transaction of its own (NOTIFY takes a transaction id, so its commit writes WAL). It need not be
-// durable: synchronous_commit off for it alone, so its commit does not wait for the WAL flush.
+// durable: synchronous_commit off for it alone, so its commit does not wait for the WAL flush. The
+// payload is `<source>:<schema>`: the sending storage's signal (QueueSignal.source), then the schema.
 const notify = statement(
   'deliveries_notify',
-  "SELECT set_config('synchronous_commit', 'off', true), pg_notify('tpcs_deliveries', current_schema())",
+  "SELECT set_config('synchronous_commit', 'off', true), pg_notify('tpcs_deliveries', $1 || ':' || current_schema())",
 );
+
+/**
+ * Whether a NOTIFY payload is for the listener's schema and was sent by another storage than
+ * `source` (its own storage's listeners heard the commit already, from the signal). A payload without
+ * a source, as versions before it sent, counts as another storage's.
+ *
+ * @example
+ * notifiedByOther('3f2a9c01b7de:public', 'public', 'aaaaaaaaaaaa'); // true
+ * notifiedByOther('aaaaaaaaaaaa:public', 'public', 'aaaaaaaaaaaa'); // false
+ */
+export function notifiedByOther(payload: string, schema: string, source: string): boolean {
+  if (payload === schema) return true;
+  const sep = payload.indexOf(':');
+  return sep > 0 && payload.slice(sep + 1) === schema && payload.slice(0, sep) !== source;
+}
 
 /**
  * Wakes every process's listeners (their `LISTEN tpcs_deliveries`, postgres/queue.ts) after commits
@@ -17,11 +33,14 @@ const notify = statement(
  */
 export class DeliveryNotifier {
   readonly #pool: pg.Pool;
+  readonly #source: string;
   #sending: Promise<void> | undefined;
   #again = false;
 
-  constructor(pool: pg.Pool) {
+  /** `source`: the storage's QueueSignal.source, sent in the payload. */
+  constructor(pool: pg.Pool, source: string) {
     this.#pool = pool;
+    this.#source = source;
   }
 
   /** Call after a commit that inserted deliveries. */
@@ -42,7 +61,7 @@ export class DeliveryNotifier {
     do {
       this.#again = false;
       try {
-        await notify.run(this.#pool, []);
+        await notify.run(this.#pool, [this.#source]);
       } catch {
         // Polling covers it (see the class comment).
       }

@@ -8,22 +8,32 @@
  */
 import pg from 'pg';
 import { openDeliverySecrets, SecretBox } from '../../secrets/box.js';
-import type { ClaimedDelivery, CompleteResult, Completion, DeliveryQueue, QueueStats } from '../queue.js';
+import {
+  type ClaimedDelivery,
+  type CompleteResult,
+  type Completion,
+  claimed,
+  type DeliveryQueue,
+  type QueueStats,
+} from '../queue.js';
 import { earliestRateSlot } from '../rate-limit.js';
 import type { QueueSignal } from '../signal.js';
 import { poolTimeouts, statement, withTransaction } from './db.js';
 import { getDelivery } from './deliveries.js';
 import { type PostgresTimeouts, parsePostgresUrl } from './index.js';
+import { notifiedByOther } from './notify.js';
 
 // The claim is the function `tpcs_claim` (migration 003; 006 adds retry_round_start to its result, 011
 // the partner share, 013 the lease table, 014 one ordered read of each partner's heads): per-partner
 // advisory try-lock, then each locked partner's oldest due heads (deliveries.head, kept by triggers) up
 // to the endpoint's and the partner's room, locked FOR NO KEY UPDATE SKIP LOCKED, shared out across
-// partners in turns, leased and returned with the payload and secrets, in one round trip.
+// partners in turns, leased and returned with the payload and secrets, in one round trip; 024 adds
+// whether it left due heads behind.
 const CLAIM = /* sql */ `SELECT * FROM tpcs_claim($1::int, $2::timestamptz, $3::int, $4::text, $5::int, $6::int)`;
 
 interface ClaimRow {
-  id: string;
+  /** NULL in the one row returned when nothing was leased (it carries `more`). */
+  id: string | null;
   event_id: string;
   event_seq: string;
   endpoint_id: string;
@@ -35,6 +45,7 @@ interface ClaimRow {
   url: string;
   payload: string;
   secrets: string[];
+  more: boolean;
 }
 
 // The completion is the function `tpcs_complete` (migration 014: a function, so that it is planned
@@ -44,11 +55,12 @@ interface ClaimRow {
 // deleted). The outcome is fenced by the lease: the worker settles the delivery only if it still holds
 // the lease, which it deletes; a DELETE tests a row changed meanwhile on its latest version, so a lease
 // another worker took over is left alone and that worker decides. The attempt was made all the same, so
-// it is counted: attempt_count stays the number of attempts listed.
+// it is counted: attempt_count stays the number of attempts listed. It returns how many next heads
+// its update promoted (migration 024).
 const COMPLETE = /* sql */ `SELECT tpcs_complete($1::text[], $2::timestamptz[], $3::int[], $4::int[],
-  $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::text, $10::text[])`;
+  $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::text, $10::text[]) AS promoted`;
 
-const completeStatement = statement('queue_complete', COMPLETE);
+const completeStatement = statement<{ promoted: number }>('queue_complete', COMPLETE);
 
 /**
  * The queue on its own pool (`?schema=` and `?max=` as for the store), sharing the storage's signal:
@@ -66,7 +78,7 @@ export function openPostgresQueue(
   const config = timeoutMs === undefined ? parsed : { ...parsed, ...poolTimeouts(timeoutMs) };
   const pool = new pg.Pool({ max: 4, ...config });
   pool.on('error', () => {}); // an idle client's error surfaces on its next query
-  const listener = deliveryListener(config);
+  const listener = deliveryListener(config, signal.source);
   return {
     // the store that shares `signal` sends the NOTIFY for the other processes (PostgresStore)
     ...postgresDeliveryQueue(pool, () => signal.emit(), box),
@@ -92,7 +104,7 @@ const RELISTEN_MS = 1000;
  * LISTEN tpcs_deliveries (NOTIFYs from notify.ts) on a dedicated connection, opened with the first subscriber
  * and reopened after a failure. Notifications from other schemas on the same database are ignored.
  */
-function deliveryListener(config: pg.PoolConfig) {
+function deliveryListener(config: pg.PoolConfig, source: string) {
   const listeners = new Set<() => void>();
   let client: pg.Client | undefined;
   let connecting: Promise<void> | undefined;
@@ -122,7 +134,9 @@ function deliveryListener(config: pg.PoolConfig) {
       const { rows } = await c.query<{ schema: string }>('SELECT current_schema() AS schema');
       const schema = rows[0]?.schema;
       c.on('notification', (n) => {
-        if (n.channel === 'tpcs_deliveries' && n.payload === schema) for (const l of listeners) l();
+        if (n.channel !== 'tpcs_deliveries' || schema === undefined || n.payload === undefined) return;
+        // this storage's own NOTIFYs: its listeners heard those commits from the signal already
+        if (notifiedByOther(n.payload, schema, source)) for (const l of listeners) l();
       });
       await c.query('LISTEN tpcs_deliveries');
       if (closed) throw new Error('closed');
@@ -173,8 +187,10 @@ export function postgresDeliveryQueue(
       });
       // secrets are stored encrypted: a value that does not decrypt fails the claim loudly (its
       // deliveries wait for their lease to end) rather than be signed with garbage
-      const claimed = rows.map(
-        (r): ClaimedDelivery => ({
+      const leased: ClaimedDelivery[] = [];
+      for (const r of rows) {
+        if (r.id === null) continue;
+        leased.push({
           id: r.id,
           eventId: r.event_id,
           eventSeq: Number(r.event_seq),
@@ -187,13 +203,13 @@ export function postgresDeliveryQueue(
           attemptCount: r.attempt_count,
           retryRoundStart: r.retry_round_start,
           createdAt: r.created_at,
-        }),
-      );
-      return openDeliverySecrets(box, claimed);
+        });
+      }
+      return claimed(openDeliverySecrets(box, leased), rows[0]?.more ?? false);
     },
 
     async complete(cs, o): Promise<CompleteResult> {
-      if (cs.length === 0) return { disabled: [] };
+      if (cs.length === 0) return { disabled: [], promoted: 0 };
       // The endpoint's clock follows its latest attempt in the batch.
       const lastByEndpoint = new Map<string, Completion>();
       const firstFailure = new Map<string, Date>();
@@ -221,11 +237,12 @@ export function postgresDeliveryQueue(
         (c) => c.succeeded && c.throttleUntil === undefined && c.disableReason === undefined,
       );
       if (simple) {
-        await completeStatement.run(pool, params);
-        return { disabled: [] };
+        const { rows } = await completeStatement.run(pool, params);
+        return { disabled: [], promoted: rows[0]?.promoted ?? 0 };
       }
       return withTransaction(pool, async (client) => {
-        await completeStatement.run(client, params);
+        const { rows } = await completeStatement.run(client, params);
+        const promoted = rows[0]?.promoted ?? 0;
         const throttles = cs.filter((c) => c.throttleUntil !== undefined);
         if (throttles.length > 0) {
           await client.query(
@@ -266,7 +283,7 @@ export function postgresDeliveryQueue(
           );
           if ((r.rowCount ?? 0) > 0) disabled.push({ endpointId, reason });
         }
-        return { disabled };
+        return { disabled, promoted };
       });
     },
 

@@ -6,14 +6,15 @@
  */
 import type Database from 'better-sqlite3';
 import { openDeliverySecrets, SecretBox } from '../../secrets/box.js';
-import type {
-  ClaimedDelivery,
-  ClaimOptions,
-  CompleteOptions,
-  CompleteResult,
-  Completion,
-  DeliveryQueue,
-  QueueStats,
+import {
+  type ClaimedDelivery,
+  type ClaimOptions,
+  type CompleteOptions,
+  type CompleteResult,
+  type Completion,
+  claimed,
+  type DeliveryQueue,
+  type QueueStats,
 } from '../queue.js';
 import { earliestRateSlot, nextTat, rateRoom } from '../rate-limit.js';
 import type { QueueSignal } from '../signal.js';
@@ -122,6 +123,8 @@ export function sqliteDeliveryQueue(
    * room of all together, no partner and no endpoint is always last.
    */
   let rotation = 0;
+  /** Set by {@link turns} when an endpoint or a partner with something due had no room. */
+  let roomless = false;
   function turns(o: ClaimOptions, now: number, limited: EndpointTurn[]): PartnerTurn[] {
     const endpoints: (EndpointTurn & { customer_id: string })[] = [];
     for (const e of endpointsWithRoom.all({ now, per: o.perEndpoint })) {
@@ -135,7 +138,10 @@ export function sqliteDeliveryQueue(
         turn.room = Math.min(turn.room, rateRoom(e.rate_limit, e.rate_tat, now));
         turn.rate = { limit: e.rate_limit, tat: e.rate_tat, leased: 0 };
       }
-      if (turn.room <= 0) continue;
+      if (turn.room <= 0) {
+        roomless = true;
+        continue;
+      }
       endpoints.push(turn);
       if (turn.rate) limited.push(turn);
     }
@@ -155,12 +161,16 @@ export function sqliteDeliveryQueue(
       }
       p.endpoints.push(e);
     }
-    return rotate([...byPartner.values()], turn).filter((p) => p.room > 0);
+    const partners = rotate([...byPartner.values()], turn);
+    if (partners.some((p) => p.room <= 0)) roomless = true;
+    return partners.filter((p) => p.room > 0);
   }
 
-  const claimTx = db.transaction((o: ClaimOptions): ClaimedDelivery[] => {
+  const claimTx = db.transaction((o: ClaimOptions): { out: ClaimedDelivery[]; more: boolean } => {
     const now = o.now.getTime();
     const out: ClaimedDelivery[] = [];
+    // whether due heads may be left for lack of room (../queue.ts Claimed)
+    let more = false;
 
     /** Leases up to `want` due heads of the partner's endpoints, one endpoint after the other. */
     const take = (p: PartnerTurn, want: number): number => {
@@ -169,7 +179,9 @@ export function sqliteDeliveryQueue(
         const e = p.endpoints.shift();
         if (!e) break;
         const ask = Math.min(e.room, want - taken);
-        const rows = dueHeads.all({ endpoint_id: e.id, now, room: ask });
+        // one more than asked: whether the endpoint has more due heads than this turn takes
+        const found = dueHeads.all({ endpoint_id: e.id, now, room: ask + 1 });
+        const rows = found.length > ask ? found.slice(0, ask) : found;
         if (rows.length > 0) e.secrets ??= secretsOf.all(e.id, now);
         for (const r of rows) {
           lease.run({
@@ -197,8 +209,11 @@ export function sqliteDeliveryQueue(
         taken += rows.length;
         e.room -= rows.length;
         if (e.rate) e.rate.leased += rows.length;
-        // fewer than asked: no more due heads there; otherwise it may have more, after the others
-        if (rows.length === ask && e.room > 0) p.endpoints.push(e);
+        // more due heads there: its next turn comes after the others', or none if it is full
+        if (found.length > ask) {
+          if (e.room > 0) p.endpoints.push(e);
+          else more = true;
+        }
       }
       return taken;
     };
@@ -208,7 +223,9 @@ export function sqliteDeliveryQueue(
     // smaller than the number of partners goes to them in (rotating) order, each taking what it can:
     // one query instead of one per partner.
     const limited: EndpointTurn[] = [];
+    roomless = false;
     let active = turns(o, now, limited);
+    const served = active;
     while (active.length > 0 && out.length < o.limit) {
       const left = o.limit - out.length;
       const share = Math.floor(left / active.length) || left;
@@ -227,7 +244,9 @@ export function sqliteDeliveryQueue(
       if (e.rate && e.rate.leased > 0)
         spend.run({ id: e.id, tat: nextTat(e.rate.limit, e.rate.tat, now, e.rate.leased) });
     }
-    return out;
+    // an endpoint still queued has more due heads: its partner's room or the batch ran out first
+    more ||= roomless || out.length >= o.limit || served.some((p) => p.endpoints.length > 0);
+    return { out, more };
   });
 
   const insertAttempt = db.prepare<Omit<AttemptRow, 'id'>>(
@@ -250,6 +269,15 @@ export function sqliteDeliveryQueue(
      WHERE id = @id`,
   );
   const late = db.prepare<[string]>('UPDATE deliveries SET attempt_count = attempt_count + 1 WHERE id = ?');
+  // after a delivery left `pending`: whether its key has a next one, now its head (deliveries_order)
+  const nextOfKey = db
+    .prepare<[string], number>(
+      `SELECT EXISTS (SELECT 1 FROM deliveries d JOIN deliveries p
+         ON p.endpoint_id = d.endpoint_id AND p.customer_id = d.customer_id
+           AND p.client_customer_ref = d.client_customer_ref
+       WHERE d.id = ? AND p.status = 'pending')`,
+    )
+    .pluck();
   // only when set: an endpoint's row is not rewritten at every success
   const succeeded = db.prepare<[string]>(
     'UPDATE endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL',
@@ -271,6 +299,7 @@ export function sqliteDeliveryQueue(
 
   const completeTx = db.transaction((cs: Completion[], o: CompleteOptions): CompleteResult => {
     const disabled: CompleteResult['disabled'] = [];
+    let promoted = 0;
     for (const c of cs) {
       const at = c.at.getTime();
       insertAttempt.run({
@@ -288,6 +317,7 @@ export function sqliteDeliveryQueue(
           next: c.next.status === 'pending' ? c.next.nextAttemptAt.getTime() : null,
           at,
         });
+        if (c.next.status !== 'pending') promoted += nextOfKey.get(c.deliveryId) ?? 0;
       } else late.run(c.deliveryId);
       if (c.succeeded) {
         succeeded.run(c.endpointId);
@@ -305,7 +335,7 @@ export function sqliteDeliveryQueue(
         disabled.push({ endpointId: c.endpointId, reason });
       }
     }
-    return { disabled };
+    return { disabled, promoted };
   });
 
   const releaseTx = db.transaction((worker: string, ids: string[]) => {
@@ -359,10 +389,11 @@ export function sqliteDeliveryQueue(
     async claim(o) {
       // secrets are stored encrypted: decrypted after the commit, outside the write lock (a value
       // that does not decrypt fails the claim loudly; its deliveries wait for their lease to end)
-      return openDeliverySecrets(box, await write(() => claimTx.immediate(o)));
+      const { out, more } = await write(() => claimTx.immediate(o));
+      return claimed(openDeliverySecrets(box, out), more);
     },
     async complete(cs, o) {
-      if (cs.length === 0) return { disabled: [] };
+      if (cs.length === 0) return { disabled: [], promoted: 0 };
       return write(() => completeTx.immediate(cs, o));
     },
     async release(workerId, ids) {

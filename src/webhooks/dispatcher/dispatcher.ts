@@ -3,11 +3,14 @@
  *
  * One loop per dispatcher: claim as many deliveries as there are free slots (the queue bounds each
  * endpoint's and each partner's share, and hands a batch out across partners in turns), start their
- * attempts, and claim again when slots free up, when a decision
- * commits in this process (`notify`) or in another one (`queue.subscribe`, PostgreSQL), at the
- * next poll, or sooner when a rate-limited endpoint gets room again (`queue.nextRateSlotAt`).
- * Completions are written in batches
- * (group commit): whatever finished while the previous batch was being written goes in the next one.
+ * attempts, and claim again when a decision commits in this process (`notify`) or in another one
+ * (`queue.onQueued`), at the next poll, sooner when a rate-limited endpoint gets room again
+ * (`queue.nextRateSlotAt`), and after completions that can have made something claimable: they
+ * promoted the next delivery of a key, or they freed slots that due deliveries were waiting for (the
+ * last claim said it left some behind, or had no room to claim). At a steady rate most completions do
+ * neither, and a claim after each one found nothing half of the time.
+ * Completions are written in batches (group commit): whatever finished while the previous batch was
+ * being written goes in the next one.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -140,7 +143,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const inFlight = new Map<string, Promise<void>>();
   let pendingCompletions: Completion[] = [];
   let flushing: Promise<void> | undefined;
+  // the last claim left nothing due behind it (idle() waits for this)
   let lastClaimEmpty = false;
+  // a completion that frees a slot should claim again: the last claim left due deliveries for lack
+  // of room, had no room to claim, or failed
+  let claimOnCompletion = true;
   let idleWaiters: (() => void)[] = [];
   let unsubscribe: (() => void) | undefined;
   const counts = { attempts: 0, delivered: 0 };
@@ -196,9 +203,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     if (pendingCompletions.length === 0) return Promise.resolve();
     const batch = pendingCompletions;
     pendingCompletions = [];
+    let promoted = 0;
     flushing = queue
       .complete(batch, { workerId, failureWindowMs })
       .then((r) => {
+        promoted = r.promoted;
         for (const d of r.disabled) {
           metrics.endpointsDisabled.inc();
           options.onEndpointDisabled?.(d.endpointId, d.reason);
@@ -212,7 +221,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       .finally(() => {
         flushing = undefined;
         if (pendingCompletions.length > 0) void flush();
-        signal();
+        if (promoted > 0 || claimOnCompletion) signal();
         checkIdle();
       });
     return flushing;
@@ -281,10 +290,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     while (running) {
       const room = concurrency - inFlight.size;
       let claimed: ClaimedDelivery[] = [];
+      let more = false;
+      claimOnCompletion = true;
       if (room > 0) {
         try {
           lastClaimAt = Date.now();
-          claimed = await queue.claim({
+          const c = await queue.claim({
             workerId,
             now: new Date(lastClaimAt),
             leaseMs,
@@ -292,6 +303,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
             perEndpoint,
             perPartner,
           });
+          claimed = c;
+          more = c.more;
+          claimOnCompletion = more;
         } catch (err) {
           onError(err);
         }
@@ -305,9 +319,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           });
         inFlight.set(d.id, p);
       }
-      lastClaimEmpty = claimed.length === 0;
       // A full batch means more may be due right away; otherwise wait for a reason to look again.
       const full = room > 0 && claimed.length === Math.min(batchSize, room);
+      lastClaimEmpty = !more && !full;
       const wait = full || !running ? 0 : await pause(claimed.length > 0);
       checkIdle();
       if (!running) break;

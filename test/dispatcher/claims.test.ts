@@ -1,0 +1,120 @@
+/**
+ * When the dispatcher claims (issue 13): on a decision of its storage, and after a completion only
+ * when that can find something: the completion promoted the next event of a third party, or freed a
+ * slot that due deliveries were waiting for. It polls once a minute here, far longer than any wait: a
+ * delivery that arrives was found by one of those claims. The claims are counted on the real queue.
+ * Each dialect has a database of its own, so no other test's deliveries are due in it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeliveryQueue } from '../../src/storage/queue.js';
+import { createDispatcher, type Dispatcher } from '../../src/webhooks/dispatcher/dispatcher.js';
+import { DIALECTS, openDatabase, skipReason, type TestDatabase } from '../support/databases.js';
+import { decide, newEndpoint, newPartner, newThirdParty } from '../support/fixtures.js';
+import { waitFor } from '../support/wait-for.js';
+import { type Sink, startSink } from './sink.js';
+
+const POLL_MS = 60_000;
+const WAIT = { timeout: 10_000 };
+
+for (const dialect of DIALECTS) {
+  describe.skipIf(skipReason(dialect) !== undefined)(`dispatcher claims on ${dialect}`, () => {
+    let db: TestDatabase;
+    let sink: Sink;
+    let claims = 0;
+
+    beforeAll(async () => {
+      db = await openDatabase(dialect);
+      sink = await startSink();
+    });
+    afterAll(async () => {
+      await sink?.close();
+      await db?.dispose();
+    });
+
+    /** A dispatcher on the database's queue, its claims counted from when `body` starts. */
+    async function withDispatcher(perEndpoint: number, body: (d: Dispatcher) => Promise<void>) {
+      const counted: DeliveryQueue = {
+        ...db.queue,
+        claim(o) {
+          claims++;
+          return db.queue.claim(o);
+        },
+      };
+      const dispatcher = createDispatcher({
+        queue: counted,
+        allowPrivateEndpoints: true,
+        pollIntervalMs: POLL_MS,
+        perEndpoint,
+      });
+      dispatcher.start();
+      try {
+        await dispatcher.idle();
+        claims = 0;
+        await body(dispatcher);
+      } finally {
+        await dispatcher.stop(1000);
+      }
+    }
+
+    const receivedAt = (path: string) =>
+      sink.received.filter((r) => r.path === path).map((r) => String(r.headers['webhook-id']));
+
+    it('claims once per decision at a trickle: completing a delivery makes nothing else claimable', async () => {
+      const partner = await newPartner(db.store);
+      await newEndpoint(db.store, partner, sink.url('/trickle'));
+      const refs: string[] = [];
+      for (let i = 0; i < 6; i++) refs.push(await newThirdParty(db.store, partner));
+      await withDispatcher(8, async (dispatcher) => {
+        for (const ref of refs) {
+          const id = await decide(db.store, partner, ref, 'APPROVED');
+          await waitFor(() => receivedAt('/trickle').includes(id), { ...WAIT, what: `delivery of ${id}` });
+          await dispatcher.idle();
+        }
+        // one claim per decision (its storage's signal); a claim after each completion, or one for
+        // the storage's own NOTIFY on PostgreSQL, would make it twice or three times as many (one
+        // spare for a LISTEN connection that came up late and woke the loop once)
+        expect(claims).toBeGreaterThanOrEqual(refs.length);
+        expect(claims).toBeLessThanOrEqual(refs.length + 1);
+      });
+    });
+
+    it("claims a third party's next event as soon as the completion before it promotes it", async () => {
+      const partner = await newPartner(db.store);
+      // slow enough that the later decisions are in while the first is being sent
+      sink.on('/order', () => ({ status: 200, delayMs: 150 }));
+      await newEndpoint(db.store, partner, sink.url('/order'));
+      const ref = await newThirdParty(db.store, partner);
+      await withDispatcher(8, async () => {
+        const ids = [
+          await decide(db.store, partner, ref, 'APPROVED'),
+          await decide(db.store, partner, ref, 'REJECTED'),
+          await decide(db.store, partner, ref, 'APPROVED'),
+        ];
+        await waitFor(() => receivedAt('/order').length === ids.length, {
+          ...WAIT,
+          what: 'the three events',
+        });
+        expect(receivedAt('/order')).toEqual(ids);
+      });
+    });
+
+    it("claims due deliveries as soon as a completion frees the endpoint's slot they wait for", async () => {
+      const partner = await newPartner(db.store);
+      sink.on('/bound', () => ({ status: 200, delayMs: 100 }));
+      await newEndpoint(db.store, partner, sink.url('/bound'));
+      const refs: string[] = [];
+      for (let i = 0; i < 4; i++) refs.push(await newThirdParty(db.store, partner));
+      // one in flight at a time: each claim leaves the others behind, for lack of room
+      await withDispatcher(1, async () => {
+        const ids: string[] = [];
+        for (const ref of refs) ids.push(await decide(db.store, partner, ref, 'APPROVED'));
+        await waitFor(() => receivedAt('/bound').length === ids.length, {
+          ...WAIT,
+          what: 'the four deliveries',
+        });
+        expect(receivedAt('/bound').sort()).toEqual([...ids].sort());
+        expect(sink.maxConcurrentPerId()).toBe(1);
+      });
+    });
+  });
+}
