@@ -19,7 +19,8 @@
  * Usage: npm run build && npx tsx bench/delivery.ts [--quick]. PostgreSQL rows appear when the server
  * answers (TEST_DATABASE_URL); BENCH_DIALECTS=sqlite (or postgres) runs one of the two;
  * BENCH_PACED_RATE sets the paced rate and BENCH_PACED_SECONDS its length (2 s with --quick, else 3),
- * BENCH_PACED_ONLY=1 runs the paced rows alone, BENCH_ROUNDS their rounds; BENCH_PROFILE=<dir> writes
+ * BENCH_PACED_ONLY=1 runs the paced rows alone, BENCH_ROUNDS their rounds, BENCH_PACED_WORKER=0 (or 1)
+ * only those with serve's own dispatcher (or with a separate worker); BENCH_PROFILE=<dir> writes
  * each tpcs process's CPU profile.
  */
 import { fork } from 'node:child_process';
@@ -48,6 +49,8 @@ if (!Number.isInteger(PACED_SECONDS) || PACED_SECONDS < 1 || PACED_SECONDS > 600
   throw new Error(`BENCH_PACED_SECONDS must be a whole number of seconds, 1 to 600`);
 }
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 2));
+/** BENCH_PACED_WORKER=0 runs the paced rows with serve's own dispatcher only, =1 with a worker only. */
+const PACED_WORKER = { '0': false, '1': true }[process.env.BENCH_PACED_WORKER ?? ''];
 const PER_ENDPOINT = 32;
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const TYPE = 'THIRD PARTY CUSTOMER STATUS';
@@ -415,7 +418,8 @@ async function main() {
       // clean and dead interleaved, medians of the rounds' p50 and p99; on PostgreSQL also with the
       // dispatcher in a separate tpcs worker (woken by LISTEN/NOTIFY on PostgreSQL, by the file's
       // data_version on SQLite) and serve as an API only
-      for (const withWorker of [false, true]) {
+      const kinds = PACED_WORKER === undefined ? [false, true] : [PACED_WORKER];
+      for (const withWorker of kinds) {
         type Runs = {
           p50: number[];
           p99: number[];
