@@ -5,9 +5,10 @@
  * something, so a `false` or a `0` that should not be would leave deliveries waiting for the next poll.
  * Each test has a database of its own: `more` speaks of every partner's due heads.
  */
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ClaimOptions, Completion } from '../../src/storage/queue.js';
-import { DIALECTS, openDatabase, skipReason, type TestDatabase } from '../support/databases.js';
+import { DIALECTS, openDatabase, PG_URL, skipReason, type TestDatabase } from '../support/databases.js';
 import { decide, newEndpoint, newPartner, newThirdParty } from '../support/fixtures.js';
 
 const WINDOW = { workerId: 'w1', failureWindowMs: 5 * 24 * 3600_000 };
@@ -99,6 +100,30 @@ for (const dialect of DIALECTS) {
       const rest = await queue.claim(claimOpts());
       expect([rest.length, rest.more]).toEqual([2, false]);
     });
+
+    it.skipIf(dialect !== 'postgres')(
+      "says there may be more when another claim holds a partner's lock (several workers)",
+      async () => {
+        const { store, queue } = db;
+        const partner = await newPartner(store);
+        await newEndpoint(store, partner, 'https://a.example/hook');
+        await decide(store, partner, await newThirdParty(store, partner), 'APPROVED');
+        // another worker's claim in progress for this partner: its advisory lock (migration 011)
+        const other = new pg.Client({ connectionString: PG_URL });
+        await other.connect();
+        try {
+          await other.query('BEGIN');
+          await other.query('SELECT pg_advisory_xact_lock(1953523558, hashtext($1))', [partner]);
+          const skipped = await queue.claim(claimOpts());
+          expect([skipped.length, skipped.more]).toEqual([0, true]);
+          await other.query('COMMIT');
+        } finally {
+          await other.end();
+        }
+        const all = await queue.claim(claimOpts());
+        expect([all.length, all.more]).toEqual([1, false]);
+      },
+    );
 
     it('counts the next delivery of a key made head by a completion that settles the one before', async () => {
       const { store, queue } = db;

@@ -169,8 +169,8 @@ export function sqliteDeliveryQueue(
   const claimTx = db.transaction((o: ClaimOptions): { out: ClaimedDelivery[]; more: boolean } => {
     const now = o.now.getTime();
     const out: ClaimedDelivery[] = [];
-    // whether due heads may be left for lack of room (../queue.ts Claimed)
-    let more = false;
+    // endpoints that reached their room with as many heads as they were asked for
+    const filled: EndpointTurn[] = [];
 
     /** Leases up to `want` due heads of the partner's endpoints, one endpoint after the other. */
     const take = (p: PartnerTurn, want: number): number => {
@@ -179,9 +179,7 @@ export function sqliteDeliveryQueue(
         const e = p.endpoints.shift();
         if (!e) break;
         const ask = Math.min(e.room, want - taken);
-        // one more than asked: whether the endpoint has more due heads than this turn takes
-        const found = dueHeads.all({ endpoint_id: e.id, now, room: ask + 1 });
-        const rows = found.length > ask ? found.slice(0, ask) : found;
+        const rows = dueHeads.all({ endpoint_id: e.id, now, room: ask });
         if (rows.length > 0) e.secrets ??= secretsOf.all(e.id, now);
         for (const r of rows) {
           lease.run({
@@ -209,10 +207,11 @@ export function sqliteDeliveryQueue(
         taken += rows.length;
         e.room -= rows.length;
         if (e.rate) e.rate.leased += rows.length;
-        // more due heads there: its next turn comes after the others', or none if it is full
-        if (found.length > ask) {
+        // fewer than asked: no more due heads there; otherwise it may have more, after the others
+        // (or, full, for a later claim: looked at below)
+        if (rows.length === ask) {
           if (e.room > 0) p.endpoints.push(e);
-          else more = true;
+          else filled.push(e);
         }
       }
       return taken;
@@ -244,8 +243,15 @@ export function sqliteDeliveryQueue(
       if (e.rate && e.rate.leased > 0)
         spend.run({ id: e.id, tat: nextTat(e.rate.limit, e.rate.tat, now, e.rate.leased) });
     }
-    // an endpoint still queued has more due heads: its partner's room or the batch ran out first
-    more ||= roomless || out.length >= o.limit || served.some((p) => p.endpoints.length > 0);
+    // Whether due heads are left for lack of room (../queue.ts Claimed): surely when the batch is full
+    // (the drain: no query), else on an endpoint that filled its room or is still queued (its
+    // partner's room ran out first), looked up after this claim's leases (one row each, at most).
+    const more =
+      roomless ||
+      out.length >= o.limit ||
+      [...filled, ...served.flatMap((p) => p.endpoints)].some(
+        (e) => dueHeads.all({ endpoint_id: e.id, now, room: 1 }).length > 0,
+      );
     return { out, more };
   });
 

@@ -13,8 +13,11 @@
  *   returns a last column, `more`: whether its read found more unleased due heads than it leased, or a
  *   partner was at its bound. A partner's read stops at its room's worth plus its leases, so a read
  *   cut short always leaves some unleased: `more` is never false while a partner it served has a due
- *   head left. Heads no claim can take (a throttled endpoint's) make it true: a claim too many, never
- *   one too few. When nothing is leased the function returns one row with a NULL id to carry it.
+ *   head left. It is also true when another claim held a partner's advisory lock, whose heads this
+ *   claim did not see: that claim may leave due heads for this process's room (several workers
+ *   draining one backlog). Heads no claim can take (a throttled endpoint's) make it true: a claim too
+ *   many, never one too few. When nothing is leased the function returns one row with a NULL id to
+ *   carry it.
  *
  * Arguments, locks, bounds and turns are 018's.
  */
@@ -31,17 +34,29 @@ LANGUAGE plpgsql VOLATILE SET enable_seqscan = off SET enable_bitmapscan = off
 #variable_conflict use_column
 DECLARE
   parts text[];
+  -- a partner that another claim holds: this one cannot tell what it leaves due there
+  others boolean;
 BEGIN
   -- partners with an endpoint to send to that no other process is claiming for right now
-  parts := ARRAY(
-    SELECT p.customer_id FROM (
+  SELECT coalesce(array_agg(p.customer_id) FILTER (WHERE p.mine), '{}'), coalesce(bool_or(NOT p.mine), false)
+  INTO parts, others
+  FROM (
+    SELECT q.customer_id, pg_try_advisory_xact_lock(1953523558, hashtext(q.customer_id)) AS mine
+    FROM (
       SELECT DISTINCT e.customer_id FROM endpoints e
       WHERE e.enabled AND (e.throttled_until IS NULL OR e.throttled_until <= at)
       OFFSET 0
-    ) p
-    WHERE pg_try_advisory_xact_lock(1953523558, hashtext(p.customer_id))
-  );
-  IF cardinality(parts) = 0 THEN RETURN; END IF; -- no rows: nothing left behind here
+    ) q
+    OFFSET 0
+  ) p;
+  IF cardinality(parts) = 0 THEN
+    -- nothing leased: one row with a NULL id if another claim held a partner, else none
+    IF others THEN
+      more := true;
+      RETURN NEXT;
+    END IF;
+    RETURN;
+  END IF;
   -- a new statement, so a new snapshot: every lease committed by a claim that held the lock is seen
   RETURN QUERY
   WITH
@@ -214,11 +229,11 @@ BEGIN
   ),
   -- whether due heads were left for lack of room: more unleased heads read than leased (a partner's
   -- read stops at its room's worth plus its leases, so a read cut short always leaves some), or a
-  -- partner at its bound. Unclaimable heads (a throttled endpoint's) count too: a needless claim, not a
-  -- missed one.
+  -- partner at its bound, or one that another claim held. Unclaimable heads (a throttled endpoint's)
+  -- count too: a needless claim, not a missed one.
   left_behind AS (
     SELECT (SELECT count(*) FROM held, scan WHERE scan.id <> ALL (held.ids)) > (SELECT count(*) FROM leased)
-      OR EXISTS (SELECT 1 FROM pr WHERE pr.room <= 0) AS more
+      OR EXISTS (SELECT 1 FROM pr WHERE pr.room <= 0) OR others AS more
   )
   -- one row with a NULL id when nothing was leased, to carry more
   SELECT p.id, p.event_id, p.event_seq::text, p.endpoint_id, p.customer_id, p.client_customer_ref,
