@@ -7,29 +7,9 @@ import { planCompletion } from '../../src/webhooks/dispatcher/attempt.js';
 import { createRetryPolicy } from '../../src/webhooks/dispatcher/retry-policy.js';
 import { DIALECTS, openDatabase, skipReason, type TestDatabase } from '../support/databases.js';
 import { decide, newEndpoint, newPartner, newThirdParty, SECRET } from '../support/fixtures.js';
+import { claimOptions as claimOpts, completion as done, later } from '../support/queue.js';
 
 const WINDOW = { workerId: 'w1', failureWindowMs: 5 * 24 * 3600_000 };
-const later = (ms: number) => new Date(Date.now() + ms);
-const claimOpts = (over: Partial<ClaimOptions> = {}): ClaimOptions => ({
-  workerId: 'w1',
-  now: later(1000),
-  leaseMs: 30_000,
-  limit: 100,
-  perEndpoint: 10,
-  ...over,
-});
-const done = (deliveryId: string, endpointId: string, over: Partial<Completion> = {}): Completion => ({
-  deliveryId,
-  endpointId,
-  at: new Date(),
-  durationMs: 3,
-  statusCode: 200,
-  error: null,
-  responseExcerpt: 'ok',
-  next: { status: 'delivered' },
-  succeeded: true,
-  ...over,
-});
 
 for (const dialect of DIALECTS) {
   describe.skipIf(skipReason(dialect) !== undefined)(`delivery queue on ${dialect}`, () => {

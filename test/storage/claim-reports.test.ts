@@ -7,32 +7,13 @@
  */
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ClaimOptions, Completion } from '../../src/storage/queue.js';
+import type { Completion } from '../../src/storage/queue.js';
 import { DIALECTS, openDatabase, PG_URL, skipReason, type TestDatabase } from '../support/databases.js';
 import { decide, newEndpoint, newPartner, newThirdParty } from '../support/fixtures.js';
+import { claimOptions as claimOpts, completion as done, later } from '../support/queue.js';
 
 const WINDOW = { workerId: 'w1', failureWindowMs: 5 * 24 * 3600_000 };
-const later = (ms: number) => new Date(Date.now() + ms);
-const claimOpts = (over: Partial<ClaimOptions> = {}): ClaimOptions => ({
-  workerId: 'w1',
-  now: later(1000),
-  leaseMs: 30_000,
-  limit: 100,
-  perEndpoint: 10,
-  ...over,
-});
-const done = (deliveryId: string, endpointId: string, over: Partial<Completion> = {}): Completion => ({
-  deliveryId,
-  endpointId,
-  at: new Date(),
-  durationMs: 3,
-  statusCode: 200,
-  error: null,
-  responseExcerpt: 'ok',
-  next: { status: 'delivered' },
-  succeeded: true,
-  ...over,
-});
+
 const failedAttempt = (next: Completion['next']): Partial<Completion> => ({
   statusCode: 500,
   succeeded: false,

@@ -9,29 +9,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ClaimOptions, Completion } from '../../src/storage/queue.js';
 import { DIALECTS, openDatabase, skipReason, type TestDatabase } from '../support/databases.js';
 import { decide, newEndpoint, newPartner, newThirdParty } from '../support/fixtures.js';
+import { claimOptions, completion, later } from '../support/queue.js';
 
-const later = (ms: number) => new Date(Date.now() + ms);
-const claimOpts = (over: Partial<ClaimOptions> = {}): ClaimOptions => ({
-  workerId: 'w1',
-  now: later(1000),
-  leaseMs: 30_000,
-  limit: 100,
-  perEndpoint: 2,
-  perPartner: 4,
-  ...over,
-});
+const claimOpts = (over: Partial<ClaimOptions> = {}): ClaimOptions =>
+  claimOptions({ perEndpoint: 2, perPartner: 4, ...over });
 const WINDOW = { workerId: 'w1', failureWindowMs: 5 * 24 * 3600_000 };
-const delivered = (deliveryId: string, endpointId: string): Completion => ({
-  deliveryId,
-  endpointId,
-  at: new Date(),
-  durationMs: 1,
-  statusCode: 200,
-  error: null,
-  responseExcerpt: null,
-  next: { status: 'delivered' },
-  succeeded: true,
-});
+const delivered = (deliveryId: string, endpointId: string) => completion(deliveryId, endpointId);
 
 for (const dialect of DIALECTS) {
   describe.skipIf(skipReason(dialect) !== undefined)(`a partner's share of a claim on ${dialect}`, () => {

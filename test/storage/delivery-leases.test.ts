@@ -21,27 +21,11 @@ import {
 } from '../../src/storage/sqlite/migrations.js';
 import { type FreshDatabaseUrl, freshUrl, openTestStorage, skipReason } from '../support/databases.js';
 import { decide, newEndpoint, newPartner, newThirdParty } from '../support/fixtures.js';
+import { claimOptions, completion, later } from '../support/queue.js';
 
-const later = (ms: number) => new Date(Date.now() + ms);
-const claimOpts = (workerId: string, over: Partial<ClaimOptions> = {}): ClaimOptions => ({
-  workerId,
-  now: later(1000),
-  leaseMs: 30_000,
-  limit: 100,
-  perEndpoint: 2,
-  ...over,
-});
-const delivered = (deliveryId: string, endpointId: string): Completion => ({
-  deliveryId,
-  endpointId,
-  at: new Date(),
-  durationMs: 3,
-  statusCode: 200,
-  error: null,
-  responseExcerpt: 'ok',
-  next: { status: 'delivered' },
-  succeeded: true,
-});
+const claimOpts = (workerId: string, over: Partial<ClaimOptions> = {}): ClaimOptions =>
+  claimOptions({ workerId, perEndpoint: 2, ...over });
+const delivered = (deliveryId: string, endpointId: string) => completion(deliveryId, endpointId);
 const WINDOW = { failureWindowMs: 5 * 24 * 3600_000 };
 
 describe.skipIf(skipReason('postgres') !== undefined)('delivery leases on postgres', () => {
