@@ -2,7 +2,7 @@
  * The delivery queue's SQL, run against every dialect (kysely-style: the same tests, real databases).
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ClaimedDelivery, ClaimOptions, Completion } from '../../src/storage/queue.js';
+import type { ClaimedDelivery, Completion } from '../../src/storage/queue.js';
 import { planCompletion } from '../../src/webhooks/dispatcher/attempt.js';
 import { createRetryPolicy } from '../../src/webhooks/dispatcher/retry-policy.js';
 import { DIALECTS, openDatabase, skipReason, type TestDatabase } from '../support/databases.js';

@@ -6,7 +6,7 @@
  * migration 014.)
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ClaimOptions, Completion } from '../../src/storage/queue.js';
+import type { ClaimOptions } from '../../src/storage/queue.js';
 import { DIALECTS, openDatabase, skipReason, type TestDatabase } from '../support/databases.js';
 import { decide, newEndpoint, newPartner, newThirdParty } from '../support/fixtures.js';
 import { claimOptions, completion, later } from '../support/queue.js';

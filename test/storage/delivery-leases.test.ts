@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage, type Storage } from '../../src/storage/index.js';
 import { parsePostgresUrl } from '../../src/storage/postgres/index.js';
 import { migrate, migrations } from '../../src/storage/postgres/migrations.js';
-import type { ClaimOptions, Completion } from '../../src/storage/queue.js';
+import type { ClaimOptions } from '../../src/storage/queue.js';
 import {
   migrate as migrateSqlite,
   migrations as sqliteMigrations,

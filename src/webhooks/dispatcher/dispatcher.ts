@@ -7,8 +7,8 @@
  * (`queue.onQueued`), at the next poll, sooner when a rate-limited endpoint gets room again
  * (`queue.nextRateSlotAt`), and after completions that can have made something claimable: they
  * promoted the next delivery of a key, or they freed slots that due deliveries were waiting for (the
- * last claim said it left some behind, or had no room to claim). At a steady rate most completions do
- * neither, and a claim after each one found nothing half of the time.
+ * last claim said it left some behind, or had no room to claim). A claim after every completion
+ * doubled the claims of decisions arriving one at a time, the second one finding nothing.
  * Completions are written in batches (group commit): whatever finished while the previous batch was
  * being written goes in the next one.
  */
