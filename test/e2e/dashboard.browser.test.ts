@@ -105,7 +105,7 @@ describe.skipIf(skipReason !== undefined)('dashboard in a real browser', () => {
         if (child.exitCode !== null) throw new Error(`serve exited:\n${output.text}`);
         return /listening on/.test(output.text);
       },
-      { timeout: 20_000, what: () => `serve to start:\n${output.text}` },
+      { timeout: 45_000, what: () => `serve to start:\n${output.text}` },
     );
 
     browser = await launchChromium();

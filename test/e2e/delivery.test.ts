@@ -73,7 +73,7 @@ describe('delivery end to end (tpcs serve → tpcs receive and a svix receiver)'
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : undefined };
     };
-    await waitFor(async () => (await fetch(`${base}/healthz`)).ok, { timeout: 20_000, what: 'serve' });
+    await waitFor(async () => (await fetch(`${base}/healthz`)).ok, { timeout: 45_000, what: 'serve' });
 
     svixServer = http.createServer((req, res) => {
       const chunks: Buffer[] = [];

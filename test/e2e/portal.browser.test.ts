@@ -63,7 +63,7 @@ async function startServe(dir: string, adminToken: string, env: Record<string, s
       if (child.exitCode !== null) throw new Error(`serve exited:\n${output}`);
       return /listening on/.test(output);
     },
-    { timeout: 20_000, what: () => `serve to start:\n${output}` },
+    { timeout: 45_000, what: () => `serve to start:\n${output}` },
   );
   const api: Service['api'] = async (method, path, token, body) => {
     const res = await fetch(`${base}${path}`, {
@@ -161,7 +161,7 @@ describe.skipIf(skipReason !== undefined)('the partner portal in a real browser'
     await Promise.all([seed(plain, adminToken), seed(framed, adminToken)]);
 
     browser = await launchChromium();
-  }, 60_000);
+  }, 90_000);
 
   afterAll(async () => {
     await browser?.close();
