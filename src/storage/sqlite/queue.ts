@@ -120,12 +120,16 @@ export function sqliteDeliveryQueue(
   /**
    * The partners with due heads on endpoints with room, each with its room (`perPartner` minus its
    * leases), both lists starting at a rotating place so that, when the batch limit is smaller than the
-   * room of all together, no partner and no endpoint is always last.
+   * room of all together, no partner and no endpoint is always last; and `roomless`, whether an
+   * endpoint or a partner with something due had no room left.
    */
   let rotation = 0;
-  /** Set by {@link turns} when an endpoint or a partner with something due had no room. */
-  let roomless = false;
-  function turns(o: ClaimOptions, now: number, limited: EndpointTurn[]): PartnerTurn[] {
+  function turns(
+    o: ClaimOptions,
+    now: number,
+    limited: EndpointTurn[],
+  ): { partners: PartnerTurn[]; roomless: boolean } {
+    let roomless = false;
     const endpoints: (EndpointTurn & { customer_id: string })[] = [];
     for (const e of endpointsWithRoom.all({ now, per: o.perEndpoint })) {
       const turn: EndpointTurn & { customer_id: string } = {
@@ -163,7 +167,7 @@ export function sqliteDeliveryQueue(
     }
     const partners = rotate([...byPartner.values()], turn);
     if (partners.some((p) => p.room <= 0)) roomless = true;
-    return partners.filter((p) => p.room > 0);
+    return { partners: partners.filter((p) => p.room > 0), roomless };
   }
 
   const claimTx = db.transaction((o: ClaimOptions): { out: ClaimedDelivery[]; more: boolean } => {
@@ -222,9 +226,8 @@ export function sqliteDeliveryQueue(
     // smaller than the number of partners goes to them in (rotating) order, each taking what it can:
     // one query instead of one per partner.
     const limited: EndpointTurn[] = [];
-    roomless = false;
-    let active = turns(o, now, limited);
-    const served = active;
+    const { partners: served, roomless } = turns(o, now, limited);
+    let active = served;
     while (active.length > 0 && out.length < o.limit) {
       const left = o.limit - out.length;
       const share = Math.floor(left / active.length) || left;
