@@ -390,17 +390,12 @@ export async function recordDecisionGroup(
     }
   }
   for (let attempt = 0; attempt < 2 && round.length > 0; attempt++) {
-    const { rows } = await writeGroupIfLater.run(pool, [
-      round.map((p) => p.d.customerId),
-      round.map((p) => p.d.clientCustomerRef),
-      round.map((p) => p.d.status),
-      round.map((p) => (p.d.reasons === null ? null : JSON.stringify(p.d.reasons))),
-      round.map((p) => p.d.decidedAt),
-      round.map((p) => p.built.eventId),
-      round.map((p) => p.built.eventType),
-      round.map((p) => p.built.payload),
-      round.map((p) => p.built.eventAt),
-    ]);
+    // writeIfLater's parameters, each as the array of its values over the round
+    const values = round.map((p) => writeValues(p.d, p.built));
+    const { rows } = await writeGroupIfLater.run(
+      pool,
+      (values[0] ?? []).map((_, i) => values.map((v) => v[i])),
+    );
     const again: Pending[] = [];
     for (const row of rows) {
       const p = round[Number(row.n) - 1];
