@@ -3,10 +3,10 @@
  * decision that changes the status writes the status and its event (the outbox row) in one
  * transaction; one equal to the current status emits nothing.
  */
-import { randomFillSync } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { z } from 'zod';
 import { buildEvent } from '../contract/index.js';
+import { randomBytes16 } from '../storage/ids.js';
 import type { ComplianceDecisionInput, DecisionResult, Reason, Store } from '../storage/store.js';
 import { complianceDecisionSchema } from './schema.js';
 import { isStatusChange, storedReasons } from './status-change.js';
@@ -44,20 +44,6 @@ export function nextEventTimestamp(decidedAt: Date, previousEventAt: Date | null
 export function eventIdFor(eventAt: Date): string {
   const second = eventAt.getTime();
   return uuidv7({ msecs: Math.min(Math.max(Date.now(), second), second + 999), random: randomBytes16() });
-}
-
-// The ids' random bits, drawn from the system 4 KiB at a time (as `crypto.randomUUID` does): `uuid`
-// asks for 16 bytes per id, one `getrandom` system call each, 7 % of a decision's CPU in a batch on
-// SQLite. `uuidv7` reads the bytes before it returns, so each slice is used once.
-const entropy = Buffer.alloc(4096);
-let entropyUsed = entropy.length;
-function randomBytes16(): Uint8Array {
-  if (entropyUsed === entropy.length) {
-    randomFillSync(entropy);
-    entropyUsed = 0;
-  }
-  entropyUsed += 16;
-  return entropy.subarray(entropyUsed - 16, entropyUsed);
 }
 
 /**

@@ -78,7 +78,7 @@ const FAN_OUT = `INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, c
          JOIN endpoints d ON d.customer_id = c.customer_id AND NOT d.enabled))
        FOR KEY SHARE OF r
      )
-     SELECT gen_random_uuid()::text, x.event_id, x.seq, x.endpoint_id, x.customer_id, x.client_customer_ref,
+     SELECT tpcs_uuid7(), x.event_id, x.seq, x.endpoint_id, x.customer_id, x.client_customer_ref,
        x.created_at, x.created_at, x.created_at
      FROM (
        SELECT ev.event_id, ev.seq, e.id AS endpoint_id, e.customer_id, ev.client_customer_ref, ev.created_at,

@@ -154,7 +154,7 @@ const update = statement<EndpointSecretRow & { backfilled: number }>(
    ), backfill AS (
      INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, customer_id, client_customer_ref,
        next_attempt_at, created_at, updated_at)
-     SELECT gen_random_uuid()::text, ev.event_id, ev.seq, e.id, e.customer_id, ev.client_customer_ref,
+     SELECT tpcs_uuid7(), ev.event_id, ev.seq, e.id, e.customer_id, ev.client_customer_ref,
        $13, $13, $13
      FROM e JOIN events ev ON ev.customer_id = e.customer_id
      WHERE $15::boolean AND e.enabled AND NOT e.was_enabled

@@ -23,6 +23,7 @@ import * as m021 from './migrations/021_lean_completion.js';
 import * as m022 from './migrations/022_heads_by_id.js';
 import * as m023 from './migrations/023_lock_decisions.js';
 import * as m024 from './migrations/024_claim_reports.js';
+import * as m025 from './migrations/025_delivery_ids_by_time.js';
 
 /** Every PostgreSQL migration, oldest first. Append only: never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
@@ -48,6 +49,7 @@ export const migrations: readonly Migration[] = [
   { name: '022_heads_by_id', sql: m022.sql },
   { name: '023_lock_decisions', sql: m023.sql },
   { name: '024_claim_reports', sql: m024.sql },
+  { name: '025_delivery_ids_by_time', sql: m025.sql },
 ];
 
 /** First key of the two-int advisory lock; the second is a hash of the schema name. */

@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
+import { newDeliveryId } from '../ids.js';
 import type { BatchDecisionResult, ComplianceDecisionInput } from '../store.js';
 import { toEvent } from './events.js';
 import type { Row } from './tables.js';
@@ -14,8 +14,8 @@ import { toThirdParty } from './third-parties.js';
  * by the store (SqliteStore.recordDecision).
  */
 export function decisionQueries(db: Database) {
-  // delivery ids are made per row inside the fan-out INSERT … SELECT
-  db.function('tpcs_uuid', { deterministic: false }, () => randomUUID());
+  // delivery ids are made per row inside the fan-out INSERT … SELECT, in time order (../ids.ts)
+  db.function('tpcs_uuid', { deterministic: false }, newDeliveryId);
 
   const current = db.prepare<[string, string], Row<'third_parties'>>(
     'SELECT * FROM third_parties WHERE customer_id = ? AND client_customer_ref = ?',

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { type SecretBox, secretContext } from '../../secrets/box.js';
+import { newDeliveryId } from '../ids.js';
 import { decodeKeyCursor, toKeyPage } from '../key-cursor.js';
 import type {
   CursorPage,
@@ -261,7 +261,7 @@ export function endpointQueries(db: Database, box: SecretBox) {
       if (since !== null) {
         for (const ev of backlog.all({ customer_id: customerId, endpoint_id: id, since })) {
           insertDelivery.run({
-            id: randomUUID(),
+            id: newDeliveryId(),
             event_id: ev.event_id,
             event_seq: ev.seq,
             endpoint_id: id,
