@@ -74,16 +74,19 @@ for (const dialect of DIALECTS) {
       if (paused === undefined) throw new Error('no endpoint');
       await db.store.updateEndpoint(partner, paused, { enabled: false }, new Date(Date.now() - 60_000));
 
+      // each write between two readings of the clock, the readings of different writes apart
       const t0 = Date.now();
       await decide(db.store, partner, await newThirdParty(db.store, partner), 'APPROVED');
-      await pause(5);
       const t1 = Date.now();
-      await decide(db.store, partner, await newThirdParty(db.store, partner), 'APPROVED');
-      await pause(5);
+      await pause(3);
       const t2 = Date.now();
+      await decide(db.store, partner, await newThirdParty(db.store, partner), 'APPROVED');
+      const t3 = Date.now();
+      await pause(3);
+      const t4 = Date.now();
       const enabled = await db.store.updateEndpoint(partner, paused, { enabled: true }, new Date());
       expect(enabled.outcome === 'updated' && enabled.backfilled).toBe(2);
-      const t3 = Date.now();
+      const t5 = Date.now();
 
       const byEvent = [...(await idsByEvent()).values()];
       // two events: two deliveries each from the fan-out, one each from the backlog
@@ -93,8 +96,8 @@ for (const dialect of DIALECTS) {
       // stamped when written (PostgreSQL by its clock_timestamp: this machine's clock too)
       const between = (from: number, to: number) => all.filter((id) => msOf(id) >= from && msOf(id) <= to);
       const first = between(t0, t1);
-      const second = between(t1, t2);
-      const backlog = between(t2, t3);
+      const second = between(t2, t3);
+      const backlog = between(t4, t5);
       expect([first.length, second.length, backlog.length]).toEqual([2, 2, 2]);
       // written later, sorted later: the second decision's after the first's, the backlog's last
       for (const a of first) for (const b of second) expect(b > a).toBe(true);
