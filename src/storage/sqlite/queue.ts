@@ -60,20 +60,18 @@ export function sqliteDeliveryQueue(
   const watcher = otherProcessWatcher(db, signal);
   // claims, completions and releases wait for another process's write lock without blocking
   const write = writeLock(db);
-  const endpointsWithRoom = db.prepare<
-    { now: number; per: number },
+  // endpoints with a due delivery (one probe of deliveries_due_by_endpoint each)
+  const endpointsWithDue = db.prepare<
+    { now: number },
     {
       id: string;
       customer_id: string;
       url: string;
-      room: number;
       rate_limit: number | null;
       rate_tat: number | null;
     }
   >(
-    `SELECT e.id, e.customer_id, e.url, e.rate_limit, e.rate_tat, @per - (
-           SELECT count(*) FROM delivery_leases l WHERE l.endpoint_id = e.id AND l.locked_until > @now
-       ) AS room
+    `SELECT e.id, e.customer_id, e.url, e.rate_limit, e.rate_tat
      FROM endpoints e
      WHERE e.enabled = 1 AND (e.throttled_until IS NULL OR e.throttled_until <= @now)
        AND EXISTS (
@@ -81,11 +79,12 @@ export function sqliteDeliveryQueue(
          WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= @now
        )`,
   );
-  // Every partner's leases in one pass over the leases (only the deliveries in flight): cheaper than a
-  // count per partner, and an index by partner would cost every lease and every completion one more
-  // index write.
-  const inFlightByPartner = db.prepare<{ now: number }, { customer_id: string; n: number }>(
-    `SELECT customer_id, count(*) AS n FROM delivery_leases WHERE locked_until > @now GROUP BY customer_id`,
+  // Every endpoint's and partner's leases in one pass over the leases (only the deliveries in flight):
+  // cheaper than a count per endpoint and per partner, and an index by partner would cost every lease
+  // and every completion one more index write.
+  const inFlight = db.prepare<{ now: number }, { endpoint_id: string; customer_id: string; n: number }>(
+    `SELECT endpoint_id, customer_id, count(*) AS n FROM delivery_leases WHERE locked_until > @now
+     GROUP BY endpoint_id, customer_id`,
   );
   const dueHeads = db.prepare<{ endpoint_id: string; now: number; room: number }, DeliveryRow>(
     `SELECT d.* FROM deliveries d
@@ -130,13 +129,22 @@ export function sqliteDeliveryQueue(
     limited: EndpointTurn[],
   ): { partners: PartnerTurn[]; roomless: boolean } {
     let roomless = false;
+    const due = endpointsWithDue.all({ now });
+    const byEndpoint = new Map<string, number>();
+    const byPartner_ = new Map<string, number>();
+    if (due.length > 0) {
+      for (const l of inFlight.all({ now })) {
+        byEndpoint.set(l.endpoint_id, l.n);
+        byPartner_.set(l.customer_id, (byPartner_.get(l.customer_id) ?? 0) + l.n);
+      }
+    }
     const endpoints: (EndpointTurn & { customer_id: string })[] = [];
-    for (const e of endpointsWithRoom.all({ now, per: o.perEndpoint })) {
+    for (const e of due) {
       const turn: EndpointTurn & { customer_id: string } = {
         id: e.id,
         customer_id: e.customer_id,
         url: e.url,
-        room: e.room,
+        room: o.perEndpoint - (byEndpoint.get(e.id) ?? 0),
       };
       if (e.rate_limit !== null) {
         turn.room = Math.min(turn.room, rateRoom(e.rate_limit, e.rate_tat, now));
@@ -151,15 +159,11 @@ export function sqliteDeliveryQueue(
     }
     const turn = rotation++;
     const perPartner = o.perPartner;
-    const inFlight =
-      perPartner === undefined || endpoints.length === 0
-        ? new Map<string, number>()
-        : new Map(inFlightByPartner.all({ now }).map((r) => [r.customer_id, r.n]));
     const byPartner = new Map<string, PartnerTurn>();
     for (const e of rotate(endpoints, turn)) {
       let p = byPartner.get(e.customer_id);
       if (!p) {
-        const room = perPartner === undefined ? o.limit : perPartner - (inFlight.get(e.customer_id) ?? 0);
+        const room = perPartner === undefined ? o.limit : perPartner - (byPartner_.get(e.customer_id) ?? 0);
         p = { customerId: e.customer_id, room, endpoints: [] };
         byPartner.set(e.customer_id, p);
       }
