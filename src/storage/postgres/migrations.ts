@@ -24,6 +24,7 @@ import * as m022 from './migrations/022_heads_by_id.js';
 import * as m023 from './migrations/023_lock_decisions.js';
 import * as m024 from './migrations/024_claim_reports.js';
 import * as m025 from './migrations/025_delivery_ids_by_time.js';
+import * as m026 from './migrations/026_claim_fast_path.js';
 
 /** Every PostgreSQL migration, oldest first. Append only: never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
@@ -50,6 +51,7 @@ export const migrations: readonly Migration[] = [
   { name: '023_lock_decisions', sql: m023.sql },
   { name: '024_claim_reports', sql: m024.sql },
   { name: '025_delivery_ids_by_time', sql: m025.sql },
+  { name: '026_claim_fast_path', sql: m026.sql },
 ];
 
 /** First key of the two-int advisory lock; the second is a hash of the schema name. */
