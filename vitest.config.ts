@@ -35,6 +35,7 @@ const UNIT = [
   'test/storage/decision-grouping.test.ts',
   'test/storage/event-stamps.test.ts',
   'test/storage/notify-payload.test.ts',
+  'test/storage/claim-statements.test.ts',
   'test/dispatcher/sender.test.ts',
   'test/http/config.test.ts',
   'test/http/idempotency-pruner.test.ts',
