@@ -7,29 +7,26 @@ import { describe, expect, it } from 'vitest';
 import { sql as claimReports } from '../../src/storage/postgres/migrations/024_claim_reports.js';
 import { sql as claimFastPath } from '../../src/storage/postgres/migrations/026_claim_fast_path.js';
 
-/** The statement after `RETURN QUERY` in a tpcs_claim definition. */
-function returnedQuery(sql: string): string {
-  const start = sql.indexOf('  RETURN QUERY\n');
-  const end = sql.indexOf('END\n$fn$;', start);
-  if (start < 0 || end < 0) throw new Error('no RETURN QUERY … END in the function');
-  return sql.slice(start + '  RETURN QUERY\n'.length, end);
-}
-
-/** The statement the lean path loops over. */
-function leanQuery(sql: string): string {
-  const start = sql.search(/ IN\s+WITH\n/);
-  const end = sql.indexOf(' LOOP\n', start);
-  if (start < 0 || end < 0) throw new Error('no FOR … IN WITH … LOOP in the function');
-  return sql.slice(start + ' IN'.length, end);
+/** The statements after each `RETURN QUERY` in a tpcs_claim definition, in order. */
+function returnedQueries(sql: string): string[] {
+  const marker = '  RETURN QUERY\n';
+  const parts = sql.split(marker).slice(1);
+  if (parts.length === 0) throw new Error('no RETURN QUERY in the function');
+  // each statement ends where the function's next line of PL/pgSQL begins
+  return parts.map((p) => p.slice(0, p.search(/\n {2}(?:END|IF FOUND|END IF)|\n {4}IF FOUND|\nEND\n/) + 1));
 }
 
 describe('tpcs_claim statements (migration 026)', () => {
   it('keeps 024’s statement as the full path, word for word', () => {
-    expect(returnedQuery(claimFastPath)).toBe(returnedQuery(claimReports));
+    const [full] = returnedQueries(claimFastPath).slice(-1);
+    expect(returnedQueries(claimReports)).toHaveLength(1);
+    expect(full).toBe(returnedQueries(claimReports)[0]);
   });
 
   it('leaves the rate-limit branches and the slow path out of the lean statement', () => {
-    const lean = leanQuery(claimFastPath);
+    const statements = returnedQueries(claimFastPath);
+    expect(statements).toHaveLength(2);
+    const [lean = '', full = ''] = statements;
     for (const cte of [
       'lease',
       'pr',
@@ -47,7 +44,6 @@ describe('tpcs_claim statements (migration 026)', () => {
     for (const cte of ['limited_due', 'limited', 'first', 'share', 'more', 'rated'])
       expect(lean).not.toContain(`  ${cte} AS (`);
     // the full statement has them all
-    const full = returnedQuery(claimFastPath);
     for (const cte of ['limited_due', 'limited', 'first', 'share', 'more', 'rated'])
       expect(full).toContain(`  ${cte} AS (`);
   });

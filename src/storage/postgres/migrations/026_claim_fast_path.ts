@@ -11,9 +11,10 @@
  *
  * `tpcs_claim` now looks for a rate-limited endpoint among the partners it locked (an index probe),
  * and without one runs the lean statement: 024's without those branches. When it finds a partner
- * shortchanged, that statement leases nothing and returns one row whose `more` is NULL; the function
- * then runs 024's full statement, as it does whenever a limited endpoint is there. The full statement
- * is 024's, unchanged; both are built below from the same pieces, so they cannot drift apart.
+ * shortchanged, that statement leases nothing and returns no row (it always returns one otherwise,
+ * the NULL-id row that carries `more` when nothing is leased); the function then runs 024's full
+ * statement, as it does whenever a limited endpoint is there. The full statement is 024's, unchanged;
+ * both are built below from the same pieces, so they cannot drift apart.
  * Arguments, result, locks, bounds and turns are 024's.
  */
 // the pieces both statements share, and the full statement's own (024's text)
@@ -68,7 +69,7 @@ const FULL_EP = /* sql */ `  -- each endpoint's room: its in-flight bound, and f
     WHERE e.enabled AND (e.throttled_until IS NULL OR e.throttled_until <= at)
   ),
 `;
-const SCANFAST = /* sql */ `  -- each partner's oldest due heads, whatever their endpoint, in one ordered read of
+const SCAN = /* sql */ `  -- each partner's oldest due heads, whatever their endpoint, in one ordered read of
   -- deliveries_due_by_partner: its room's worth, plus its leased heads (pending heads too, and usually
   -- the oldest), plus as many again for heads of endpoints that are full, throttled or disabled
   scan AS (
@@ -81,7 +82,8 @@ const SCANFAST = /* sql */ `  -- each partner's oldest due heads, whatever their
     ) s
     WHERE pr.room > 0
   ),
-  -- of those, the ones not leased that their endpoint has room for
+`;
+const FULL_FAST = /* sql */ `  -- of those, the ones not leased that their endpoint has room for
   fast AS (
     SELECT t.id, t.customer_id, t.next_attempt_at FROM (
       SELECT scan.id, scan.customer_id, scan.next_attempt_at, ep.room,
@@ -219,13 +221,26 @@ const FINAL = /* sql */ `  -- one row with a NULL id when nothing was leased, to
 `;
 
 // the lean statement's own pieces
-const LEAN_EP = /* sql */ `  -- each endpoint's room: its in-flight bound (an endpoint limited since the check above sits this
-  -- claim out: its heads count as left behind, and the next claim takes the full path)
+const LEAN_EP = /* sql */ `  -- each endpoint's room, its in-flight bound, as one row looked up per candidate (a join of the
+  -- two CTEs was planned as a nested loop over every endpoint for each head read). An endpoint
+  -- limited since the check above sits this claim out: its heads count as left behind, and the next
+  -- claim takes the full path.
   ep AS (
-    SELECT e.id, e.customer_id, per - coalesce((held.by_endpoint ->> e.id)::int, 0) AS room
+    SELECT coalesce(jsonb_object_agg(e.id, per - coalesce((held.by_endpoint ->> e.id)::int, 0)), '{}') AS room
     FROM held, endpoints e
     JOIN pr ON pr.customer_id = e.customer_id AND pr.room > 0
     WHERE e.enabled AND (e.throttled_until IS NULL OR e.throttled_until <= at) AND e.rate_limit IS NULL
+  ),
+`;
+const LEAN_FAST = /* sql */ `  -- of those, the ones not leased that their endpoint has room for
+  fast AS (
+    SELECT t.id, t.customer_id, t.next_attempt_at FROM (
+      SELECT scan.id, scan.customer_id, scan.next_attempt_at, (ep.room ->> scan.endpoint_id)::int AS room,
+        row_number() OVER (PARTITION BY scan.endpoint_id ORDER BY scan.next_attempt_at, scan.event_seq) AS k
+      FROM held, ep, scan
+      WHERE scan.id <> ALL (held.ids) AND ep.room ? scan.endpoint_id
+    ) t
+    WHERE t.k <= t.room
   ),
 `;
 const LEAN_DUE = /* sql */ `  -- nothing is leased when a partner was shortchanged: the full statement serves every partner then
@@ -249,7 +264,8 @@ const FULL = [
   HEAD,
   FULL_LIMITED,
   FULL_EP,
-  SCANFAST,
+  SCAN,
+  FULL_FAST,
   SLOW,
   FULL_SLOWPATH,
   FULL_DUE,
@@ -260,9 +276,25 @@ const FULL = [
   FULL_LEFT,
   FINAL,
 ].join('');
-const LEAN = [HEAD, LEAN_EP, SCANFAST, SLOW, LEAN_DUE, CHOSEN, PICKED, LEASED, LEAN_LEFT, FINAL]
-  .join('')
-  .replace(/;\n$/, '\n');
+// no row at all when a partner was shortchanged (left_behind's NULL): the function sees FOUND false
+const LEAN_FINAL = FINAL.replace(
+  '    JOIN endpoints e ON e.id = p.endpoint_id) ON true;\n',
+  '    JOIN endpoints e ON e.id = p.endpoint_id) ON true\n  WHERE left_behind.more IS NOT NULL;\n',
+);
+if (LEAN_FINAL === FINAL) throw new Error('026: the lean statement lost its last condition');
+const LEAN = [
+  HEAD,
+  LEAN_EP,
+  SCAN,
+  LEAN_FAST,
+  SLOW,
+  LEAN_DUE,
+  CHOSEN,
+  PICKED,
+  LEASED,
+  LEAN_LEFT,
+  LEAN_FINAL,
+].join('');
 
 export const sql = /* sql */ `
 CREATE OR REPLACE FUNCTION tpcs_claim(per int, at timestamptz, lim int, worker text, lease_ms int,
@@ -277,7 +309,6 @@ DECLARE
   parts text[];
   -- a partner that another claim holds: this one cannot tell what it leaves due there
   others boolean;
-  shortchanged boolean := false;
 BEGIN
   -- partners with an endpoint to send to that no other process is claiming for right now
   SELECT coalesce(array_agg(p.customer_id) FILTER (WHERE p.mine), '{}'), coalesce(bool_or(NOT p.mine), false)
@@ -300,18 +331,12 @@ BEGIN
     RETURN;
   END IF;
   IF NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.customer_id = ANY (parts) AND e.rate_limit IS NOT NULL) THEN
-    -- a new statement, so a new snapshot: every lease committed by a claim that held the lock is seen
-    -- each row straight into the result's columns (by position: the statement's are unnamed)
-    FOR id, event_id, event_seq, endpoint_id, customer_id, client_customer_ref, attempt_count,
-      retry_round_start, created_at, url, payload, secrets, more IN ${LEAN} LOOP
-      IF more IS NULL THEN
-        -- the only row: a partner was shortchanged, nothing was leased
-        shortchanged := true;
-        EXIT;
-      END IF;
-      RETURN NEXT;
-    END LOOP;
-    IF NOT shortchanged THEN RETURN; END IF;
+    -- a new statement, so a new snapshot: every lease committed by a claim that held the lock is seen.
+    -- It returns at least one row (the NULL id one carries more) unless a partner was shortchanged.
+    RETURN QUERY
+${LEAN}    IF FOUND THEN
+      RETURN;
+    END IF;
   END IF;
   RETURN QUERY
 ${FULL}END
