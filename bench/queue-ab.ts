@@ -35,6 +35,7 @@ import { openStorage, type Storage } from '../src/storage/index.js';
 import { sql as claim024 } from '../src/storage/postgres/migrations/024_claim_reports.js';
 import type { Completion } from '../src/storage/queue.js';
 import { decide, newEndpoint, newPartner, newThirdParty } from '../test/support/fixtures.js';
+import { completion } from '../test/support/queue.js';
 import { BENCH_SECRETS_KEY, describeMachine, markdownTable, median } from './table.js';
 
 const { values } = parseArgs({
@@ -108,19 +109,10 @@ async function applyVariant(admin: pg.Client, b: Copy): Promise<() => void> {
 }
 
 const CLAIM = { workerId: 'ab', leaseMs: 35_000, perEndpoint: 8, perPartner: 64 };
+/** Every claimed delivery delivered, at one moment (as bench/queue-floor completes them). */
 const delivered = (cl: { id: string; endpointId: string }[]): Completion[] => {
   const at = new Date();
-  return cl.map((d) => ({
-    deliveryId: d.id,
-    endpointId: d.endpointId,
-    at,
-    durationMs: 3,
-    statusCode: 200,
-    error: null,
-    responseExcerpt: null,
-    next: { status: 'delivered' },
-    succeeded: true,
-  }));
+  return cl.map((d) => completion(d.id, d.endpointId, { at, responseExcerpt: null }));
 };
 
 /** One claim and its completion; the number of deliveries. */
