@@ -130,12 +130,12 @@ export function sqliteDeliveryQueue(
   ): { partners: PartnerTurn[]; roomless: boolean } {
     let roomless = false;
     const due = endpointsWithDue.all({ now });
-    const byEndpoint = new Map<string, number>();
-    const byPartner_ = new Map<string, number>();
+    const leasesByEndpoint = new Map<string, number>();
+    const leasesByPartner = new Map<string, number>();
     if (due.length > 0) {
       for (const l of inFlight.all({ now })) {
-        byEndpoint.set(l.endpoint_id, l.n);
-        byPartner_.set(l.customer_id, (byPartner_.get(l.customer_id) ?? 0) + l.n);
+        leasesByEndpoint.set(l.endpoint_id, l.n);
+        leasesByPartner.set(l.customer_id, (leasesByPartner.get(l.customer_id) ?? 0) + l.n);
       }
     }
     const endpoints: (EndpointTurn & { customer_id: string })[] = [];
@@ -144,7 +144,7 @@ export function sqliteDeliveryQueue(
         id: e.id,
         customer_id: e.customer_id,
         url: e.url,
-        room: o.perEndpoint - (byEndpoint.get(e.id) ?? 0),
+        room: o.perEndpoint - (leasesByEndpoint.get(e.id) ?? 0),
       };
       if (e.rate_limit !== null) {
         turn.room = Math.min(turn.room, rateRoom(e.rate_limit, e.rate_tat, now));
@@ -163,7 +163,8 @@ export function sqliteDeliveryQueue(
     for (const e of rotate(endpoints, turn)) {
       let p = byPartner.get(e.customer_id);
       if (!p) {
-        const room = perPartner === undefined ? o.limit : perPartner - (byPartner_.get(e.customer_id) ?? 0);
+        const room =
+          perPartner === undefined ? o.limit : perPartner - (leasesByPartner.get(e.customer_id) ?? 0);
         p = { customerId: e.customer_id, room, endpoints: [] };
         byPartner.set(e.customer_id, p);
       }
