@@ -12,8 +12,9 @@ function returnedQueries(sql: string): string[] {
   const marker = '  RETURN QUERY\n';
   const parts = sql.split(marker).slice(1);
   if (parts.length === 0) throw new Error('no RETURN QUERY in the function');
-  // each statement ends where the function's next line of PL/pgSQL begins
-  return parts.map((p) => p.slice(0, p.search(/\n {2}(?:END|IF FOUND|END IF)|\n {4}IF FOUND|\nEND\n/) + 1));
+  // each statement ends where the function's next line of PL/pgSQL begins: the lean one's `IF FOUND`,
+  // the full one's `END`
+  return parts.map((p) => p.slice(0, p.search(/\n(?: {4}IF FOUND|END)/) + 1));
 }
 
 describe('tpcs_claim statements (migration 026)', () => {

@@ -249,16 +249,6 @@ const LEAN_DUE = /* sql */ `  -- nothing is leased when a partner was shortchang
     WHERE NOT EXISTS (SELECT 1 FROM slow)
   ),
 `;
-const LEAN_LEFT = /* sql */ `  -- whether due heads were left for lack of room: more unleased heads read than leased (a partner's
-  -- read stops at its room's worth plus its leases, so a read cut short always leaves some), or a
-  -- partner at its bound, or one that another claim held. Unclaimable heads (a throttled endpoint's)
-  -- count too: a needless claim, not a missed one.
-  -- NULL when a partner was shortchanged (nothing was leased): the caller runs the full statement
-  left_behind AS (
-    SELECT CASE WHEN EXISTS (SELECT 1 FROM slow) THEN NULL ELSE (SELECT count(*) FROM held, scan WHERE scan.id <> ALL (held.ids)) > (SELECT count(*) FROM leased)
-      OR EXISTS (SELECT 1 FROM pr WHERE pr.room <= 0) OR others END AS more
-  )
-`;
 
 const FULL = [
   HEAD,
@@ -276,12 +266,27 @@ const FULL = [
   FULL_LEFT,
   FINAL,
 ].join('');
+/** A shared piece with one passage changed, for the lean statement (an error if the passage is gone). */
+function changed(piece: string, from: string, to: string): string {
+  if (!piece.includes(from)) throw new Error(`026: the lean statement's change no longer applies: ${from}`);
+  return piece.replace(from, to);
+}
+// NULL when a partner was shortchanged (nothing was leased): the caller runs the full statement
+const LEAN_LEFT = changed(
+  changed(
+    FULL_LEFT,
+    '    SELECT (SELECT count(*) FROM held, scan',
+    '    SELECT CASE WHEN EXISTS (SELECT 1 FROM slow) THEN NULL ELSE (SELECT count(*) FROM held, scan',
+  ),
+  ' OR others AS more\n',
+  ' OR others END AS more\n',
+);
 // no row at all when a partner was shortchanged (left_behind's NULL): the function sees FOUND false
-const LEAN_FINAL = FINAL.replace(
+const LEAN_FINAL = changed(
+  FINAL,
   '    JOIN endpoints e ON e.id = p.endpoint_id) ON true;\n',
   '    JOIN endpoints e ON e.id = p.endpoint_id) ON true\n  WHERE left_behind.more IS NOT NULL;\n',
 );
-if (LEAN_FINAL === FINAL) throw new Error('026: the lean statement lost its last condition');
 const LEAN = [
   HEAD,
   LEAN_EP,
