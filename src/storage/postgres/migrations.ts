@@ -25,6 +25,7 @@ import * as m023 from './migrations/023_lock_decisions.js';
 import * as m024 from './migrations/024_claim_reports.js';
 import * as m025 from './migrations/025_delivery_ids_by_time.js';
 import * as m026 from './migrations/026_claim_fast_path.js';
+import * as m027 from './migrations/027_successor_flag.js';
 
 /** Every PostgreSQL migration, oldest first. Append only: never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
@@ -52,6 +53,7 @@ export const migrations: readonly Migration[] = [
   { name: '024_claim_reports', sql: m024.sql },
   { name: '025_delivery_ids_by_time', sql: m025.sql },
   { name: '026_claim_fast_path', sql: m026.sql },
+  { name: '027_successor_flag', sql: m027.sql },
 ];
 
 /** First key of the two-int advisory lock; the second is a hash of the schema name. */
