@@ -19,7 +19,9 @@
  * - random-ids: B's delivery ids are random UUIDs (v4), as before migration 025 (SQLite: the same
  *   change in its id function);
  * - claim-024: B's `tpcs_claim` is migration 024's, one statement for every claim (PostgreSQL);
- * - sql:<file>: B runs that file after its migrations (PostgreSQL: in its schema; SQLite: on its file).
+ * - sql:<file>: B runs that file after its migrations (PostgreSQL: in its schema; SQLite: on its file);
+ * - separate: a step completes the previous step's claim and claims the next, A in one transaction
+ *   (`completeAndClaim`), B as a completion and then a claim, as before migration 028.
  *
  *   npx tsx bench/queue-ab.ts --dialect sqlite|postgres --variant random-ids [--mode drain|trickle] [--runs 3]
  * PostgreSQL at TEST_DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432/test).
@@ -55,8 +57,8 @@ const PG_URL = (process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:
   '',
 );
 if (VARIANT === 'claim-024' && DIALECT !== 'postgres') throw new Error('claim-024 is a PostgreSQL variant');
-if (!['random-ids', 'claim-024'].includes(VARIANT) && !VARIANT.startsWith('sql:'))
-  throw new Error(`unknown variant ${VARIANT}: random-ids, claim-024 or sql:<file>`);
+if (!['random-ids', 'claim-024', 'separate'].includes(VARIANT) && !VARIANT.startsWith('sql:'))
+  throw new Error(`unknown variant ${VARIANT}: random-ids, claim-024, separate or sql:<file>`);
 
 /** 024's tpcs_claim, as a statement that puts it back. */
 function claim024Sql(): string {
@@ -98,6 +100,7 @@ async function applyVariant(admin: pg.Client, b: Copy): Promise<() => void> {
     // the store registers its own id function when it first prepares its statements: replaced after
     return () => db?.function('tpcs_uuid', { deterministic: false }, () => randomUUID());
   }
+  if (VARIANT === 'separate') return () => {};
   const sql = VARIANT === 'claim-024' ? claim024Sql() : readFileSync(VARIANT.slice('sql:'.length), 'utf8');
   if (DIALECT === 'postgres') {
     const c = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${b.schema}` });
@@ -122,6 +125,27 @@ async function claimAndComplete(c: Copy, limit: number): Promise<number> {
   return cl.length;
 }
 
+/** Each copy's completions of its last claim, written with its next one (variant `separate`). */
+const carried: Completion[][] = [[], []];
+
+/**
+ * The previous claim's completion and the next claim: A in one transaction, B in two; the number of
+ * deliveries completed and claimed.
+ */
+async function cycle(k: number, c: Copy, limit: number): Promise<number> {
+  const done = carried[k] ?? [];
+  const options = { workerId: 'ab', failureWindowMs: 1e9 };
+  const claim = { ...CLAIM, now: new Date(), limit };
+  let cl: { id: string; endpointId: string }[];
+  if (k === 0) cl = (await c.storage.queue.completeAndClaim(done, options, claim)).claimed;
+  else {
+    if (done.length > 0) await c.storage.queue.complete(done, options);
+    cl = await c.storage.queue.claim(claim);
+  }
+  carried[k] = delivered(cl);
+  return done.length + cl.length;
+}
+
 interface Side {
   wallUs: number;
   cpuUs: number;
@@ -141,6 +165,7 @@ async function functionTimes(admin: pg.Client, copies: Copy[]): Promise<(number 
 }
 
 async function runOnce(admin: pg.Client): Promise<[Side, Side]> {
+  carried.fill([]);
   const a = await openCopy(admin, 'a');
   const b = await openCopy(admin, 'b');
   try {
@@ -174,8 +199,9 @@ async function runOnce(admin: pg.Client): Promise<[Side, Side]> {
           ref,
           Math.floor(i / thirdParties) % 2 ? 'APPROVED' : 'REJECTED',
         );
-        await claimAndComplete(c, 256);
-      } else if ((await claimAndComplete(c, 25)) === 0) return false;
+        await (VARIANT === 'separate' ? cycle(k, c, 256) : claimAndComplete(c, 256));
+      } else if ((await (VARIANT === 'separate' ? cycle(k, c, 25) : claimAndComplete(c, 25))) === 0)
+        return false;
       const used = process.cpuUsage(u);
       wall[k] = (wall[k] ?? 0) + performance.now() - t;
       cpu[k] = (cpu[k] ?? 0) + (used.user + used.system) / 1000;

@@ -136,6 +136,16 @@ export interface DeliveryQueue {
   claim(o: ClaimOptions): Promise<Claimed>;
   /** Records attempts and outcomes, each in one transaction with its delivery's update (batch form). */
   complete(completions: Completion[], o: CompleteOptions): Promise<CompleteResult>;
+  /**
+   * `complete`, then `claim`, in one transaction: one commit instead of two, for a dispatcher that
+   * knows a claim should follow its completions (its last claim left due heads behind for lack of
+   * room). The claim sees what the completions did: the slots they freed, the heads they promoted.
+   */
+  completeAndClaim(
+    completions: Completion[],
+    o: CompleteOptions,
+    claim: ClaimOptions,
+  ): Promise<CompleteResult & { claimed: Claimed }>;
   /** Gives leases back without an attempt (graceful stop). */
   release(workerId: string, deliveryIds: string[]): Promise<void>;
   /** The earliest `next_attempt_at` among pending deliveries of enabled endpoints, to sleep until. */

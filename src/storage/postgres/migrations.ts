@@ -26,6 +26,7 @@ import * as m024 from './migrations/024_claim_reports.js';
 import * as m025 from './migrations/025_delivery_ids_by_time.js';
 import * as m026 from './migrations/026_claim_fast_path.js';
 import * as m027 from './migrations/027_successor_flag.js';
+import * as m028 from './migrations/028_complete_and_claim.js';
 
 /** Every PostgreSQL migration, oldest first. Append only: never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
@@ -54,6 +55,7 @@ export const migrations: readonly Migration[] = [
   { name: '025_delivery_ids_by_time', sql: m025.sql },
   { name: '026_claim_fast_path', sql: m026.sql },
   { name: '027_successor_flag', sql: m027.sql },
+  { name: '028_complete_and_claim', sql: m028.sql },
 ];
 
 /** First key of the two-int advisory lock; the second is a hash of the schema name. */

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { openDeliverySecrets, SecretBox } from '../../secrets/box.js';
 import {
   type ClaimedDelivery,
+  type CompleteOptions,
   type CompleteResult,
   type Completion,
   claimed,
@@ -61,6 +62,38 @@ const COMPLETE = /* sql */ `SELECT tpcs_complete($1::text[], $2::timestamptz[], 
   $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::text, $10::text[]) AS promoted`;
 
 const completeStatement = statement<{ promoted: number }>('queue_complete', COMPLETE);
+
+// The completion and the claim after it, in one round trip and one commit (migration 028): the claim's
+// rows, each with the completion's promoted count (a NULL-id row carries it when nothing was leased).
+const completeClaimStatement = statement<ClaimRow & { promoted: number }>(
+  'queue_complete_claim',
+  `SELECT * FROM tpcs_complete_claim($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::text[],
+     $6::text[], $7::text[], $8::timestamptz[], $9::text, $10::text[], $11::int, $12::timestamptz, $13::int,
+     $14::int, $15::int)`,
+);
+
+/** A claim's rows as deliveries (the NULL-id row that carries `more` left out). */
+function leasedFrom(rows: readonly ClaimRow[]): ClaimedDelivery[] {
+  const leased: ClaimedDelivery[] = [];
+  for (const r of rows) {
+    if (r.id === null) continue;
+    leased.push({
+      id: r.id,
+      eventId: r.event_id,
+      eventSeq: Number(r.event_seq),
+      endpointId: r.endpoint_id,
+      customerId: r.customer_id,
+      clientCustomerRef: r.client_customer_ref,
+      url: r.url,
+      payload: r.payload,
+      secrets: r.secrets,
+      attemptCount: r.attempt_count,
+      retryRoundStart: r.retry_round_start,
+      createdAt: r.created_at,
+    });
+  }
+  return leased;
+}
 
 /**
  * The queue on its own pool (`?schema=` and `?max=` as for the store), sharing the storage's signal:
@@ -178,113 +211,126 @@ export function postgresDeliveryQueue(
   queued: () => void,
   box: SecretBox = new SecretBox(),
 ): Omit<DeliveryQueue, 'onQueued'> {
-  return {
-    async claim(o) {
-      const { rows } = await pool.query<ClaimRow>({
-        name: 'tpcs_queue_claim',
-        text: CLAIM,
-        values: [o.perEndpoint, o.now, o.limit, o.workerId, o.leaseMs, o.perPartner ?? null],
-      });
-      // secrets are stored encrypted: a value that does not decrypt fails the claim loudly (its
-      // deliveries wait for their lease to end) rather than be signed with garbage
-      const leased: ClaimedDelivery[] = [];
-      for (const r of rows) {
-        if (r.id === null) continue;
-        leased.push({
-          id: r.id,
-          eventId: r.event_id,
-          eventSeq: Number(r.event_seq),
-          endpointId: r.endpoint_id,
-          customerId: r.customer_id,
-          clientCustomerRef: r.client_customer_ref,
-          url: r.url,
-          payload: r.payload,
-          secrets: r.secrets,
-          attemptCount: r.attempt_count,
-          retryRoundStart: r.retry_round_start,
-          createdAt: r.created_at,
-        });
-      }
-      return claimed(openDeliverySecrets(box, leased), rows[0]?.more ?? false);
-    },
+  const claim: DeliveryQueue['claim'] = async (o) => {
+    const { rows } = await pool.query<ClaimRow>({
+      name: 'tpcs_queue_claim',
+      text: CLAIM,
+      values: [o.perEndpoint, o.now, o.limit, o.workerId, o.leaseMs, o.perPartner ?? null],
+    });
+    // secrets are stored encrypted: a value that does not decrypt fails the claim loudly (its
+    // deliveries wait for their lease to end) rather than be signed with garbage
+    return claimed(openDeliverySecrets(box, leasedFrom(rows)), rows[0]?.more ?? false);
+  };
 
-    async complete(cs, o): Promise<CompleteResult> {
-      if (cs.length === 0) return { disabled: [], promoted: 0 };
-      // The endpoint's clock follows its latest attempt in the batch.
-      const lastByEndpoint = new Map<string, Completion>();
-      const firstFailure = new Map<string, Date>();
-      for (const c of [...cs].sort((a, b) => a.at.getTime() - b.at.getTime())) {
-        lastByEndpoint.set(c.endpointId, c);
-        if (c.succeeded) firstFailure.delete(c.endpointId);
-        else if (!firstFailure.has(c.endpointId)) firstFailure.set(c.endpointId, c.at);
-      }
-      const ok = [...lastByEndpoint.values()].filter((c) => c.succeeded).map((c) => c.endpointId);
-      const params = [
-        cs.map((c) => c.deliveryId),
-        cs.map((c) => c.at),
-        cs.map((c) => Math.round(c.durationMs)),
-        cs.map((c) => c.statusCode),
-        cs.map((c) => c.error),
-        cs.map((c) => c.responseExcerpt),
-        cs.map((c) => c.next.status),
-        cs.map((c) => (c.next.status === 'pending' ? c.next.nextAttemptAt : null)),
-        o.workerId,
-        ok,
-      ];
-      // A batch of successes (the common case) is one statement, atomic on its own: one round trip
-      // instead of BEGIN, statements, COMMIT.
-      const simple = cs.every(
-        (c) => c.succeeded && c.throttleUntil === undefined && c.disableReason === undefined,
-      );
-      if (simple) {
-        const { rows } = await completeStatement.run(pool, params);
-        return { disabled: [], promoted: rows[0]?.promoted ?? 0 };
-      }
-      return withTransaction(pool, async (client) => {
-        const { rows } = await completeStatement.run(client, params);
-        const promoted = rows[0]?.promoted ?? 0;
-        const throttles = cs.filter((c) => c.throttleUntil !== undefined);
-        if (throttles.length > 0) {
-          await client.query(
-            `UPDATE endpoints e SET throttled_until = greatest(coalesce(e.throttled_until, t.until), t.until)
+  /** The completion's statement parameters, and whether the batch is successes only (one statement). */
+  const completionParams = (cs: Completion[], o: CompleteOptions) => {
+    // The endpoint's clock follows its latest attempt in the batch.
+    const lastByEndpoint = new Map<string, Completion>();
+    const firstFailure = new Map<string, Date>();
+    for (const c of [...cs].sort((a, b) => a.at.getTime() - b.at.getTime())) {
+      lastByEndpoint.set(c.endpointId, c);
+      if (c.succeeded) firstFailure.delete(c.endpointId);
+      else if (!firstFailure.has(c.endpointId)) firstFailure.set(c.endpointId, c.at);
+    }
+    const ok = [...lastByEndpoint.values()].filter((c) => c.succeeded).map((c) => c.endpointId);
+    const params = [
+      cs.map((c) => c.deliveryId),
+      cs.map((c) => c.at),
+      cs.map((c) => Math.round(c.durationMs)),
+      cs.map((c) => c.statusCode),
+      cs.map((c) => c.error),
+      cs.map((c) => c.responseExcerpt),
+      cs.map((c) => c.next.status),
+      cs.map((c) => (c.next.status === 'pending' ? c.next.nextAttemptAt : null)),
+      o.workerId,
+      ok,
+    ];
+    // A batch of successes (the common case) is one statement, atomic on its own: one round trip
+    // instead of BEGIN, statements, COMMIT.
+    const simple = cs.every(
+      (c) => c.succeeded && c.throttleUntil === undefined && c.disableReason === undefined,
+    );
+    return { params, simple, lastByEndpoint, firstFailure };
+  };
+
+  const complete: DeliveryQueue['complete'] = async (cs, o) => {
+    if (cs.length === 0) return { disabled: [], promoted: 0 };
+    const { params, simple, lastByEndpoint, firstFailure } = completionParams(cs, o);
+    if (simple) {
+      const { rows } = await completeStatement.run(pool, params);
+      return { disabled: [], promoted: rows[0]?.promoted ?? 0 };
+    }
+    return withTransaction(pool, async (client) => {
+      const { rows } = await completeStatement.run(client, params);
+      const promoted = rows[0]?.promoted ?? 0;
+      const throttles = cs.filter((c) => c.throttleUntil !== undefined);
+      if (throttles.length > 0) {
+        await client.query(
+          `UPDATE endpoints e SET throttled_until = greatest(coalesce(e.throttled_until, t.until), t.until)
              FROM (SELECT id, max(until) AS until FROM unnest($1::text[], $2::timestamptz[]) AS t(id, until)
                    GROUP BY id) t
              WHERE e.id = t.id`,
-            [throttles.map((c) => c.endpointId), throttles.map((c) => c.throttleUntil)],
-          );
-        }
-        const toDisable = new Map<string, string>();
-        for (const c of cs) if (c.disableReason !== undefined) toDisable.set(c.endpointId, c.disableReason);
-        const failing = [...firstFailure.entries()].filter(
-          ([id]) => !toDisable.has(id) && lastByEndpoint.get(id)?.succeeded === false,
+          [throttles.map((c) => c.endpointId), throttles.map((c) => c.throttleUntil)],
         );
-        if (failing.length > 0) {
-          const { rows } = await client.query<{ id: string; failing_since: Date }>(
-            `UPDATE endpoints e SET failing_since = coalesce(e.failing_since, f.at)
+      }
+      const toDisable = new Map<string, string>();
+      for (const c of cs) if (c.disableReason !== undefined) toDisable.set(c.endpointId, c.disableReason);
+      const failing = [...firstFailure.entries()].filter(
+        ([id]) => !toDisable.has(id) && lastByEndpoint.get(id)?.succeeded === false,
+      );
+      if (failing.length > 0) {
+        const { rows } = await client.query<{ id: string; failing_since: Date }>(
+          `UPDATE endpoints e SET failing_since = coalesce(e.failing_since, f.at)
              FROM unnest($1::text[], $2::timestamptz[]) AS f(id, at)
              WHERE e.id = f.id AND e.enabled
              RETURNING e.id, e.failing_since`,
-            [failing.map(([id]) => id), failing.map(([, at]) => at)],
-          );
-          for (const r of rows) {
-            const last = lastByEndpoint.get(r.id);
-            if (last && last.at.getTime() - r.failing_since.getTime() >= o.failureWindowMs) {
-              toDisable.set(r.id, `every delivery attempt has failed since ${r.failing_since.toISOString()}`);
-            }
+          [failing.map(([id]) => id), failing.map(([, at]) => at)],
+        );
+        for (const r of rows) {
+          const last = lastByEndpoint.get(r.id);
+          if (last && last.at.getTime() - r.failing_since.getTime() >= o.failureWindowMs) {
+            toDisable.set(r.id, `every delivery attempt has failed since ${r.failing_since.toISOString()}`);
           }
         }
-        const disabled: CompleteResult['disabled'] = [];
-        for (const [endpointId, reason] of toDisable) {
-          const r = await client.query(
-            `UPDATE endpoints SET enabled = false, disabled_reason = $2, disabled_at = now(), failing_since = NULL,
+      }
+      const disabled: CompleteResult['disabled'] = [];
+      for (const [endpointId, reason] of toDisable) {
+        const r = await client.query(
+          `UPDATE endpoints SET enabled = false, disabled_reason = $2, disabled_at = now(), failing_since = NULL,
                updated_at = now()
              WHERE id = $1 AND enabled`,
-            [endpointId, reason],
-          );
-          if ((r.rowCount ?? 0) > 0) disabled.push({ endpointId, reason });
-        }
-        return { disabled, promoted };
-      });
+          [endpointId, reason],
+        );
+        if ((r.rowCount ?? 0) > 0) disabled.push({ endpointId, reason });
+      }
+      return { disabled, promoted };
+    });
+  };
+
+  return {
+    claim,
+    complete,
+
+    async completeAndClaim(cs, o, c) {
+      const { params, simple } = completionParams(cs, o);
+      // a batch with failures writes more than the one statement, and each process claims for itself
+      if (cs.length === 0 || !simple || c.workerId !== o.workerId) {
+        const done = await complete(cs, o);
+        return { ...done, claimed: await claim(c) };
+      }
+      const { rows } = await completeClaimStatement.run(pool, [
+        ...params,
+        c.perEndpoint,
+        c.now,
+        c.limit,
+        c.leaseMs,
+        c.perPartner ?? null,
+      ]);
+      return {
+        disabled: [],
+        promoted: rows[0]?.promoted ?? 0,
+        claimed: claimed(openDeliverySecrets(box, leasedFrom(rows)), rows[0]?.more ?? false),
+      };
     },
 
     async release(workerId, ids) {

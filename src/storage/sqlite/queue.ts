@@ -175,7 +175,7 @@ export function sqliteDeliveryQueue(
     return { partners: partners.filter((p) => p.room > 0), roomless };
   }
 
-  const claimTx = db.transaction((o: ClaimOptions): { out: ClaimedDelivery[]; more: boolean } => {
+  const claimIn = (o: ClaimOptions): { out: ClaimedDelivery[]; more: boolean } => {
     const now = o.now.getTime();
     const out: ClaimedDelivery[] = [];
     // endpoints that reached their room with as many heads as they were asked for
@@ -261,7 +261,8 @@ export function sqliteDeliveryQueue(
         (e) => dueHeads.all({ endpoint_id: e.id, now, room: 1 }).length > 0,
       );
     return { out, more };
-  });
+  };
+  const claimTx = db.transaction(claimIn);
 
   const insertAttempt = db.prepare<Omit<AttemptRow, 'id'>>(
     `INSERT INTO attempts (delivery_id, at, duration_ms, status_code, error, response_excerpt)
@@ -311,7 +312,7 @@ export function sqliteDeliveryQueue(
      WHERE id = @id AND enabled = 1`,
   );
 
-  const completeTx = db.transaction((cs: Completion[], o: CompleteOptions): CompleteResult => {
+  const completeIn = (cs: Completion[], o: CompleteOptions): CompleteResult => {
     const disabled: CompleteResult['disabled'] = [];
     let promoted = 0;
     for (const c of cs) {
@@ -350,7 +351,13 @@ export function sqliteDeliveryQueue(
       }
     }
     return { disabled, promoted };
-  });
+  };
+  const completeTx = db.transaction(completeIn);
+  // one transaction, one commit: the claim sees what the completions did
+  const cycleTx = db.transaction((cs: Completion[], o: CompleteOptions, c: ClaimOptions) => ({
+    ...completeIn(cs, o),
+    ...claimIn(c),
+  }));
 
   const releaseTx = db.transaction((worker: string, ids: string[]) => {
     for (const id of ids) unlease.run({ id, worker });
@@ -409,6 +416,10 @@ export function sqliteDeliveryQueue(
     async complete(cs, o) {
       if (cs.length === 0) return { disabled: [], promoted: 0 };
       return write(() => completeTx.immediate(cs, o));
+    },
+    async completeAndClaim(cs, o, c) {
+      const { disabled, promoted, out, more } = await write(() => cycleTx.immediate(cs, o, c));
+      return { disabled, promoted, claimed: claimed(openDeliverySecrets(box, out), more) };
     },
     async release(workerId, ids) {
       if (ids.length === 0) return;

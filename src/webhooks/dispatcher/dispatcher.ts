@@ -10,12 +10,20 @@
  * last claim said it left some behind, or had no room to claim). A claim after every completion
  * doubled the claims of decisions arriving one at a time, the second one finding nothing.
  * Completions are written in batches (group commit): whatever finished while the previous batch was
- * being written goes in the next one.
+ * being written goes in the next one. When a claim should follow a batch and the loop is waiting, that
+ * claim rides on the batch's transaction (`queue.completeAndClaim`): one commit instead of two.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Registry } from 'prom-client';
-import type { ClaimedDelivery, CompleteResult, Completion, DeliveryQueue } from '../../storage/queue.js';
+import type {
+  Claimed,
+  ClaimedDelivery,
+  ClaimOptions,
+  CompleteResult,
+  Completion,
+  DeliveryQueue,
+} from '../../storage/queue.js';
 import { planCompletion } from './attempt.js';
 import { createDispatcherMetrics, type DispatcherMetrics } from './metrics.js';
 import { createRetryPolicy, type RetryPolicy } from './retry-policy.js';
@@ -158,6 +166,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let rateCheckAt = 0;
   let rateSlotAt: number | undefined;
   let lastClaimAt = 0;
+  // Slots held for a claim riding on completions (flush), so a claim of the loop meanwhile leaves them.
+  let riding = 0;
+  // Set when such a claim is done: the loop's next turn only waits, as after a claim of its own.
+  let rode: { handedOut: boolean; full: boolean } | undefined;
+  // Claimed by such a claim that ended after stop() began: never sent, released by stop().
+  const unsent: string[] = [];
 
   const signal = () => {
     woken = true;
@@ -198,14 +212,46 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   }
 
+  const claimOptions = (limit: number): ClaimOptions => {
+    lastClaimAt = Date.now();
+    return { workerId, now: new Date(lastClaimAt), leaseMs, limit, perEndpoint, perPartner };
+  };
+
+  function startAttempts(claimed: readonly ClaimedDelivery[]) {
+    for (const d of claimed) {
+      const p = attempt(d)
+        .catch(onError)
+        .finally(() => {
+          inFlight.delete(d.id);
+          scheduleFlush();
+        });
+      inFlight.set(d.id, p);
+    }
+  }
+
   function flush(): Promise<void> {
     if (flushing) return flushing;
     if (pendingCompletions.length === 0) return Promise.resolve();
     const batch = pendingCompletions;
     pendingCompletions = [];
     let promoted = 0;
-    flushing = queue
-      .complete(batch, { workerId, failureWindowMs })
+    // The claim these completions would wake the loop for (its last claim left due heads behind for
+    // lack of room) rides on their transaction, when the loop is waiting rather than claiming.
+    const limit =
+      claimOnCompletion && running && wake !== undefined
+        ? Math.min(batchSize, concurrency - inFlight.size - riding)
+        : 0;
+    const completeOptions = { workerId, failureWindowMs };
+    let rider: Claimed | undefined;
+    let written: Promise<CompleteResult>;
+    if (limit > 0) {
+      riding = limit;
+      written = queue.completeAndClaim(batch, completeOptions, claimOptions(limit)).then((r) => {
+        rider = r.claimed;
+        return r;
+      });
+    } else written = queue.complete(batch, completeOptions);
+    flushing = written
       .then((r) => {
         promoted = r.promoted;
         for (const d of r.disabled) {
@@ -220,11 +266,33 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       })
       .finally(() => {
         flushing = undefined;
+        let wakeLoop = promoted > 0 || claimOnCompletion;
+        if (limit > 0) {
+          riding = 0;
+          if (rider) wakeLoop = takeRider(rider, limit);
+        }
         if (pendingCompletions.length > 0) void flush();
-        if (promoted > 0 || claimOnCompletion) signal();
+        if (wakeLoop) signal();
         checkIdle();
       });
     return flushing;
+  }
+
+  /** Takes on what a claim riding on completions handed out; whether the loop must be woken. */
+  function takeRider(claimed: Claimed, limit: number): boolean {
+    if (!running) {
+      // stopping: not sent, their leases are released with those of attempts still running
+      for (const d of claimed) unsent.push(d.id);
+      return false;
+    }
+    startAttempts(claimed);
+    claimOnCompletion = claimed.more;
+    const full = claimed.length === limit;
+    lastClaimEmpty = !claimed.more && !full;
+    // the loop waits as after a claim of its own (a rate slot to look up, or another claim at once
+    // when this one was full); it saw the heads the completions promoted
+    rode = { handedOut: claimed.length > 0, full };
+    return true;
   }
 
   // Completions that finish within a millisecond of each other share one transaction.
@@ -288,41 +356,34 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   async function loop(): Promise<void> {
     while (running) {
-      const room = concurrency - inFlight.size;
-      let claimed: ClaimedDelivery[] = [];
-      let more = false;
-      claimOnCompletion = true;
-      if (room > 0) {
-        try {
-          lastClaimAt = Date.now();
-          const c = await queue.claim({
-            workerId,
-            now: new Date(lastClaimAt),
-            leaseMs,
-            limit: Math.min(batchSize, room),
-            perEndpoint,
-            perPartner,
-          });
-          claimed = c;
-          more = c.more;
-          claimOnCompletion = more;
-        } catch (err) {
-          onError(err);
+      let handedOut: boolean;
+      let full: boolean;
+      if (rode) {
+        // a claim rode on completions since the last turn: only its wait is left
+        ({ handedOut, full } = rode);
+        rode = undefined;
+      } else {
+        const room = concurrency - inFlight.size - riding;
+        let claimed: ClaimedDelivery[] = [];
+        let more = false;
+        claimOnCompletion = true;
+        if (room > 0) {
+          try {
+            const c = await queue.claim(claimOptions(Math.min(batchSize, room)));
+            claimed = c;
+            more = c.more;
+            claimOnCompletion = more;
+          } catch (err) {
+            onError(err);
+          }
         }
+        startAttempts(claimed);
+        // A full batch means more may be due right away; otherwise wait for a reason to look again.
+        full = room > 0 && claimed.length === Math.min(batchSize, room);
+        lastClaimEmpty = !more && !full;
+        handedOut = claimed.length > 0;
       }
-      for (const d of claimed) {
-        const p = attempt(d)
-          .catch(onError)
-          .finally(() => {
-            inFlight.delete(d.id);
-            scheduleFlush();
-          });
-        inFlight.set(d.id, p);
-      }
-      // A full batch means more may be due right away; otherwise wait for a reason to look again.
-      const full = room > 0 && claimed.length === Math.min(batchSize, room);
-      lastClaimEmpty = !more && !full;
-      const wait = full || !running ? 0 : await pause(claimed.length > 0);
+      const wait = full || !running ? 0 : await pause(handedOut);
       checkIdle();
       if (!running) break;
       if (full) {
@@ -362,7 +423,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       await flush();
       if (pendingCompletions.length > 0) await flush();
       released = true;
-      if (stillRunning.length > 0) await queue.release(workerId, stillRunning).catch(onError);
+      const leased = [...stillRunning, ...unsent.splice(0)];
+      if (leased.length > 0) await queue.release(workerId, leased).catch(onError);
       // close() aborts what is still running (a never-answering endpoint would otherwise hold stop()
       // for the whole attempt timeout); those deliveries were released above.
       if (ownSender) await sender.close().catch(() => {});
