@@ -222,7 +222,7 @@ export function postgresDeliveryQueue(
     return claimed(openDeliverySecrets(box, leasedFrom(rows)), rows[0]?.more ?? false);
   };
 
-  /** The completion's statement parameters, and whether the batch is successes only (one statement). */
+  /** The completion's statement parameters, and each endpoint's latest attempt and first failure. */
   const completionParams = (cs: Completion[], o: CompleteOptions) => {
     // The endpoint's clock follows its latest attempt in the batch.
     const lastByEndpoint = new Map<string, Completion>();
@@ -245,18 +245,17 @@ export function postgresDeliveryQueue(
       o.workerId,
       ok,
     ];
-    // A batch of successes (the common case) is one statement, atomic on its own: one round trip
-    // instead of BEGIN, statements, COMMIT.
-    const simple = cs.every(
-      (c) => c.succeeded && c.throttleUntil === undefined && c.disableReason === undefined,
-    );
-    return { params, simple, lastByEndpoint, firstFailure };
+    return { params, lastByEndpoint, firstFailure };
   };
+  // A batch of successes (the common case) is one statement, atomic on its own: one round trip
+  // instead of BEGIN, statements, COMMIT.
+  const successesOnly = (cs: Completion[]) =>
+    cs.every((c) => c.succeeded && c.throttleUntil === undefined && c.disableReason === undefined);
 
   const complete: DeliveryQueue['complete'] = async (cs, o) => {
     if (cs.length === 0) return { disabled: [], promoted: 0 };
-    const { params, simple, lastByEndpoint, firstFailure } = completionParams(cs, o);
-    if (simple) {
+    const { params, lastByEndpoint, firstFailure } = completionParams(cs, o);
+    if (successesOnly(cs)) {
       const { rows } = await completeStatement.run(pool, params);
       return { disabled: [], promoted: rows[0]?.promoted ?? 0 };
     }
@@ -312,14 +311,13 @@ export function postgresDeliveryQueue(
     complete,
 
     async completeAndClaim(cs, o, c) {
-      const { params, simple } = completionParams(cs, o);
       // a batch with failures writes more than the one statement, and each process claims for itself
-      if (cs.length === 0 || !simple || c.workerId !== o.workerId) {
+      if (cs.length === 0 || !successesOnly(cs) || c.workerId !== o.workerId) {
         const done = await complete(cs, o);
         return { ...done, claimed: await claim(c) };
       }
       const { rows } = await completeClaimStatement.run(pool, [
-        ...params,
+        ...completionParams(cs, o).params,
         c.perEndpoint,
         c.now,
         c.limit,
