@@ -33,18 +33,27 @@ for (const dialect of DIALECTS) {
       await db?.dispose();
     });
 
-    /** A dispatcher on the database's queue, its claims counted from when `body` starts. */
-    async function withDispatcher(perEndpoint: number, body: (d: Dispatcher) => Promise<void>) {
+    /**
+     * A dispatcher on the database's queue, its claims counted from when `body` starts; `ride`, when
+     * given, runs after each claim riding on completions has committed, before the dispatcher sees it.
+     */
+    async function withDispatcher(
+      perEndpoint: number,
+      body: (d: Dispatcher) => Promise<void>,
+      ride?: () => Promise<void>,
+    ) {
       const counted: DeliveryQueue = {
         ...db.queue,
         claim(o) {
           claims++;
           return db.queue.claim(o);
         },
-        completeAndClaim(cs, o, c) {
+        async completeAndClaim(cs, o, c) {
           claims++;
           rides++;
-          return db.queue.completeAndClaim(cs, o, c);
+          const r = await db.queue.completeAndClaim(cs, o, c);
+          await ride?.();
+          return r;
         },
       };
       const dispatcher = createDispatcher({
@@ -125,6 +134,42 @@ for (const dialect of DIALECTS) {
         // the loop waits while the endpoint is full: the claims after completions ride on them
         expect(rides).toBeGreaterThan(0);
       });
+    });
+    it('claims what a decision made due while a claim rode on completions, without waiting to poll', async () => {
+      const partner = await newPartner(db.store);
+      sink.on('/riding', () => ({ status: 200, delayMs: 100 }));
+      await newEndpoint(db.store, partner, sink.url('/riding'));
+      const [first, second, third] = [
+        await newThirdParty(db.store, partner),
+        await newThirdParty(db.store, partner),
+        await newThirdParty(db.store, partner),
+      ];
+      let decided: string | undefined;
+      // while the first ride's claim is committed and not yet seen, a decision makes a delivery due
+      // that the ride's claim could not see: the dispatcher hears it and must claim it
+      const during = async () => {
+        if (decided !== undefined || third === undefined) return;
+        decided = await decide(db.store, partner, third, 'APPROVED');
+      };
+      await withDispatcher(
+        1,
+        async () => {
+          // one in flight per endpoint: each claim leaves the other third party behind, so the claim
+          // after the first completion rides on it
+          await decide(db.store, partner, first ?? '', 'APPROVED');
+          await decide(db.store, partner, second ?? '', 'APPROVED');
+          // only the decision made during the ride goes here: nothing else would claim it in time
+          await newEndpoint(db.store, partner, sink.url('/meanwhile'));
+          await waitFor(() => decided !== undefined, { ...WAIT, what: 'a ride' });
+          const id = decided ?? '';
+          // the event goes to both endpoints: /meanwhile has room, and answers at once
+          await waitFor(() => receivedAt('/meanwhile').includes(id), {
+            ...WAIT,
+            what: `the delivery decided during the ride (${id})`,
+          });
+        },
+        during,
+      );
     });
   });
 }

@@ -166,18 +166,27 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let rateCheckAt = 0;
   let rateSlotAt: number | undefined;
   let lastClaimAt = 0;
-  // Slots held for a claim riding on completions (flush), so a claim of the loop meanwhile leaves them.
-  let riding = 0;
-  // Set when such a claim is done: the loop's next turn only waits, as after a claim of its own.
+  // A claim riding on completions (flush), while it runs: the loop's turns wait for it.
+  let riding: Promise<void> | undefined;
+  // Set when such a claim is done and no signal came meanwhile: the loop's next turn only waits, as
+  // after a claim of its own. A signal during the ride, or after it, makes that turn claim.
   let rode: { handedOut: boolean; full: boolean } | undefined;
+  let wokenDuringRide = false;
+  // The loop's own claim is running: no claim rides on completions meanwhile.
+  let claiming = false;
   // Claimed by such a claim that ended after stop() began: never sent, released by stop().
   const unsent: string[] = [];
 
-  const signal = () => {
+  const wakeLoop = () => {
     woken = true;
-    // something may be due now: not idle until a claim has looked
-    lastClaimEmpty = false;
     wake?.();
+  };
+  const signal = () => {
+    // something may be due now: not idle until a claim has looked, and the loop's next turn claims
+    lastClaimEmpty = false;
+    rode = undefined;
+    if (riding) wokenDuringRide = true;
+    wakeLoop();
   };
 
   const sleep = (ms: number) =>
@@ -236,16 +245,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     pendingCompletions = [];
     let promoted = 0;
     // The claim these completions would wake the loop for (its last claim left due heads behind for
-    // lack of room) rides on their transaction, when the loop is waiting rather than claiming.
+    // lack of room) rides on their transaction, unless the loop is claiming right now.
     const limit =
-      claimOnCompletion && running && wake !== undefined
-        ? Math.min(batchSize, concurrency - inFlight.size - riding)
-        : 0;
+      claimOnCompletion && running && !claiming ? Math.min(batchSize, concurrency - inFlight.size) : 0;
     const completeOptions = { workerId, failureWindowMs };
     let rider: Claimed | undefined;
     let written: Promise<CompleteResult>;
     if (limit > 0) {
-      riding = limit;
       written = queue.completeAndClaim(batch, completeOptions, claimOptions(limit)).then((r) => {
         rider = r.claimed;
         return r;
@@ -266,15 +272,15 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       })
       .finally(() => {
         flushing = undefined;
-        let wakeLoop = promoted > 0 || claimOnCompletion;
-        if (limit > 0) {
-          riding = 0;
-          if (rider) wakeLoop = takeRider(rider, limit);
-        }
+        riding = undefined;
+        const rodeOn = rider !== undefined && takeRider(rider, limit);
+        // the next batch first: while the loop still waits, its claim rides on it too
         if (pendingCompletions.length > 0) void flush();
-        if (wakeLoop) signal();
+        if (rodeOn) wakeLoop();
+        else if (promoted > 0 || claimOnCompletion) signal();
         checkIdle();
       });
+    if (limit > 0) riding = flushing;
     return flushing;
   }
 
@@ -285,14 +291,26 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       for (const d of claimed) unsent.push(d.id);
       return false;
     }
-    startAttempts(claimed);
-    claimOnCompletion = claimed.more;
-    const full = claimed.length === limit;
-    lastClaimEmpty = !claimed.more && !full;
     // the loop waits as after a claim of its own (a rate slot to look up, or another claim at once
     // when this one was full); it saw the heads the completions promoted
-    rode = { handedOut: claimed.length > 0, full };
+    const outcome = took(claimed, limit);
+    if (wokenDuringRide) lastClaimEmpty = false;
+    else rode = outcome;
+    wokenDuringRide = false;
     return true;
+  }
+
+  /**
+   * Starts what a claim of at most `limit` handed out and notes what it said: whether a completion
+   * should claim again, and whether the claim was full.
+   */
+  function took(claimed: Claimed, limit: number): { handedOut: boolean; full: boolean } {
+    startAttempts(claimed);
+    claimOnCompletion = claimed.more;
+    // A full batch means more may be due right away; otherwise wait for a reason to look again.
+    const full = claimed.length === limit;
+    lastClaimEmpty = !claimed.more && !full;
+    return { handedOut: claimed.length > 0, full };
   }
 
   // Completions that finish within a millisecond of each other share one transaction.
@@ -350,12 +368,22 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       rateSlotAt = slot?.getTime();
       rateCheckAt = rateSlotAt ?? now + pollIntervalMs;
     }
-    if (rateSlotAt === undefined) return pollIntervalMs;
-    return Math.max(0, Math.min(pollIntervalMs, rateSlotAt - Date.now()));
+    // no slot known: the poll, or, when the last claim left due heads behind, the rate check that
+    // is due sooner (the last claims may have spent a limited endpoint's budget, and nothing else may
+    // wake the loop before the poll)
+    const until = rateSlotAt ?? (claimOnCompletion ? rateCheckAt : undefined);
+    if (until === undefined) return pollIntervalMs;
+    return Math.max(0, Math.min(pollIntervalMs, until - Date.now()));
   }
 
   async function loop(): Promise<void> {
     while (running) {
+      if (riding) {
+        // claims ride on completions: their outcome first (a signal meanwhile makes this turn claim)
+        while (riding) await riding;
+        woken = false;
+        if (!running) break;
+      }
       let handedOut: boolean;
       let full: boolean;
       if (rode) {
@@ -363,25 +391,27 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         ({ handedOut, full } = rode);
         rode = undefined;
       } else {
-        const room = concurrency - inFlight.size - riding;
-        let claimed: ClaimedDelivery[] = [];
-        let more = false;
+        const limit = Math.min(batchSize, concurrency - inFlight.size);
+        let claimed: Claimed | undefined;
+        // until this claim is done, a completion claims again: it may free room this one missed
         claimOnCompletion = true;
-        if (room > 0) {
+        if (limit > 0) {
+          claiming = true;
           try {
-            const c = await queue.claim(claimOptions(Math.min(batchSize, room)));
-            claimed = c;
-            more = c.more;
-            claimOnCompletion = more;
+            claimed = await queue.claim(claimOptions(limit));
           } catch (err) {
             onError(err);
+          } finally {
+            claiming = false;
           }
         }
-        startAttempts(claimed);
-        // A full batch means more may be due right away; otherwise wait for a reason to look again.
-        full = room > 0 && claimed.length === Math.min(batchSize, room);
-        lastClaimEmpty = !more && !full;
-        handedOut = claimed.length > 0;
+        if (claimed) ({ handedOut, full } = took(claimed, limit));
+        else {
+          // no room, or the claim failed: nothing to wait for but a completion or the next poll
+          lastClaimEmpty = true;
+          handedOut = false;
+          full = false;
+        }
       }
       const wait = full || !running ? 0 : await pause(handedOut);
       checkIdle();
