@@ -25,7 +25,6 @@ import * as m023 from './migrations/023_lock_decisions.js';
 import * as m024 from './migrations/024_claim_reports.js';
 import * as m025 from './migrations/025_delivery_ids_by_time.js';
 import * as m026 from './migrations/026_claim_fast_path.js';
-import * as m027 from './migrations/027_successor_flag.js';
 import * as m028 from './migrations/028_complete_and_claim.js';
 
 /** Every PostgreSQL migration, oldest first. Append only: never edit one that has shipped. */
@@ -54,7 +53,6 @@ export const migrations: readonly Migration[] = [
   { name: '024_claim_reports', sql: m024.sql },
   { name: '025_delivery_ids_by_time', sql: m025.sql },
   { name: '026_claim_fast_path', sql: m026.sql },
-  { name: '027_successor_flag', sql: m027.sql },
   { name: '028_complete_and_claim', sql: m028.sql },
 ];
 

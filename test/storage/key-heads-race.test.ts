@@ -1,24 +1,22 @@
 /**
- * The successor flag on PostgreSQL (migration 027): a completion promotes a key's next delivery only
- * when the delivery it settles says it has one, so the decision that adds a successor and the
- * completion of the head must never both miss each other, whichever holds the head's row first. A
- * next delivery left behind would never be head: it would wait forever. Each case holds one side open
- * in a transaction on a connection of its own and lets the store run into it.
+ * A third party's next delivery on PostgreSQL: the decision that adds it and the completion that
+ * settles the head before it must never both miss each other, whichever goes first (a next delivery
+ * left behind would never be head: it would wait forever), and must never wait for each other in a
+ * cycle. Each case holds one side open in a transaction on a connection of its own and lets the store
+ * run into it.
+ *
+ * Migration 027 (never shipped) had a decision flag the head with an UPDATE, under the key's advisory
+ * lock, while a completion holds the head's row and then takes that lock: the deadlock case below
+ * failed on it ("deadlock detected"), as test/dispatcher/isolation.test.ts did once in CI.
  */
-import pg from 'pg';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parsePostgresUrl } from '../../src/storage/postgres/index.js';
-import {
-  migrate as migratePostgres,
-  migrations as postgresMigrations,
-} from '../../src/storage/postgres/migrations.js';
+import type pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   connectToSchema,
   openDatabase,
   settledOrWaitingForLock,
   skipReason,
   type TestDatabase,
-  useDatabases,
 } from '../support/databases.js';
 import { decide, decision, newEndpoint, newPartner, newThirdParty, REASONS } from '../support/fixtures.js';
 import { claimOptions, completion } from '../support/queue.js';
@@ -27,8 +25,8 @@ const WINDOW = { workerId: 'w1', failureWindowMs: 5 * 24 * 3600_000 };
 
 const flags = async (c: pg.Client | pg.Pool, ids: string[]) =>
   (
-    await c.query<{ id: string; status: string; head: boolean; has_successor: boolean }>(
-      'SELECT id, status, head, has_successor FROM deliveries WHERE id = ANY ($1) ORDER BY event_seq',
+    await c.query<{ id: string; status: string; head: boolean }>(
+      'SELECT id, status, head FROM deliveries WHERE id = ANY ($1) ORDER BY event_seq',
       [ids],
     )
   ).rows.map((r) => ({ ...r, id: ids.indexOf(r.id) }));
@@ -84,8 +82,8 @@ describe.skipIf(skipReason('postgres') !== undefined)('a key’s next delivery o
     expect(claimed?.clientCustomerRef).toBe(ref);
     expect(claimed?.id).not.toBe(head.id);
     expect(await flags(other, [head.id, claimed?.id ?? ''])).toEqual([
-      { id: 0, status: 'delivered', head: true, has_successor: false },
-      { id: 1, status: 'pending', head: true, has_successor: false },
+      { id: 0, status: 'delivered', head: true },
+      { id: 1, status: 'pending', head: true },
     ]);
   });
 
@@ -105,8 +103,8 @@ describe.skipIf(skipReason('postgres') !== undefined)('a key’s next delivery o
     );
     const nextId = inserted.rows[0]?.id ?? '';
     expect(await flags(other, [head.id, nextId])).toEqual([
-      { id: 0, status: 'pending', head: true, has_successor: true },
-      { id: 1, status: 'pending', head: false, has_successor: false },
+      { id: 0, status: 'pending', head: true },
+      { id: 1, status: 'pending', head: false },
     ]);
 
     const completed = db.queue.complete([completion(head.id, endpoint)], WINDOW);
@@ -121,6 +119,53 @@ describe.skipIf(skipReason('postgres') !== undefined)('a key’s next delivery o
 
     const claimed = await db.queue.claim(claimOptions());
     expect(claimed.map((d) => d.id)).toEqual([nextId]);
+  });
+
+  it('never deadlocks a decision with a completion holding its key’s heads on two endpoints', async () => {
+    // a third party's heads on two endpoints of its partner, the one on `second` with a next delivery
+    const partner = await newPartner(db.store);
+    const second = await newEndpoint(db.store, partner, 'https://b.example/hook');
+    const ref = await newThirdParty(db.store, partner);
+    await decide(db.store, partner, ref, 'APPROVED');
+    const first = await newEndpoint(db.store, partner, 'https://a.example/hook');
+    await decide(db.store, partner, ref, 'REJECTED');
+    const heads = await db.queue.claim(claimOptions());
+    expect(heads.map((d) => d.endpointId).sort()).toEqual([first, second].sort());
+
+    // a completion of both heads, stopped where tpcs_complete has locked their rows and not yet
+    // settled them (its `locked` step)
+    other = await connectToSchema(db.url);
+    await other.query('BEGIN');
+    await other.query('SELECT id FROM deliveries WHERE id = ANY ($1) ORDER BY id FOR NO KEY UPDATE', [
+      heads.map((d) => d.id),
+    ]);
+    const next = decide(db.store, partner, ref, 'APPROVED');
+    await settledOrWaitingForLock(
+      other,
+      next,
+      ['%third_parties%', '%deliveries%'],
+      'the decision to be written or wait for the completion',
+    );
+    const ids = heads.map((d) => d.id);
+    const settled = await other.query<{ promoted: number }>(
+      `SELECT tpcs_complete($1, ARRAY[now(), now()], ARRAY[3, 3], ARRAY[200, 200], ARRAY[NULL, NULL],
+         ARRAY['ok', 'ok'], ARRAY['delivered', 'delivered'], ARRAY[NULL::timestamptz, NULL], 'w1', $2)
+       AS promoted`,
+      [ids, heads.map((d) => d.endpointId)],
+    );
+    await other.query('COMMIT');
+    const nextEvent = await next;
+    expect(settled.rows[0]?.promoted).toBe(2);
+
+    // each endpoint's next delivery, in the third party's order: REJECTED's on `second`, the new
+    // decision's on `first`
+    const claimed = await db.queue.claim(claimOptions());
+    expect(claimed.map((d) => [d.endpointId, d.eventId === nextEvent]).sort()).toEqual(
+      [
+        [first, true],
+        [second, false],
+      ].sort(),
+    );
   });
 
   it('keeps a third party’s deliveries in order when two of its decisions are written in one batch', async () => {
@@ -145,57 +190,5 @@ describe.skipIf(skipReason('postgres') !== undefined)('a key’s next delivery o
     }
     expect(seen).toEqual(events);
     expect((await db.queue.claim(claimOptions())).length).toBe(0);
-  });
-});
-
-describe.skipIf(skipReason('postgres') !== undefined)('migration 027 on postgres', () => {
-  const dbs = useDatabases('postgres');
-  const pools: pg.Pool[] = [];
-  afterAll(async () => {
-    for (const p of pools) await p.end();
-  });
-
-  it('flags the pending deliveries that have a later pending one of their key, and no other', async () => {
-    const url = await dbs.freshUrl();
-    const { config, schema } = parsePostgresUrl(url);
-    const pool = new pg.Pool(config);
-    pools.push(pool);
-    const at = postgresMigrations.findIndex((m) => m.name === '027_successor_flag');
-    await migratePostgres(pool, postgresMigrations.slice(0, at), schema);
-    // key a: delivered, pending head, pending; key b: a pending head alone; key c: failed, pending head
-    const rows: [string, string, number, string][] = [
-      ['a1', 'a', 1, 'delivered'],
-      ['a2', 'a', 2, 'pending'],
-      ['a3', 'a', 3, 'pending'],
-      ['b1', 'b', 4, 'pending'],
-      ['c1', 'c', 5, 'failed'],
-      ['c2', 'c', 6, 'pending'],
-    ];
-    await pool.query(`
-      INSERT INTO partners (customer_id, name, token_hash, created_at) VALUES ('P1', 'P', 'h', now());
-      INSERT INTO endpoints (id, customer_id, url, description, event_types, created_at, updated_at)
-        VALUES ('ep1', 'P1', 'https://x.example/', NULL, ARRAY['T'], now(), now());
-      ${rows
-        .map(
-          ([id, key, seq, status]) => `
-        INSERT INTO events (event_id, customer_id, client_customer_ref, event_type, payload, created_at)
-          VALUES ('ev_${id}', 'P1', '${key}', 'T', '{}', now());
-        INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, customer_id, client_customer_ref, status,
-            next_attempt_at, created_at, updated_at)
-          VALUES ('${id}', 'ev_${id}', ${seq}, 'ep1', 'P1', '${key}', '${status}', now(), now(), now());`,
-        )
-        .join('\n')}`);
-    expect(await migratePostgres(pool, postgresMigrations, schema)).toContain('027_successor_flag');
-    const { rows: after } = await pool.query<{ id: string; head: boolean; has_successor: boolean }>(
-      'SELECT id, head, has_successor FROM deliveries ORDER BY id',
-    );
-    expect(after).toEqual([
-      { id: 'a1', head: true, has_successor: false },
-      { id: 'a2', head: true, has_successor: true },
-      { id: 'a3', head: false, has_successor: false },
-      { id: 'b1', head: true, has_successor: false },
-      { id: 'c1', head: true, has_successor: false },
-      { id: 'c2', head: true, has_successor: false },
-    ]);
   });
 });
