@@ -31,6 +31,19 @@ const flags = async (c: pg.Client | pg.Pool, ids: string[]) =>
     )
   ).rows.map((r) => ({ ...r, id: ids.indexOf(r.id) }));
 
+/** `tpcs_complete` of these claimed deliveries as delivered, by w1, on `c`; the heads it promoted. */
+async function deliverOn(c: pg.Client, ds: readonly { id: string; endpointId: string }[]): Promise<number> {
+  const n = ds.length;
+  const { rows } = await c.query<{ promoted: number }>(
+    `SELECT tpcs_complete($1, array_fill(now(), ARRAY[$3::int]), array_fill(3, ARRAY[$3::int]),
+       array_fill(200, ARRAY[$3::int]), array_fill(NULL::text, ARRAY[$3::int]), array_fill('ok'::text, ARRAY[$3::int]),
+       array_fill('delivered'::text, ARRAY[$3::int]), array_fill(NULL::timestamptz, ARRAY[$3::int]), 'w1', $2)
+     AS promoted`,
+    [ds.map((d) => d.id), ds.map((d) => d.endpointId), n],
+  );
+  return rows[0]?.promoted ?? -1;
+}
+
 describe.skipIf(skipReason('postgres') !== undefined)('a key’s next delivery on postgres', () => {
   let db: TestDatabase;
   let other: pg.Client | undefined;
@@ -59,12 +72,7 @@ describe.skipIf(skipReason('postgres') !== undefined)('a key’s next delivery o
     const { partner, endpoint, ref, head } = await claimedHead();
     other = await connectToSchema(db.url);
     await other.query('BEGIN');
-    const settled = await other.query<{ promoted: number }>(
-      `SELECT tpcs_complete(ARRAY[$1], ARRAY[now()], ARRAY[3], ARRAY[200], ARRAY[NULL], ARRAY['ok'],
-         ARRAY['delivered'], ARRAY[NULL::timestamptz], 'w1', ARRAY[$2]) AS promoted`,
-      [head.id, endpoint],
-    );
-    expect(settled.rows[0]?.promoted).toBe(0);
+    expect(await deliverOn(other, [{ id: head.id, endpointId: endpoint }])).toBe(0);
 
     const next = decide(db.store, partner, ref, 'REJECTED');
     await settledOrWaitingForLock(
@@ -146,16 +154,10 @@ describe.skipIf(skipReason('postgres') !== undefined)('a key’s next delivery o
       ['%third_parties%', '%deliveries%'],
       'the decision to be written or wait for the completion',
     );
-    const ids = heads.map((d) => d.id);
-    const settled = await other.query<{ promoted: number }>(
-      `SELECT tpcs_complete($1, ARRAY[now(), now()], ARRAY[3, 3], ARRAY[200, 200], ARRAY[NULL, NULL],
-         ARRAY['ok', 'ok'], ARRAY['delivered', 'delivered'], ARRAY[NULL::timestamptz, NULL], 'w1', $2)
-       AS promoted`,
-      [ids, heads.map((d) => d.endpointId)],
-    );
+    const promoted = await deliverOn(other, heads);
     await other.query('COMMIT');
     const nextEvent = await next;
-    expect(settled.rows[0]?.promoted).toBe(2);
+    expect(promoted).toBe(2);
 
     // each endpoint's next delivery, in the third party's order: REJECTED's on `second`, the new
     // decision's on `first`
