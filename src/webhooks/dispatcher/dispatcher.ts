@@ -450,8 +450,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const stillRunning = [...inFlight.keys()];
       clearTimeout(flushTimer);
       flushTimer = undefined;
-      await flush();
-      if (pendingCompletions.length > 0) await flush();
+      // a batch written now may end by starting the next (completions that came in meanwhile): every
+      // one is written before the leases go and the caller closes the storage
+      while (flushing || pendingCompletions.length > 0) await flush();
       released = true;
       const leased = [...stillRunning, ...unsent.splice(0)];
       if (leased.length > 0) await queue.release(workerId, leased).catch(onError);
