@@ -40,26 +40,19 @@ for (const dialect of DIALECTS) {
         await decide(db.store, partner, await newThirdParty(db.store, partner), 'APPROVED');
 
       let writing = 0;
+      const slowly = async <T>(write: () => Promise<T>): Promise<T> => {
+        writing++;
+        try {
+          await sleep(30);
+          return await write();
+        } finally {
+          writing--;
+        }
+      };
       const slowed: DeliveryQueue = {
         ...db.queue,
-        async complete(cs, o) {
-          writing++;
-          try {
-            await sleep(30);
-            return await db.queue.complete(cs, o);
-          } finally {
-            writing--;
-          }
-        },
-        async completeAndClaim(cs, o, c) {
-          writing++;
-          try {
-            await sleep(30);
-            return await db.queue.completeAndClaim(cs, o, c);
-          } finally {
-            writing--;
-          }
-        },
+        complete: (cs, o) => slowly(() => db.queue.complete(cs, o)),
+        completeAndClaim: (cs, o, c) => slowly(() => db.queue.completeAndClaim(cs, o, c)),
       };
       const dispatcher = createDispatcher({
         queue: slowed,
