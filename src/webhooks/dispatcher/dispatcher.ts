@@ -251,6 +251,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const completeOptions = { workerId, failureWindowMs };
     let rider: Claimed | undefined;
     let written: Promise<CompleteResult>;
+    const timer = metrics.queueWriteSeconds.startTimer({
+      operation: limit > 0 ? 'complete_and_claim' : 'complete',
+    });
+    metrics.queueBatchSize.observe({ operation: 'complete' }, batch.length);
     if (limit > 0) {
       written = queue.completeAndClaim(batch, completeOptions, claimOptions(limit)).then((r) => {
         rider = r.claimed;
@@ -271,6 +275,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         onError(err);
       })
       .finally(() => {
+        timer();
+        if (rider) metrics.queueBatchSize.observe({ operation: 'claim' }, rider.length);
         flushing = undefined;
         riding = undefined;
         const rodeOn = rider !== undefined && takeRider(rider, limit);
@@ -397,11 +403,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         claimOnCompletion = true;
         if (limit > 0) {
           claiming = true;
+          const timer = metrics.queueWriteSeconds.startTimer({ operation: 'claim' });
           try {
             claimed = await queue.claim(claimOptions(limit));
+            metrics.queueBatchSize.observe({ operation: 'claim' }, claimed.length);
           } catch (err) {
             onError(err);
           } finally {
+            timer();
             claiming = false;
           }
         }

@@ -17,6 +17,15 @@ export interface DispatcherMetrics {
   /** Failed attempts, all endpoints together (per-endpoint health is in the API and the dashboard). */
   endpointFailures: Counter;
   endpointsDisabled: Counter;
+  /**
+   * How long each of the dispatcher's queue transactions took, by operation: `claim` (the loop's own),
+   * `complete` (a batch of completions), `complete_and_claim` (a batch with the next claim riding on
+   * it). Completions are written one batch at a time, so while deliveries wait on the queue, these
+   * durations and the batch sizes bound the rate.
+   */
+  queueWriteSeconds: Histogram<'operation'>;
+  /** Deliveries per queue transaction: `claim` (handed out by one claim), `complete` (in one batch). */
+  queueBatchSize: Histogram<'operation'>;
 }
 
 /**
@@ -86,6 +95,20 @@ export function createDispatcherMetrics(
     endpointsDisabled: new Counter({
       name: 'tpcs_endpoints_disabled_total',
       help: 'Endpoints disabled by the dispatcher (410 or the failure window)',
+      registers,
+    }),
+    queueWriteSeconds: new Histogram({
+      name: 'tpcs_delivery_queue_write_duration_seconds',
+      help: 'Duration of one queue transaction of the dispatcher, by operation (claim, complete, complete_and_claim)',
+      labelNames: ['operation'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+    queueBatchSize: new Histogram({
+      name: 'tpcs_delivery_queue_batch_size',
+      help: 'Deliveries per queue transaction of the dispatcher: handed out by a claim, or completed in a batch',
+      labelNames: ['operation'],
+      buckets: [0, 1, 2, 4, 8, 16, 32, 64, 128, 256],
       registers,
     }),
   };
