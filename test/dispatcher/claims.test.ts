@@ -6,32 +6,22 @@
  * those that ride on a batch of completions (`completeAndClaim`, one transaction) too.
  * Each dialect has a database of its own, so no other test's deliveries are due in it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DeliveryQueue } from '../../src/storage/queue.js';
 import { createDispatcher, type Dispatcher } from '../../src/webhooks/dispatcher/dispatcher.js';
-import { DIALECTS, openDatabase, skipReason, type TestDatabase } from '../support/databases.js';
+import { DIALECTS, skipReason } from '../support/databases.js';
 import { decide, newEndpoint, newPartner, newThirdParty } from '../support/fixtures.js';
 import { waitFor } from '../support/wait-for.js';
-import { type Sink, startSink } from './sink.js';
+import { useDatabaseAndSink } from './sink.js';
 
 const POLL_MS = 60_000;
 const WAIT = { timeout: 10_000 };
 
 for (const dialect of DIALECTS) {
   describe.skipIf(skipReason(dialect) !== undefined)(`dispatcher claims on ${dialect}`, () => {
-    let db: TestDatabase;
-    let sink: Sink;
+    const env = useDatabaseAndSink(dialect);
     let claims = 0;
     let rides = 0;
-
-    beforeAll(async () => {
-      db = await openDatabase(dialect);
-      sink = await startSink();
-    });
-    afterAll(async () => {
-      await sink?.close();
-      await db?.dispose();
-    });
 
     /**
      * A dispatcher on the database's queue, its claims counted from when `body` starts; `ride`, when
@@ -43,15 +33,15 @@ for (const dialect of DIALECTS) {
       ride?: () => Promise<void>,
     ) {
       const counted: DeliveryQueue = {
-        ...db.queue,
+        ...env.db.queue,
         claim(o) {
           claims++;
-          return db.queue.claim(o);
+          return env.db.queue.claim(o);
         },
         async completeAndClaim(cs, o, c) {
           claims++;
           rides++;
-          const r = await db.queue.completeAndClaim(cs, o, c);
+          const r = await env.db.queue.completeAndClaim(cs, o, c);
           await ride?.();
           return r;
         },
@@ -74,16 +64,16 @@ for (const dialect of DIALECTS) {
     }
 
     const receivedAt = (path: string) =>
-      sink.received.filter((r) => r.path === path).map((r) => String(r.headers['webhook-id']));
+      env.sink.received.filter((r) => r.path === path).map((r) => String(r.headers['webhook-id']));
 
     it('claims once per decision at a trickle: completing a delivery makes nothing else claimable', async () => {
-      const partner = await newPartner(db.store);
-      await newEndpoint(db.store, partner, sink.url('/trickle'));
+      const partner = await newPartner(env.db.store);
+      await newEndpoint(env.db.store, partner, env.sink.url('/trickle'));
       const refs: string[] = [];
-      for (let i = 0; i < 6; i++) refs.push(await newThirdParty(db.store, partner));
+      for (let i = 0; i < 6; i++) refs.push(await newThirdParty(env.db.store, partner));
       await withDispatcher(8, async (dispatcher) => {
         for (const ref of refs) {
-          const id = await decide(db.store, partner, ref, 'APPROVED');
+          const id = await decide(env.db.store, partner, ref, 'APPROVED');
           await waitFor(() => receivedAt('/trickle').includes(id), { ...WAIT, what: `delivery of ${id}` });
           await dispatcher.idle();
         }
@@ -96,16 +86,16 @@ for (const dialect of DIALECTS) {
     });
 
     it("claims a third party's next event as soon as the completion before it promotes it", async () => {
-      const partner = await newPartner(db.store);
+      const partner = await newPartner(env.db.store);
       // slow enough that the later decisions are in while the first is being sent
-      sink.on('/order', () => ({ status: 200, delayMs: 150 }));
-      await newEndpoint(db.store, partner, sink.url('/order'));
-      const ref = await newThirdParty(db.store, partner);
+      env.sink.on('/order', () => ({ status: 200, delayMs: 150 }));
+      await newEndpoint(env.db.store, partner, env.sink.url('/order'));
+      const ref = await newThirdParty(env.db.store, partner);
       await withDispatcher(8, async () => {
         const ids = [
-          await decide(db.store, partner, ref, 'APPROVED'),
-          await decide(db.store, partner, ref, 'REJECTED'),
-          await decide(db.store, partner, ref, 'APPROVED'),
+          await decide(env.db.store, partner, ref, 'APPROVED'),
+          await decide(env.db.store, partner, ref, 'REJECTED'),
+          await decide(env.db.store, partner, ref, 'APPROVED'),
         ];
         await waitFor(() => receivedAt('/order').length === ids.length, {
           ...WAIT,
@@ -116,50 +106,50 @@ for (const dialect of DIALECTS) {
     });
 
     it("claims due deliveries as soon as a completion frees the endpoint's slot they wait for", async () => {
-      const partner = await newPartner(db.store);
-      sink.on('/bound', () => ({ status: 200, delayMs: 100 }));
-      await newEndpoint(db.store, partner, sink.url('/bound'));
+      const partner = await newPartner(env.db.store);
+      env.sink.on('/bound', () => ({ status: 200, delayMs: 100 }));
+      await newEndpoint(env.db.store, partner, env.sink.url('/bound'));
       const refs: string[] = [];
-      for (let i = 0; i < 4; i++) refs.push(await newThirdParty(db.store, partner));
+      for (let i = 0; i < 4; i++) refs.push(await newThirdParty(env.db.store, partner));
       // one in flight at a time: each claim leaves the others behind, for lack of room
       await withDispatcher(1, async () => {
         const ids: string[] = [];
-        for (const ref of refs) ids.push(await decide(db.store, partner, ref, 'APPROVED'));
+        for (const ref of refs) ids.push(await decide(env.db.store, partner, ref, 'APPROVED'));
         await waitFor(() => receivedAt('/bound').length === ids.length, {
           ...WAIT,
           what: 'the four deliveries',
         });
         expect(receivedAt('/bound').sort()).toEqual([...ids].sort());
-        expect(sink.maxConcurrentPerId()).toBe(1);
+        expect(env.sink.maxConcurrentPerId()).toBe(1);
         // the loop waits while the endpoint is full: the claims after completions ride on them
         expect(rides).toBeGreaterThan(0);
       });
     });
     it('claims what a decision made due while a claim rode on completions, without waiting to poll', async () => {
-      const partner = await newPartner(db.store);
-      sink.on('/riding', () => ({ status: 200, delayMs: 100 }));
-      await newEndpoint(db.store, partner, sink.url('/riding'));
+      const partner = await newPartner(env.db.store);
+      env.sink.on('/riding', () => ({ status: 200, delayMs: 100 }));
+      await newEndpoint(env.db.store, partner, env.sink.url('/riding'));
       const [first, second, third] = [
-        await newThirdParty(db.store, partner),
-        await newThirdParty(db.store, partner),
-        await newThirdParty(db.store, partner),
+        await newThirdParty(env.db.store, partner),
+        await newThirdParty(env.db.store, partner),
+        await newThirdParty(env.db.store, partner),
       ];
       let decided: string | undefined;
       // while the first ride's claim is committed and not yet seen, a decision makes a delivery due
       // that the ride's claim could not see: the dispatcher hears it and must claim it
       const during = async () => {
         if (decided !== undefined || third === undefined) return;
-        decided = await decide(db.store, partner, third, 'APPROVED');
+        decided = await decide(env.db.store, partner, third, 'APPROVED');
       };
       await withDispatcher(
         1,
         async () => {
           // one in flight per endpoint: each claim leaves the other third party behind, so the claim
           // after the first completion rides on it
-          await decide(db.store, partner, first ?? '', 'APPROVED');
-          await decide(db.store, partner, second ?? '', 'APPROVED');
+          await decide(env.db.store, partner, first ?? '', 'APPROVED');
+          await decide(env.db.store, partner, second ?? '', 'APPROVED');
           // only the decision made during the ride goes here: nothing else would claim it in time
-          await newEndpoint(db.store, partner, sink.url('/meanwhile'));
+          await newEndpoint(env.db.store, partner, env.sink.url('/meanwhile'));
           await waitFor(() => decided !== undefined, { ...WAIT, what: 'a ride' });
           const id = decided ?? '';
           // the event goes to both endpoints: /meanwhile has room, and answers at once

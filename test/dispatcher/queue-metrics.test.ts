@@ -4,13 +4,13 @@
  * text (what `/metrics` serves), after a real drain into a real sink on each database.
  */
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDispatcher } from '../../src/webhooks/dispatcher/dispatcher.js';
 import { createDispatcherMetrics } from '../../src/webhooks/dispatcher/metrics.js';
-import { DIALECTS, openDatabase, skipReason, type TestDatabase } from '../support/databases.js';
+import { DIALECTS, skipReason } from '../support/databases.js';
 import { decide, newEndpoint, newPartner, newThirdParty } from '../support/fixtures.js';
 import { waitFor } from '../support/wait-for.js';
-import { type Sink, startSink } from './sink.js';
+import { useDatabaseAndSink } from './sink.js';
 
 const EVENTS = 30;
 
@@ -23,28 +23,19 @@ function sample(text: string, series: string): number {
 
 for (const dialect of DIALECTS) {
   describe.skipIf(skipReason(dialect) !== undefined)(`queue metrics on ${dialect}`, () => {
-    let db: TestDatabase;
-    let sink: Sink;
-    beforeAll(async () => {
-      db = await openDatabase(dialect);
-      sink = await startSink();
-    });
-    afterAll(async () => {
-      await sink?.close();
-      await db?.dispose();
-    });
+    const env = useDatabaseAndSink(dialect);
 
     it('counts every claim and batch of completions, with the deliveries each carried', async () => {
-      const partner = await newPartner(db.store);
-      await newEndpoint(db.store, partner, sink.url('/metrics/a'));
-      await newEndpoint(db.store, partner, sink.url('/metrics/b'));
+      const partner = await newPartner(env.db.store);
+      await newEndpoint(env.db.store, partner, env.sink.url('/metrics/a'));
+      await newEndpoint(env.db.store, partner, env.sink.url('/metrics/b'));
       for (let i = 0; i < EVENTS; i++)
-        await decide(db.store, partner, await newThirdParty(db.store, partner), 'APPROVED');
+        await decide(env.db.store, partner, await newThirdParty(env.db.store, partner), 'APPROVED');
       const registry = new Registry();
-      const metrics = createDispatcherMetrics(registry, (now) => db.queue.stats(now));
+      const metrics = createDispatcherMetrics(registry, (now) => env.db.queue.stats(now));
       // small claims, so that the drain takes several of each kind
       const dispatcher = createDispatcher({
-        queue: db.queue,
+        queue: env.db.queue,
         metrics,
         allowPrivateEndpoints: true,
         perEndpoint: 3,
@@ -52,7 +43,10 @@ for (const dialect of DIALECTS) {
       });
       dispatcher.start();
       try {
-        await waitFor(() => sink.received.length >= 2 * EVENTS, { timeout: 15_000, what: 'every delivery' });
+        await waitFor(() => env.sink.received.length >= 2 * EVENTS, {
+          timeout: 15_000,
+          what: 'every delivery',
+        });
         await dispatcher.idle();
       } finally {
         await dispatcher.stop();

@@ -1,6 +1,8 @@
 /** A real HTTP receiver for tests: records every request and answers as each path's handler says. */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
+import { type Dialect, openDatabase, type TestDatabase } from '../support/databases.js';
 
 export interface Received {
   path: string;
@@ -84,4 +86,21 @@ export async function startSink(): Promise<Sink> {
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/**
+ * A database of `dialect` and a sink, opened before the enclosing `describe`'s tests and closed after
+ * them. Their fields are set once `beforeAll` has run: read them inside tests, not at `describe` time.
+ */
+export function useDatabaseAndSink(dialect: Dialect): { db: TestDatabase; sink: Sink } {
+  const env = {} as { db: TestDatabase; sink: Sink };
+  beforeAll(async () => {
+    env.db = await openDatabase(dialect);
+    env.sink = await startSink();
+  });
+  afterAll(async () => {
+    await env.sink?.close();
+    await env.db?.dispose();
+  });
+  return env;
 }

@@ -7,37 +7,28 @@
  * queue's writes are slowed here (each takes 30 ms more) so that batches follow each other while the
  * stop runs, and counted, to see none still running when stop() returns.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DeliveryQueue } from '../../src/storage/queue.js';
 import { createDispatcher } from '../../src/webhooks/dispatcher/dispatcher.js';
-import { DIALECTS, openDatabase, skipReason, type TestDatabase } from '../support/databases.js';
+import { DIALECTS, skipReason } from '../support/databases.js';
 import { decide, newEndpoint, newPartner, newThirdParty } from '../support/fixtures.js';
 import { waitFor } from '../support/wait-for.js';
-import { type Sink, startSink } from './sink.js';
+import { useDatabaseAndSink } from './sink.js';
 
 const EVENTS = 60;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 for (const dialect of DIALECTS) {
   describe.skipIf(skipReason(dialect) !== undefined)(`graceful stop on ${dialect}`, () => {
-    let db: TestDatabase;
-    let sink: Sink;
-    beforeAll(async () => {
-      db = await openDatabase(dialect);
-      sink = await startSink();
-    });
-    afterAll(async () => {
-      await sink?.close();
-      await db?.dispose();
-    });
+    const env = useDatabaseAndSink(dialect);
 
     it('returns only once every completion of an answered attempt is written', async () => {
-      const partner = await newPartner(db.store);
+      const partner = await newPartner(env.db.store);
       const paths = ['/stop/a', '/stop/b', '/stop/c'];
       const endpoints: string[] = [];
-      for (const path of paths) endpoints.push(await newEndpoint(db.store, partner, sink.url(path)));
+      for (const path of paths) endpoints.push(await newEndpoint(env.db.store, partner, env.sink.url(path)));
       for (let i = 0; i < EVENTS; i++)
-        await decide(db.store, partner, await newThirdParty(db.store, partner), 'APPROVED');
+        await decide(env.db.store, partner, await newThirdParty(env.db.store, partner), 'APPROVED');
 
       let writing = 0;
       const slowly = async <T>(write: () => Promise<T>): Promise<T> => {
@@ -50,9 +41,9 @@ for (const dialect of DIALECTS) {
         }
       };
       const slowed: DeliveryQueue = {
-        ...db.queue,
-        complete: (cs, o) => slowly(() => db.queue.complete(cs, o)),
-        completeAndClaim: (cs, o, c) => slowly(() => db.queue.completeAndClaim(cs, o, c)),
+        ...env.db.queue,
+        complete: (cs, o) => slowly(() => env.db.queue.complete(cs, o)),
+        completeAndClaim: (cs, o, c) => slowly(() => env.db.queue.completeAndClaim(cs, o, c)),
       };
       const dispatcher = createDispatcher({
         queue: slowed,
@@ -63,15 +54,15 @@ for (const dialect of DIALECTS) {
       });
       dispatcher.start();
       // some delivered, most still to go: batches of completions follow each other
-      await waitFor(() => sink.received.length >= 24, { timeout: 10_000, what: 'the first deliveries' });
+      await waitFor(() => env.sink.received.length >= 24, { timeout: 10_000, what: 'the first deliveries' });
       await dispatcher.stop(2000);
       const stillWriting = writing;
-      const answered = sink.received.map((r) => `${r.path} ${String(r.headers['webhook-id'])}`);
+      const answered = env.sink.received.map((r) => `${r.path} ${String(r.headers['webhook-id'])}`);
 
       expect(stillWriting).toBe(0);
       const delivered = new Set<string>();
       for (const [i, endpoint] of endpoints.entries()) {
-        const page = await db.store.listDeliveries(partner, endpoint, { limit: 200 });
+        const page = await env.db.store.listDeliveries(partner, endpoint, { limit: 200 });
         for (const d of page.items) if (d.status === 'delivered') delivered.add(`${paths[i]} ${d.eventId}`);
       }
       expect(answered.length).toBeLessThan(EVENTS * endpoints.length);
